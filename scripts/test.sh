@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of Triton DSL, as CI does: the C++ suites (compiler and runtime) built with
+# warnings as errors under AddressSanitizer and UBSan, the golden files, each libFuzzer target
+# for a short run, and the Python suites against the installed package.
+# Expects scripts/setup.sh to have run (the README's test command runs both).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+export PYTHONDONTWRITEBYTECODE=1
+
+echo "== C++ tests (ASan + UBSan, -Werror)"
+cmake -S . -B build/ci-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DTRITON_WERROR=ON -DTRITON_SANITIZE=ON -DTRITON_BUILD_TESTS=ON -DTRITON_BUILD_PYTHON=OFF >/dev/null
+cmake --build build/ci-asan -j "$JOBS"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/ci-asan --output-on-failure -j "$JOBS"
+
+echo "== fuzzers (${FUZZ_SECONDS}s each, clang + ASan + UBSan)"
+CC=clang CXX=clang++ cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DTRITON_BUILD_FUZZERS=ON -DTRITON_BUILD_TESTS=OFF -DTRITON_BUILD_PYTHON=OFF >/dev/null
+cmake --build build/ci-fuzz -j "$JOBS"
+python tools/run_fuzzers.py --build build/ci-fuzz --seconds "$FUZZ_SECONDS"
+
+echo "== Python tests (installed package)"
+python -m pytest -q -p no:cacheprovider tests/python
