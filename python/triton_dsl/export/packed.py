@@ -1,0 +1,600 @@
+"""Exports a trained PyTorch model to the packed ternary `.tpk` file of the native runtime.
+
+`save_packed(model, path, example_input=..., bits="2"|"1.6")` traces the eval-mode module
+with `torch.fx` (ternary layers of `triton_dsl.layers` stay leaves, so their packed codes
+and scales come from `ternary_weight()`), runs the traced graph once on the example input
+to learn every value's shape, folds batch norm into the convolution or linear layer before
+it, fuses a following activation into its producer, and writes the graph with packed
+weights (`docs/packed-format.md`). `load_packed(path)` opens the file with the native
+engine. The graph comes from the trained module rather than from the compiler so the engine
+runs exactly what was trained (see `docs/architecture.md`).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as tf
+from torch import fx, nn
+
+from triton_dsl.export.packed_format import ABSENT, Graph, Op, serialize
+
+
+@dataclass(frozen=True)
+class PackedReport:
+    """Sizes of a written `.tpk` file, for the trainer's report."""
+
+    path: str
+    bits: str
+    packed_bytes: int
+    float32_bytes: int
+    ternary_weights: int
+    float_parameters: int
+    ops: int
+
+    @property
+    def compression(self) -> float:
+        return self.float32_bytes / self.packed_bytes if self.packed_bytes else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.path}: {self.packed_bytes / 1024:.1f} KiB packed ({self.bits}-bit "
+                f"ternary), {self.float32_bytes / 1024:.1f} KiB as float32, "
+                f"{self.compression:.1f}x smaller, {self.ops} ops")
+
+
+class ExportError(ValueError):
+    """The model uses something the packed format cannot express."""
+
+
+def _is_ternary(module: nn.Module) -> bool:
+    return callable(getattr(module, "ternary_weight", None))
+
+
+def _is_ternary_activation(module: nn.Module) -> bool:
+    return type(module).__name__ == "TernaryActivation"
+
+
+class _Tracer(fx.Tracer):
+    """Keeps ternary layers and torch.nn built-ins as leaves; traces through the rest."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if _is_ternary(m) or _is_ternary_activation(m):
+            return True
+        if isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            return False
+        return super().is_leaf_module(m, qualname)
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the traced graph once and keeps every node's concrete result."""
+
+    def __init__(self, gm: fx.GraphModule) -> None:
+        super().__init__(gm)
+        self.results: dict[fx.Node, Any] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        self.results[n] = result
+        return result
+
+
+_ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
+                nn.Tanh: "tanh"}
+_ACT_FUNCTIONS = {torch.relu: "relu", tf.relu: "relu", torch.sigmoid: "sigmoid",
+                  tf.sigmoid: "sigmoid", torch.tanh: "tanh", tf.tanh: "tanh", tf.silu: "silu",
+                  tf.relu6: "relu6", torch.nn.functional.hardtanh: None}
+_ACT_METHODS = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}
+_BINARY = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul",
+           operator.sub: "sub", torch.sub: "sub", operator.truediv: "div", torch.div: "div",
+           operator.iadd: "add", operator.imul: "mul"}
+_BINARY_METHODS = {"add": "add", "mul": "mul", "sub": "sub", "div": "div", "add_": "add",
+                   "mul_": "mul"}
+_IDENTITY_MODULES = (nn.Dropout, nn.Identity)
+_FUSABLE_PRODUCERS = {"linear", "conv2d", "add", "channel_affine", "sub", "mul"}
+
+
+def _pair(v) -> tuple[int, int]:
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float32).cpu().numpy()
+
+
+class _Builder:
+    """Turns the traced fx graph into a `Graph`, node by node."""
+
+    def __init__(self, gm: fx.GraphModule, results: dict[fx.Node, Any], bits: str) -> None:
+        self.gm = gm
+        self.results = results
+        self.bits = bits
+        self.graph = Graph()
+        self.value_of: dict[fx.Node, int] = {}
+        self.producer: dict[int, Op] = {}
+        self.modules = dict(gm.named_modules())
+        self.ternary_weights = 0
+        self.creator: dict[int, fx.Node] = {}
+
+    # -- helpers ------------------------------------------------------------------------
+    def shape(self, node: fx.Node) -> tuple[int, ...]:
+        return tuple(self.results[node].shape)
+
+    def new_value(self, node: fx.Node) -> int:
+        vid = self.graph.add_value(self.shape(node))
+        self.value_of[node] = vid
+        self.creator[vid] = node
+        return vid
+
+    def val(self, arg) -> int:
+        if isinstance(arg, fx.Node) and arg in self.value_of:
+            return self.value_of[arg]
+        if isinstance(arg, fx.Node) and isinstance(self.results.get(arg), torch.Tensor):
+            raise ExportError(f"value `{arg.name}` is used before it is defined")
+        # A Python number or a constant tensor used as an operand becomes a constant op.
+        tensor = torch.as_tensor(self.results[arg] if isinstance(arg, fx.Node) else arg,
+                                 dtype=torch.float32)
+        vid = self.graph.add_value(tuple(tensor.shape), batch_leading=False)
+        self.emit(Op("constant", [], vid, tensors=[self.graph.add_float(_np(tensor))]))
+        return vid
+
+    def emit(self, op: Op) -> Op:
+        self.graph.ops.append(op)
+        self.producer[op.output] = op
+        return op
+
+    def op(self, node: fx.Node, kind: str, inputs: list, **kw) -> Op:
+        ins = [self.val(a) for a in inputs]
+        return self.emit(Op(kind, ins, self.new_value(node), **kw))
+
+    def alias(self, node: fx.Node, arg: fx.Node) -> None:
+        self.value_of[node] = self.value_of[arg]
+
+    def dim(self, node: fx.Node, d: int) -> int:
+        rank = len(self.shape(node))
+        return d + rank if d < 0 else d
+
+    def fusable(self, arg: fx.Node) -> Op | None:
+        """The op producing `arg` when this node is its only user and nothing is fused yet."""
+        vid = self.value_of.get(arg)
+        op = self.producer.get(vid)
+        creator = self.creator.get(vid)
+        if op is None or creator is None or len(arg.users) != 1:
+            return None
+        if creator is not arg and set(creator.users) != {arg}:
+            return None  # an alias (dropout, view) of a value that has other users
+        return op
+
+    # -- node kinds ---------------------------------------------------------------------
+    def build(self, example_input: tuple) -> Graph:
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                vid = self.new_value(node)
+                self.graph.inputs.append(vid)
+            elif node.op == "output":
+                outs = node.args[0]
+                outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+                self.graph.outputs.extend(self.val(o) for o in outs)
+            elif not isinstance(self.results.get(node), torch.Tensor):
+                continue  # sizes, shapes and tuples are folded to constants where used
+            elif node.op == "get_attr":
+                self.op(node, "constant", [],
+                        tensors=[self.graph.add_float(_np(self.results[node]))])
+            elif node.op == "call_module":
+                self.call_module(node, self.modules[node.target])
+            elif node.op == "call_function":
+                self.call_function(node)
+            elif node.op == "call_method":
+                self.call_method(node)
+            else:
+                raise ExportError(f"unsupported fx node `{node.format_node()}`")
+        return self.graph
+
+    def ternary_tensor(self, module: nn.Module) -> int:
+        codes, scales = module.ternary_weight()
+        codes = torch.as_tensor(codes).detach().to(torch.int8).cpu().numpy()
+        scales = np.broadcast_to(_np(torch.as_tensor(scales)).reshape(-1), (codes.shape[0],))
+        self.ternary_weights += codes.size
+        return self.graph.add_ternary(codes.reshape(codes.shape[0], -1), scales, self.bits)
+
+    def bias_tensor(self, module: nn.Module) -> int:
+        bias = getattr(module, "bias", None)
+        return ABSENT if bias is None else self.graph.add_float(_np(bias))
+
+    def conv_ints(self, m: nn.Module) -> list[int]:
+        kh, kw = _pair(m.kernel_size)
+        sh, sw = _pair(m.stride)
+        if isinstance(m.padding, str):
+            raise ExportError("string padding is not supported; give the padding in pixels")
+        ph, pw = _pair(m.padding)
+        dh, dw = _pair(m.dilation)
+        return [kh, kw, sh, sw, ph, pw, dh, dw, int(m.groups)]
+
+    def call_module(self, node: fx.Node, m: nn.Module) -> None:
+        x = node.args[0] if node.args else None
+        if _is_ternary(m):
+            weight = self.ternary_tensor(m)
+            if hasattr(m, "kernel_size"):
+                self.op(node, "conv2d", [x], ints=self.conv_ints(m),
+                        tensors=[weight, self.bias_tensor(m)])
+            else:
+                self.op(node, "linear", [x], tensors=[weight, self.bias_tensor(m)])
+        elif _is_ternary_activation(m):
+            method = str(getattr(m, "method", "ternary"))
+            self.op(node, "ternary_activation", [x], ints=[0 if method == "sign" else 1],
+                    floats=[float(m.clip_value), float(m.threshold)])
+        elif isinstance(m, nn.Linear):
+            self.op(node, "linear", [x], tensors=[self.graph.add_float(_np(m.weight)),
+                                                  self.bias_tensor(m)])
+        elif isinstance(m, nn.Conv2d):
+            if m.padding_mode != "zeros":
+                raise ExportError(f"conv padding_mode `{m.padding_mode}` is not supported")
+            self.op(node, "conv2d", [x], ints=self.conv_ints(m),
+                    tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            self.batch_norm(node, m)
+        elif type(m) in _ACT_MODULES:
+            self.activation(node, x, _ACT_MODULES[type(m)])
+        elif isinstance(m, nn.GELU):
+            self.activation(node, x, "gelu_tanh" if m.approximate == "tanh" else "gelu")
+        elif isinstance(m, _IDENTITY_MODULES):
+            self.alias(node, x)
+        elif isinstance(m, nn.Flatten):
+            self.reshape(node, x)
+        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            self.pool(node, x, m.kernel_size, m.stride, m.padding,
+                      isinstance(m, nn.MaxPool2d), getattr(m, "count_include_pad", True),
+                      getattr(m, "ceil_mode", False), getattr(m, "dilation", 1))
+        elif isinstance(m, nn.AdaptiveAvgPool2d):
+            self.op(node, "adaptive_avg_pool2d", [x], ints=list(self.shape(node)[-2:]))
+        elif isinstance(m, nn.LayerNorm):
+            self.layer_norm(node, x, m.normalized_shape, m.weight, m.bias, m.eps)
+        elif isinstance(m, nn.Softmax):
+            self.op(node, "softmax", [x], ints=[self.dim(node, m.dim if m.dim is not None
+                                                         else -1)])
+        elif isinstance(m, nn.Embedding):
+            self.op(node, "embedding", [x], tensors=[self.graph.add_float(_np(m.weight))])
+        else:
+            raise ExportError(f"layer `{node.target}` of type {type(m).__name__} cannot be "
+                              "exported to the packed format")
+
+    def activation(self, node: fx.Node, x: fx.Node, name: str) -> None:
+        producer = self.fusable(x)
+        if producer is not None and producer.act == "none" and \
+                producer.kind in _FUSABLE_PRODUCERS:
+            producer.act = name
+            self.alias(node, x)
+        else:
+            self.op(node, "activation", [x], ints=[_act_code(name)])
+
+    def batch_norm(self, node: fx.Node, m: nn.Module) -> None:
+        x = node.args[0]
+        scale = _np(m.weight) if m.weight is not None else np.ones(m.num_features, np.float32)
+        shift = _np(m.bias) if m.bias is not None else np.zeros(m.num_features, np.float32)
+        if m.running_mean is None:
+            raise ExportError(f"batch norm `{node.target}` has no running statistics")
+        inv = scale / np.sqrt(_np(m.running_var) + m.eps)
+        offset = shift - _np(m.running_mean) * inv
+        producer = self.fusable(x)
+        if producer is not None and producer.kind in ("linear", "conv2d") and \
+                producer.act == "none":
+            self.fold_scale_shift(producer, inv, offset)
+            self.alias(node, x)
+            return
+        self.op(node, "channel_affine", [x], tensors=[self.graph.add_float(inv),
+                                                       self.graph.add_float(offset)])
+
+    def fold_scale_shift(self, op: Op, inv: np.ndarray, offset: np.ndarray) -> None:
+        """Folds y*inv + offset (per output channel) into the producer's weights and bias."""
+        weight = self.graph.tensors[op.tensors[0]]
+        rows = weight.dims[0]
+        if weight.kind == 0:
+            w = np.frombuffer(weight.payload, dtype="<f4").reshape(rows, -1) * inv[:, None]
+            weight.payload = np.ascontiguousarray(w, dtype="<f4").tobytes()
+        else:  # ternary: the scales are the last 4*rows bytes; codes stay as they are
+            scales = np.frombuffer(weight.payload[-4 * rows:], dtype="<f4") * inv
+            weight.payload = weight.payload[:-4 * rows] + scales.astype("<f4").tobytes()
+        if op.tensors[1] == ABSENT:
+            bias = np.zeros(rows, np.float32)
+        else:
+            bias = np.frombuffer(self.graph.tensors[op.tensors[1]].payload, dtype="<f4")
+        new_bias = bias * inv + offset
+        if op.tensors[1] == ABSENT:
+            op.tensors[1] = self.graph.add_float(new_bias)
+        else:
+            self.graph.tensors[op.tensors[1]].payload = new_bias.astype("<f4").tobytes()
+
+    def layer_norm(self, node, x, normalized_shape, weight, bias, eps) -> None:
+        rank = len(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else 1
+        tensors = [ABSENT if weight is None else self.graph.add_float(_np(weight).reshape(-1)),
+                   ABSENT if bias is None else self.graph.add_float(_np(bias).reshape(-1))]
+        self.op(node, "layer_norm", [x], ints=[rank], floats=[float(eps)], tensors=tensors)
+
+    def pool(self, node, x, kernel, stride, padding, is_max, count_include_pad=True,
+             ceil_mode=False, dilation=1) -> None:
+        if ceil_mode or _pair(dilation) != (1, 1):
+            raise ExportError("pooling with ceil_mode or dilation is not supported")
+        kh, kw = _pair(kernel)
+        sh, sw = _pair(stride if stride not in (None, ()) else kernel)
+        ph, pw = _pair(padding)
+        ints = [kh, kw, sh, sw, ph, pw]
+        if is_max:
+            self.op(node, "max_pool2d", [x], ints=ints)
+        else:
+            self.op(node, "avg_pool2d", [x], ints=ints + [1 if count_include_pad else 0])
+
+    def reshape(self, node: fx.Node, x: fx.Node) -> None:
+        """Any view change: the traced output shape, with a copied batch dim where it kept."""
+        out = list(self.shape(node))
+        src = self.shape(x)
+        if out and src and out[0] == src[0]:
+            out[0] = 0
+        if out == [0] + list(src[1:]) and len(out) == len(src):
+            self.alias(node, x)
+            return
+        self.op(node, "reshape", [x], ints=out)
+
+    def arg(self, node: fx.Node, index: int, name: str, default=None):
+        value = node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
+        return self.results[value] if isinstance(value, fx.Node) else value
+
+    def call_function(self, node: fx.Node) -> None:
+        fn = node.target
+        a = node.args
+        if fn in _BINARY:
+            self.binary(node, _BINARY[fn], a[0], a[1])
+        elif fn in _ACT_FUNCTIONS and _ACT_FUNCTIONS[fn] is not None:
+            self.activation(node, a[0], _ACT_FUNCTIONS[fn])
+        elif fn is tf.gelu:
+            approx = self.arg(node, 1, "approximate", "none")
+            self.activation(node, a[0], "gelu_tanh" if approx == "tanh" else "gelu")
+        elif fn in (torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze):
+            self.reshape(node, a[0])
+        elif fn in (torch.permute, torch.transpose):
+            self.permute(node, a[0])
+        elif fn in (torch.cat, torch.concat):
+            tensors = list(a[0])
+            dim = self.arg(node, 1, "dim", 0)
+            self.op(node, "concat", tensors, ints=[self.dim(node, dim)])
+        elif fn in (torch.matmul, operator.matmul, torch.bmm):
+            self.op(node, "matmul", [a[0], a[1]])
+        elif fn in (tf.softmax, torch.softmax, tf.log_softmax, torch.log_softmax):
+            dim = self.arg(node, 1, "dim", -1)
+            kind = "log_softmax" if fn in (tf.log_softmax, torch.log_softmax) else "softmax"
+            self.op(node, kind, [a[0]], ints=[self.dim(node, dim)])
+        elif fn is tf.adaptive_avg_pool2d:
+            self.op(node, "adaptive_avg_pool2d", [a[0]], ints=list(self.shape(node)[-2:]))
+        elif fn in (tf.max_pool2d, tf.avg_pool2d):
+            kernel = self.arg(node, 1, "kernel_size")
+            stride = self.arg(node, 2, "stride", None)
+            padding = self.arg(node, 3, "padding", 0)
+            is_max = fn is tf.max_pool2d
+            cip = True if is_max else self.arg(node, 5, "count_include_pad", True)
+            self.pool(node, a[0], kernel, stride, padding, is_max, cip,
+                      self.arg(node, 4, "ceil_mode", False),
+                      self.arg(node, 4, "dilation", 1) if is_max else 1)
+        elif fn is tf.layer_norm:
+            weight = self.arg(node, 2, "weight", None)
+            bias = self.arg(node, 3, "bias", None)
+            self.layer_norm(node, a[0], self.arg(node, 1, "normalized_shape"), weight, bias,
+                            self.arg(node, 4, "eps", 1e-5))
+        elif fn in (torch.mean, torch.sum):
+            self.reduce(node, a[0], fn is torch.sum)
+        elif fn is operator.getitem:
+            self.getitem(node)
+        elif fn is tf.dropout or fn is torch.dropout:
+            self.alias(node, a[0])
+        elif fn is torch.clamp or fn is torch.clip:
+            self.clamp(node, a[0])
+        else:
+            raise ExportError(f"function `{getattr(fn, '__name__', fn)}` (node "
+                              f"`{node.name}`) cannot be exported to the packed format")
+
+    def call_method(self, node: fx.Node) -> None:
+        name = node.target
+        a = node.args
+        if name in ("view", "reshape", "flatten", "squeeze", "unsqueeze"):
+            self.reshape(node, a[0])
+        elif name in ("permute", "transpose"):
+            self.permute(node, a[0])
+        elif name in ("contiguous", "clone", "detach", "float", "to"):
+            self.alias(node, a[0])
+        elif name in _ACT_METHODS:
+            self.activation(node, a[0], _ACT_METHODS[name])
+        elif name in _BINARY_METHODS:
+            self.binary(node, _BINARY_METHODS[name], a[0], a[1])
+        elif name in ("mean", "sum"):
+            self.reduce(node, a[0], name == "sum")
+        elif name == "softmax" or name == "log_softmax":
+            dim = self.arg(node, 1, "dim", -1)
+            self.op(node, name, [a[0]], ints=[self.dim(node, dim)])
+        elif name in ("expand", "repeat") and name == "expand":
+            out = list(self.shape(node))
+            self.op(node, "expand", [a[0]], ints=out)
+        elif name in ("clamp", "clip"):
+            self.clamp(node, a[0])
+        else:
+            raise ExportError(f"method `.{name}()` (node `{node.name}`) cannot be exported "
+                              "to the packed format")
+
+    def clamp(self, node: fx.Node, x: fx.Node) -> None:
+        lo = self.arg(node, 1, "min", None)
+        hi = self.arg(node, 2, "max", None)
+        if lo == 0 and hi == 6:
+            self.activation(node, x, "relu6")
+        elif lo == 0 and hi is None:
+            self.activation(node, x, "relu")
+        else:
+            raise ExportError("clamp is only supported as relu (min=0) or relu6 (0, 6)")
+
+    def binary(self, node: fx.Node, kind: str, lhs, rhs) -> None:
+        scalar_rhs = not isinstance(rhs, fx.Node) or not isinstance(
+            self.results.get(rhs), torch.Tensor)
+        scalar_lhs = not isinstance(lhs, fx.Node) or not isinstance(
+            self.results.get(lhs), torch.Tensor)
+        if scalar_rhs or scalar_lhs:
+            tensor, s = (lhs, rhs) if scalar_rhs else (rhs, lhs)
+            s = float(self.results[s] if isinstance(s, fx.Node) else s)
+            if kind == "add":
+                a, b = 1.0, s
+            elif kind == "mul":
+                a, b = s, 0.0
+            elif kind == "sub":
+                a, b = (1.0, -s) if scalar_rhs else (-1.0, s)
+            elif scalar_rhs:  # div by a scalar
+                a, b = 1.0 / s, 0.0
+            else:
+                raise ExportError("dividing a number by a tensor is not supported")
+            self.op(node, "scalar_affine", [tensor], floats=[a, b])
+            return
+        self.op(node, kind, [lhs, rhs])
+
+    def permute(self, node: fx.Node, x: fx.Node) -> None:
+        rank = len(self.shape(x))
+        if node.target in (torch.transpose, "transpose"):
+            d0 = self.arg(node, 1, "dim0") % rank
+            d1 = self.arg(node, 2, "dim1") % rank
+            perm = list(range(rank))
+            perm[d0], perm[d1] = perm[d1], perm[d0]
+        else:
+            dims = node.args[1:] if node.target == "permute" else (node.args[1],)
+            if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+                dims = dims[0]
+            perm = [int(d) % rank for d in dims]
+        self.op(node, "permute", [x], ints=perm)
+
+    def reduce(self, node: fx.Node, x: fx.Node, is_sum: bool) -> None:
+        rank = len(self.shape(x))
+        dims = self.arg(node, 1, "dim", None)
+        keepdim = bool(self.arg(node, 2, "keepdim", False))
+        dims = list(range(rank)) if dims is None else (
+            [dims] if isinstance(dims, int) else list(dims))
+        dims = sorted(d % rank for d in dims)
+        if not is_sum:
+            self.op(node, "mean", [x], ints=[1 if keepdim else 0] + dims)
+            return
+        mean_value = self.graph.add_value(self.shape(node))
+        self.emit(Op("mean", [self.val(x)], mean_value, ints=[1 if keepdim else 0] + dims))
+        count = math.prod(self.shape(x)[d] for d in dims)
+        self.emit(Op("scalar_affine", [mean_value], self.new_value(node),
+                     floats=[float(count), 0.0]))
+
+    def getitem(self, node: fx.Node) -> None:
+        src, index = node.args
+        if not isinstance(self.results.get(src), torch.Tensor):
+            self.chunk_item(node, src, index)
+            return
+        index = index if isinstance(index, tuple) else (index,)
+        vid = self.val(src)
+        shape = list(self.shape(src))
+        dim = 0
+        for position, item in enumerate(index):
+            if item is Ellipsis:
+                dim = len(shape) - (len(index) - position - 1)
+            elif isinstance(item, slice):
+                start, stop, step = item.indices(shape[dim])
+                if (start, stop, step) != (0, shape[dim], 1):
+                    shape[dim] = len(range(start, stop, step))
+                    vid = self.emit_slice(vid, shape, dim, start, stop, step)
+                dim += 1
+            elif isinstance(item, int):
+                i = item % shape[dim]
+                shape[dim] = 1
+                vid = self.emit_slice(vid, shape, dim, i, i + 1, 1)
+                dim += 1
+            else:
+                raise ExportError(f"indexing with {item!r} (node `{node.name}`) is not "
+                                  "supported")
+        out = list(self.shape(node))
+        if out != shape:
+            ints = list(out)
+            if ints and shape and ints[0] == shape[0] and not isinstance(index[0], int):
+                ints[0] = 0
+            vid_out = self.graph.add_value(tuple(out))
+            self.emit(Op("reshape", [vid], vid_out, ints=ints))
+            vid = vid_out
+        self.value_of[node] = vid
+        self.creator[vid] = node
+
+    def emit_slice(self, src: int, shape: list[int], dim: int, start: int, stop: int,
+                   step: int) -> int:
+        vid = self.graph.add_value(tuple(shape))
+        self.emit(Op("slice", [src], vid, ints=[dim, start, stop, step]))
+        return vid
+
+    def chunk_item(self, node: fx.Node, src: fx.Node, index: int) -> None:
+        """`a, b = x.chunk(2, dim)`, `torch.split` or `unbind`: one slice per used piece."""
+        if src.op not in ("call_method", "call_function") or src.target not in (
+                "chunk", torch.chunk, "split", torch.split, "unbind", torch.unbind):
+            raise ExportError(f"indexing the result of `{src.name}` is not supported")
+        base = src.args[0]
+        in_shape = self.shape(base)
+        is_unbind = src.target in ("unbind", torch.unbind)
+        dim = self.arg(src, 1 if is_unbind else 2, "dim", 0) % len(in_shape)
+        sizes = [t.shape[dim] for t in self.results[src]] if not is_unbind \
+            else [1] * in_shape[dim]
+        start = sum(sizes[:index])
+        shape = list(in_shape)
+        shape[dim] = sizes[index]
+        vid = self.emit_slice(self.val(base), shape, dim, start, start + sizes[index], 1)
+        if is_unbind:
+            out = list(self.shape(node))
+            ints = list(out)
+            if dim != 0 and ints:
+                ints[0] = 0
+            reshaped = self.graph.add_value(tuple(out))
+            self.emit(Op("reshape", [vid], reshaped, ints=ints))
+            vid = reshaped
+        self.value_of[node] = vid
+        self.creator[vid] = node
+
+
+def _act_code(name: str) -> int:
+    from triton_dsl.export.packed_format import ACT
+    return ACT[name]
+
+
+def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph, int]:
+    """Traces `model` and returns the packed graph and the number of ternary weights."""
+    if bits not in ("2", "1.6"):
+        raise ValueError(f'bits must be "2" or "1.6", got {bits!r}')
+    was_training = model.training
+    model.eval()
+    try:
+        tracer = _Tracer()
+        graph = tracer.trace(model)
+        gm = fx.GraphModule(tracer.root, graph)
+        inputs = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
+        recorder = _Recorder(gm)
+        with torch.no_grad():
+            recorder.run(*inputs)
+            builder = _Builder(gm, recorder.results, bits)
+            packed = builder.build(inputs)
+    finally:
+        model.train(was_training)
+    return packed, builder.ternary_weights
+
+
+def save_packed(model: nn.Module, path, *, example_input, bits: str = "2") -> PackedReport:
+    """Writes `model` (evaluated in eval mode) to `path` as a `.tpk` file; returns sizes."""
+    graph, ternary_weights = build_graph(model, example_input, bits)
+    data = serialize(graph)
+    path = os.fspath(path)
+    with open(path, "wb") as f:
+        f.write(data)
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers() if b.is_floating_point())
+    return PackedReport(path=path, bits=bits, packed_bytes=len(data),
+                        float32_bytes=4 * (params + buffers), ternary_weights=ternary_weights,
+                        float_parameters=params - ternary_weights, ops=len(graph.ops))
+
+
+def load_packed(path):
+    """Opens a `.tpk` file with the native engine (`triton_dsl.native.Engine`)."""
+    from triton_dsl import native
+    return native.load(path)
