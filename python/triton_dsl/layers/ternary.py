@@ -1,0 +1,192 @@
+"""The ternary layers: `TernaryLinear`, `TernaryConv2d` and `TernaryActivation`.
+
+`TernaryLinear` and `TernaryConv2d` subclass `nn.Linear` and `nn.Conv2d`: they keep the latent
+float weight as `weight` (and `bias`), initialize it the PyTorch way (Kaiming uniform), and
+so load plain float checkpoints unchanged. Only the forward differs: it computes with
+`alpha * t` (see `triton_dsl.quant`), and gradients reach the latent weight through a
+straight-through estimator.
+
+Evaluation is the hot path for export and benchmarks, so in eval mode with no gradient
+needed the quantized weight is computed once and cached. The cache is keyed on the weight
+object itself (a weak reference), its version counter (bumped by every in-place update:
+optimizer steps, `load_state_dict`, `reset_parameters`), its storage, and the quantization
+settings, so it can never serve a stale weight. Under tracing (`torch.fx`, `torch.jit.trace`,
+`torch.onnx.export`, `torch.compile`) the quantization is written into the graph instead.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from triton_dsl import quant
+from triton_dsl.errors import UserError
+
+
+def _is_tracing(w: Any) -> bool:
+    return (isinstance(w, torch.fx.Proxy) or torch.jit.is_tracing()
+            or torch.compiler.is_compiling())
+
+
+class TernaryWeightMixin:
+    """The quantization behaviour shared by every layer whose `weight` is ternarized.
+
+    The host class is an `nn.Module` with a `weight` parameter whose dim 0 is the output
+    channel; it calls `_init_quantization` from its `__init__`.
+    """
+
+    weight: Tensor
+    training: bool
+
+    def _init_quantization(self, quantization: str, threshold: float, scaling: str,
+                           gradient_estimator: str) -> None:
+        self.quantization = quant.check_quantization(quantization)
+        self.threshold = quant.check_threshold(threshold)
+        self.scaling = quant.check_scaling(scaling)
+        self.gradient_estimator = quant.check_gradient_estimator(gradient_estimator)
+        self._eval_cache: tuple[tuple[Any, ...], weakref.ref, Tensor] | None = None
+
+    @property
+    def is_ternary(self) -> bool:
+        """False for `quantization: "none"`, a float layer with the same parameters."""
+        return self.quantization != "none"
+
+    def _quantize(self, w: Tensor, stochastic_draw: bool) -> Tensor:
+        return quant.quantize_weight(w, quantization=self.quantization,
+                                     threshold=self.threshold, scaling=self.scaling,
+                                     stochastic_draw=stochastic_draw)
+
+    def quantized_weight(self) -> Tensor:
+        """The float weight `alpha * t` the layer computes with in eval mode (detached).
+        For a "none" layer, the float weight itself."""
+        with torch.no_grad():
+            return self._quantize(self.weight.detach(), stochastic_draw=False)
+
+    def ternary_weight(self) -> tuple[Tensor, Tensor]:
+        """(codes, scales): int8 codes in {-1, 0, 1} with the weight's shape, and float32
+        scales of shape [out_channels], such that `quantized_weight()` equals
+        `scales[c] * codes[c]` for every output channel c. Stochastic layers give their
+        deterministic (evaluation) form."""
+        if not self.is_ternary:
+            raise ValueError(f"{type(self).__name__} with quantization \"none\" has no "
+                             "ternary form; export its `weight` as float")
+        return quant.codes_and_scales(self.weight, threshold=self.threshold,
+                                      scaling=self.scaling)
+
+    def _forward_weight(self) -> Tensor:
+        w = self.weight
+        if not self.is_ternary:
+            return w
+        if _is_tracing(w):
+            w_q = self._quantize(w, stochastic_draw=self.training)
+            if self.training:
+                return quant.straight_through(w, w_q, self.gradient_estimator)
+            return w_q
+        needs_grad = torch.is_grad_enabled() and w.requires_grad
+        if needs_grad:
+            # The straight-through form detaches w_q anyway; building it without autograd
+            # saves recording a graph that would be thrown away.
+            with torch.no_grad():
+                w_q = self._quantize(w, stochastic_draw=self.training)
+            return quant.straight_through(w, w_q, self.gradient_estimator)
+        if self.training:
+            return self._quantize(w, stochastic_draw=True)
+        return self._cached_eval_weight(w)
+
+    def _cached_eval_weight(self, w: Tensor) -> Tensor:
+        key = (w._version, w.data_ptr(), w.device, w.dtype, torch.is_inference_mode_enabled(),
+               self.quantization, self.threshold, self.scaling)
+        cache = self._eval_cache
+        if cache is not None and cache[0] == key and cache[1]() is w:
+            return cache[2]
+        with torch.no_grad():
+            w_q = self._quantize(w, stochastic_draw=False)
+        self._eval_cache = (key, weakref.ref(w), w_q)
+        return w_q
+
+    def _quantization_repr(self) -> str:
+        return (f"quantization={self.quantization!r}, threshold={self.threshold}, "
+                f"scaling={self.scaling!r}, gradient_estimator={self.gradient_estimator!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A weak reference cannot be pickled (torch.save of a whole module); the cache is
+        # rebuilt on the next eval forward anyway.
+        state = self.__dict__.copy()
+        state["_eval_cache"] = None
+        return state
+
+
+class TernaryLinear(TernaryWeightMixin, nn.Linear):
+    """A fully connected layer with ternary weights: y = x (alpha * t)^T + bias."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 quantization: str = "deterministic", threshold: float = 0.7,
+                 scaling: str = "per_channel", gradient_estimator: str = "ste") -> None:
+        nn.Linear.__init__(self, in_features, out_features, bias=bias)
+        self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x, self._forward_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{nn.Linear.extra_repr(self)}, {self._quantization_repr()}"
+
+
+class TernaryConv2d(TernaryWeightMixin, nn.Conv2d):
+    """A 2-D convolution with ternary weights; `groups=in_channels` makes it depthwise."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | list[int],
+                 stride: int | list[int] = 1, padding: int | list[int] = 0,
+                 dilation: int | list[int] = 1, groups: int = 1, bias: bool = True,
+                 quantization: str = "deterministic", threshold: float = 0.7,
+                 scaling: str = "per_channel", gradient_estimator: str = "ste") -> None:
+        _check_groups(in_channels, out_channels, groups)
+        nn.Conv2d.__init__(self, in_channels, out_channels, _size(kernel_size),
+                           stride=_size(stride), padding=_size(padding),
+                           dilation=_size(dilation), groups=groups, bias=bias)
+        self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self._forward_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{nn.Conv2d.extra_repr(self)}, {self._quantization_repr()}"
+
+
+class TernaryActivation(nn.Module):
+    """Quantizes activations to {-c, +c} ("sign") or {-c, 0, +c} ("ternary"), c = clip_value;
+    "ternary" gives 0 where |x| <= threshold * clip_value. Gradients pass where
+    |x| <= clip_value and are zero outside (clipped straight-through estimator)."""
+
+    def __init__(self, method: str = "ternary", clip_value: float = 1.0,
+                 threshold: float = 0.5) -> None:
+        super().__init__()
+        if method not in quant.ACTIVATION_METHODS:
+            raise UserError(f'`method` must be "sign" or "ternary", got {method!r}')
+        if not float(clip_value) > 0.0:
+            raise UserError(f"`clip_value` must be positive, got {clip_value}")
+        self.method = method
+        self.clip_value = float(clip_value)
+        self.threshold = quant.check_threshold(threshold)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return quant.quantize_activation(x, method=self.method, clip_value=self.clip_value,
+                                         threshold=self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"method={self.method!r}, clip_value={self.clip_value}, threshold={self.threshold}"
+
+
+def _size(value: int | list[int] | tuple[int, ...]) -> int | tuple[int, ...]:
+    """The language writes sizes as an int or a list; PyTorch stores tuples."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
+    # nn.Conv2d raises a bare ValueError; say it in the language's terms instead.
+    if groups < 1 or in_channels % groups or out_channels % groups:
+        raise UserError(f"`groups: {groups}` must divide both `in_channels: {in_channels}` "
+                        f"and `out_channels: {out_channels}`")

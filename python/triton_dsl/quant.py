@@ -1,0 +1,160 @@
+"""Ternarization of weights and activations, with straight-through gradients.
+
+This module holds the arithmetic behind every ternary layer, as plain tensor functions, so
+the layers, the packed exporter and the size report all compute the same codes and scales.
+The formulas are the contract in `docs/architecture.md` (TWN-style):
+
+    deterministic:  delta = threshold * mean|w|        t = sign(w) * [|w| > delta]
+                    alpha = mean(|w| over t != 0)      w_q = alpha * t
+    stochastic:     keep sign(w) with probability min(1, |w| / max|w|), else 0; alpha as above
+
+Every statistic is taken per output channel (dim 0 of the weight) for "per_channel" scaling,
+or over the whole tensor for "per_layer". A channel (or layer) whose codes are all zero gets
+alpha = 0, so its quantized weight is exactly zero rather than NaN.
+
+Gradients: the forward value is `w_q`, the backward is the identity ("ste") or the identity
+masked to |w| <= 1 ("clipped_ste"). Both are written as `w_c + (w_q - w_c).detach()` with
+`w_c = w` or `clamp(w, -1, 1)` rather than as a custom `autograd.Function`: plain tensor ops
+trace with `torch.jit.trace`, `torch.fx` and `torch.onnx.export` without special cases.
+
+Everything here is vectorized over channels (no Python loops), because it runs on every
+training step of every ternary layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from triton_dsl.errors import UserError
+
+QUANTIZATION_METHODS = ("deterministic", "stochastic", "ternary", "none")
+SCALING_MODES = ("per_channel", "per_layer")
+GRADIENT_ESTIMATORS = ("ste", "clipped_ste")
+ACTIVATION_METHODS = ("sign", "ternary")
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        options = ", ".join(f'"{c}"' for c in choices)
+        raise UserError(f"`{what}` must be one of {options}, got {value!r}")
+    return value
+
+
+def check_quantization(value: str) -> str:
+    """Validates a `quantization` attribute; "ternary" is kept (callers treat it as
+    "deterministic")."""
+    return _check_choice("quantization", value, QUANTIZATION_METHODS)
+
+
+def check_scaling(value: str) -> str:
+    return _check_choice("scaling", value, SCALING_MODES)
+
+
+def check_gradient_estimator(value: str) -> str:
+    return _check_choice("gradient_estimator", value, GRADIENT_ESTIMATORS)
+
+
+def check_threshold(value: float) -> float:
+    value = float(value)
+    if not value >= 0.0:  # also rejects NaN
+        raise UserError(f"`threshold` must be a non-negative number, got {value}")
+    return value
+
+
+def _rows(w: Tensor, per_channel: bool) -> Tensor:
+    """The weight viewed as [groups, n]: one row per output channel, or a single row."""
+    return w.flatten(1) if per_channel else w.reshape(1, -1)
+
+
+def _scales(abs_rows: Tensor, keep_rows: Tensor) -> Tensor:
+    """alpha = mean of |w| over the kept entries of each row, 0 for a row that keeps none."""
+    kept = keep_rows.to(abs_rows.dtype)
+    total = (abs_rows * kept).sum(dim=1, keepdim=True)
+    count = kept.sum(dim=1, keepdim=True).clamp_min(1.0)
+    return total / count
+
+
+def _deterministic_rows(w: Tensor, threshold: float, per_channel: bool) -> tuple[Tensor, Tensor]:
+    rows = _rows(w, per_channel)
+    magnitude = rows.abs()
+    delta = threshold * magnitude.mean(dim=1, keepdim=True)
+    keep = magnitude > delta
+    return rows.sign() * keep, _scales(magnitude, keep)
+
+
+def _stochastic_rows(w: Tensor, per_channel: bool) -> tuple[Tensor, Tensor]:
+    rows = _rows(w, per_channel)
+    magnitude = rows.abs()
+    # A channel of zeros would divide 0 by 0; a tiny floor makes its probabilities 0.
+    peak = magnitude.amax(dim=1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
+    probability = (magnitude / peak).clamp_max(1.0)
+    keep = torch.rand_like(rows) < probability
+    return rows.sign() * keep, _scales(magnitude, keep)
+
+
+def _ternary_rows(w: Tensor, quantization: str, threshold: float, scaling: str,
+                  stochastic_draw: bool) -> tuple[Tensor, Tensor]:
+    per_channel = scaling == "per_channel"
+    if quantization == "stochastic" and stochastic_draw:
+        return _stochastic_rows(w, per_channel)
+    return _deterministic_rows(w, threshold, per_channel)
+
+
+def ternarize(w: Tensor, *, quantization: str = "deterministic", threshold: float = 0.7,
+              scaling: str = "per_channel", stochastic_draw: bool = False
+              ) -> tuple[Tensor, Tensor]:
+    """Returns (t, alpha): t has w's shape and dtype with values in {-1, 0, 1}; alpha has
+    shape [rows, 1] (rows = output channels, or 1 for per-layer scaling).
+
+    A "stochastic" layer keeps each weight's sign with probability min(1, |w| / max|w|)
+    when `stochastic_draw` is set (training), so E[t] = w / max|w|; otherwise, and for
+    every other method, the deterministic threshold rule applies.
+    """
+    t_rows, alpha = _ternary_rows(w, quantization, threshold, scaling, stochastic_draw)
+    return t_rows.reshape_as(w), alpha
+
+
+def quantize_weight(w: Tensor, *, quantization: str = "deterministic", threshold: float = 0.7,
+                    scaling: str = "per_channel", stochastic_draw: bool = False) -> Tensor:
+    """w_q = alpha * t, the float weight a ternary layer computes with (no gradient trick;
+    see `straight_through`). "none" returns w itself."""
+    if quantization == "none":
+        return w
+    t_rows, alpha = _ternary_rows(w, quantization, threshold, scaling, stochastic_draw)
+    return (t_rows * alpha).reshape_as(w)
+
+
+def straight_through(w: Tensor, w_q: Tensor, gradient_estimator: str = "ste") -> Tensor:
+    """The value of `w_q` with the gradient of `w` (identity) or of clamp(w, -1, 1)
+    (zero where |w| > 1)."""
+    source = w.clamp(-1.0, 1.0) if gradient_estimator == "clipped_ste" else w
+    return source + (w_q - source).detach()
+
+
+def codes_and_scales(w: Tensor, *, threshold: float = 0.7, scaling: str = "per_channel"
+                     ) -> tuple[Tensor, Tensor]:
+    """The deterministic ternary form of a weight for export: int8 codes in {-1, 0, 1} of
+    w's shape, and float32 scales of shape [out_channels] (a per-layer scale is repeated
+    for every channel, so consumers need not care which scaling a layer used)."""
+    with torch.no_grad():
+        t, alpha = ternarize(w.detach(), threshold=threshold, scaling=scaling)
+        scales = alpha.reshape(-1).to(torch.float32).expand(w.shape[0]).contiguous()
+        return t.to(torch.int8), scales
+
+
+def quantize_activation(x: Tensor, *, method: str = "ternary", clip_value: float = 1.0,
+                        threshold: float = 0.5) -> Tensor:
+    """Activation quantization with a clipped straight-through gradient.
+
+    "sign":    clip_value * (+1 if x >= 0 else -1)
+    "ternary": clip_value * sign(x) * [|x| > threshold * clip_value]
+    The backward pass is the gradient of clamp(x, -clip_value, clip_value): 1 inside the
+    clip range, 0 outside, so saturated activations stop pulling their inputs.
+    """
+    clipped = x.clamp(-clip_value, clip_value)
+    if method == "sign":
+        q = ((x >= 0).to(x.dtype) * 2.0 - 1.0) * clip_value
+    else:
+        q = x.sign() * (x.abs() > threshold * clip_value) * clip_value
+    return clipped + (q - clipped).detach()
