@@ -1,0 +1,87 @@
+// Names and spellings of AST kinds and operators, generated from `ast_nodes.def` so the
+// dump, diagnostics and the enums can never disagree.
+#include "ast/ast.h"
+
+namespace triton::ast {
+
+std::string_view kind_name(ExprKind kind) {
+  switch (kind) {
+#define EXPR_NODE(k) \
+  case ExprKind::k:  \
+    return #k;
+#include "ast/ast_nodes.def"
+  }
+  return "?";
+}
+
+std::string_view kind_name(StmtKind kind) {
+  switch (kind) {
+#define STMT_NODE(k) \
+  case StmtKind::k:  \
+    return #k;
+#include "ast/ast_nodes.def"
+  }
+  return "?";
+}
+
+std::string_view kind_name(ItemKind kind) {
+  switch (kind) {
+#define ITEM_NODE(k) \
+  case ItemKind::k:  \
+    return #k;
+#include "ast/ast_nodes.def"
+  }
+  return "?";
+}
+
+std::string_view spelling(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Negate: return "-";
+    case UnaryOp::Plus: return "+";
+    case UnaryOp::Not: return "not";
+  }
+  return "?";
+}
+
+std::string_view spelling(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "+";
+    case BinaryOp::Sub: return "-";
+    case BinaryOp::Mul: return "*";
+    case BinaryOp::Div: return "/";
+    case BinaryOp::Mod: return "%";
+    case BinaryOp::Pow: return "**";
+    case BinaryOp::MatMul: return "@";
+    case BinaryOp::Eq: return "==";
+    case BinaryOp::Ne: return "!=";
+    case BinaryOp::Lt: return "<";
+    case BinaryOp::Le: return "<=";
+    case BinaryOp::Gt: return ">";
+    case BinaryOp::Ge: return ">=";
+    case BinaryOp::Is: return "is";
+    case BinaryOp::IsNot: return "is not";
+    case BinaryOp::And: return "and";
+    case BinaryOp::Or: return "or";
+  }
+  return "?";
+}
+
+std::string_view spelling(SectionKind kind) {
+  switch (kind) {
+    case SectionKind::Training: return "training";
+    case SectionKind::Performance: return "performance";
+    case SectionKind::Optimization: return "optimization";
+  }
+  return "?";
+}
+
+std::string_view spelling(DeclKind kind) {
+  switch (kind) {
+    case DeclKind::Model: return "model";
+    case DeclKind::Block: return "block";
+    case DeclKind::Layer: return "layer";
+  }
+  return "?";
+}
+
+}  // namespace triton::ast

@@ -1,0 +1,28 @@
+// The parser: a hand-written recursive-descent parser from tokens to `ast::File`.
+// Each parse function carries the grammar rule it implements as a comment, so the parser
+// doubles as the grammar's reference (docs/language.md has the same grammar in EBNF).
+//
+// Errors are reported through the diagnostics engine and the parser recovers (it skips to
+// the next item or statement at the same bracket depth), so one run reports every
+// independent mistake; the resulting AST holds every construct that parsed. Nesting deeper
+// than `max_nesting_depth` is reported once and never recursed into, so neither deep input
+// nor a fuzzer can overflow the stack.
+#pragma once
+
+#include <vector>
+
+#include "ast/ast.h"
+#include "diag/diagnostic.h"
+#include "lex/token.h"
+
+namespace triton {
+
+struct ParserLimits {
+  uint32_t max_nesting_depth = 200;
+};
+
+// `tokens` must end with EndOfFile (as `lex` guarantees).
+ast::File parse(const std::vector<Token>& tokens, DiagnosticEngine& diags,
+                const ParserLimits& limits = {});
+
+}  // namespace triton
