@@ -1,0 +1,427 @@
+// The built-in function table: parameters, Python names and shape rules of every function
+// usable in `forward` without declaring a layer (relu, flatten, reshape, matmul, ...), see
+// builtins.h. The runtime implements each one in `triton_dsl.functional` under its
+// `python_name`.
+#include <algorithm>
+
+#include "check/builtins.h"
+
+namespace triton {
+
+namespace {
+
+using CV = ConstValue;
+using Args = std::span<const AbsValue>;
+using P = ParamKind;
+
+FunctionParam req(std::string_view n, ParamKind k) { return {n, k, true, CV::none()}; }
+FunctionParam opt(std::string_view n, ParamKind k, CV d) { return {n, k, false, std::move(d)}; }
+
+int64_t norm_dim(int64_t d, size_t rank) {
+  int64_t r = static_cast<int64_t>(rank);
+  if (d < 0) d += r;
+  return (d < 0 || d >= r) ? -1 : d;
+}
+
+// A known int argument, or nullopt (symbolic or not an int).
+std::optional<int64_t> known_int(const AbsValue& v) {
+  if (v.kind == AbsValue::Kind::Int && v.dim.is_known()) return v.dim.size;
+  return std::nullopt;
+}
+
+std::vector<Dim> int_elems(const AbsValue& v) {
+  if (v.kind == AbsValue::Kind::Int) return {v.dim};
+  std::vector<Dim> out;
+  for (const auto& e : v.elems) out.push_back(e.kind == AbsValue::Kind::Int ? e.dim : Dim::unknown());
+  return out;
+}
+
+FunctionResult dim_error(std::string_view fn, int64_t d, const Shape& s, int arg) {
+  return FunctionResult::fail("`" + std::string(fn) + "`: dimension " + std::to_string(d) +
+                                  " is out of range for a tensor of shape " + s.to_string(),
+                              arg);
+}
+
+FunctionResult unary(Args a) { return FunctionResult::ok(a[0]); }
+
+FunctionResult softmax_like(std::string_view fn, Args a) {
+  const Shape& s = a[0].shape;
+  if (auto d = known_int(a[1]); d && s.ranked && norm_dim(*d, s.rank()) < 0) return dim_error(fn, *d, s, 1);
+  return FunctionResult::ok(a[0]);
+}
+
+FunctionResult flatten(Args a) {
+  const Shape& in = a[0].shape;
+  if (!in.ranked) return FunctionResult::ok(a[0]);
+  auto s0 = known_int(a[1]), e0 = known_int(a[2]);
+  if (!s0 || !e0) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  int64_t s = norm_dim(*s0, in.rank()), e = norm_dim(*e0, in.rank());
+  if (s < 0) return dim_error("flatten", *s0, in, 1);
+  if (e < 0) return dim_error("flatten", *e0, in, 2);
+  Shape out;
+  out.ranked = true;
+  for (int64_t i = 0; i < s; ++i) out.dims.push_back(in.dims[i]);
+  if (s <= e) {
+    auto p = in.known_product(s, e + 1);
+    out.dims.push_back(p ? Dim::known(*p) : (s == e ? in.dims[s] : Dim::unknown()));
+  }
+  for (size_t i = e + 1; i < in.rank(); ++i) out.dims.push_back(in.dims[i]);
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult reshape(Args a) {
+  std::vector<Dim> dims = int_elems(a[1]);
+  const Shape& in = a[0].shape;
+  int inferred = -1;
+  int64_t known = 1;
+  bool all_known = true;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i].is_known() && dims[i].size == -1) {
+      if (inferred >= 0) return FunctionResult::fail("`reshape`: only one dimension may be -1", 1);
+      inferred = static_cast<int>(i);
+    } else if (dims[i].is_known()) {
+      known *= dims[i].size;
+    } else {
+      all_known = false;
+    }
+  }
+  auto total = in.known_product();
+  if (inferred >= 0) {
+    dims[inferred] = (total && all_known && known > 0 && *total % known == 0) ? Dim::known(*total / known) : Dim::unknown();
+  } else if (total && all_known && known != *total) {
+    return FunctionResult::fail("`reshape` cannot turn shape " + in.to_string() + " (" + std::to_string(*total) +
+                                    " elements) into " + Shape::of(dims).to_string() + " (" + std::to_string(known) +
+                                    " elements)",
+                                1);
+  }
+  return FunctionResult::ok(AbsValue::tensor(Shape::of(dims)));
+}
+
+FunctionResult permute(Args a) {
+  const Shape& in = a[0].shape;
+  std::vector<Dim> order = int_elems(a[1]);
+  if (!in.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  if (order.size() != in.rank())
+    return FunctionResult::fail("`permute` needs " + std::to_string(in.rank()) + " dimensions for shape " +
+                                    in.to_string() + ", got " + std::to_string(order.size()),
+                                1);
+  Shape out;
+  out.ranked = true;
+  std::vector<bool> seen(in.rank());
+  for (const Dim& d : order) {
+    int64_t i = d.is_known() ? norm_dim(d.size, in.rank()) : -1;
+    if (i < 0 || seen[i]) return FunctionResult::fail("`permute` needs a permutation of 0.." + std::to_string(in.rank() - 1), 1);
+    seen[i] = true;
+    out.dims.push_back(in.dims[i]);
+  }
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult transpose(Args a) {
+  Shape s = a[0].shape;
+  if (!s.ranked) return FunctionResult::ok(a[0]);
+  auto d0 = known_int(a[1]), d1 = known_int(a[2]);
+  if (!d0 || !d1) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  int64_t i = norm_dim(*d0, s.rank()), j = norm_dim(*d1, s.rank());
+  if (i < 0) return dim_error("transpose", *d0, s, 1);
+  if (j < 0) return dim_error("transpose", *d1, s, 2);
+  std::swap(s.dims[i], s.dims[j]);
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+FunctionResult cat(Args a) {
+  const auto& parts = a[0].elems;
+  auto d0 = known_int(a[1]);
+  if (parts.empty() || !d0) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  Shape out = parts[0].shape;
+  if (!out.ranked) return FunctionResult::ok(AbsValue::tensor(out));
+  int64_t d = norm_dim(*d0, out.rank());
+  if (d < 0) return dim_error("cat", *d0, out, 1);
+  for (size_t p = 1; p < parts.size(); ++p) {
+    const Shape& s = parts[p].shape;
+    if (!s.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+    if (s.rank() != out.rank())
+      return FunctionResult::fail("`cat` of tensors of different ranks: " + out.to_string() + " and " + s.to_string(), 0);
+    for (size_t i = 0; i < s.rank(); ++i) {
+      if (static_cast<int64_t>(i) == d) {
+        out.dims[i] = (out.dims[i].is_known() && s.dims[i].is_known()) ? Dim::known(out.dims[i].size + s.dims[i].size)
+                                                                        : Dim::unknown();
+      } else if (out.dims[i].is_known() && s.dims[i].is_known() && out.dims[i].size != s.dims[i].size) {
+        return FunctionResult::fail("`cat` along dimension " + std::to_string(d) + " needs equal sizes elsewhere, got " +
+                                        parts[0].shape.to_string() + " and " + s.to_string(),
+                                    0);
+      }
+    }
+  }
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult repeat(Args a) {
+  Shape s = a[0].shape;
+  if (!s.ranked || s.rank() == 0) return FunctionResult::ok(a[0]);
+  const AbsValue& n = a[1];
+  if (n.kind != AbsValue::Kind::Int) return FunctionResult::fail("`repeat` needs an int count, got " + n.describe(), 1);
+  const Dim& d = s.dims[0];
+  if (d.is_known() && d.size == 1) s.dims[0] = n.dim;
+  else if (d.is_known() && n.dim.is_known()) s.dims[0] = Dim::known(d.size * n.dim.size);
+  else s.dims[0] = Dim::unknown();
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+FunctionResult matmul(Args a) {
+  const Shape& x = a[0].shape;
+  const Shape& y = a[1].shape;
+  if (!x.ranked || !y.ranked || x.rank() < 2 || y.rank() < 2) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  const Dim& k1 = x.dims[x.rank() - 1];
+  const Dim& k2 = y.dims[y.rank() - 2];
+  if (k1.is_known() && k2.is_known() && k1.size != k2.size)
+    return FunctionResult::fail("`matmul` of " + x.to_string() + " and " + y.to_string() + ": inner dimensions " +
+                                k1.to_string() + " and " + k2.to_string() + " differ");
+  Shape bx = Shape::of({x.dims.begin(), x.dims.end() - 2});
+  Shape by = Shape::of({y.dims.begin(), y.dims.end() - 2});
+  std::string why;
+  auto batch = broadcast_shapes(bx, by, &why);
+  if (!batch) return FunctionResult::fail("`matmul`: " + why);
+  Shape out = *batch;
+  out.dims.push_back(x.dims[x.rank() - 2]);
+  out.dims.push_back(y.dims[y.rank() - 1]);
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult reduce(std::string_view fn, Args a) {
+  const Shape& in = a[0].shape;
+  bool keep = a[2].kind == AbsValue::Kind::Const && a[2].value.is_bool() && a[2].value.as_bool();
+  if (!in.ranked) return FunctionResult::ok(a[0]);
+  if (a[1].kind == AbsValue::Kind::None) return FunctionResult::ok(AbsValue::tensor(Shape::of({})));
+  std::vector<Dim> ds = int_elems(a[1]);
+  std::vector<bool> reduced(in.rank());
+  for (const Dim& d : ds) {
+    if (!d.is_known()) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+    int64_t i = norm_dim(d.size, in.rank());
+    if (i < 0) return dim_error(fn, d.size, in, 1);
+    reduced[i] = true;
+  }
+  Shape out;
+  out.ranked = true;
+  for (size_t i = 0; i < in.rank(); ++i) {
+    if (!reduced[i]) out.dims.push_back(in.dims[i]);
+    else if (keep) out.dims.push_back(Dim::known(1));
+  }
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult adaptive_pool(Args a) {
+  Shape s = a[0].shape;
+  if (!s.ranked) return FunctionResult::ok(a[0]);
+  if (s.rank() < 3) return FunctionResult::fail("`adaptive_avg_pool2d` expects a 3-d or 4-d input, got shape " + s.to_string(), 0);
+  std::vector<Dim> o = int_elems(a[1]);
+  if (o.empty()) return FunctionResult::fail("`adaptive_avg_pool2d` needs an output size", 1);
+  s.dims[s.rank() - 2] = o[0];
+  s.dims[s.rank() - 1] = o.size() > 1 ? o[1] : o[0];
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+FunctionResult pool(std::string_view fn, Args a) {
+  Shape s = a[0].shape;
+  if (!s.ranked) return FunctionResult::ok(a[0]);
+  if (s.rank() < 3) return FunctionResult::fail("`" + std::string(fn) + "` expects a 3-d or 4-d input, got shape " + s.to_string(), 0);
+  std::vector<Dim> k = int_elems(a[1]);
+  std::vector<Dim> st = a[2].kind == AbsValue::Kind::None ? k : int_elems(a[2]);
+  std::vector<Dim> p = int_elems(a[3]);
+  for (size_t i = 0; i < 2; ++i) {
+    Dim& d = s.dims[s.rank() - 2 + i];
+    auto pick = [&](const std::vector<Dim>& v) { return v.empty() ? Dim::unknown() : v[std::min(i, v.size() - 1)]; };
+    Dim kk = pick(k), ss = pick(st), pp = pick(p);
+    if (d.is_known() && kk.is_known() && ss.is_known() && pp.is_known() && ss.size > 0) {
+      int64_t o = (d.size + 2 * pp.size - kk.size) / ss.size + 1;
+      if (o <= 0) return FunctionResult::fail("`" + std::string(fn) + "` kernel is larger than the input " + s.to_string(), 1);
+      d = Dim::known(o);
+    } else {
+      d = Dim::unknown();
+    }
+  }
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+FunctionResult squeeze(Args a) {
+  const Shape& in = a[0].shape;
+  if (!in.ranked) return FunctionResult::ok(a[0]);
+  Shape out;
+  out.ranked = true;
+  if (a[1].kind == AbsValue::Kind::None) {
+    for (const Dim& d : in.dims)
+      if (!(d.is_known() && d.size == 1)) out.dims.push_back(d);
+    return FunctionResult::ok(AbsValue::tensor(out));
+  }
+  auto d0 = known_int(a[1]);
+  if (!d0) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  int64_t d = norm_dim(*d0, in.rank());
+  if (d < 0) return dim_error("squeeze", *d0, in, 1);
+  for (size_t i = 0; i < in.rank(); ++i)
+    if (static_cast<int64_t>(i) != d || !(in.dims[i].is_known() && in.dims[i].size == 1)) out.dims.push_back(in.dims[i]);
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult unsqueeze(Args a) {
+  Shape s = a[0].shape;
+  if (!s.ranked) return FunctionResult::ok(a[0]);
+  auto d0 = known_int(a[1]);
+  if (!d0) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  int64_t d = norm_dim(*d0, s.rank() + 1);
+  if (d < 0) return dim_error("unsqueeze", *d0, s, 1);
+  s.dims.insert(s.dims.begin() + d, Dim::known(1));
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+FunctionResult chunk(Args a) {
+  const Shape& in = a[0].shape;
+  auto n = known_int(a[1]);
+  auto d0 = known_int(a[2]);
+  if (!n || *n <= 0) return FunctionResult::fail("`chunk` needs a known positive number of chunks", 1);
+  std::vector<AbsValue> parts;
+  Shape piece = in;
+  if (in.ranked && d0) {
+    int64_t d = norm_dim(*d0, in.rank());
+    if (d < 0) return dim_error("chunk", *d0, in, 2);
+    const Dim& x = in.dims[d];
+    if (x.is_known() && x.size % *n != 0)
+      return FunctionResult::fail("`chunk`: dimension " + std::to_string(d) + " of size " + std::to_string(x.size) +
+                                      " does not split into " + std::to_string(*n) + " equal chunks",
+                                  1);
+    piece.dims[d] = x.is_known() ? Dim::known(x.size / *n) : Dim::unknown();
+  } else {
+    piece = Shape::unranked();
+  }
+  for (int64_t i = 0; i < *n; ++i) parts.push_back(AbsValue::tensor(piece));
+  return FunctionResult::ok(AbsValue::tuple(parts));
+}
+
+FunctionResult binary(std::string_view fn, Args a) {
+  if (!a[0].is_tensor() && !a[1].is_tensor()) return FunctionResult::ok(AbsValue::unknown());
+  if (!a[0].is_tensor()) return FunctionResult::ok(a[1]);
+  if (!a[1].is_tensor()) return FunctionResult::ok(a[0]);
+  std::string why;
+  auto s = broadcast_shapes(a[0].shape, a[1].shape, &why);
+  if (!s) return FunctionResult::fail("`" + std::string(fn) + "`: " + why);
+  return FunctionResult::ok(AbsValue::tensor(*s));
+}
+
+FunctionResult layer_norm(Args a) {
+  const Shape& in = a[0].shape;
+  std::vector<Dim> ns = int_elems(a[1]);
+  if (in.ranked) {
+    if (ns.size() > in.rank()) return FunctionResult::fail("`layer_norm` normalizes over more dimensions than shape " + in.to_string(), 1);
+    for (size_t i = 0; i < ns.size(); ++i) {
+      const Dim& d = in.dims[in.rank() - ns.size() + i];
+      if (d.is_known() && ns[i].is_known() && d.size != ns[i].size)
+        return FunctionResult::fail("`layer_norm` expects trailing size " + ns[i].to_string() + ", got shape " + in.to_string(), 1);
+    }
+  }
+  return FunctionResult::ok(a[0]);
+}
+
+FunctionResult floor_div(Args a) {
+  auto x = known_int(a[0]), y = known_int(a[1]);
+  if (x && y) {
+    auto r = const_binary(ConstBinaryOp::FloorDiv, CV::of_int(*x), CV::of_int(*y));
+    if (!r.value) return FunctionResult::fail(r.error, 1);
+    return FunctionResult::ok(AbsValue::constant(*r.value));
+  }
+  return FunctionResult::ok(AbsValue::integer(Dim::unknown()));
+}
+
+std::vector<FunctionSchema> make_functions() {
+  std::vector<FunctionSchema> f;
+  auto un = [&](std::string_view n, std::string_view doc) {
+    f.push_back({n, n, doc, {req("x", P::Tensor)}, unary});
+  };
+  un("relu", "max(x, 0)");
+  un("relu6", "min(max(x, 0), 6)");
+  un("gelu", "Gaussian error linear unit");
+  un("silu", "x * sigmoid(x)");
+  un("sigmoid", "logistic function");
+  un("tanh", "hyperbolic tangent");
+  un("sqrt", "square root");
+  un("exp", "exponential");
+  f.push_back({"softmax", "softmax", "softmax along `dim`", {req("x", P::Tensor), opt("dim", P::Int, CV::of_int(-1))},
+               [](Args a) { return softmax_like("softmax", a); }});
+  f.push_back({"log_softmax", "log_softmax", "log of softmax along `dim`",
+               {req("x", P::Tensor), opt("dim", P::Int, CV::of_int(-1))},
+               [](Args a) { return softmax_like("log_softmax", a); }});
+  f.push_back({"flatten", "flatten", "flattens dimensions start_dim..end_dim into one",
+               {req("x", P::Tensor), opt("start_dim", P::Int, CV::of_int(0)), opt("end_dim", P::Int, CV::of_int(-1))}, flatten});
+  f.push_back({"reshape", "reshape", "new shape with the same number of elements; one entry may be -1",
+               {req("x", P::Tensor), req("shape", P::IntList)}, reshape});
+  f.push_back({"permute", "permute", "reorders dimensions", {req("x", P::Tensor), req("dims", P::IntList)}, permute});
+  f.push_back({"transpose", "transpose", "swaps two dimensions",
+               {req("x", P::Tensor), req("dim0", P::Int), req("dim1", P::Int)}, transpose});
+  for (std::string_view n : {"concatenate", "cat"})
+    f.push_back({n, n, "joins tensors along `dim`", {req("tensors", P::TensorList), opt("dim", P::Int, CV::of_int(0))}, cat});
+  for (std::string_view n : {"repeat", "expand"})
+    f.push_back({n, n, "tiles `t` n times along its first dimension", {req("t", P::Tensor), req("n", P::Int)}, repeat});
+  f.push_back({"matmul", "matmul", "matrix product with batch broadcasting", {req("a", P::Tensor), req("b", P::Tensor)}, matmul});
+  f.push_back({"mean", "mean", "mean over `dim` (all when None)",
+               {req("x", P::Tensor), opt("dim", P::OptionalIntOrIntList, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
+               [](Args a) { return reduce("mean", a); }});
+  f.push_back({"sum", "sum_", "sum over `dim` (all when None)",
+               {req("x", P::Tensor), opt("dim", P::OptionalIntOrIntList, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
+               [](Args a) { return reduce("sum", a); }});
+  f.push_back({"adaptive_avg_pool2d", "adaptive_avg_pool2d", "average pooling to a fixed output size",
+               {req("x", P::Tensor), req("output_size", P::IntOrIntList)}, adaptive_pool});
+  for (std::string_view n : {"avg_pool2d", "max_pool2d"})
+    f.push_back({n, n, "2-d pooling; stride None means kernel_size",
+                 {req("x", P::Tensor), req("kernel_size", P::IntOrIntList), opt("stride", P::OptionalIntOrIntList, CV::none()),
+                  opt("padding", P::IntOrIntList, CV::of_int(0))},
+                 [n](Args a) { return pool(n, a); }});
+  f.push_back({"dropout", "dropout", "zeroes elements with probability p, in training only",
+               {req("x", P::Tensor), opt("p", P::Float, CV::of_float(0.5))}, unary});
+  f.push_back({"squeeze", "squeeze", "removes size-1 dimensions (only `dim` when given)",
+               {req("x", P::Tensor), opt("dim", P::OptionalInt, CV::none())}, squeeze});
+  f.push_back({"unsqueeze", "unsqueeze", "inserts a size-1 dimension at `dim`", {req("x", P::Tensor), req("dim", P::Int)}, unsqueeze});
+  f.push_back({"chunk", "chunk", "splits into `chunks` equal tensors along `dim`",
+               {req("x", P::Tensor), req("chunks", P::Int), opt("dim", P::Int, CV::of_int(0))}, chunk});
+  f.push_back({"layer_norm", "layer_norm", "normalizes over the trailing dimensions, without learned parameters",
+               {req("x", P::Tensor), req("normalized_shape", P::IntOrIntList), opt("eps", P::Float, CV::of_float(1e-5))},
+               layer_norm});
+  f.push_back({"add", "add", "elementwise sum with broadcasting", {req("a", P::Any), req("b", P::Any)},
+               [](Args a) { return binary("add", a); }});
+  f.push_back({"multiply", "multiply", "elementwise product with broadcasting", {req("a", P::Any), req("b", P::Any)},
+               [](Args a) { return binary("multiply", a); }});
+  f.push_back({"clamp", "clamp", "limits values to [min, max]",
+               {req("x", P::Tensor), opt("min", P::OptionalFloat, CV::none()), opt("max", P::OptionalFloat, CV::none())}, unary});
+  f.push_back({"floor_div", "", "integer division rounding down (`//` is a comment)",
+               {req("a", P::Int), req("b", P::Int)}, floor_div, true});
+  return f;
+}
+
+}  // namespace
+
+std::string_view param_kind_name(ParamKind k) {
+  switch (k) {
+    case P::Tensor: return "Tensor";
+    case P::TensorList: return "list[Tensor]";
+    case P::Int: return "int";
+    case P::OptionalInt: return "int|None";
+    case P::IntList: return "list[int]";
+    case P::IntOrIntList: return "int|list[int]";
+    case P::OptionalIntOrIntList: return "int|list[int]|None";
+    case P::Float: return "float";
+    case P::OptionalFloat: return "float|None";
+    case P::Bool: return "bool";
+    case P::Any: return "Tensor|float";
+  }
+  return "?";
+}
+
+std::span<const FunctionSchema> builtin_functions() {
+  static const std::vector<FunctionSchema> fns = make_functions();
+  return fns;
+}
+
+const FunctionSchema* find_builtin_function(std::string_view name) {
+  for (const auto& f : builtin_functions())
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+}  // namespace triton

@@ -1,0 +1,316 @@
+// Exact constant arithmetic and printing for ConstValue (see const_value.h).
+#include "check/const_value.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace triton {
+
+ConstValue ConstValue::of_list(ConstList l) {
+  return ConstValue(Storage(std::in_place_index<5>, std::make_shared<const ConstList>(std::move(l))));
+}
+
+ConstValue ConstValue::of_map(ConstMap m) {
+  return ConstValue(Storage(std::in_place_index<6>, std::make_shared<const ConstMap>(std::move(m))));
+}
+
+const ConstValue* ConstValue::find(std::string_view key) const {
+  if (!is_map()) return nullptr;
+  for (const auto& [k, v] : as_map())
+    if (k == key) return &v;
+  return nullptr;
+}
+
+std::string format_float(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, value);
+  std::string s(buf, res.ptr);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+static void append_quoted(std::string& out, const std::string& s) {
+  out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+}
+
+std::string ConstValue::to_source() const {
+  switch (kind()) {
+    case ConstKind::None: return "None";
+    case ConstKind::Bool: return as_bool() ? "true" : "false";
+    case ConstKind::Int: return std::to_string(as_int());
+    case ConstKind::Float: return format_float(as_float());
+    case ConstKind::Str: {
+      std::string out;
+      append_quoted(out, as_str());
+      return out;
+    }
+    case ConstKind::List: {
+      std::string out = "[";
+      bool first = true;
+      for (const auto& v : as_list()) {
+        if (!first) out += ", ";
+        first = false;
+        out += v.to_source();
+      }
+      return out + "]";
+    }
+    case ConstKind::Map: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, v] : as_map()) {
+        if (!first) out += ", ";
+        first = false;
+        out += k + ": " + v.to_source();
+      }
+      return out + "}";
+    }
+  }
+  return "?";
+}
+
+std::string ConstValue::type_name() const {
+  switch (kind()) {
+    case ConstKind::None: return "None";
+    case ConstKind::Bool: return "bool";
+    case ConstKind::Int: return "int";
+    case ConstKind::Float: return "float";
+    case ConstKind::Str: return "str";
+    case ConstKind::List: {
+      if (as_list().empty()) return "list";
+      std::string elem = as_list().front().type_name();
+      for (const auto& v : as_list())
+        if (v.type_name() != elem) return "list";
+      return "list[" + elem + "]";
+    }
+    case ConstKind::Map: return "map";
+  }
+  return "?";
+}
+
+bool operator==(const ConstValue& a, const ConstValue& b) {
+  if (a.is_number() && b.is_number()) {
+    if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
+    return a.as_number() == b.as_number();
+  }
+  if (a.kind() != b.kind()) return false;
+  switch (a.kind()) {
+    case ConstKind::None: return true;
+    case ConstKind::Bool: return a.as_bool() == b.as_bool();
+    case ConstKind::Str: return a.as_str() == b.as_str();
+    case ConstKind::List: return a.as_list() == b.as_list();
+    case ConstKind::Map: return a.as_map() == b.as_map();
+    default: return false;
+  }
+}
+
+std::string_view const_binary_spelling(ConstBinaryOp op) {
+  switch (op) {
+    case ConstBinaryOp::Add: return "+";
+    case ConstBinaryOp::Sub: return "-";
+    case ConstBinaryOp::Mul: return "*";
+    case ConstBinaryOp::Div: return "/";
+    case ConstBinaryOp::FloorDiv: return "floor_div";
+    case ConstBinaryOp::Mod: return "%";
+    case ConstBinaryOp::Pow: return "**";
+    case ConstBinaryOp::Eq: return "==";
+    case ConstBinaryOp::Ne: return "!=";
+    case ConstBinaryOp::Lt: return "<";
+    case ConstBinaryOp::Le: return "<=";
+    case ConstBinaryOp::Gt: return ">";
+    case ConstBinaryOp::Ge: return ">=";
+    case ConstBinaryOp::And: return "and";
+    case ConstBinaryOp::Or: return "or";
+  }
+  return "?";
+}
+
+namespace {
+
+bool truthy(const ConstValue& v) {
+  switch (v.kind()) {
+    case ConstKind::None: return false;
+    case ConstKind::Bool: return v.as_bool();
+    case ConstKind::Int: return v.as_int() != 0;
+    case ConstKind::Float: return v.as_float() != 0.0;
+    case ConstKind::Str: return !v.as_str().empty();
+    case ConstKind::List: return !v.as_list().empty();
+    case ConstKind::Map: return !v.as_map().empty();
+  }
+  return false;
+}
+
+std::string operands_text(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
+  return "`" + a.to_source() + " " + std::string(const_binary_spelling(op)) + " " + b.to_source() +
+         "`";
+}
+
+// Python's floor semantics for `%` and floor division on ints.
+int64_t floor_div_int(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& a,
+                      const ConstValue& b) {
+  int64_t r = 0;
+  switch (op) {
+    case ConstBinaryOp::Add:
+      if (__builtin_add_overflow(x, y, &r)) break;
+      return ConstResult::ok(ConstValue::of_int(r));
+    case ConstBinaryOp::Sub:
+      if (__builtin_sub_overflow(x, y, &r)) break;
+      return ConstResult::ok(ConstValue::of_int(r));
+    case ConstBinaryOp::Mul:
+      if (__builtin_mul_overflow(x, y, &r)) break;
+      return ConstResult::ok(ConstValue::of_int(r));
+    case ConstBinaryOp::Div:
+      if (y == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
+      if (x % y == 0) return ConstResult::ok(ConstValue::of_int(x / y));
+      return ConstResult::ok(ConstValue::of_float(static_cast<double>(x) / static_cast<double>(y)));
+    case ConstBinaryOp::FloorDiv:
+      if (y == 0) return ConstResult::fail("division by zero in `floor_div(" + a.to_source() + ", " + b.to_source() + ")`");
+      return ConstResult::ok(ConstValue::of_int(floor_div_int(x, y)));
+    case ConstBinaryOp::Mod:
+      if (y == 0) return ConstResult::fail("modulo by zero in " + operands_text(op, a, b));
+      return ConstResult::ok(ConstValue::of_int(x - floor_div_int(x, y) * y));
+    case ConstBinaryOp::Pow: {
+      if (y < 0)
+        return ConstResult::ok(ConstValue::of_float(std::pow(static_cast<double>(x), static_cast<double>(y))));
+      int64_t acc = 1;
+      for (int64_t i = 0; i < y; ++i)
+        if (__builtin_mul_overflow(acc, x, &acc)) return ConstResult::fail("integer overflow in " + operands_text(op, a, b));
+      return ConstResult::ok(ConstValue::of_int(acc));
+    }
+    default:
+      break;
+  }
+  return ConstResult::fail("integer overflow in " + operands_text(op, a, b));
+}
+
+ConstResult compare(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
+  if (op == ConstBinaryOp::Eq) return ConstResult::ok(ConstValue::of_bool(a == b));
+  if (op == ConstBinaryOp::Ne) return ConstResult::ok(ConstValue::of_bool(!(a == b)));
+  int cmp = 0;
+  if (a.is_number() && b.is_number()) {
+    if (a.is_int() && b.is_int())
+      cmp = a.as_int() < b.as_int() ? -1 : (a.as_int() > b.as_int() ? 1 : 0);
+    else
+      cmp = a.as_number() < b.as_number() ? -1 : (a.as_number() > b.as_number() ? 1 : 0);
+  } else if (a.is_str() && b.is_str()) {
+    cmp = a.as_str().compare(b.as_str());
+  } else {
+    return ConstResult::fail("cannot compare " + a.type_name() + " and " + b.type_name() + " in " +
+                             operands_text(op, a, b));
+  }
+  bool r = false;
+  switch (op) {
+    case ConstBinaryOp::Lt: r = cmp < 0; break;
+    case ConstBinaryOp::Le: r = cmp <= 0; break;
+    case ConstBinaryOp::Gt: r = cmp > 0; break;
+    case ConstBinaryOp::Ge: r = cmp >= 0; break;
+    default: break;
+  }
+  return ConstResult::ok(ConstValue::of_bool(r));
+}
+
+}  // namespace
+
+ConstResult const_binary(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
+  switch (op) {
+    case ConstBinaryOp::And: return ConstResult::ok(truthy(a) ? b : a);
+    case ConstBinaryOp::Or: return ConstResult::ok(truthy(a) ? a : b);
+    case ConstBinaryOp::Eq:
+    case ConstBinaryOp::Ne:
+    case ConstBinaryOp::Lt:
+    case ConstBinaryOp::Le:
+    case ConstBinaryOp::Gt:
+    case ConstBinaryOp::Ge: return compare(op, a, b);
+    default: break;
+  }
+  if (op == ConstBinaryOp::Add && a.is_str() && b.is_str())
+    return ConstResult::ok(ConstValue::of_str(a.as_str() + b.as_str()));
+  if (op == ConstBinaryOp::Add && a.is_list() && b.is_list()) {
+    ConstList l = a.as_list();
+    l.insert(l.end(), b.as_list().begin(), b.as_list().end());
+    return ConstResult::ok(ConstValue::of_list(std::move(l)));
+  }
+  // Booleans take part in arithmetic as 0/1, as in Python.
+  auto as_num = [](const ConstValue& v) {
+    return v.is_bool() ? ConstValue::of_int(v.as_bool() ? 1 : 0) : v;
+  };
+  ConstValue x = as_num(a), y = as_num(b);
+  if (!x.is_number() || !y.is_number())
+    return ConstResult::fail("operator `" + std::string(const_binary_spelling(op)) +
+                             "` needs numbers, got " + a.type_name() + " and " + b.type_name() +
+                             " in " + operands_text(op, a, b));
+  if (x.is_int() && y.is_int()) return int_arith(op, x.as_int(), y.as_int(), a, b);
+  double p = x.as_number(), q = y.as_number(), r = 0;
+  switch (op) {
+    case ConstBinaryOp::Add: r = p + q; break;
+    case ConstBinaryOp::Sub: r = p - q; break;
+    case ConstBinaryOp::Mul: r = p * q; break;
+    case ConstBinaryOp::Div:
+      if (q == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
+      r = p / q;
+      break;
+    case ConstBinaryOp::FloorDiv:
+      if (q == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
+      r = std::floor(p / q);
+      break;
+    case ConstBinaryOp::Mod:
+      if (q == 0) return ConstResult::fail("modulo by zero in " + operands_text(op, a, b));
+      r = p - std::floor(p / q) * q;
+      break;
+    case ConstBinaryOp::Pow: r = std::pow(p, q); break;
+    default: break;
+  }
+  return ConstResult::ok(ConstValue::of_float(r));
+}
+
+ConstResult const_unary(ConstUnaryOp op, const ConstValue& a) {
+  if (op == ConstUnaryOp::Not) return ConstResult::ok(ConstValue::of_bool(!truthy(a)));
+  if (a.is_int()) {
+    if (op == ConstUnaryOp::Plus) return ConstResult::ok(a);
+    if (a.as_int() == INT64_MIN) return ConstResult::fail("integer overflow negating " + a.to_source());
+    return ConstResult::ok(ConstValue::of_int(-a.as_int()));
+  }
+  if (a.is_float())
+    return ConstResult::ok(ConstValue::of_float(op == ConstUnaryOp::Plus ? a.as_float() : -a.as_float()));
+  return ConstResult::fail("unary `" + std::string(op == ConstUnaryOp::Neg ? "-" : "+") +
+                           "` needs a number, got " + a.type_name());
+}
+
+ConstResult const_to_int(const ConstValue& v) {
+  if (v.is_int()) return ConstResult::ok(v);
+  if (v.is_float()) {
+    double d = v.as_float();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15)
+      return ConstResult::ok(ConstValue::of_int(static_cast<int64_t>(d)));
+    return ConstResult::fail("value " + v.to_source() + " is not an integer");
+  }
+  return ConstResult::fail("expected an int, got " + v.type_name() + " " + v.to_source());
+}
+
+}  // namespace triton
