@@ -236,8 +236,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return torch_f.dropout(x, p=p, training=training)
 
 
-def layer_norm(x: Tensor, normalized_shape: Dims, weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+def layer_norm(x: Tensor, normalized_shape: Dims, eps: float = 1e-5, *,
+               weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+    """Normalizes over the trailing `normalized_shape` dimensions; `weight` and `bias`
+    (keyword only, so a positional `eps` stays `eps`) apply a learned affine map."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     return torch_f.layer_norm(x, shape, weight, bias, eps)
 

@@ -13,9 +13,9 @@ or over the whole tensor for "per_layer". A channel (or layer) whose codes are a
 alpha = 0, so its quantized weight is exactly zero rather than NaN.
 
 Gradients: the forward value is `w_q`, the backward is the identity ("ste") or the identity
-masked to |w| <= 1 ("clipped_ste"). Both are written as `w_c + (w_q - w_c).detach()` with
-`w_c = w` or `clamp(w, -1, 1)` rather than as a custom `autograd.Function`: plain tensor ops
-trace with `torch.jit.trace`, `torch.fx` and `torch.onnx.export` without special cases.
+masked to |w| <= 1 ("clipped_ste"). Both are written with `detach` (`straight_through`)
+rather than as a custom `autograd.Function`: plain tensor ops trace with `torch.jit.trace`,
+`torch.fx` and `torch.onnx.export` without special cases.
 
 Everything here is vectorized over channels (no Python loops), because it runs on every
 training step of every ternary layer.
@@ -126,10 +126,16 @@ def quantize_weight(w: Tensor, *, quantization: str = "deterministic", threshold
 
 
 def straight_through(w: Tensor, w_q: Tensor, gradient_estimator: str = "ste") -> Tensor:
-    """The value of `w_q` with the gradient of `w` (identity) or of clamp(w, -1, 1)
-    (zero where |w| > 1)."""
-    source = w.clamp(-1.0, 1.0) if gradient_estimator == "clipped_ste" else w
-    return source + (w_q - source).detach()
+    """The value of `w_q` with the gradient of the identity ("ste"), or of the identity
+    masked to |w| <= 1 ("clipped_ste").
+
+    `w - w.detach()` is exactly zero with the identity as its gradient, so adding it keeps
+    the forward value bit-identical to `w_q` (the form `w + (w_q - w).detach()` would round).
+    """
+    passthrough = w - w.detach()
+    if gradient_estimator == "clipped_ste":
+        passthrough = passthrough * (w.abs() <= 1.0)
+    return w_q.detach() + passthrough
 
 
 def codes_and_scales(w: Tensor, *, threshold: float = 0.7, scaling: str = "per_channel"
@@ -149,12 +155,13 @@ def quantize_activation(x: Tensor, *, method: str = "ternary", clip_value: float
 
     "sign":    clip_value * (+1 if x >= 0 else -1)
     "ternary": clip_value * sign(x) * [|x| > threshold * clip_value]
-    The backward pass is the gradient of clamp(x, -clip_value, clip_value): 1 inside the
-    clip range, 0 outside, so saturated activations stop pulling their inputs.
+    The backward pass is 1 where |x| <= clip_value and 0 outside, so saturated activations
+    stop pulling their inputs.
     """
-    clipped = x.clamp(-clip_value, clip_value)
     if method == "sign":
         q = ((x >= 0).to(x.dtype) * 2.0 - 1.0) * clip_value
     else:
         q = x.sign() * (x.abs() > threshold * clip_value) * clip_value
-    return clipped + (q - clipped).detach()
+    if isinstance(x, Tensor) and not (torch.is_grad_enabled() and x.requires_grad):
+        return q  # inference: skip the gradient plumbing (a traced graph stays minimal)
+    return q.detach() + (x - x.detach()) * (x.abs() <= clip_value)

@@ -1,0 +1,49 @@
+"""Fixtures shared by every Python test suite of the project.
+
+Each test starts from the same random state, so a test that draws random weights or inputs
+gives the same numbers every run and a failure can be reproduced exactly. Suites add their
+fixtures here when more than one file needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Seeds Python, NumPy and torch before every test."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def triton_compiler() -> Path:
+    """The `triton` executable: $TRITON_COMPILER, else one on PATH, else a development
+    build under build/*/compiler/. Tests that need it skip when there is none."""
+    candidates = []
+    if os.environ.get("TRITON_COMPILER"):
+        candidates.append(Path(os.environ["TRITON_COMPILER"]))
+    on_path = shutil.which("triton")
+    if on_path:
+        candidates.append(Path(on_path))
+    candidates.extend(sorted(REPO_ROOT.glob("build/*/compiler/triton")))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip("no `triton` compiler built (set TRITON_COMPILER or build into build/<name>)")
