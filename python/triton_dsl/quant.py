@@ -86,9 +86,8 @@ def _deterministic_rows(w: Tensor, threshold: float, per_channel: bool) -> tuple
 def _stochastic_rows(w: Tensor, per_channel: bool) -> tuple[Tensor, Tensor]:
     rows = _rows(w, per_channel)
     magnitude = rows.abs()
-    # A channel of zeros would divide 0 by 0; a tiny floor makes its probabilities 0.
-    peak = magnitude.amax(dim=1, keepdim=True).clamp_min(torch.finfo(w.dtype).tiny)
-    probability = (magnitude / peak).clamp_max(1.0)
+    # A channel of zeros divides 0 by 0; the NaN compares false below, so it keeps nothing.
+    probability = magnitude / magnitude.amax(dim=1, keepdim=True)
     keep = torch.rand_like(rows) < probability
     return rows.sign() * keep, _scales(magnitude, keep)
 
@@ -150,18 +149,18 @@ def codes_and_scales(w: Tensor, *, threshold: float = 0.7, scaling: str = "per_c
 
 
 def quantize_activation(x: Tensor, *, method: str = "ternary", clip_value: float = 1.0,
-                        threshold: float = 0.5) -> Tensor:
+                        threshold: float = 0.5, with_gradient: bool = True) -> Tensor:
     """Activation quantization with a clipped straight-through gradient.
 
     "sign":    clip_value * (+1 if x >= 0 else -1)
     "ternary": clip_value * sign(x) * [|x| > threshold * clip_value]
     The backward pass is 1 where |x| <= clip_value and 0 outside, so saturated activations
-    stop pulling their inputs.
+    stop pulling their inputs. `with_gradient=False` returns the bare values (inference).
     """
     if method == "sign":
         q = ((x >= 0).to(x.dtype) * 2.0 - 1.0) * clip_value
     else:
         q = x.sign() * (x.abs() > threshold * clip_value) * clip_value
-    if isinstance(x, Tensor) and not (torch.is_grad_enabled() and x.requires_grad):
-        return q  # inference: skip the gradient plumbing (a traced graph stays minimal)
+    if not with_gradient:
+        return q
     return q.detach() + (x - x.detach()) * (x.abs() <= clip_value)

@@ -16,6 +16,7 @@ from triton_dsl.layers.containers import Dropout, Embedding, Flatten, Identity, 
 from triton_dsl.layers.linear import Conv2d, Linear
 from triton_dsl.layers.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from triton_dsl.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from triton_dsl.layers.tracing import LayerTracer, symbolic_trace
 from triton_dsl.layers.ternary import (
     TernaryActivation,
     TernaryConv2d,
@@ -53,5 +54,6 @@ __all__ = [  # noqa: RUF022 (the built-ins first, in the contract's order)
     "BatchNorm2d", "LayerNorm", "ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
     "Dropout", "Identity", "Flatten", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Embedding",
     "Sequential", "MultiHeadAttention",
-    "BUILTIN_LAYERS", "TernaryWeightMixin", "is_leaf", "ternary_layers",
+    "BUILTIN_LAYERS", "LayerTracer", "TernaryWeightMixin", "is_leaf", "symbolic_trace",
+    "ternary_layers",
 ]

@@ -173,8 +173,14 @@ class TernaryActivation(nn.Module):
         self.threshold = quant.check_threshold(threshold)
 
     def forward(self, x: Tensor) -> Tensor:
+        # Traced graphs are for deployment: they carry the gradient plumbing only when traced
+        # in training mode, whatever the grad mode was during tracing.
+        if _is_tracing(x):
+            with_gradient = self.training
+        else:
+            with_gradient = torch.is_grad_enabled() and x.requires_grad
         return quant.quantize_activation(x, method=self.method, clip_value=self.clip_value,
-                                         threshold=self.threshold)
+                                         threshold=self.threshold, with_gradient=with_gradient)
 
     def extra_repr(self) -> str:
         return f"method={self.method!r}, clip_value={self.clip_value}, threshold={self.threshold}"
