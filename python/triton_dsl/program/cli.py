@@ -1,0 +1,182 @@
+"""The generated program's command line: every flag, parsed in this one place.
+
+`parse_arguments(argv, prog)` returns an `argparse.Namespace`; nothing else in the package
+reads `sys.argv`. Usage mistakes become a `UserError`, so they print as the same single
+`error: ...` line (exit 2) as every other mistake, instead of argparse's usage block.
+Flags left out are `None`, which lets the training section of the model file supply the
+value (`triton_dsl.train.config` applies the precedence: section < recipe < flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from triton_dsl.errors import UserError
+
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "imagenet", "custom")
+
+_DESCRIPTION = """\
+Train, evaluate and export a ternary model compiled by Triton DSL.
+
+The model file's `training` section supplies the defaults; flags override it. Outputs go
+to --output-dir (default: the current directory): <stem>_best.pth (the best weights, a plain
+state dict), checkpoint_epoch_N.pth (everything needed to resume) and <stem>.tpk (the packed
+ternary model).
+"""
+
+_EPILOG = """\
+examples:
+  %(prog)s --train --dataset mnist --epochs 10
+  %(prog)s --eval --checkpoint STEM_best.pth
+  %(prog)s --train --resume                      (continue from the newest checkpoint)
+  %(prog)s --train --recipe fast --gpu --compile
+  %(prog)s --fine-tune --pretrained X.pth --dataset custom --data-path DIR --num-classes 100
+  %(prog)s --export-mobile --checkpoint X.pth --output model.ptl
+  torchrun --nproc_per_node=4 %(prog)s --train --distributed --gpu
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(message)
+
+
+def _int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got `{text}`") from None
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got `{text}`") from None
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    actions = parser.add_argument_group("what to do (one of)")
+    actions.add_argument("--train", action="store_true",
+                         help="train the model, evaluating on the test set after every epoch")
+    actions.add_argument("--eval", action="store_true",
+                         help="evaluate --checkpoint on the test set and print the metrics table")
+    actions.add_argument("--fine-tune", action="store_true",
+                         help="train starting from --pretrained weights: every tensor whose name "
+                              "and shape match is loaded, the rest (the classifier when "
+                              "--num-classes differs) starts fresh; implies --train")
+    actions.add_argument("--export-onnx", action="store_true",
+                         help="write --checkpoint as an ONNX model to --output "
+                              "(default <output-dir>/<stem>.onnx)")
+    actions.add_argument("--export-mobile", action="store_true",
+                         help="write --checkpoint as TorchScript for the PyTorch lite "
+                              "interpreter to --output (default <output-dir>/<stem>.ptl)")
+    actions.add_argument("--export-packed", action="store_true",
+                         help="write --checkpoint as a packed ternary .tpk file to --output "
+                              "(default <output-dir>/<stem>.tpk)")
+
+    files = parser.add_argument_group("checkpoints and outputs")
+    files.add_argument("--checkpoint", metavar="PATH",
+                       help="weights to evaluate or export: a <stem>_best.pth or a "
+                            "checkpoint_epoch_N.pth (default for exports: "
+                            "<output-dir>/<stem>_best.pth)")
+    files.add_argument("--resume", nargs="?", const="latest", metavar="PATH",
+                       help="continue training from a checkpoint_epoch_N.pth; without PATH, "
+                            "from the newest one in --output-dir; implies --train")
+    files.add_argument("--pretrained", metavar="PATH",
+                       help="weights to start --fine-tune from")
+    files.add_argument("--output-dir", metavar="DIR", default=None,
+                       help="where checkpoints and the packed model go (default: .)")
+    files.add_argument("--output", metavar="PATH", help="the file an export writes")
+    files.add_argument("--keep-checkpoints", type=_int, default=0, metavar="N",
+                       help="keep only the newest N epoch checkpoints this run writes "
+                            "(default 0: keep all)")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS,
+                      help="the training data (default: guessed from the model's input shape: "
+                           "1x28x28 mnist, 3x32x32 cifar10, 3x224x224 imagenet)")
+    data.add_argument("--test-dataset", metavar="NAME|DIR",
+                      help="evaluate on this dataset's test split, or on a folder of images "
+                           "with one subfolder per class, instead of --dataset's test split")
+    data.add_argument("--data-path", metavar="DIR",
+                      help="where the dataset files are (else $TRITON_DATA, else the user "
+                           "cache, downloading MNIST/CIFAR-10 there when missing)")
+    data.add_argument("--no-download", action="store_true",
+                      help="never download a missing dataset; fail instead")
+    data.add_argument("--workers", type=_int, metavar="N",
+                      help="data loading worker processes for image folders (default: the CPU "
+                           "cores per process, at most 8)")
+    data.add_argument("--num-classes", type=_int, metavar="N",
+                      help="build the model with N classes (the model's `num_classes`); with "
+                           "a checkpoint of another class count this needs --fine-tune")
+
+    hyper = parser.add_argument_group("training (override the model file's training section)")
+    hyper.add_argument("--recipe", metavar="NAME",
+                       help="lay `training.recipes.NAME` over the training section first")
+    hyper.add_argument("--epochs", type=_int, metavar="N")
+    hyper.add_argument("--batch-size", type=_int, metavar="N")
+    hyper.add_argument("--lr", type=_float, metavar="LR", help="the base learning rate")
+    hyper.add_argument("--weight-decay", type=_float, metavar="WD")
+    hyper.add_argument("--momentum", type=_float, metavar="M")
+    hyper.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"))
+    hyper.add_argument("--amp", choices=("bf16", "fp16", "none"),
+                       help="mixed precision on the GPU (the section's `mixed_precision`)")
+    hyper.add_argument("--channels-last", action="store_true", default=None,
+                       help="train convolutions in channels-last memory format")
+    hyper.add_argument("--seed", type=int, metavar="N",
+                       help="seed of weights, data order and augmentation (default 42)")
+    hyper.add_argument("--max-train-batches", type=_int, metavar="N",
+                       help="stop each epoch after N batches (for quick tests)")
+
+    run = parser.add_argument_group("devices and speed")
+    run.add_argument("--gpu", nargs="?", const=0, type=int, metavar="INDEX",
+                     help="train on CUDA GPU INDEX (default 0); without it, on the CPU")
+    run.add_argument("--compile", action="store_true",
+                     help="run the training step through torch.compile")
+    run.add_argument("--distributed", action="store_true",
+                     help="data-parallel training over the processes torchrun or "
+                          "torch.distributed.launch started (nccl on GPUs, gloo on CPUs)")
+    run.add_argument("--local-rank", "--local_rank", type=int, dest="local_rank",
+                     help=argparse.SUPPRESS)
+    run.add_argument("--threads", type=_int, metavar="N",
+                     help="CPU threads for the latency measurement (default: PyTorch's)")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress bar (epoch lines are still printed)")
+    run.add_argument("--bits", choices=("2", "1.6"), default="2",
+                     help="packing of ternary weights in .tpk files (default 2)")
+    return parser
+
+
+def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argparse.Namespace:
+    args = build_parser(prog).parse_args(argv)
+    if args.fine_tune or args.resume is not None:
+        args.train = True
+    chosen = [name for name in ("train", "eval", "export_onnx", "export_mobile", "export_packed")
+              if getattr(args, name)]
+    if not chosen:
+        raise UserError("nothing to do; pass --train, --eval, --export-onnx, --export-mobile "
+                        "or --export-packed (see --help)")
+    if len(chosen) > 1:
+        flags = " and ".join("--" + name.replace("_", "-") for name in chosen)
+        raise UserError(f"{flags} cannot be combined; run them one after the other")
+    if args.fine_tune and not args.pretrained:
+        raise UserError("--fine-tune needs --pretrained PATH (the weights to start from)")
+    if args.pretrained and not args.fine_tune:
+        raise UserError("--pretrained is used with --fine-tune")
+    if args.fine_tune and args.resume is not None:
+        raise UserError("--fine-tune starts a new run; it cannot be combined with --resume")
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1, got {args.epochs}")
+    for flag in ("batch_size", "num_classes", "max_train_batches", "workers", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1 and not (flag == "workers" and value == 0):
+            raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if args.keep_checkpoints < 0:
+        raise UserError(f"--keep-checkpoints must be 0 or more, got {args.keep_checkpoints}")
+    return args

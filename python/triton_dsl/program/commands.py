@@ -1,0 +1,218 @@
+"""The work behind each action of the command line: train, evaluate, export.
+
+Each function takes the `ProgramContext` and the parsed flags and returns an exit status.
+All checks that can fail on the user's input (settings, device, output directory, data,
+checkpoints) run before the first epoch or the first file written, so a mistake costs
+nothing and overwrites nothing. Only rank 0 of a distributed job prints and writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from triton_dsl.errors import UserError
+from triton_dsl.program import datasets
+from triton_dsl.program.context import (
+    ProgramContext,
+    build_model,
+    check_output_dir,
+    example_input,
+    make_output_dir,
+    model_hyperparameters,
+    resolve_device,
+)
+from triton_dsl.program.measure import measure_deployment, write_packed
+from triton_dsl.program.weights import load_pretrained, load_trained_model
+from triton_dsl.train import checkpoint as ckpt
+from triton_dsl.train.config import apply_recipe, training_config
+from triton_dsl.train.distributed import init_distributed, shutdown
+from triton_dsl.train.evaluate import evaluate
+from triton_dsl.train.loop import RunIdentity, Trainer
+from triton_dsl.train.model_setup import apply_gradient_estimator
+from triton_dsl.train.report import Measurements, format_accuracy, format_report
+from triton_dsl.train.seeding import seed_everything
+
+EXIT_INTERRUPTED = 130
+
+
+def resolve_config(context: ProgramContext, args):
+    section = apply_recipe(context.training, args.recipe)
+    overrides = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+        "weight_decay": args.weight_decay, "momentum": args.momentum,
+        "optimizer": args.optimizer, "mixed_precision": args.amp,
+        "channels_last": args.channels_last, "seed": args.seed,
+    }
+    return training_config(section, overrides)
+
+
+def _resume_path(resume: str | None, output_dir: Path) -> Path | None:
+    if resume is None:
+        return None
+    if resume != "latest":
+        return Path(resume)
+    found = ckpt.epoch_checkpoints(output_dir)
+    if not found:
+        raise UserError(f"--resume: no checkpoint_epoch_N.pth in `{output_dir}`; pass the file")
+    return found[-1][1]
+
+
+def train(context: ProgramContext, args) -> int:
+    config = resolve_config(context, args)
+    dist = init_distributed(args.distributed, use_gpu=args.gpu is not None,
+                            local_rank_arg=args.local_rank)
+    try:
+        return _train(context, args, config, dist)
+    finally:
+        shutdown(dist)
+
+
+def _train(context: ProgramContext, args, config, dist) -> int:
+    def log(text: str) -> None:
+        if dist.is_main:
+            print(text, flush=True)
+
+    device = resolve_device(args.gpu, local_rank=dist.local_rank if dist.enabled else None)
+    output_dir = check_output_dir(args.output_dir or ".")
+    resume = _resume_path(args.resume, output_dir)
+
+    hyper = model_hyperparameters(context, args.num_classes)
+    if resume is not None:
+        loaded = ckpt.load_file(resume)
+        if ckpt.is_training_checkpoint(loaded) and args.num_classes is None:
+            recorded = loaded.get("hyperparameters") or {}
+            hyper.update({k: v for k, v in recorded.items() if k in hyper})
+    splits = datasets.load_splits(context, args, need_train=True)
+    model_classes = hyper.get("num_classes")
+    datasets.check_classes(splits.train, model_classes, fine_tune=args.fine_tune)
+
+    seed_everything(config.seed)
+    model = build_model(context, hyper)
+    estimated = apply_gradient_estimator(model, config.gradient_estimator)
+    if args.fine_tune:
+        load_pretrained(model, context, args.pretrained, log=log)
+    train_loader = datasets.train_loader(splits.train, config, device=device, dist=dist,
+                                         workers=args.workers)
+    test_loader = datasets.test_loader(splits.test, config, device=device, dist=dist,
+                                       workers=args.workers)
+    identity = RunIdentity(context.model_name, hyper, context.stem)
+    trainer = Trainer(model, config, identity=identity, train_loader=train_loader,
+                      test_loader=test_loader, device=device, output_dir=output_dir,
+                      dist_context=dist, compile_model=args.compile,
+                      test_sharded=datasets.test_is_sharded(splits.test, dist),
+                      max_train_batches=args.max_train_batches,
+                      keep_checkpoints=args.keep_checkpoints,
+                      progress=False if args.no_progress else None)
+    if resume is not None:
+        trainer.resume_from(resume)
+    if dist.is_main:
+        make_output_dir(output_dir)
+        log(f"training {context.model_name} ({sum(p.numel() for p in model.parameters()):,} "
+            f"parameters) on {splits.train.describe()}; testing on {splits.test.describe()}")
+        log(f"device {device}{f' x{dist.world_size} ({dist.backend})' if dist.enabled else ''}, "
+            f"{config.optimizer} lr {config.learning_rate:g}, {config.schedule.type} schedule, "
+            f"batch {config.batch_size}, {config.epochs} epochs"
+            + (f", {config.mixed_precision}" if trainer.precision.mode != "none" else "")
+            + (", channels-last" if config.channels_last else "")
+            + (", torch.compile" if args.compile else "")
+            + (f", {config.gradient_estimator} on {estimated} ternary layers" if estimated
+               else ""))
+    result = trainer.fit()
+    if result.interrupted:
+        if dist.is_main:
+            where = (f"; continue with --resume {result.last_checkpoint}"
+                     if result.last_checkpoint else
+                     (f"; the newest checkpoint is {ckpt.epoch_checkpoints(output_dir)[-1][1]}"
+                      if ckpt.epoch_checkpoints(output_dir) else "; no epoch was completed"))
+            print(f"interrupted after epoch {result.epochs_completed}{where}", file=sys.stderr,
+                  flush=True)
+        return EXIT_INTERRUPTED
+    if not dist.is_main:
+        return 0
+
+    best_path = output_dir / f"{context.stem}_best.pth"
+    model.load_state_dict(ckpt.load_file(best_path))
+    measurements = Measurements(
+        test_accuracy=result.best_accuracy, top5_accuracy=result.best_top5,
+        training_seconds=result.training_seconds, images_per_second=result.images_per_second,
+        data_wait_share=result.data_wait_share, best_epoch=result.best_epoch)
+    example = example_input(context, splits.test.input_shape)
+    packed = measure_deployment(model, example, measurements,
+                                packed_path=output_dir / f"{context.stem}.tpk", bits=args.bits,
+                                threads=args.threads)
+    log(f"best test accuracy {format_accuracy(result.best_accuracy)} at epoch "
+        f"{result.best_epoch}; weights {best_path}"
+        + (f"; packed model {packed}" if packed else ""))
+    log(format_report(measurements, context.performance, title=f"{context.model_name}: results"))
+    return 0
+
+
+def _checkpoint_for(context: ProgramContext, args) -> Path:
+    if args.checkpoint:
+        return Path(args.checkpoint)
+    default = Path(args.output_dir or ".") / f"{context.stem}_best.pth"
+    if not default.exists():
+        raise UserError(f"no checkpoint given and `{default}` does not exist; pass --checkpoint")
+    return default
+
+
+def evaluate_checkpoint(context: ProgramContext, args) -> int:
+    path = _checkpoint_for(context, args)
+    model, hyper = load_trained_model(context, path, num_classes=args.num_classes)
+    config = resolve_config(context, args)
+    device = resolve_device(args.gpu)
+    splits = datasets.load_splits(context, args, need_train=False)
+    datasets.check_classes(splits.test, hyper.get("num_classes"), fine_tune=False)
+    from triton_dsl.train.distributed import DistContext
+    loader = datasets.test_loader(splits.test, config, device=device, dist=DistContext(),
+                                  workers=args.workers)
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    result = evaluate(model, loader, device=device, channels_last=config.channels_last)
+    print(f"test accuracy {format_accuracy(result.accuracy)} ({result.correct}/{result.total}) "
+          f"on {splits.test.describe()}", flush=True)
+    measurements = Measurements(test_accuracy=result.accuracy,
+                                top5_accuracy=result.top5_accuracy)
+    measure_deployment(model.cpu().to(memory_format=torch.contiguous_format),
+                       example_input(context, splits.test.input_shape), measurements,
+                       packed_path=None, bits=args.bits, threads=args.threads)
+    print(format_report(measurements, context.performance,
+                        title=f"{context.model_name}: evaluation of {path}"), flush=True)
+    return 0
+
+
+def _export_target(context: ProgramContext, args, suffix: str) -> Path:
+    target = Path(args.output) if args.output else (
+        Path(args.output_dir or ".") / f"{context.stem}{suffix}")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"cannot write `{target}`: directory `{parent}` does not exist")
+    return target
+
+
+def export(context: ProgramContext, args, kind: str) -> int:
+    """`--export-onnx`, `--export-mobile` or `--export-packed` of a checkpoint."""
+    suffix = {"onnx": ".onnx", "mobile": ".ptl", "packed": ".tpk"}[kind]
+    target = _export_target(context, args, suffix)
+    path = _checkpoint_for(context, args)
+    model, _ = load_trained_model(context, path, num_classes=args.num_classes)
+    model.eval()
+    example = example_input(context)
+    if kind == "onnx":
+        from triton_dsl.export.onnx import export_onnx
+        export_onnx(model, target, example_input=example)
+        print(f"wrote {target} (ONNX) from {path}")
+    elif kind == "mobile":
+        from triton_dsl.export.mobile import export_mobile
+        export_mobile(model, target, example_input=example)
+        print(f"wrote {target} (TorchScript lite) from {path}")
+    else:
+        report = write_packed(model, target, example, args.bits)
+        print(f"wrote {target} ({report.packed_bytes / 1024:.1f} KB packed, "
+              f"{report.float32_bytes / report.packed_bytes:.1f}x smaller than float32) "
+              f"from {path}")
+    return 0

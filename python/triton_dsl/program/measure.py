@@ -1,0 +1,64 @@
+"""The deployment figures of the final table: packed size, float32 size, CPU latency.
+
+After training the packed model is written beside the checkpoints as `<stem>.tpk`; after
+`--eval` it is written to a temporary directory only to measure it, so evaluating never
+changes what is on disk. The write goes through a temporary file and a rename like every
+other output. A model the packed exporter cannot handle still gets its table, with the
+sizes shown as not measured and the reason printed once on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from triton_dsl.export.packed import ExportError, save_packed
+from triton_dsl.train.checkpoint import atomic_write
+from triton_dsl.train.latency import measure_cpu_latency
+from triton_dsl.train.report import Measurements
+
+
+def write_packed(model: nn.Module, path: Path, example: torch.Tensor, bits: str):
+    """`save_packed` through a temporary file; returns its report."""
+    reports = []
+
+    def write(temp: str) -> None:
+        reports.append(save_packed(model, temp, example_input=example, bits=bits))
+
+    atomic_write(path, write)
+    return reports[0]
+
+
+def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Measurements, *,
+                       packed_path: Path | None, bits: str = "2",
+                       threads: int | None = None) -> Path | None:
+    """Fills the size and latency fields of `measurements`; returns the written .tpk path."""
+    cpu_model = model
+    if next(model.parameters(), torch.empty(0)).device.type != "cpu":
+        import copy
+        cpu_model = copy.deepcopy(model).cpu()
+    cpu_model.eval()
+    written = None
+    try:
+        if packed_path is not None:
+            report = write_packed(cpu_model, packed_path, example, bits)
+            written = packed_path
+        else:
+            with tempfile.TemporaryDirectory(prefix="triton-measure-") as scratch:
+                report = write_packed(cpu_model, Path(scratch) / "model.tpk", example, bits)
+        measurements.packed_bytes = report.packed_bytes
+        measurements.float32_bytes = report.float32_bytes
+    except ExportError as error:
+        print(f"note: no packed model: {error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - the run's checkpoints are safe; say why
+        # A failure inside the exporter must not cost the user the rest of the report.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"warning: packed export failed: {type(error).__name__}: {reason}",
+              file=sys.stderr)
+    measurements.cpu_latency_ms = measure_cpu_latency(cpu_model, example, threads=threads)
+    measurements.latency_threads = threads or torch.get_num_threads()
+    return written
