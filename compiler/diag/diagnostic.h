@@ -71,7 +71,7 @@ struct DiagnosticOptions {
 class DiagnosticEngine;
 
 // Collects notes and a hint for one diagnostic, then hands it to the engine when destroyed.
-class [[nodiscard]] DiagnosticBuilder {
+class DiagnosticBuilder {
  public:
   DiagnosticBuilder(DiagnosticBuilder&&) = delete;
   DiagnosticBuilder& operator=(DiagnosticBuilder&&) = delete;

@@ -1,0 +1,108 @@
+// The `triton` command: dispatches subcommands and turns every failure into an exit status.
+// User errors exit 1 (diagnostics) or 2 (usage); a bug in the compiler becomes
+// `triton: internal error: ...` with our source location and exit 70, never a crash.
+//
+// Subcommands live in the table below; `triton run` (the native runtime) is added by
+// appending an entry whose handler calls into the runtime library.
+#include <exception>
+#include <iostream>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "diag/diagnostic.h"
+#include "diag/internal_error.h"
+#include "driver/options.h"
+#include "driver/pipeline.h"
+
+#ifndef TRITON_VERSION
+#define TRITON_VERSION "0.1.0"
+#endif
+
+namespace triton::driver {
+namespace {
+
+constexpr char kMainUsage[] =
+    "usage: triton <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  compile FILE [options]   compile a .triton model (see `triton compile --help`)\n"
+    "\n"
+    "options:\n"
+    "  --help, -h               show this help\n"
+    "  --version                show the version\n"
+    "  --list-diagnostics       list every diagnostic kind: id, severity, message format\n";
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") return true;
+  }
+  return false;
+}
+
+int compile_command(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    std::cout << kCompileUsage;
+    return 0;
+  }
+  const auto options = parse_compile_options(args);
+  if (!options) return kExitUsage;
+  return run_compile(*options);
+}
+
+int list_diagnostics() {
+  for (size_t i = 0; i < kDiagKindCount; ++i) {
+    const auto kind = static_cast<DiagKind>(i);
+    const Severity severity = diag_severity(kind);
+    std::cout << diag_id(kind) << "\t"
+              << (severity == Severity::Error ? "error" : severity == Severity::Warning ? "warning" : "note")
+              << "\t" << diag_format(kind) << "\n";
+  }
+  return 0;
+}
+
+struct Command {
+  std::string_view name;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// Subcommands. Add `{"run", run_command}` here when the runtime is linked.
+constexpr Command kCommands[] = {
+    {"compile", compile_command},
+};
+
+int dispatch(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kMainUsage;
+    return args.empty() ? kExitUsage : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "triton " << TRITON_VERSION << "\n";
+    return 0;
+  }
+  if (args[0] == "--list-diagnostics") return list_diagnostics();
+  for (const Command& command : kCommands) {
+    if (args[0] == command.name) return command.run({args.begin() + 1, args.end()});
+  }
+  std::cerr << "triton: error: unknown command `" << args[0] << "`; see `triton --help`\n";
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace triton::driver
+
+int main(int argc, char** argv) {
+  std::ios::sync_with_stdio(false);
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return triton::driver::dispatch(args);
+  } catch (const triton::InternalError& error) {
+    std::cerr << "triton: internal error: " << error.what() << " (at " << error.where() << ")\n";
+  } catch (const std::bad_alloc&) {
+    std::cerr << "triton: internal error: out of memory\n";
+  } catch (const std::exception& error) {
+    std::cerr << "triton: internal error: unexpected exception: " << error.what() << "\n";
+  }
+  return triton::kExitInternalError;
+}

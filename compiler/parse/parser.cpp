@@ -1,0 +1,239 @@
+// The parser's core: the token cursor, error reporting and recovery, and the top level
+// (the file and its declarations). Items, statements and expressions live in
+// parse_decl.cpp, parse_stmt.cpp and parse_expr.cpp.
+#include "parse/parser.h"
+
+#include <array>
+
+#include "diag/edit_distance.h"
+#include "parse/parser_impl.h"
+
+namespace triton {
+namespace parse_detail {
+namespace {
+
+// Lexer error tokens were already reported; the parser never sees them. A dropped token's
+// line break moves to the token after it so newline-terminated items still end correctly.
+std::vector<Token> without_error_tokens(const std::vector<Token>& tokens) {
+  std::vector<Token> kept;
+  kept.reserve(tokens.size());
+  bool pending_newline = false;
+  for (const Token& token : tokens) {
+    if (token.is(TokenKind::Error)) {
+      pending_newline = pending_newline || token.newline_before;
+      continue;
+    }
+    kept.push_back(token);
+    if (pending_newline) kept.back().newline_before = true;
+    pending_newline = false;
+  }
+  if (kept.empty() || !kept.back().is(TokenKind::EndOfFile)) {
+    Token eof;
+    eof.newline_before = true;
+    if (!tokens.empty()) eof.range = {tokens.back().range.end, tokens.back().range.end};
+    kept.push_back(eof);
+  }
+  return kept;
+}
+
+constexpr std::array<std::string_view, 3> kDeclKeywords = {"model", "block", "layer"};
+
+}  // namespace
+
+Parser::Parser(const std::vector<Token>& tokens, DiagnosticEngine& diags,
+               const ParserLimits& limits)
+    : tokens_(tokens), diags_(diags), limits_(limits) {}
+
+const Token& Parser::advance() {
+  const Token& current = tokens_[pos_];
+  if (pos_ + 1 < tokens_.size()) ++pos_;
+  return current;
+}
+
+bool Parser::consume(TokenKind kind) {
+  if (!at(kind)) return false;
+  advance();
+  return true;
+}
+
+bool Parser::expect(TokenKind kind, std::string_view what) {
+  if (consume(kind)) return true;
+  report_expected(DiagKind::expected_token, what);
+  return false;
+}
+
+std::string Parser::describe_current() const {
+  if (at_end()) return "end of file";
+  if (tok().newline_before && newline_significant() && pos_ > 0) return "end of line";
+  std::string_view text = diags_.buffer().slice(tok().range);
+  if (text.size() > 32) return "`" + std::string(text.substr(0, 29)) + "...`";
+  return "`" + std::string(text) + "`";
+}
+
+void Parser::report_expected(DiagKind kind, std::string_view what) {
+  const bool end_of_line = tok().newline_before && newline_significant() && pos_ > 0 && !at_end();
+  const SourceRange where = end_of_line ? SourceRange{previous().range.end, previous().range.end}
+                                        : tok().range;
+  const std::string found = describe_current();
+  diags_.report(kind, where, {what, found});
+}
+
+void Parser::report_expected(DiagKind kind) {
+  const std::string found = describe_current();
+  diags_.report(kind, tok().range, {found});
+}
+
+void Parser::report_unclosed(TokenKind closer, SourceRange open) {
+  const std::string what = "`" + std::string(token_spelling(closer)) + "`";
+  const std::string opener(diags_.buffer().slice(open));
+  const SourceRange where = at_end() ? tok().range : tok().range;
+  diags_.report(DiagKind::expected_token, where, {what, describe_current()})
+      .note(DiagKind::note_to_match, open, {opener});
+}
+
+bool Parser::enter_level() {
+  if (depth_ >= limits_.max_nesting_depth) {
+    if (!abandoned_) {
+      diags_.report(DiagKind::nesting_too_deep, tok().range,
+                          {std::to_string(limits_.max_nesting_depth)});
+    }
+    abandoned_ = true;
+    return false;
+  }
+  ++depth_;
+  return true;
+}
+
+void Parser::recover_to_item_end() {
+  uint32_t depth = 0;
+  bool moved = false;
+  while (!at_end()) {
+    const Token& t = tok();
+    if (depth == 0) {
+      if (t.is(TokenKind::RBrace)) return;
+      if (t.is(TokenKind::Comma) || t.is(TokenKind::Semicolon)) {
+        advance();
+        return;
+      }
+      if (moved && t.newline_before) return;
+    }
+    switch (t.kind) {
+      case TokenKind::LParen:
+      case TokenKind::LBracket:
+      case TokenKind::LBrace: ++depth; break;
+      case TokenKind::RParen:
+      case TokenKind::RBracket:
+      case TokenKind::RBrace:
+        if (depth > 0) --depth;
+        break;
+      default: break;
+    }
+    advance();
+    moved = true;
+  }
+}
+
+void Parser::expect_separator(std::string_view after_what) {
+  if (consume(TokenKind::Comma) || consume(TokenKind::Semicolon)) return;
+  if (at(TokenKind::RBrace) || at_end() || tok().newline_before) return;
+  const std::string found = describe_current();
+  diags_.report(DiagKind::expected_separator, tok().range, {after_what, found});
+  recover_to_item_end();
+}
+
+bool Parser::parse_name(ast::Identifier& out, std::string_view what) {
+  if (at(TokenKind::Identifier)) {
+    out = {tok().text, tok().range};
+    advance();
+    return true;
+  }
+  if (is_keyword(tok().kind) && !(tok().newline_before && newline_significant())) {
+    // Report, then use it as the name so the rest of the construct still parses.
+    const std::string word(token_spelling(tok().kind));
+    diags_.report(DiagKind::keyword_as_name, tok().range, {word});
+    out = {word, tok().range};
+    advance();
+    return true;
+  }
+  report_expected(DiagKind::expected_token, what);
+  return false;
+}
+
+// file = { decl } EOF
+// decl = ("model" | "block" | "layer") IDENT "{" { item } "}"
+ast::File Parser::parse_file() {
+  ast::File file;
+  file.range = {0, diags_.buffer().size()};
+  while (!at_end() && !abandoned()) {
+    std::optional<ast::DeclKind> kind;
+    if (at(TokenKind::KwModel)) kind = ast::DeclKind::Model;
+    else if (at(TokenKind::KwBlock)) kind = ast::DeclKind::Block;
+    else if (at(TokenKind::KwLayer)) kind = ast::DeclKind::Layer;
+    else if (at(TokenKind::Identifier) && peek().is(TokenKind::Identifier) &&
+             !peek().newline_before) {
+      // `modle Net {`: a misspelled declaration keyword; parse on as what was meant.
+      if (auto match = closest_match(tok().text, kDeclKeywords)) {
+        diags_.report(DiagKind::misspelled_keyword, tok().range, {tok().text, *match});
+        kind = *match == "model" ? ast::DeclKind::Model
+             : *match == "block" ? ast::DeclKind::Block : ast::DeclKind::Layer;
+      }
+    }
+    if (!kind) {
+      if (at(TokenKind::RBrace) || at(TokenKind::RParen) || at(TokenKind::RBracket)) {
+        diags_.report(DiagKind::unmatched_closing, tok().range,
+                            {token_spelling(tok().kind)});
+      } else {
+        report_expected(DiagKind::expected_declaration);
+      }
+      // Skip to the next line that starts with a declaration keyword, outside any braces.
+      uint32_t depth = 0;
+      advance();
+      while (!at_end()) {
+        if (depth == 0 && tok().newline_before &&
+            (at(TokenKind::KwModel) || at(TokenKind::KwBlock) || at(TokenKind::KwLayer))) {
+          break;
+        }
+        if (at(TokenKind::LBrace)) ++depth;
+        if (at(TokenKind::RBrace) && depth > 0) --depth;
+        advance();
+      }
+      continue;
+    }
+    if (auto decl = parse_decl(*kind)) file.decls.push_back(std::move(decl));
+  }
+  if (file.decls.empty() && !diags_.has_errors()) {
+    diags_.report(DiagKind::no_declarations, std::nullopt, {diags_.buffer().name()});
+  }
+  return file;
+}
+
+std::unique_ptr<ast::Decl> Parser::parse_decl(ast::DeclKind kind) {
+  auto decl = std::make_unique<ast::Decl>();
+  decl->kind = kind;
+  decl->keyword_range = tok().range;
+  const uint32_t begin = tok().range.begin;
+  advance();
+  const std::string what = "a name after `" + std::string(ast::spelling(kind)) + "`";
+  if (!parse_name(decl->name, what)) {
+    // Resynchronize on the body if it is there, otherwise on the next declaration.
+    while (!at_end() && !at(TokenKind::LBrace) &&
+           !(tok().newline_before && (at(TokenKind::KwModel) || at(TokenKind::KwBlock)))) {
+      advance();
+    }
+    if (!at(TokenKind::LBrace)) return nullptr;
+  }
+  parse_braced("the item", [&] { return parse_item(*decl); });
+  decl->range = range_from(begin);
+  return decl;
+}
+
+}  // namespace parse_detail
+
+ast::File parse(const std::vector<Token>& tokens, DiagnosticEngine& diags,
+                const ParserLimits& limits) {
+  const std::vector<Token> kept = parse_detail::without_error_tokens(tokens);
+  parse_detail::Parser parser(kept, diags, limits);
+  return parser.parse_file();
+}
+
+}  // namespace triton
