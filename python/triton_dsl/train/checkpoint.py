@@ -38,6 +38,13 @@ CHECKPOINT_VERSION = 1
 _EPOCH_FILE = re.compile(r"^checkpoint_epoch_(\d+)\.pth$")
 
 
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; a finished output gets the usual permissions instead.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Calls `write(temp_path)` and renames the result over `path`."""
     path = Path(path)
@@ -45,6 +52,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(temp)
+        os.chmod(temp, _file_mode())
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, path)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Self
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
+    from typing import Self
 
 
 class TrainingInterrupted(Exception):

@@ -1,0 +1,46 @@
+"""ONNX export of a trained model, through PyTorch's TorchScript-based exporter.
+
+The ternary layers compute `alpha * t` from their latent weights in plain tensor ops, so
+the exported graph holds the *quantized* weights as constants after constant folding: ONNX
+Runtime then computes exactly what the PyTorch model computes in eval mode. The batch
+dimension is left dynamic. The file is written to a temporary name and renamed, and
+checked with `onnx.checker` before it replaces anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from triton_dsl.errors import UserError
+from triton_dsl.train.checkpoint import atomic_write
+
+DEFAULT_OPSET = 17
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: torch.Tensor,
+                opset: int = DEFAULT_OPSET, input_name: str = "input",
+                output_name: str = "logits") -> Path:
+    """Writes `model` (in eval mode, on the CPU) as ONNX to `path`; returns the path."""
+    import onnx
+
+    path = Path(path)
+    model = model.cpu().eval()
+    example = example_input.detach().cpu().float()
+
+    def write(temp: str) -> None:
+        with torch.no_grad():
+            torch.onnx.export(model, (example,), temp, dynamo=False, opset_version=opset,
+                              input_names=[input_name], output_names=[output_name],
+                              dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+                              do_constant_folding=True)
+        try:
+            onnx.checker.check_model(onnx.load(temp))
+        except onnx.checker.ValidationError as error:
+            raise UserError(f"the exported ONNX model is invalid: {error}") from None
+
+    atomic_write(path, write)
+    return path
