@@ -121,8 +121,8 @@ def _load_python(folder: Path, split: str) -> ImageTensorDataset:
                         f"{images.dtype} {images.shape}, {len(labels)} labels")
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
         raise UserError(f"`{folder}` has labels outside 0..{len(CLASSES) - 1}")
-    dataset = ImageTensorDataset(torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(labels))
-    return dataset
+    return ImageTensorDataset(torch.from_numpy(images).permute(0, 3, 1, 2),
+                              torch.from_numpy(labels))
 
 
 def load(*, data_path, split: str, download_missing: bool, mirrors=None) -> DatasetSpec:
