@@ -66,6 +66,8 @@ class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if _is_ternary(m) or _is_ternary_activation(m):
             return True
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):  # its forward branches on input
+            return True
         if isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
             return False
         return super().is_leaf_module(m, qualname)
