@@ -1,0 +1,166 @@
+// Engine: weight preparation at load and the op-by-op interpreter loop (see engine.h).
+// Values are freed after their last use, so peak memory follows the widest cut of the
+// graph rather than its total size.
+#include "executor/engine.h"
+
+#include <sstream>
+
+#include "executor/ops.h"
+
+namespace triton_rt {
+
+std::string shape_string(const std::vector<std::int64_t>& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+Engine::Engine(Model model, const EngineOptions& options)
+    : model_(std::move(model)),
+      kernels_(&kernels::kernel_set(kernels::selected_isa())),
+      pool_(options.threads) {
+  prepared_.resize(model_.ops.size());
+  for (std::size_t i = 0; i < model_.ops.size(); ++i) {
+    const OpDesc& op = model_.ops[i];
+    if (op.kind != OpKind::kLinear && op.kind != OpKind::kConv2d) continue;
+    const TensorData* w = op.tensor(model_.tensors, 0);
+    if (w != nullptr && w->is_ternary()) {
+      prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
+    }
+  }
+}
+
+std::unique_ptr<Engine> Engine::from_model(Model model, const EngineOptions& options) {
+  return std::unique_ptr<Engine>(new Engine(std::move(model), options));
+}
+
+Expected<std::unique_ptr<Engine>> Engine::from_bytes(std::span<const std::uint8_t> bytes,
+                                                     const EngineOptions& options) {
+  auto model = parse_model(bytes);
+  if (!model.ok()) return model.status();
+  return from_model(std::move(model.value()), options);
+}
+
+Expected<std::unique_ptr<Engine>> Engine::from_file(const std::string& path,
+                                                    const EngineOptions& options) {
+  auto model = load_model_file(path);
+  if (!model.ok()) return model.status();
+  return from_model(std::move(model.value()), options);
+}
+
+Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != model_.inputs.size()) {
+    return Status::error("the model takes " + std::to_string(model_.inputs.size()) +
+                         " inputs, got " + std::to_string(inputs.size()));
+  }
+  const std::size_t nv = model_.values.size();
+  std::vector<Tensor> values(nv);
+  std::vector<int> uses(nv, 0);
+  for (const OpDesc& op : model_.ops) {
+    for (std::uint32_t v : op.inputs) ++uses[v];
+  }
+  for (std::uint32_t v : model_.outputs) ++uses[v];
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    const ValueDesc& want = model_.values[model_.inputs[i]];
+    bool fits = t.shape.size() == want.dims.size() && t.numel() == static_cast<std::int64_t>(t.data.size());
+    for (std::size_t d = 1; fits && d < t.shape.size(); ++d) fits = t.shape[d] == want.dims[d];
+    if (!fits) {
+      return Status::error("input " + std::to_string(i) + " has shape " + shape_string(t.shape) +
+                           ", the model expects " + shape_string(want.dims) +
+                           " (any batch size)");
+    }
+    values[model_.inputs[i]] = t;
+  }
+  Inputs in;
+  for (std::size_t i = 0; i < model_.ops.size(); ++i) {
+    const OpDesc& op = model_.ops[i];
+    in.clear();
+    for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
+    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get()};
+    Tensor& out = values[op.output];
+    Status s;
+    switch (op.kind) {
+      case OpKind::kLinear:
+        s = run_linear(op, ctx, in, out);
+        break;
+      case OpKind::kConv2d:
+        s = run_conv2d(op, ctx, in, out);
+        break;
+      case OpKind::kMatMul:
+        s = run_matmul(op, ctx, in, out);
+        break;
+      case OpKind::kAdd:
+      case OpKind::kSub:
+      case OpKind::kMul:
+      case OpKind::kDiv:
+        s = run_binary(op, in, out);
+        break;
+      case OpKind::kActivation:
+      case OpKind::kScalarAffine:
+      case OpKind::kChannelAffine:
+      case OpKind::kTernaryActivation:
+        s = run_unary(op, ctx, in, out);
+        break;
+      case OpKind::kReshape:
+      case OpKind::kPermute:
+      case OpKind::kConcat:
+      case OpKind::kSlice:
+      case OpKind::kExpand:
+      case OpKind::kConstant:
+      case OpKind::kEmbedding:
+        s = run_shape_op(op, ctx, in, out);
+        break;
+      case OpKind::kMaxPool2d:
+      case OpKind::kAvgPool2d:
+      case OpKind::kAdaptiveAvgPool2d:
+      case OpKind::kMean:
+      case OpKind::kSoftmax:
+      case OpKind::kLogSoftmax:
+      case OpKind::kLayerNorm:
+        s = run_reduce_op(op, ctx, in, out);
+        break;
+    }
+    if (!s.ok()) {
+      return Status::error("op " + std::to_string(i) + " (" + op_name(op.kind) + "): " + s.message());
+    }
+    for (std::uint32_t v : op.inputs) {
+      if (--uses[v] == 0) values[v] = Tensor();
+    }
+  }
+  std::vector<Tensor> outputs;
+  for (std::uint32_t v : model_.outputs) outputs.push_back(values[v]);
+  return outputs;
+}
+
+EngineInfo Engine::info() const {
+  EngineInfo info;
+  info.format_version = model_.version;
+  info.base3 = (model_.flags & format::kFlagBase3) != 0;
+  info.file_bytes = model_.file_size;
+  info.ops = model_.ops.size();
+  info.values = model_.values.size();
+  info.tensors = model_.tensors.size();
+  for (const TensorData& t : model_.tensors) {
+    if (t.is_ternary()) {
+      info.ternary_weights += t.ternary.rows * t.ternary.cols;
+    } else {
+      info.float_values += t.numel();
+    }
+  }
+  for (const auto& p : prepared_) {
+    if (p) info.ternary_nonzeros += p->nonzeros();
+  }
+  info.threads = pool_.size();
+  info.isa = kernels::isa_name(kernels_->isa);
+  info.gemv_kernel = kernels_->gemv_name;
+  info.gemm_kernel = kernels_->gemm_name;
+  for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
+  for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
+  for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));
+  return info;
+}
+
+}  // namespace triton_rt

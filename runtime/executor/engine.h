@@ -1,0 +1,67 @@
+// The executor: loads a `.tpk` model, prepares its ternary weights for the selected kernels
+// once, and runs the op graph on float32 inputs. This is the library API under the Python
+// module (`triton_dsl._native`) and `triton run`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "executor/tensor.h"
+#include "format/model.h"
+#include "format/status.h"
+#include "kernels/ternary.h"
+#include "kernels/thread_pool.h"
+
+namespace triton_rt {
+
+struct EngineOptions {
+  int threads = 0;  // 0: hardware concurrency
+};
+
+struct EngineInfo {
+  std::uint32_t format_version = 0;
+  bool base3 = false;
+  std::uint64_t file_bytes = 0;
+  std::size_t ops = 0;
+  std::size_t values = 0;
+  std::size_t tensors = 0;
+  std::int64_t ternary_weights = 0;
+  std::int64_t ternary_nonzeros = 0;
+  std::int64_t float_values = 0;
+  int threads = 1;
+  std::string isa;
+  std::string gemv_kernel;
+  std::string gemm_kernel;
+  std::vector<std::vector<std::int64_t>> input_shapes;   // as traced
+  std::vector<std::vector<std::int64_t>> output_shapes;  // as traced
+  std::vector<std::string> op_kinds;
+};
+
+class Engine {
+ public:
+  static Expected<std::unique_ptr<Engine>> from_file(const std::string& path,
+                                                     const EngineOptions& options = {});
+  static Expected<std::unique_ptr<Engine>> from_bytes(std::span<const std::uint8_t> bytes,
+                                                      const EngineOptions& options = {});
+  static std::unique_ptr<Engine> from_model(Model model, const EngineOptions& options = {});
+
+  // Runs the graph; one tensor per graph input, returns one per graph output.
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);
+
+  EngineInfo info() const;
+  const Model& model() const { return model_; }
+  std::size_t input_count() const { return model_.inputs.size(); }
+
+ private:
+  Engine(Model model, const EngineOptions& options);
+
+  Model model_;
+  std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
+  const kernels::KernelSet* kernels_;
+  ThreadPool pool_;
+};
+
+}  // namespace triton_rt

@@ -1,0 +1,43 @@
+// The op implementations the executor calls, one function per op kind (or family).
+//
+// Each takes the op record, its input tensors and the context (thread pool, selected
+// kernels, the op's prepared ternary weights) and fills `out`, shape included. Shape
+// errors found at run time (an input that does not fit the graph) come back as a Status.
+#pragma once
+
+#include <vector>
+
+#include "executor/tensor.h"
+#include "format/model.h"
+#include "format/status.h"
+#include "kernels/ternary.h"
+#include "kernels/thread_pool.h"
+
+namespace triton_rt {
+
+struct OpContext {
+  const Model& model;
+  ThreadPool& pool;
+  const kernels::KernelSet& kernels;
+  const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
+};
+
+using Inputs = std::vector<const Tensor*>;
+
+// ops_dense.cpp
+Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+// ops_elementwise.cpp
+void apply_activation(Activation act, float* data, std::int64_t n);
+Status run_binary(const OpDesc& op, const Inputs& in, Tensor& out);
+Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+// ops_shape.cpp: reshape, permute, concat, slice, expand, constant, embedding
+Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+// ops_reduce.cpp: pooling, mean, softmax, log_softmax, layer_norm
+Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+}  // namespace triton_rt

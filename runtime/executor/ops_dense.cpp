@@ -1,0 +1,284 @@
+// Linear, conv2d and matmul: the ops that carry weights (ternary or float).
+//
+// Ternary linear: batch rows < kGemmMinRows run the GEMV kernel per row (batch-1 latency);
+// more rows are transposed to [K, rows] and run through the GEMM kernel, which is
+// vectorized over rows. Conv2d lowers to the same GEMM over im2col columns [Cg*kh*kw,
+// OH*OW] (1x1 stride-1 convolutions read the input directly); depthwise convolutions use a
+// direct loop instead, since their GEMM would have a single row per group. Bias and the
+// fused activation are applied per output row after the kernel.
+#include <algorithm>
+#include <cstring>
+
+#include "executor/ops.h"
+
+namespace triton_rt {
+namespace {
+
+constexpr std::int64_t kGemmMinRows = 4;
+
+void epilogue(float* row, std::int64_t n, float bias, Activation act) {
+  if (bias != 0.0f) {
+    for (std::int64_t i = 0; i < n; ++i) row[i] += bias;
+  }
+  apply_activation(act, row, n);
+}
+
+// y[o, :] = sum_k w[o, k] * x[k, :] for o in [begin, end); w is [*, k], x is [k, p].
+void float_gemm_rows(const float* w, const float* x, std::int64_t k, std::int64_t p, float* y,
+                     std::int64_t begin, std::int64_t end) {
+  for (std::int64_t o = begin; o < end; ++o) {
+    float* out = y + o * p;
+    std::fill(out, out + p, 0.0f);
+    const float* wr = w + o * k;
+    for (std::int64_t i = 0; i < k; ++i) {
+      const float a = wr[i];
+      if (a == 0.0f) continue;
+      const float* xr = x + i * p;
+      for (std::int64_t j = 0; j < p; ++j) out[j] += a * xr[j];
+    }
+  }
+}
+
+void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {
+  constexpr std::int64_t kTile = 32;
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const std::int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (std::int64_t r = r0; r < r1; ++r) {
+        for (std::int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
+float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->values[i] : 0.0f; }
+
+}  // namespace
+
+Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  const Tensor& x = *in[0];
+  const TensorData& w = *op.tensor(ctx.model.tensors, 0);
+  const TensorData* bias = op.tensor(ctx.model.tensors, 1);
+  const std::int64_t o_count = w.dims[0];
+  const std::int64_t k = w.is_ternary() ? w.ternary.cols : w.dims[1];
+  if (x.rank() < 1 || x.dim(-1) != k) {
+    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
+                         shape_string(x.shape));
+  }
+  const std::int64_t rows = x.numel() / k;
+  std::vector<std::int64_t> shape = x.shape;
+  shape.back() = o_count;
+  out = Tensor(shape);
+  float* y = out.data.data();
+  if (w.is_ternary() && rows < kGemmMinRows) {
+    const kernels::PreparedTernary& pw = *ctx.ternary;
+    std::vector<float> padded(pw.blocks * kernels::kMaskBlockWeights, 0.0f);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::copy(x.data.data() + r * k, x.data.data() + (r + 1) * k, padded.begin());
+      float* yr = y + r * o_count;
+      ctx.pool.parallel_for(o_count, 64, [&](std::int64_t b, std::int64_t e) {
+        ctx.kernels.gemv(pw, padded.data(), yr, b, e);
+        for (std::int64_t o = b; o < e; ++o) {
+          yr[o] += bias_at(bias, o);
+          apply_activation(op.act, yr + o, 1);
+        }
+      });
+    }
+    return {};
+  }
+  // GEMM path: activations transposed to [k, rows] so kernels vectorize over rows.
+  std::vector<float> xt(k * rows), yt(o_count * rows);
+  transpose(x.data.data(), rows, k, xt.data());
+  ctx.pool.parallel_for(o_count, 4, [&](std::int64_t b, std::int64_t e) {
+    if (w.is_ternary()) {
+      ctx.kernels.gemm(*ctx.ternary, xt.data(), rows, yt.data(), b, e);
+    } else {
+      float_gemm_rows(w.values.data(), xt.data(), k, rows, yt.data(), b, e);
+    }
+    for (std::int64_t o = b; o < e; ++o) epilogue(yt.data() + o * rows, rows, bias_at(bias, o), op.act);
+  });
+  transpose(yt.data(), o_count, rows, y);
+  return {};
+}
+
+namespace {
+
+struct ConvGeometry {
+  std::int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, og, oh, ow, k, p;
+};
+
+void im2col(const float* x, const ConvGeometry& g, float* cols, std::int64_t row_begin,
+            std::int64_t row_end) {
+  for (std::int64_t row = row_begin; row < row_end; ++row) {
+    const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+    const float* plane = x + c * g.h * g.w;
+    float* dst = cols + row * g.p;
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      float* d = dst + oy * g.ow;
+      if (iy < 0 || iy >= g.h) {
+        std::fill(d, d + g.ow, 0.0f);
+        continue;
+      }
+      const float* src = plane + iy * g.w;
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const std::int64_t ix = ox * g.sw - g.pw + j * g.dw;
+        d[ox] = (ix >= 0 && ix < g.w) ? src[ix] : 0.0f;
+      }
+    }
+  }
+}
+
+// Depthwise (one input channel per group): direct loops over each channel's plane.
+void depthwise(const float* x, const ConvGeometry& g, const std::vector<float>& weights,
+               const TensorData* bias, Activation act, float* y, std::int64_t c_begin,
+               std::int64_t c_end) {
+  const std::int64_t m = g.og;  // outputs per channel (depth multiplier)
+  for (std::int64_t oc = c_begin; oc < c_end; ++oc) {
+    const float* plane = x + (oc / m) * g.h * g.w;
+    const float* wk = weights.data() + oc * g.kh * g.kw;
+    float* out = y + oc * g.p;
+    std::fill(out, out + g.p, bias_at(bias, oc));
+    for (std::int64_t i = 0; i < g.kh; ++i) {
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        const float a = wk[i * g.kw + j];
+        if (a == 0.0f) continue;
+        for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+          const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
+          if (iy < 0 || iy >= g.h) continue;
+          const float* src = plane + iy * g.w;
+          float* d = out + oy * g.ow;
+          const std::int64_t ox0 = std::max<std::int64_t>(0, (g.pw - j * g.dw + g.sw - 1) / g.sw);
+          const std::int64_t ox1 = std::min<std::int64_t>(g.ow, (g.w + g.pw - j * g.dw + g.sw - 1) / g.sw);
+          for (std::int64_t ox = ox0; ox < ox1; ++ox) d[ox] += a * src[ox * g.sw - g.pw + j * g.dw];
+        }
+      }
+    }
+    apply_activation(act, out, g.p);
+  }
+}
+
+}  // namespace
+
+Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  const Tensor& x = *in[0];
+  const TensorData& w = *op.tensor(ctx.model.tensors, 0);
+  const TensorData* bias = op.tensor(ctx.model.tensors, 1);
+  const auto& a = op.ints;
+  if (x.rank() != 4) return Status::error("conv2d expects [N, C, H, W], got " + shape_string(x.shape));
+  ConvGeometry g{};
+  g.n = x.shape[0], g.c = x.shape[1], g.h = x.shape[2], g.w = x.shape[3];
+  g.kh = a[0], g.kw = a[1], g.sh = a[2], g.sw = a[3], g.ph = a[4], g.pw = a[5], g.dh = a[6],
+  g.dw = a[7], g.groups = a[8];
+  g.o = w.dims[0];
+  g.k = w.is_ternary() ? w.ternary.cols : w.dims[1] * g.kh * g.kw;
+  if (g.c % g.groups != 0 || g.k != g.c / g.groups * g.kh * g.kw) {
+    return Status::error("conv2d weight does not fit input " + shape_string(x.shape));
+  }
+  g.cg = g.c / g.groups;
+  g.og = g.o / g.groups;
+  g.oh = (g.h + 2 * g.ph - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.ow = (g.w + 2 * g.pw - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  if (g.h + 2 * g.ph < g.dh * (g.kh - 1) + 1 || g.w + 2 * g.pw < g.dw * (g.kw - 1) + 1) {
+    return Status::error("conv2d input " + shape_string(x.shape) + " is smaller than the kernel");
+  }
+  g.p = g.oh * g.ow;
+  out = Tensor({g.n, g.o, g.oh, g.ow});
+  if (g.cg == 1 && g.groups > 1) {
+    std::vector<float> dense(g.o * g.kh * g.kw);
+    if (w.is_ternary()) {
+      const kernels::PreparedTernary& pw = *ctx.ternary;
+      for (std::int64_t r = 0; r < g.o; ++r) {
+        for (std::uint32_t i = pw.starts[r]; i < pw.starts[r + 1]; ++i) {
+          dense[r * g.k + pw.indices[i]] = i < pw.splits[r] ? pw.scales[r] : -pw.scales[r];
+        }
+      }
+    } else {
+      dense = w.values;
+    }
+    for (std::int64_t n = 0; n < g.n; ++n) {
+      const float* xn = x.data.data() + n * g.c * g.h * g.w;
+      float* yn = out.data.data() + n * g.o * g.p;
+      ctx.pool.parallel_for(g.o, 4, [&](std::int64_t b, std::int64_t e) {
+        depthwise(xn, g, dense, bias, op.act, yn, b, e);
+      });
+    }
+    return {};
+  }
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  std::vector<float> cols(direct ? 0 : g.k * g.p);
+  for (std::int64_t n = 0; n < g.n; ++n) {
+    for (std::int64_t gi = 0; gi < g.groups; ++gi) {
+      const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
+      const float* columns = xg;
+      if (!direct) {
+        ctx.pool.parallel_for(g.k, 8, [&](std::int64_t b, std::int64_t e) {
+          im2col(xg, g, cols.data(), b, e);
+        });
+        columns = cols.data();
+      }
+      float* yn = out.data.data() + n * g.o * g.p;
+      const std::int64_t first = gi * g.og;
+      ctx.pool.parallel_for(g.og, 2, [&](std::int64_t b, std::int64_t e) {
+        if (w.is_ternary()) {
+          ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);
+        } else {
+          // Float weights of group gi start at row `first`; rows index from there.
+          float_gemm_rows(w.values.data() + first * g.k, columns, g.k, g.p, yn + first * g.p,
+                          b, e);
+        }
+        for (std::int64_t o = first + b; o < first + e; ++o) {
+          epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
+        }
+      });
+    }
+  }
+  return {};
+}
+
+Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  const Tensor& a = *in[0];
+  const Tensor& b = *in[1];
+  if (a.rank() < 2 || b.rank() < 2 || a.dim(-1) != b.dim(-2)) {
+    return Status::error("matmul cannot multiply " + shape_string(a.shape) + " by " +
+                         shape_string(b.shape));
+  }
+  const std::int64_t m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
+  const int rank = std::max(a.rank(), b.rank());
+  std::vector<std::int64_t> batch(rank - 2), sa(rank - 2, 0), sb(rank - 2, 0);
+  std::int64_t stride_a = m * k, stride_b = k * n;
+  for (int i = rank - 3; i >= 0; --i) {
+    const int ia = i - (rank - a.rank()), ib = i - (rank - b.rank());
+    const std::int64_t da = ia >= 0 ? a.shape[ia] : 1, db = ib >= 0 ? b.shape[ib] : 1;
+    if (da != db && da != 1 && db != 1) {
+      return Status::error("matmul batch dimensions of " + shape_string(a.shape) + " and " +
+                           shape_string(b.shape) + " do not broadcast");
+    }
+    batch[i] = std::max(da, db);
+    sa[i] = da == 1 ? 0 : stride_a;
+    sb[i] = db == 1 ? 0 : stride_b;
+    stride_a *= da;
+    stride_b *= db;
+  }
+  std::vector<std::int64_t> shape = batch;
+  shape.push_back(m);
+  shape.push_back(n);
+  out = Tensor(shape);
+  const std::int64_t batches = Tensor::numel_of(batch);
+  ctx.pool.parallel_for(batches * m, 8, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t idx = begin; idx < end; ++idx) {
+      std::int64_t bi = idx / m, row = idx % m, off_a = 0, off_b = 0;
+      for (int i = rank - 3; i >= 0; --i) {
+        off_a += (bi % batch[i]) * sa[i];
+        off_b += (bi % batch[i]) * sb[i];
+        bi /= batch[i];
+      }
+      float_gemm_rows(a.data.data() + off_a + row * k, b.data.data() + off_b, k, n,
+                      out.data.data() + idx * n, 0, 1);
+    }
+  });
+  apply_activation(op.act, out.data.data(), out.numel());
+  return {};
+}
+
+}  // namespace triton_rt

@@ -1,0 +1,202 @@
+// Ops that reduce over windows or axes: max/avg/adaptive-avg pooling, mean, softmax,
+// log-softmax and layer norm. Accumulation is in float32 like PyTorch's CPU kernels, except
+// softmax and layer norm statistics, which use double sums to stay within the parity
+// tolerance on long rows.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "executor/ops.h"
+
+namespace triton_rt {
+namespace {
+
+int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + rank : d); }
+
+Status pool(const OpDesc& op, const Tensor& x, Tensor& out) {
+  if (x.rank() != 4) return Status::error("pooling expects [N, C, H, W], got " + shape_string(x.shape));
+  const auto& a = op.ints;
+  const std::int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5];
+  const std::int64_t h = x.shape[2], w = x.shape[3];
+  if (h + 2 * ph < kh || w + 2 * pw < kw) return Status::error("pooling window exceeds the input");
+  const std::int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+  const bool is_max = op.kind == OpKind::kMaxPool2d;
+  const bool include_pad = !is_max && a[6] != 0;
+  out = Tensor({x.shape[0], x.shape[1], oh, ow});
+  const std::int64_t planes = x.shape[0] * x.shape[1];
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const float* src = x.data.data() + pl * h * w;
+    float* dst = out.data.data() + pl * oh * ow;
+    for (std::int64_t oy = 0; oy < oh; ++oy) {
+      for (std::int64_t ox = 0; ox < ow; ++ox) {
+        const std::int64_t y0 = oy * sh - ph, x0 = ox * sw - pw;
+        const std::int64_t y1 = std::min(y0 + kh, h), x1 = std::min(x0 + kw, w);
+        const std::int64_t ys = std::max<std::int64_t>(y0, 0), xs = std::max<std::int64_t>(x0, 0);
+        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        for (std::int64_t yy = ys; yy < y1; ++yy) {
+          for (std::int64_t xx = xs; xx < x1; ++xx) {
+            const float v = src[yy * w + xx];
+            acc = is_max ? std::max(acc, v) : acc + v;
+          }
+        }
+        if (!is_max) {
+          const std::int64_t count =
+              include_pad ? (std::min(y0 + kh, h + ph) - y0) * (std::min(x0 + kw, w + pw) - x0)
+                          : (y1 - ys) * (x1 - xs);
+          acc /= static_cast<float>(count);
+        }
+        dst[oy * ow + ox] = acc;
+      }
+    }
+  }
+  return {};
+}
+
+Status adaptive_avg(const OpDesc& op, const Tensor& x, Tensor& out) {
+  if (x.rank() != 4) return Status::error("adaptive pooling expects [N, C, H, W], got " + shape_string(x.shape));
+  const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
+  out = Tensor({x.shape[0], x.shape[1], oh, ow});
+  const std::int64_t planes = x.shape[0] * x.shape[1];
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const float* src = x.data.data() + pl * h * w;
+    for (std::int64_t oy = 0; oy < oh; ++oy) {
+      const std::int64_t y0 = oy * h / oh, y1 = ((oy + 1) * h + oh - 1) / oh;
+      for (std::int64_t ox = 0; ox < ow; ++ox) {
+        const std::int64_t x0 = ox * w / ow, x1 = ((ox + 1) * w + ow - 1) / ow;
+        float acc = 0.0f;
+        for (std::int64_t yy = y0; yy < y1; ++yy) {
+          for (std::int64_t xx = x0; xx < x1; ++xx) acc += src[yy * w + xx];
+        }
+        out.data[(pl * oh + oy) * ow + ox] = acc / static_cast<float>((y1 - y0) * (x1 - x0));
+      }
+    }
+  }
+  return {};
+}
+
+Status mean(const OpDesc& op, const Tensor& x, Tensor& out) {
+  const bool keep = op.ints[0] != 0;
+  std::vector<char> reduced(x.rank(), 0);
+  for (std::size_t i = 1; i < op.ints.size(); ++i) {
+    const int d = norm_dim(op.ints[i], x.rank());
+    if (d < 0 || d >= x.rank()) return Status::error("mean: dim out of range for " + shape_string(x.shape));
+    reduced[d] = 1;
+  }
+  std::vector<std::int64_t> shape, kept_shape;
+  std::int64_t count = 1;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (reduced[d]) {
+      count *= x.shape[d];
+      if (keep) shape.push_back(1);
+      kept_shape.push_back(1);
+    } else {
+      shape.push_back(x.shape[d]);
+      kept_shape.push_back(x.shape[d]);
+    }
+  }
+  out = Tensor(shape);
+  std::vector<std::int64_t> out_strides(x.rank(), 0);
+  std::int64_t stride = 1;
+  for (int d = x.rank() - 1; d >= 0; --d) {
+    out_strides[d] = reduced[d] ? 0 : stride;
+    stride *= kept_shape[d];
+  }
+  std::vector<double> acc(out.numel(), 0.0);
+  std::vector<std::int64_t> idx(x.rank(), 0);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    std::int64_t o = 0;
+    for (int d = 0; d < x.rank(); ++d) o += idx[d] * out_strides[d];
+    acc[o] += x.data[i];
+    for (int d = x.rank() - 1; d >= 0; --d) {
+      if (++idx[d] < x.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  for (std::int64_t i = 0; i < out.numel(); ++i) out.data[i] = static_cast<float>(acc[i] / count);
+  return {};
+}
+
+Status softmax(const OpDesc& op, const Tensor& x, Tensor& out, bool log) {
+  const int dim = norm_dim(op.ints[0], x.rank());
+  if (dim < 0 || dim >= x.rank()) return Status::error("softmax: dim out of range");
+  out = x;
+  std::int64_t outer = 1, inner = 1;
+  const std::int64_t n = x.shape[dim];
+  for (int d = 0; d < dim; ++d) outer *= x.shape[d];
+  for (int d = dim + 1; d < x.rank(); ++d) inner *= x.shape[d];
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      float* p = out.data.data() + o * n * inner + i;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j * inner]);
+      double sum = 0.0;
+      for (std::int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(p[j * inner] - mx));
+      for (std::int64_t j = 0; j < n; ++j) {
+        const double v = p[j * inner] - mx;
+        p[j * inner] = static_cast<float>(log ? v - std::log(sum) : std::exp(v) / sum);
+      }
+    }
+  }
+  return {};
+}
+
+Status layer_norm(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
+  const int nr = op.ints[0];
+  if (nr > x.rank()) return Status::error("layer norm over more dims than " + shape_string(x.shape));
+  std::int64_t m = 1;
+  for (int d = x.rank() - nr; d < x.rank(); ++d) m *= x.shape[d];
+  const TensorData* weight = op.tensor(ctx.model.tensors, 0);
+  const TensorData* bias = op.tensor(ctx.model.tensors, 1);
+  if ((weight && weight->numel() != m) || (bias && bias->numel() != m)) {
+    return Status::error("layer norm affine size does not match " + shape_string(x.shape));
+  }
+  const float eps = op.floats[0];
+  out = x;
+  const std::int64_t rows = m ? x.numel() / m : 0;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float* p = out.data.data() + r * m;
+    double sum = 0.0, sq = 0.0;
+    for (std::int64_t i = 0; i < m; ++i) sum += p[i];
+    const double mu = sum / m;
+    for (std::int64_t i = 0; i < m; ++i) sq += (p[i] - mu) * (p[i] - mu);
+    const double inv = 1.0 / std::sqrt(sq / m + eps);
+    for (std::int64_t i = 0; i < m; ++i) {
+      float v = static_cast<float>((p[i] - mu) * inv);
+      if (weight) v *= weight->values[i];
+      if (bias) v += bias->values[i];
+      p[i] = v;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  Status s;
+  switch (op.kind) {
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d:
+      s = pool(op, *in[0], out);
+      break;
+    case OpKind::kAdaptiveAvgPool2d:
+      s = adaptive_avg(op, *in[0], out);
+      break;
+    case OpKind::kMean:
+      s = mean(op, *in[0], out);
+      break;
+    case OpKind::kSoftmax:
+    case OpKind::kLogSoftmax:
+      s = softmax(op, *in[0], out, op.kind == OpKind::kLogSoftmax);
+      break;
+    case OpKind::kLayerNorm:
+      s = layer_norm(op, ctx, *in[0], out);
+      break;
+    default:
+      return Status::error(std::string("internal: not a reduce op: ") + op_name(op.kind));
+  }
+  if (s.ok()) apply_activation(op.act, out.data.data(), out.numel());
+  return s;
+}
+
+}  // namespace triton_rt

@@ -1,0 +1,31 @@
+// The executor's activation tensor: a shape and contiguous row-major float32 data.
+// Activations are always float32 between ops; only weights are packed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace triton_rt {
+
+struct Tensor {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+
+  Tensor() = default;
+  explicit Tensor(std::vector<std::int64_t> s) : shape(std::move(s)), data(numel_of(shape)) {}
+
+  std::int64_t numel() const { return numel_of(shape); }
+  std::int64_t dim(int i) const { return shape[i < 0 ? i + shape.size() : i]; }
+  int rank() const { return static_cast<int>(shape.size()); }
+
+  static std::int64_t numel_of(const std::vector<std::int64_t>& s) {
+    std::int64_t n = 1;
+    for (std::int64_t d : s) n *= d;
+    return n;
+  }
+};
+
+std::string shape_string(const std::vector<std::int64_t>& shape);
+
+}  // namespace triton_rt

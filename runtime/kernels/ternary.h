@@ -1,0 +1,74 @@
+// Ternary matrix kernels (float32 activations) and their run-time ISA dispatch.
+//
+// Two forms of one weight matrix are prepared at load time from its 2-bit rows:
+//  - mask blocks: for each 16 weights, a 16-bit "+1" mask and a 16-bit "-1" mask (still 2
+//    bits per weight). The GEMV kernels add or subtract activations under these masks,
+//    which keeps batch-1 inference bound by the small weight stream.
+//  - sparse lists: per row, the column indices of +1 weights then of -1 weights. The GEMM
+//    kernels (activations laid out [K, P], P = batch or output pixels, vectorized over P)
+//    add one activation row per nonzero weight, so zero weights cost nothing.
+// Kernel names follow `<op>_<weights><activations>__<isa>_<tile>`; each ISA has a scalar
+// reference twin the tests compare against.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "format/model.h"
+
+namespace triton_rt::kernels {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+const char* isa_name(Isa isa);
+
+struct MaskBlock {
+  std::uint16_t plus;
+  std::uint16_t minus;
+};
+static_assert(sizeof(MaskBlock) == 4, "a mask block is as small as the 2-bit block it mirrors");
+inline constexpr std::int64_t kMaskBlockWeights = 16;
+
+struct PreparedTernary {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t blocks = 0;            // mask blocks per row
+  std::vector<MaskBlock> masks;       // rows * blocks
+  std::vector<std::uint32_t> starts;  // rows + 1 offsets into `indices`
+  std::vector<std::uint32_t> splits;  // rows: where a row's -1 indices begin
+  std::vector<std::uint32_t> indices;
+  std::vector<float> scales;          // rows
+  std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
+};
+
+PreparedTernary prepare_ternary(const TernaryMatrix& m);
+
+// y[r] = scales[r] * dot(code row r, x) for r in [row_begin, row_end).
+// x holds blocks * 16 floats (zero past cols).
+using GemvFn = void (*)(const PreparedTernary& w, const float* x, float* y,
+                        std::int64_t row_begin, std::int64_t row_end);
+// y[r, p] = scales[r] * sum_k code[r, k] * x[k, p], x is [cols, P], y is [rows, P] (row
+// stride P); rows [row_begin, row_end).
+using GemmFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                        std::int64_t row_begin, std::int64_t row_end);
+
+struct KernelSet {
+  Isa isa;
+  const char* gemv_name;
+  GemvFn gemv;
+  const char* gemm_name;
+  GemmFn gemm;
+};
+
+// The kernels of one ISA level; levels the CPU lacks fall back to the best it has.
+const KernelSet& kernel_set(Isa isa);
+// What the CPU supports (cpuid).
+Isa detected_isa();
+// The level to use: detected_isa(), lowered by TRITON_RT_FORCE_ISA=scalar|avx2|avx512.
+Isa selected_isa();
+
+// The per-ISA sets; those not compiled in (or not supported here) return nullptr.
+const KernelSet* scalar_kernels();
+const KernelSet* avx2_kernels();
+const KernelSet* avx512_kernels();
+
+}  // namespace triton_rt::kernels

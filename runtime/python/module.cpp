@@ -1,0 +1,131 @@
+// pybind11 module `triton_dsl._native`: the native engine over numpy buffers.
+//
+// Errors from the library (a returned Status) become ValueError (bad file, bad input) so
+// Python callers never see a crash; the GIL is released while the graph runs. The packing
+// functions are exposed too, so Python tests can check that C++ and numpy produce the same
+// bytes. Wrapped for users by python/triton_dsl/native.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "executor/engine.h"
+#include "format/packing.h"
+
+namespace py = pybind11;
+using triton_rt::Engine;
+using triton_rt::Tensor;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+Tensor to_tensor(const FloatArray& a) {
+  Tensor t;
+  t.shape.assign(a.shape(), a.shape() + a.ndim());
+  t.data.resize(a.size());
+  if (a.size()) std::memcpy(t.data.data(), a.data(), sizeof(float) * a.size());
+  return t;
+}
+
+py::array_t<float> to_array(const Tensor& t) {
+  py::array_t<float> a(t.shape);
+  if (!t.data.empty()) std::memcpy(a.mutable_data(), t.data.data(), sizeof(float) * t.data.size());
+  return a;
+}
+
+std::unique_ptr<Engine> unwrap(triton_rt::Expected<std::unique_ptr<Engine>> e) {
+  if (!e.ok()) throw py::value_error(e.message());
+  return std::move(e.value());
+}
+
+py::object run(Engine& engine, py::args args) {
+  std::vector<Tensor> inputs;
+  for (py::handle h : args) inputs.push_back(to_tensor(FloatArray::ensure(h)));
+  triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    out = engine.run(inputs);
+  }
+  if (!out.ok()) throw py::value_error(out.message());
+  if (out.value().size() == 1) return to_array(out.value()[0]);
+  py::tuple result(out.value().size());
+  for (std::size_t i = 0; i < out.value().size(); ++i) result[i] = to_array(out.value()[i]);
+  return result;
+}
+
+py::dict info(const Engine& engine) {
+  const triton_rt::EngineInfo i = engine.info();
+  py::dict d;
+  d["format_version"] = i.format_version;
+  d["bits"] = i.base3 ? "1.6" : "2";
+  d["file_bytes"] = i.file_bytes;
+  d["ops"] = i.ops;
+  d["values"] = i.values;
+  d["tensors"] = i.tensors;
+  d["ternary_weights"] = i.ternary_weights;
+  d["ternary_nonzeros"] = i.ternary_nonzeros;
+  d["float_values"] = i.float_values;
+  d["threads"] = i.threads;
+  d["isa"] = i.isa;
+  d["gemv_kernel"] = i.gemv_kernel;
+  d["gemm_kernel"] = i.gemm_kernel;
+  d["input_shapes"] = i.input_shapes;
+  d["output_shapes"] = i.output_shapes;
+  d["op_kinds"] = i.op_kinds;
+  return d;
+}
+
+py::bytes encode(const py::array_t<std::int8_t, py::array::c_style | py::array::forcecast>& codes,
+                 bool base3) {
+  if (codes.ndim() != 2) throw py::value_error("codes must be 2-D [rows, cols]");
+  std::span<const std::int8_t> span(codes.data(), codes.size());
+  for (std::int8_t c : span) {
+    if (c < -1 || c > 1) throw py::value_error("codes must be in {-1, 0, 1}");
+  }
+  const auto bytes = base3 ? triton_rt::format::encode_t3(span, codes.shape(0), codes.shape(1))
+                           : triton_rt::format::encode_t2(span, codes.shape(0), codes.shape(1));
+  return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+py::array_t<std::int8_t> decode(const py::bytes& packed, std::int64_t rows, std::int64_t cols,
+                                bool base3) {
+  const std::string s = packed;
+  std::span<const std::uint8_t> span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  auto codes = base3 ? triton_rt::format::decode_t3(span, rows, cols)
+                     : triton_rt::format::decode_t2(span, rows, cols);
+  if (!codes.ok()) throw py::value_error(codes.message());
+  py::array_t<std::int8_t> out({rows, cols});
+  if (!codes.value().empty()) std::memcpy(out.mutable_data(), codes.value().data(), codes.value().size());
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "Native packed-ternary inference engine of Triton DSL";
+  py::class_<Engine>(m, "Engine")
+      .def("run", &run, "Runs the model on float32 arrays (one per graph input)")
+      .def("info", &info, "Facts about the loaded model and the selected kernels");
+  m.def(
+      "load",
+      [](const std::string& path, int threads) {
+        return unwrap(Engine::from_file(path, {threads}));
+      },
+      py::arg("path"), py::arg("threads") = 0);
+  m.def(
+      "load_bytes",
+      [](const py::bytes& data, int threads) {
+        const std::string s = data;
+        return unwrap(Engine::from_bytes(
+            std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()), {threads}));
+      },
+      py::arg("data"), py::arg("threads") = 0);
+  m.def("encode_t2", [](const py::array& c) { return encode(c, false); });
+  m.def("encode_t3", [](const py::array& c) { return encode(c, true); });
+  m.def("decode_t2", [](const py::bytes& b, std::int64_t r, std::int64_t c) { return decode(b, r, c, false); });
+  m.def("decode_t3", [](const py::bytes& b, std::int64_t r, std::int64_t c) { return decode(b, r, c, true); });
+  m.def("detected_isa", [] { return triton_rt::kernels::isa_name(triton_rt::kernels::detected_isa()); });
+  m.def("selected_isa", [] { return triton_rt::kernels::isa_name(triton_rt::kernels::selected_isa()); });
+}
