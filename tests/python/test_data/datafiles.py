@@ -13,7 +13,6 @@ import socket
 from pathlib import Path
 
 import numpy as np
-
 from triton_dsl.data.idx import write_idx
 
 
@@ -47,14 +46,13 @@ def cifar_records(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
             rng.integers(0, 10, n, dtype=np.uint8))
 
 
-def write_cifar_binary(directory: Path, *, per_batch: int = 4, gz: bool = False,
-                       labels_max: int = 9) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def write_cifar_binary(directory: Path, *, per_batch: int = 4,
+                       gz: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """`data_batch_1..5.bin` and `test_batch.bin` (optionally .gz) in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     written = {}
     for i, stem in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
         images, labels = cifar_records(per_batch, seed=i)
-        labels = np.minimum(labels, labels_max)
         data = np.concatenate([labels[:, None], images.reshape(per_batch, -1)], axis=1).tobytes()
         name = stem + ".bin" + (".gz" if gz else "")
         if gz:

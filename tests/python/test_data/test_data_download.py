@@ -14,7 +14,6 @@ import tarfile
 
 import pytest
 from datafiles import closed_port_url, write_cifar_binary, write_mnist
-
 from triton_dsl.data import cifar, download, get_dataset, mnist
 from triton_dsl.errors import UserError
 
