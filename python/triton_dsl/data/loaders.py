@@ -112,7 +112,10 @@ class WorkerLoader(BatchLoader):
             SeededSamples(dataset, transform), batch_size=self.batch_size, sampler=self.sampler,
             num_workers=num_workers, pin_memory=pin_memory, drop_last=self.drop_last,
             collate_fn=collate_skipping_none, persistent_workers=persistent_workers and workers,
-            prefetch_factor=(prefetch_factor or 4) if workers else None)
+            prefetch_factor=(prefetch_factor or 4) if workers else None,
+            # The DataLoader draws worker base seeds from this generator, not the global
+            # RNG, so iterating never disturbs the trainer's random state.
+            generator=torch.Generator().manual_seed(self.seed))
 
     def _raw_batches(self, epoch: int, start: int):
         self.sampler.set_epoch(epoch, skip=start * self.batch_size)

@@ -89,6 +89,13 @@ class AugmentConfig:
 
 KNOWN_KEYS = ("random_crop", "random_resized_crop", "random_horizontal_flip", "color_jitter",
               "rand_augment", "normalize", "mixup", "cutmix")
+# Spellings from other frameworks, for the did-you-mean where string similarity misleads
+# ("random_flip" is closer to "random_crop" than to "random_horizontal_flip").
+_SUGGESTIONS = {"random_flip": "random_horizontal_flip", "horizontal_flip": "random_horizontal_flip",
+                "hflip": "random_horizontal_flip", "flip": "random_horizontal_flip",
+                "randaugment": "rand_augment", "colour_jitter": "color_jitter",
+                "mix_up": "mixup", "cut_mix": "cutmix", "crop": "random_crop",
+                "random_resize_crop": "random_resized_crop", "normalization": "normalize"}
 
 
 def _fail(key: str, expected: str, value) -> UserError:
@@ -237,7 +244,8 @@ def parse_augmentation(section: Mapping | None) -> AugmentConfig:
     fields: dict = {}
     for key, value in section.items():
         if key not in KNOWN_KEYS:
-            close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+            close = [_SUGGESTIONS[key]] if key in _SUGGESTIONS else \
+                difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
             hint = f"; did you mean `{close[0]}`?" if close else ""
             warnings.warn(f"unknown augmentation `{key}` is ignored{hint}", AugmentationWarning,
                           stacklevel=2)
