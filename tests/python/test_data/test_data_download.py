@@ -71,7 +71,8 @@ def test_second_mirror_used_when_first_fails(tmp_path, http_root):
     served, url = http_root
     (served / "blob.bin").write_bytes(b"ok")
     remote = download.RemoteFile("blob.bin", md5=md5_of(served / "blob.bin"))
-    assert download.fetch(remote, tmp_path, [closed_port_url(), url], what="t").read_bytes() == b"ok"
+    path = download.fetch(remote, tmp_path, [closed_port_url(), url], what="t")
+    assert path.read_bytes() == b"ok"
 
 
 def test_existing_file_is_never_overwritten(tmp_path):

@@ -24,6 +24,10 @@ def indexed_spec(n=50, channels=3, size=8, num_classes=None) -> DatasetSpec:
                        dataset=ImageTensorDataset(images, torch.arange(n)))
 
 
+def flatten(lists: list[list[int]]) -> list[int]:
+    return [item for part in lists for item in part]
+
+
 def epoch_labels(loader, epoch, **kwargs) -> list[list[int]]:
     loader.set_epoch(epoch, **kwargs)
     return [y.tolist() for _, y in loader]
@@ -37,7 +41,7 @@ def test_every_sample_once_and_order_depends_only_on_seed_and_epoch(path):
     a, b = make(7), make(7)
     assert a.path == path and len(a) == 7
     first = epoch_labels(a, 3)
-    assert sorted(sum(first, [])) == list(range(50))
+    assert sorted(flatten(first)) == list(range(50))
     assert [len(batch) for batch in first] == [8] * 6 + [2]
     assert epoch_labels(b, 3) == first           # a fresh loader replays the epoch
     assert epoch_labels(a, 4) != first           # another epoch, another order
@@ -59,9 +63,9 @@ def test_ranks_partition_the_epoch_like_distributed_sampler(path):
     per_rank = [epoch_labels(make_loader(spec, batch_size=4, train=True, seed=1, rank=r,
                                          world_size=3, path=path, num_workers=0), 2)
                 for r in range(3)]
-    flat = [sum(labels, []) for labels in per_rank]
+    flat = [flatten(labels) for labels in per_rank]
     assert all(len(f) == 7 for f in flat)
-    assert sorted(sum(flat, [])) == list(range(21))
+    assert sorted(flatten(flat)) == list(range(21))
 
 
 def test_normalization_dtype_and_channels_last():
@@ -117,7 +121,7 @@ def test_worker_path_is_identical_with_and_without_worker_processes():
 def test_mixup_on_the_loader_gives_soft_targets():
     spec = indexed_spec(n=8, num_classes=8)
     loader = make_loader(spec, batch_size=8, train=True, augmentation={"mixup": 1.0})
-    (x, y), = list(loader)
+    (_, y), = list(loader)
     assert y.shape == (8, 8) and y.dtype == torch.float32
     assert torch.allclose(y.sum(1), torch.ones(8))
     evaluation = make_loader(spec, batch_size=8, train=False, augmentation={"mixup": 1.0})

@@ -91,7 +91,8 @@ KNOWN_KEYS = ("random_crop", "random_resized_crop", "random_horizontal_flip", "c
               "rand_augment", "normalize", "mixup", "cutmix")
 # Spellings from other frameworks, for the did-you-mean where string similarity misleads
 # ("random_flip" is closer to "random_crop" than to "random_horizontal_flip").
-_SUGGESTIONS = {"random_flip": "random_horizontal_flip", "horizontal_flip": "random_horizontal_flip",
+_SUGGESTIONS = {"random_flip": "random_horizontal_flip",
+                "horizontal_flip": "random_horizontal_flip",
                 "hflip": "random_horizontal_flip", "flip": "random_horizontal_flip",
                 "randaugment": "rand_augment", "colour_jitter": "color_jitter",
                 "mix_up": "mixup", "cut_mix": "cutmix", "crop": "random_crop",
