@@ -74,12 +74,13 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
     }
     values[model_.inputs[i]] = t;
   }
+  const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
-    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get()};
+    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), batch};
     Tensor& out = values[op.output];
     Status s;
     switch (op.kind) {

@@ -20,6 +20,7 @@ struct OpContext {
   ThreadPool& pool;
   const kernels::KernelSet& kernels;
   const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
+  std::int64_t batch;                       // dim 0 of the graph's first input
 };
 
 using Inputs = std::vector<const Tensor*>;

@@ -135,13 +135,16 @@ Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tenso
       break;
     }
     case OpKind::kTernaryActivation: {
-      // sign: clip * sign(x); ternary: clip * sign(x) where |x| > threshold * clip, else 0.
+      // sign: clip * (x >= 0 ? 1 : -1); ternary: clip * sign(x) where |x| > threshold * clip.
       const float clip = op.floats[0];
-      const float cut = op.ints[0] == 0 ? 0.0f : op.floats[1] * clip;
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float v = d[i];
-        d[i] = std::fabs(v) > cut || (op.ints[0] == 0 && v != 0.0f) ? (v > 0 ? clip : -clip)
-                                                                      : 0.0f;
+      if (op.ints[0] == 0) {
+        for (std::int64_t i = 0; i < n; ++i) d[i] = d[i] >= 0.0f ? clip : -clip;
+      } else {
+        const float cut = op.floats[1] * clip;
+        for (std::int64_t i = 0; i < n; ++i) {
+          const float v = d[i];
+          d[i] = std::fabs(v) > cut ? (v > 0.0f ? clip : -clip) : 0.0f;
+        }
       }
       break;
     }

@@ -10,7 +10,10 @@ namespace {
 
 int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + rank : d); }
 
-Status reshape(const OpDesc& op, const Tensor& x, Tensor& out) {
+// In reshape and expand targets: the batch size (dim 0 of the graph's first input).
+constexpr std::int64_t kBatchDim = -2;
+
+Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& out) {
   std::vector<std::int64_t> shape;
   std::int64_t known = 1;
   int infer = -1;
@@ -20,6 +23,7 @@ Status reshape(const OpDesc& op, const Tensor& x, Tensor& out) {
       if (i >= x.shape.size()) return Status::error("reshape: no input dimension to copy");
       d = x.shape[i];
     }
+    if (d == kBatchDim) d = batch;
     if (d == -1) {
       if (infer >= 0) return Status::error("reshape: more than one -1");
       infer = static_cast<int>(i);
@@ -128,7 +132,7 @@ Status slice(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status expand(const OpDesc& op, const Tensor& x, Tensor& out) {
+Status expand(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& out) {
   const int rank = static_cast<int>(op.ints.size());
   if (rank < x.rank()) return Status::error("expand: fewer target dims than the input's");
   std::vector<std::int64_t> shape(rank), strides(rank, 0);
@@ -136,11 +140,9 @@ Status expand(const OpDesc& op, const Tensor& x, Tensor& out) {
   for (int i = rank - 1; i >= 0; --i) {
     const int xi = i - (rank - x.rank());
     const std::int64_t have = xi >= 0 ? x.shape[xi] : 1;
-    // A traced batch size in the target is replaced by the actual size where it broadcasts.
-    std::int64_t want = op.ints[i] == -1 ? have : op.ints[i];
+    const std::int64_t want = op.ints[i] == -1 ? have : op.ints[i] == kBatchDim ? batch : op.ints[i];
     if (have != want && have != 1) {
-      if (xi >= 0 && i == 0) want = have;
-      else return Status::error("expand: cannot expand " + shape_string(x.shape));
+      return Status::error("expand: cannot expand " + shape_string(x.shape));
     }
     if (want < 0) return Status::error("expand: negative target dimension");
     shape[i] = want;
@@ -174,7 +176,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
   Status s;
   switch (op.kind) {
     case OpKind::kReshape:
-      s = reshape(op, *in[0], out);
+      s = reshape(op, ctx.batch, *in[0], out);
       break;
     case OpKind::kPermute:
       s = permute(op, *in[0], out);
@@ -186,7 +188,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       s = slice(op, *in[0], out);
       break;
     case OpKind::kExpand:
-      s = expand(op, *in[0], out);
+      s = expand(op, ctx.batch, *in[0], out);
       break;
     case OpKind::kConstant: {
       const TensorData& t = *op.tensor(ctx.model.tensors, 0);

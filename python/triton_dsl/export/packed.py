@@ -25,6 +25,9 @@ from torch import fx, nn
 
 from triton_dsl.export.packed_format import ABSENT, Graph, Op, serialize
 
+# In reshape and expand targets: "the batch size", dim 0 of the graph's first input.
+BATCH = -2
+
 
 @dataclass(frozen=True)
 class PackedReport:
@@ -53,7 +56,22 @@ class ExportError(ValueError):
 
 
 def _is_ternary(module: nn.Module) -> bool:
-    return callable(getattr(module, "ternary_weight", None))
+    """A layer whose weight is exported packed: it has `ternary_weight()` and is not a
+    `quantization: "none"` (float) instance."""
+    return callable(getattr(module, "ternary_weight", None)) and \
+        bool(getattr(module, "is_ternary", True))
+
+
+def _is_attention(module: nn.Module) -> bool:
+    return type(module).__name__ == "MultiHeadAttention" and hasattr(module, "qkv")
+
+
+def _builtin_leaf(module: nn.Module) -> bool:
+    try:
+        from triton_dsl.layers import is_leaf
+    except ImportError:  # the exporter also serves plain torch.nn models
+        return False
+    return is_leaf(module)
 
 
 def _is_ternary_activation(module: nn.Module) -> bool:
@@ -64,7 +82,8 @@ class _Tracer(fx.Tracer):
     """Keeps ternary layers and torch.nn built-ins as leaves; traces through the rest."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if _is_ternary(m) or _is_ternary_activation(m):
+        if callable(getattr(m, "ternary_weight", None)) or _is_ternary_activation(m) \
+                or _builtin_leaf(m):
             return True
         if isinstance(m, nn.modules.batchnorm._BatchNorm):  # its forward branches on input
             return True
@@ -112,9 +131,11 @@ def _np(t: torch.Tensor) -> np.ndarray:
 class _Builder:
     """Turns the traced fx graph into a `Graph`, node by node."""
 
-    def __init__(self, gm: fx.GraphModule, results: dict[fx.Node, Any], bits: str) -> None:
+    def __init__(self, gm: fx.GraphModule, results: dict[fx.Node, Any], bits: str,
+                 grown: dict[fx.Node, Any]) -> None:
         self.gm = gm
         self.results = results
+        self.grown = grown  # the same nodes' results with one more batch row
         self.bits = bits
         self.graph = Graph()
         self.value_of: dict[fx.Node, int] = {}
@@ -122,6 +143,7 @@ class _Builder:
         self.modules = dict(gm.named_modules())
         self.ternary_weights = 0
         self.creator: dict[int, fx.Node] = {}
+        self.batch = 1
 
     # -- helpers ------------------------------------------------------------------------
     def shape(self, node: fx.Node) -> tuple[int, ...]:
@@ -177,6 +199,8 @@ class _Builder:
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
                 vid = self.new_value(node)
+                if not self.graph.inputs:
+                    self.batch = self.shape(node)[0] if self.shape(node) else 1
                 self.graph.inputs.append(vid)
             elif node.op == "output":
                 outs = node.args[0]
@@ -226,6 +250,8 @@ class _Builder:
                         tensors=[weight, self.bias_tensor(m)])
             else:
                 self.op(node, "linear", [x], tensors=[weight, self.bias_tensor(m)])
+        elif _is_attention(m):
+            self.attention(node, m)
         elif _is_ternary_activation(m):
             method = str(getattr(m, "method", "ternary"))
             self.op(node, "ternary_activation", [x], ints=[0 if method == "sign" else 1],
@@ -240,8 +266,9 @@ class _Builder:
                     tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             self.batch_norm(node, m)
-        elif type(m) in _ACT_MODULES:
-            self.activation(node, x, _ACT_MODULES[type(m)])
+        elif isinstance(m, tuple(_ACT_MODULES)):
+            name = next(v for k, v in _ACT_MODULES.items() if isinstance(m, k))
+            self.activation(node, x, name)
         elif isinstance(m, nn.GELU):
             self.activation(node, x, "gelu_tanh" if m.approximate == "tanh" else "gelu")
         elif isinstance(m, _IDENTITY_MODULES):
@@ -330,16 +357,25 @@ class _Builder:
         else:
             self.op(node, "avg_pool2d", [x], ints=ints + [1 if count_include_pad else 0])
 
-    def reshape(self, node: fx.Node, x: fx.Node) -> None:
-        """Any view change: the traced output shape, with a copied batch dim where it kept."""
+    def target_dims(self, node: fx.Node) -> list[int]:
+        """The traced shape of `node` with sizes that follow the batch written as BATCH."""
         out = list(self.shape(node))
-        src = self.shape(x)
-        if out and src and out[0] == src[0]:
-            out[0] = 0
-        if out == [0] + list(src[1:]) and len(out) == len(src):
+        grown = self.grown.get(node)
+        if isinstance(grown, torch.Tensor) and grown.dim() == len(out):
+            for i, (a, b) in enumerate(zip(out, grown.shape)):
+                if a != b:
+                    out[i] = BATCH if (a, b) == (self.batch, self.batch + 1) else -1
+        if out.count(-1) > 1:
+            raise ExportError(f"`{node.name}`: a shape depends on the batch size in a way the "
+                              "packed format cannot express")
+        return out
+
+    def reshape(self, node: fx.Node, x: fx.Node) -> None:
+        """Any view change: the traced output shape, batch-dependent sizes symbolic."""
+        if tuple(self.shape(node)) == tuple(self.shape(x)):
             self.alias(node, x)
             return
-        self.op(node, "reshape", [x], ints=out)
+        self.op(node, "reshape", [x], ints=self.target_dims(node))
 
     def arg(self, node: fx.Node, index: int, name: str, default=None):
         value = node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
@@ -393,6 +429,12 @@ class _Builder:
             self.alias(node, a[0])
         elif fn is torch.clamp or fn is torch.clip:
             self.clamp(node, a[0])
+        elif fn is torch.movedim:
+            self.movedim(node, a[0])
+        elif fn is torch.tile:
+            self.tile(node, a[0])
+        elif fn is tf.scaled_dot_product_attention:
+            self.attention_core(node, a[0], a[1], a[2])
         else:
             raise ExportError(f"function `{getattr(fn, '__name__', fn)}` (node "
                               f"`{node.name}`) cannot be exported to the packed format")
@@ -415,14 +457,98 @@ class _Builder:
         elif name == "softmax" or name == "log_softmax":
             dim = self.arg(node, 1, "dim", -1)
             self.op(node, name, [a[0]], ints=[self.dim(node, dim)])
-        elif name in ("expand", "repeat") and name == "expand":
-            out = list(self.shape(node))
-            self.op(node, "expand", [a[0]], ints=out)
+        elif name == "expand":
+            self.op(node, "expand", [a[0]], ints=self.target_dims(node))
+        elif name == "movedim":
+            self.movedim(node, a[0])
+        elif name in ("repeat", "tile"):
+            self.tile(node, a[0])
         elif name in ("clamp", "clip"):
             self.clamp(node, a[0])
         else:
             raise ExportError(f"method `.{name}()` (node `{node.name}`) cannot be exported "
                               "to the packed format")
+
+    def movedim(self, node: fx.Node, x: fx.Node) -> None:
+        rank = len(self.shape(x))
+        src = self.arg(node, 1, "source")
+        dst = self.arg(node, 2, "destination")
+        src, dst = int(src) % rank, int(dst) % rank
+        order = [d for d in range(rank) if d != src]
+        order.insert(dst, src)
+        self.op(node, "permute", [x], ints=order)
+
+    def tile(self, node: fx.Node, x: fx.Node) -> None:
+        """Tiling is expressible when every tiled dimension has size 1: it is an expand."""
+        src = self.shape(x)
+        out = self.shape(node)
+        padded = (1,) * (len(out) - len(src)) + tuple(src)
+        if any(a != b and a != 1 for a, b in zip(padded, out)):
+            raise ExportError(f"`{node.name}`: tiling a dimension larger than 1 is not "
+                              "supported by the packed format")
+        self.op(node, "expand", [x], ints=self.target_dims(node))
+
+    def attention_core(self, node: fx.Node, q, k, v) -> None:
+        """softmax(q k^T / sqrt(d)) v, the eval-mode `scaled_dot_product_attention`."""
+        if node.kwargs.get("attn_mask") is not None or node.kwargs.get("is_causal"):
+            raise ExportError("attention masks are not supported by the packed format")
+        d = self.shape(q)[-1]
+        scale = node.kwargs.get("scale") or 1.0 / math.sqrt(d)
+        self.emit_attention(self.val(q), self.val(k), self.val(v), self.shape(q),
+                            self.shape(k), scale, self.new_value(node))
+
+    def emit_attention(self, q: int, k: int, v: int, q_shape, k_shape, scale: float,
+                       out: int) -> None:
+        rank = len(k_shape)
+        perm = list(range(rank - 2)) + [rank - 1, rank - 2]
+        kt_shape = tuple(k_shape[i] for i in perm)
+        kt = self.graph.add_value(kt_shape)
+        self.emit(Op("permute", [k], kt, ints=perm))
+        scores_shape = tuple(q_shape[:-1]) + (k_shape[-2],)
+        scores = self.graph.add_value(scores_shape)
+        self.emit(Op("matmul", [q, kt], scores))
+        scaled = self.graph.add_value(scores_shape)
+        self.emit(Op("scalar_affine", [scores], scaled, floats=[float(scale), 0.0]))
+        probs = self.graph.add_value(scores_shape)
+        self.emit(Op("softmax", [scaled], probs, ints=[len(scores_shape) - 1]))
+        self.emit(Op("matmul", [probs, v], out))
+
+    def attention(self, node: fx.Node, m: nn.Module) -> None:
+        """`triton_dsl.layers.MultiHeadAttention` (an fx leaf), lowered to primitive ops."""
+        x = node.args[0]
+        b, n, e = self.shape(x)
+        h, d = m.num_heads, m.head_dim
+
+        def linear(layer: nn.Module, src: int, shape) -> int:
+            out = self.graph.add_value(shape)
+            weight = self.ternary_tensor(layer) if _is_ternary(layer) else \
+                self.graph.add_float(_np(layer.weight))
+            self.emit(Op("linear", [src], out, tensors=[weight, self.bias_tensor(layer)]))
+            return out
+
+        def value(kind: str, src: list[int], shape, **kw) -> int:
+            out = self.graph.add_value(tuple(shape))
+            self.emit(Op(kind, src, out, **kw))
+            return out
+
+        qkv = linear(m.qkv, self.val(x), (b, n, 3 * e))
+        heads = value("reshape", [qkv], (b, n, 3, h, d), ints=[0, 0, 3, h, d])
+        heads = value("permute", [heads], (3, b, h, n, d), ints=[2, 0, 3, 1, 4])
+        parts = []
+        for i in range(3):
+            part = value("slice", [heads], (1, b, h, n, d), ints=[0, i, i + 1, 1])
+            parts.append(value("reshape", [part], (b, h, n, d), ints=[-1, h, n, d]))
+        attended = self.graph.add_value((b, h, n, d))
+        self.emit_attention(parts[0], parts[1], parts[2], (b, h, n, d), (b, h, n, d),
+                            1.0 / math.sqrt(d), attended)
+        merged = value("permute", [attended], (b, n, h, d), ints=[0, 2, 1, 3])
+        merged = value("reshape", [merged], (b, n, e), ints=[0, 0, e])
+        out = self.graph.add_value(self.shape(node))
+        weight = self.ternary_tensor(m.proj) if _is_ternary(m.proj) else \
+            self.graph.add_float(_np(m.proj.weight))
+        self.emit(Op("linear", [merged], out, tensors=[weight, self.bias_tensor(m.proj)]))
+        self.value_of[node] = out
+        self.creator[out] = node
 
     def clamp(self, node: fx.Node, x: fx.Node) -> None:
         lo = self.arg(node, 1, "min", None)
@@ -575,7 +701,11 @@ def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph
         recorder = _Recorder(gm)
         with torch.no_grad():
             recorder.run(*inputs)
-            builder = _Builder(gm, recorder.results, bits)
+            # A second run with one more batch row shows which traced sizes follow the batch.
+            other = _Recorder(gm)
+            other.run(*[torch.cat([x, x[:1]]) if isinstance(x, torch.Tensor) and x.dim() > 0
+                        else x for x in inputs])
+            builder = _Builder(gm, recorder.results, bits, other.results)
             packed = builder.build(inputs)
     finally:
         model.train(was_training)
