@@ -112,10 +112,10 @@ def test_fine_tune_loads_matching_tensors_and_replaces_the_classifier(data_dir, 
     assert _train(data_dir, tuned, "--epochs", "1", "--fine-tune", "--pretrained",
                   str(base / "tiny_cnn_best.pth"), "--num-classes", "12") == 0
     out = capsys.readouterr().out
-    assert "skipped head.weight (checkpoint [10, 16], model [12, 16])" in out
+    assert "skipped head.weight (checkpoint [10, 784], model [12, 784])" in out
     assert "skipped head.bias" in out
     state = torch.load(tuned / "tiny_cnn_best.pth", weights_only=True)
-    assert state["head.weight"].shape == (12, 16)
+    assert state["head.weight"].shape == (12, 784)
     meta = torch.load(tuned / "checkpoint_epoch_1.pth", weights_only=True)
     assert meta["hyperparameters"]["num_classes"] == 12
     # The fine-tuned checkpoint evaluates with its own class count, read from the file.

@@ -9,6 +9,7 @@ checked with `onnx.checker` before it replaces anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from triton_dsl.errors import UserError
 from triton_dsl.train.checkpoint import atomic_write
 
 DEFAULT_OPSET = 17
+
+
+@contextlib.contextmanager
+def _as_user_error():
+    """An operator ONNX cannot express is the model's limitation, reported in one line."""
+    try:
+        yield
+    except (torch.onnx.errors.OnnxExporterError, torch.onnx.errors.UnsupportedOperatorError,
+            torch.onnx.errors.SymbolicValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(f"cannot export to ONNX: {reason}") from None
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: torch.Tensor,
@@ -32,7 +44,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: tor
     example = example_input.detach().cpu().float()
 
     def write(temp: str) -> None:
-        with torch.no_grad():
+        with torch.no_grad(), _as_user_error():
             torch.onnx.export(model, (example,), temp, dynamo=False, opset_version=opset,
                               input_names=[input_name], output_names=[output_name],
                               dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},

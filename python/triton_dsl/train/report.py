@@ -84,7 +84,9 @@ def format_report(measured: Measurements, performance: dict[str, Any], *,
     rows.append(("compression vs float32",
                  "-" if compression is None else f"{compression:.1f}x",
                  "-" if expected_compression is None else f"{expected_compression:g}x"))
-    threads = f", {measured.latency_threads} threads" if measured.latency_threads else ""
+    threads = ""
+    if measured.latency_threads:
+        threads = f", {measured.latency_threads} thread{'s' if measured.latency_threads > 1 else ''}"
     expected_latency = _first(perf, "inference_ms", "inference_time_ms", "latency_ms")
     rows.append((f"CPU latency (batch 1{threads})",
                  "-" if measured.cpu_latency_ms is None else f"{measured.cpu_latency_ms:.3f} ms",
