@@ -1,0 +1,99 @@
+// The PyTorch backend's text writer, string escaping and name allocator (see
+// python_writer.h).
+#include "codegen/pytorch/python_writer.h"
+
+#include <cstdio>
+
+namespace triton::codegen {
+
+void PythonWriter::line(std::string_view text) {
+  out_.append(static_cast<size_t>(depth_) * 4, ' ');
+  out_ += text;
+  out_ += '\n';
+}
+
+void PythonWriter::blank() {
+  if (out_.empty() || (out_.size() >= 2 && out_[out_.size() - 2] == '\n')) return;
+  out_ += '\n';
+}
+
+std::string py_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string py_value(const ConstValue& v) {
+  switch (v.kind()) {
+    case ConstKind::None: return "None";
+    case ConstKind::Bool: return v.as_bool() ? "True" : "False";
+    case ConstKind::Int: return std::to_string(v.as_int());
+    case ConstKind::Float: {
+      std::string s = format_float(v.as_float());
+      if (s == "inf") return "float(\"inf\")";
+      if (s == "-inf") return "-float(\"inf\")";
+      if (s == "nan") return "float(\"nan\")";
+      return s;
+    }
+    case ConstKind::Str: return py_string(v.as_str());
+    case ConstKind::List: {
+      std::string out = "[";
+      for (size_t i = 0; i < v.as_list().size(); ++i) out += (i ? ", " : "") + py_value(v.as_list()[i]);
+      return out + "]";
+    }
+    case ConstKind::Map: {
+      std::string out = "{";
+      bool first = true;
+      for (const auto& [k, e] : v.as_map()) {
+        out += (first ? "" : ", ") + py_string(k) + ": " + py_value(e);
+        first = false;
+      }
+      return out + "}";
+    }
+  }
+  return "None";
+}
+
+bool is_python_reserved(std::string_view name) {
+  static const std::set<std::string_view> reserved = {
+      // keywords and soft keywords
+      "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+      "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+      "not", "or", "pass", "raise", "return", "try", "while", "with", "yield", "match", "case", "type", "_",
+      // builtins a generated module may rely on
+      "abs", "all", "any", "bool", "bytes", "callable", "dict", "dir", "divmod", "enumerate", "eval", "exec", "filter",
+      "float", "format", "getattr", "globals", "hasattr", "hash", "help", "id", "input", "int", "isinstance", "issubclass",
+      "iter", "len", "list", "locals", "map", "max", "min", "next", "object", "open", "ord", "pow", "print", "property",
+      "range", "repr", "reversed", "round", "set", "setattr", "slice", "sorted", "staticmethod", "str", "sum", "super",
+      "tuple", "vars", "zip", "self", "__builtins__", "__name__", "__file__", "__doc__", "__class__"};
+  return reserved.count(name) > 0;
+}
+
+std::string NameAllocator::allocate(std::string_view wanted) {
+  std::string base;
+  for (unsigned char c : wanted) base += (std::isalnum(c) || c == '_') ? static_cast<char>(c) : '_';
+  if (base.empty() || std::isdigit(static_cast<unsigned char>(base[0]))) base = "v_" + base;
+  if (is_python_reserved(base)) base += "_";
+  std::string name = base;
+  for (int i = 2; taken_.count(name) || is_python_reserved(name); ++i) name = base + "_" + std::to_string(i);
+  taken_.insert(name);
+  return name;
+}
+
+}  // namespace triton::codegen

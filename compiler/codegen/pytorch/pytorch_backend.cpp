@@ -1,0 +1,597 @@
+// Writes the generated Python module: one `nn.Module` class per module of the IR (in
+// dependency order, so every class is defined before it is used), `Model = <entry>`, the
+// MODEL_INFO/TRAINING/PERFORMANCE/OPTIMIZATION data and the `program.main` call. Constructor
+// arguments keep the hyper-parameters and `params`; derived constants and attribute values
+// are emitted as Python expressions of them. Every identifier comes from a NameAllocator and
+// every string from py_string (python_writer.h).
+//
+// Forward bodies: a value used once, in the same region, with no source name is inlined
+// into its use (`F.relu(self.fc1(x))`); named values become assignments. A source name is
+// reused for a new value unless the old value is still needed later, in which case the
+// allocator gives a fresh name.
+#include "codegen/pytorch/pytorch_backend.h"
+
+#include <map>
+
+#include "codegen/pytorch/python_writer.h"
+
+namespace triton::codegen {
+
+namespace {
+
+using namespace ir;
+
+const std::set<std::string> kModuleAttrs = {
+    "training", "forward", "parameters", "named_parameters", "buffers", "named_buffers", "children",
+    "named_children", "modules", "named_modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "eval",
+    "train", "apply", "type", "float", "half", "double", "bfloat16", "zero_grad", "register_buffer",
+    "register_parameter", "register_module", "add_module", "extra_repr", "requires_grad_", "share_memory",
+    "get_submodule", "get_parameter", "get_buffer", "dump_patches", "call_super_init", "xpu", "ipu", "mtia",
+    "to_empty", "compile", "_modules", "_parameters", "_buffers", "_version"};
+
+struct ModuleNames {
+  std::string cls;
+  std::map<std::string, std::string> params;  // source name -> Python keyword
+};
+
+// A Python expression with whether it needs parentheses as an operand.
+struct PyExpr {
+  std::string text;
+  bool atomic = true;
+  std::string operand() const { return atomic ? text : "(" + text + ")"; }
+};
+
+
+// A constant as Python, broken over lines when long (for the data dictionaries).
+std::string pretty(const ConstValue& v, int depth) {
+  std::string flat = py_value(v);
+  if (flat.size() + depth * 4 <= 92 || !(v.is_map() || v.is_list())) return flat;
+  std::string pad((depth + 1) * 4, ' '), end(depth * 4, ' ');
+  std::string out = v.is_map() ? "{\n" : "[\n";
+  if (v.is_map())
+    for (const auto& [k, e] : v.as_map()) out += pad + py_string(k) + ": " + pretty(e, depth + 1) + ",\n";
+  else
+    for (const auto& e : v.as_list()) out += pad + pretty(e, depth + 1) + ",\n";
+  return out + end + (v.is_map() ? "}" : "]");
+}
+
+class Emitter {
+ public:
+  explicit Emitter(const Program& p) : p_(p) {
+    for (const char* n : {"torch", "nn", "F", "I", "L", "program", "Model", "MODEL_INFO", "TRAINING", "PERFORMANCE", "OPTIMIZATION"})
+      globals_.reserve(n);
+    for (const auto& m : p.modules) {
+      ModuleNames names;
+      names.cls = globals_.allocate(m.name);
+      names_.push_back(names);
+    }
+    for (size_t i = 0; i < p.modules.size(); ++i) {
+      NameAllocator locals = init_allocator();
+      for (const auto& c : p.modules[i].constants)
+        if (c.is_parameter) names_[i].params[c.name] = locals.allocate(c.name);
+    }
+  }
+
+  std::string run() {
+    const Module& entry = p_.entry_module();
+    w_.line("\"\"\"" + escape_doc(entry.name) + ", compiled by `triton compile` from " + escape_doc(p_.source_name) + ". Do not edit.\"\"\"");
+    w_.line("import torch");
+    w_.line("from torch import nn");
+    w_.blank();
+    w_.line("from triton_dsl import functional as F");
+    w_.line("from triton_dsl import init as I");
+    w_.line("from triton_dsl import layers as L");
+    w_.line("from triton_dsl import program");
+    w_.blank();
+    w_.line("__all__ = [\"Model\", \"MODEL_INFO\", \"TRAINING\", \"PERFORMANCE\", \"OPTIMIZATION\", \"torch\"]");
+    for (size_t i = 0; i < p_.modules.size(); ++i) {
+      w_.blank();
+      w_.blank();
+      module(i);
+    }
+    w_.blank();
+    w_.blank();
+    w_.line("Model = " + names_[p_.entry.index].cls);
+    w_.blank();
+    ConstMap info;
+    info.emplace_back("name", ConstValue::of_str(entry.name));
+    info.emplace_back("source", ConstValue::of_str(p_.source_name));
+    ConstList inputs;
+    for (const auto& in : p_.inputs) {
+      ConstList dims;
+      for (const Dim& d : in.shape.dims)
+        dims.push_back(d.is_known() ? ConstValue::of_int(d.size) : ConstValue::of_str(d.kind == Dim::Kind::Symbol ? d.symbol : "?"));
+      inputs.push_back(ConstValue::of_map({{"name", ConstValue::of_str(in.name)}, {"shape", ConstValue::of_list(dims)}}));
+    }
+    info.emplace_back("inputs", ConstValue::of_list(inputs));
+    ConstMap hyper;
+    for (const auto& c : entry.constants)
+      if (c.is_parameter) hyper.emplace_back(names_[p_.entry.index].params[c.name], c.default_value);
+    info.emplace_back("hyperparameters", ConstValue::of_map(hyper));
+    info.emplace_back("parameters", ConstValue::of_int(p_.root.total().params()));
+    w_.line("MODEL_INFO = " + pretty(ConstValue::of_map(info), 0));
+    w_.line("TRAINING = " + pretty(p_.training, 0));
+    w_.line("PERFORMANCE = " + pretty(p_.performance, 0));
+    w_.line("OPTIMIZATION = " + pretty(p_.optimization, 0));
+    w_.blank();
+    w_.line("if __name__ == \"__main__\":");
+    w_.indent();
+    w_.line("program.main(Model, info=MODEL_INFO, training=TRAINING, performance=PERFORMANCE,");
+    w_.line("             optimization=OPTIMIZATION, script=__file__)");
+    w_.dedent();
+    return w_.text();
+  }
+
+ private:
+  static std::string escape_doc(const std::string& s) {
+    std::string lit = py_string(s);
+    return lit.substr(1, lit.size() - 2);
+  }
+
+  NameAllocator init_allocator() const {
+    NameAllocator a({"self", "torch", "nn", "F", "I", "L", "program"});
+    for (const auto& n : names_) a.reserve(n.cls);
+    return a;
+  }
+
+  // ---- construction ----
+  struct InitCtx {
+    const Module* m;
+    std::map<std::string, std::string> local;  // constant -> __init__ local
+    std::map<std::string, std::string> types;   // constant -> "int"/"float"/...
+  };
+
+  std::string static_type(const InitCtx& c, ExprId id) {
+    const ExprNode& e = c.m->expr(id);
+    switch (e.kind) {
+      case ExprKind::Literal: return e.literal.type_name();
+      case ExprKind::Ref: {
+        auto it = c.types.find(e.name);
+        return it == c.types.end() ? "?" : it->second;
+      }
+      case ExprKind::Binary: {
+        std::string a = static_type(c, e.operands[0]), b = static_type(c, e.operands[1]);
+        if (e.binary_op >= ConstBinaryOp::Eq && e.binary_op <= ConstBinaryOp::Ge) return "bool";
+        if (e.binary_op == ConstBinaryOp::FloorDiv) return "int";
+        if (a == "int" && b == "int") return "int";
+        if ((a == "int" || a == "float") && (b == "int" || b == "float")) return "float";
+        return "?";
+      }
+      case ExprKind::Call: return e.name == "float" ? "float" : (e.name == "min" || e.name == "max") ? static_type(c, e.operands[0]) : "int";
+      default: return e.value.is_none() ? "?" : e.value.type_name();
+    }
+  }
+
+  PyExpr init_expr(const InitCtx& c, ExprId id) {
+    const ExprNode& e = c.m->expr(id);
+    switch (e.kind) {
+      case ExprKind::Literal: return {py_value(e.literal), true};
+      case ExprKind::Ref: return {c.local.at(e.name), true};
+      case ExprKind::Unary: {
+        PyExpr a = init_expr(c, e.operands[0]);
+        if (e.unary_op == ConstUnaryOp::Not) return {"not " + a.operand(), false};
+        return {std::string(e.unary_op == ConstUnaryOp::Neg ? "-" : "+") + a.operand(), false};
+      }
+      case ExprKind::Binary: {
+        PyExpr a = init_expr(c, e.operands[0]), b = init_expr(c, e.operands[1]);
+        std::string op(const_binary_spelling(e.binary_op));
+        if (e.binary_op == ConstBinaryOp::FloorDiv) op = "//";
+        // `/` of two ints is exact wherever the checker accepted it: integer division keeps an int.
+        if (e.binary_op == ConstBinaryOp::Div && static_type(c, e.operands[0]) == "int" && static_type(c, e.operands[1]) == "int" &&
+            (e.value.is_none() || e.value.is_int()))
+          op = "//";
+        return {a.operand() + " " + op + " " + b.operand(), false};
+      }
+      case ExprKind::Call: {
+        if (e.name == "floor_div") return {init_expr(c, e.operands[0]).operand() + " // " + init_expr(c, e.operands[1]).operand(), false};
+        std::string s = e.name + "(";
+        for (size_t i = 0; i < e.operands.size(); ++i) s += (i ? ", " : "") + init_expr(c, e.operands[i]).text;
+        return {s + ")", true};
+      }
+      case ExprKind::List: {
+        std::string s = "[";
+        for (size_t i = 0; i < e.operands.size(); ++i) s += (i ? ", " : "") + init_expr(c, e.operands[i]).text;
+        return {s + "]", true};
+      }
+      case ExprKind::Conditional:
+        return {init_expr(c, e.operands[0]).operand() + " if " + init_expr(c, e.operands[1]).operand() + " else " +
+                    init_expr(c, e.operands[2]).operand(),
+                false};
+    }
+    return {"None", true};
+  }
+
+  // An attribute value, made an int where the callee requires one and the expression is float.
+  std::string attr_value(const InitCtx& c, ExprId id, bool wants_int) {
+    PyExpr e = init_expr(c, id);
+    if (wants_int && static_type(c, id) == "float") return "int(" + e.text + ")";
+    return e.text;
+  }
+
+  std::string instance(const InitCtx& c, const Instance& inst) {
+    if (inst.builtin && inst.builtin->is_container) {
+      std::vector<std::string> items;
+      for (const auto& ch : inst.children) items.push_back(instance(c, ch));
+      return call_text("nn.Sequential", items);
+    }
+    std::vector<std::string> args;
+    if (inst.builtin) {
+      for (const auto& [k, e] : inst.attrs) {
+        const AttrSchema* a = inst.builtin->find_attr(k);
+        args.push_back(k + "=" + attr_value(c, e, a && a->type == AttrType::Int));
+      }
+      return call_text("L." + inst.type_name, args);
+    }
+    const Module& um = p_.module(*inst.user);
+    const ModuleNames& un = names_[inst.user->index];
+    for (const auto& [k, e] : inst.attrs) {
+      const ConstantDecl* d = um.find_constant(k);
+      args.push_back(un.params.at(k) + "=" + attr_value(c, e, d && d->type == "int"));
+    }
+    return call_text(un.cls, args);
+  }
+
+  static std::string call_text(const std::string& head, const std::vector<std::string>& args) {
+    std::string s = head + "(";
+    for (size_t i = 0; i < args.size(); ++i) s += (i ? ", " : "") + args[i];
+    return s + ")";
+  }
+
+  // `self.name = head(items...)`, one item per line when it would be long.
+  void assign_call(const std::string& target, const std::string& head, const std::vector<std::string>& items, const std::string& suffix = "") {
+    std::string flat = target + " = " + call_text(head, items) + suffix;
+    if (flat.size() + 8 <= 100 || items.size() < 2) {
+      w_.line(flat);
+      return;
+    }
+    w_.line(target + " = " + head + "(");
+    w_.indent();
+    for (const auto& i : items) w_.line(i + ",");
+    w_.dedent();
+    w_.line(")" + suffix);
+  }
+
+  void module(size_t index) {
+    const Module& m = p_.modules[index];
+    const ModuleNames& mn = names_[index];
+    w_.line("class " + mn.cls + "(nn.Module):");
+    w_.indent();
+    static const char* kinds[] = {"model", "block", "layer"};
+    w_.line("\"\"\"The `" + escape_doc(m.name) + "` " + kinds[static_cast<int>(m.kind)] + ".\"\"\"");
+    w_.blank();
+    NameAllocator locals = init_allocator();
+    InitCtx c{&m, {}, {}};
+    std::string sig = "def __init__(self";
+    bool star = false;
+    for (const auto& k : m.constants) {
+      if (!k.is_parameter) continue;
+      std::string py = locals.allocate(k.name);
+      c.local[k.name] = py;
+      std::string type = k.type.empty() ? k.default_value.type_name() : k.type;
+      if (type.rfind("list", 0) == 0) type = "list";
+      if (type == "None" || type == "map") type = "";
+      c.types[k.name] = type;
+      if (!star) sig += ", *";
+      star = true;
+      sig += ", " + py + (type.empty() ? "" : ": " + type);
+      if (k.value) sig += " = " + init_expr(c, *k.value).text;
+    }
+    w_.line(sig + ") -> None:");
+    w_.indent();
+    w_.line("super().__init__()");
+    for (const auto& k : m.constants) {
+      if (k.is_parameter) continue;
+      std::string py = locals.allocate(k.name);
+      c.types[k.name] = k.type.empty() ? k.default_value.type_name() : k.type;
+      std::string value = attr_value(c, *k.value, k.type == "int");
+      c.local[k.name] = py;
+      w_.line(py + " = " + value);
+    }
+    // `self.` attributes: layers and tensors first, then constants that forward reads.
+    NameAllocator attrs(kModuleAttrs);
+    self_.clear();
+    for (const auto& s : m.submodules) self_["layer:" + s.name] = attrs.allocate(s.name);
+    for (const auto& t : m.tensors) self_["tensor:" + t.name] = attrs.allocate(t.name);
+    if (m.forward)
+      for (const auto& op : m.forward->ops)
+        if (op.kind == OpKind::ConstRef && !op.erased) {
+          const std::string& n = attrs_of<ConstRefAttrs>(op).name;
+          if (!self_.count("const:" + n)) {
+            self_["const:" + n] = attrs.allocate(n);
+            w_.line("self." + self_["const:" + n] + " = " + c.local.at(n));
+          }
+        }
+    for (const auto& s : m.submodules) {
+      std::string target = "self." + self_["layer:" + s.name];
+      switch (s.form) {
+        case SubmoduleForm::Single: w_.line(target + " = " + instance(c, s.instances[0])); break;
+        case SubmoduleForm::Repeat: {
+          const ExprNode& count = m.expr(*s.count);
+          std::vector<std::string> items{instance(c, s.instances[0])};
+          if (count.kind == ExprKind::Literal && count.literal.is_int()) {
+            for (int64_t i = 1; i < count.literal.as_int(); ++i) items.push_back(instance(c, s.instances[1]));
+          } else {
+            items.push_back("*(" + instance(c, s.instances[1]) + " for _ in range(" + init_expr(c, *s.count).operand() + " - 1))");
+          }
+          assign_call(target, "nn.Sequential", items);
+          break;
+        }
+        case SubmoduleForm::List:
+        case SubmoduleForm::Conditional: {
+          std::vector<std::string> items;
+          for (const auto& inst : s.instances) items.push_back(instance(c, inst));
+          std::string suffix = s.condition ? " if " + init_expr(c, *s.condition).operand() + " else None" : "";
+          assign_call(target, "nn.Sequential", items, suffix);
+          break;
+        }
+      }
+    }
+    for (const auto& t : m.tensors) {
+      std::string shape = "[";
+      for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? ", " : "") + attr_value(c, t.shape[i], true);
+      shape += "]";
+      std::string make = "I.tensor(" + shape + ", init=" + py_string(t.init);
+      for (const auto& [k, e] : t.options) make += ", " + k + "=" + init_expr(c, e).text;
+      make += ")";
+      std::string cond = t.condition ? " if " + init_expr(c, *t.condition).operand() + " else None" : "";
+      const std::string& attr = self_["tensor:" + t.name];
+      if (t.is_state) w_.line("self.register_buffer(" + py_string(attr) + ", " + make + cond + ")");
+      else if (t.condition) w_.line("self." + attr + " = nn.Parameter(" + make + ")" + cond);
+      else w_.line("self." + attr + " = nn.Parameter(" + make + ")");
+    }
+    w_.dedent();
+    if (m.forward) {
+      w_.blank();
+      forward(m, *m.forward);
+    }
+    w_.dedent();
+  }
+
+  // ---- forward ----
+  struct FwdCtx {
+    const Function* f;
+    std::vector<int> uses;
+    std::vector<bool> inline_value;
+    std::vector<std::string> name;   // Python name of a named value
+    std::vector<int> def_pos, last_use;
+    std::map<std::string, int> holder;  // Python name -> value index it holds
+    NameAllocator alloc;
+    std::map<uint32_t, uint32_t> region_of_value_use;  // value -> region of its single use
+  };
+
+  void number(FwdCtx& c, RegionId r, int& pos) {
+    for (OpId id : c.f->region(r).ops) {
+      const Op& op = c.f->op(id);
+      if (op.erased) continue;
+      int here = pos++;
+      for (ValueId v : op.operands) {
+        c.uses[v.index]++;
+        c.last_use[v.index] = std::max(c.last_use[v.index], here);
+        c.region_of_value_use[v.index] = r.index;
+      }
+      for (RegionId sub : op.regions) number(c, sub, pos);
+      int end = pos++;
+      for (ValueId v : op.results) c.def_pos[v.index] = op.kind == OpKind::If ? end : here;
+      // Values used inside a region stay alive until the `if` ends.
+      if (op.kind == OpKind::If)
+        for (size_t i = 0; i < c.last_use.size(); ++i)
+          if (c.last_use[i] > here && c.last_use[i] < end && c.def_pos[i] < here) c.last_use[i] = end;
+    }
+  }
+
+  void forward(const Module& m, const Function& f) {
+    FwdCtx c{&f, {}, {}, {}, {}, {}, {}, init_allocator(), {}};
+    size_t n = f.values.size();
+    c.uses.assign(n, 0);
+    c.inline_value.assign(n, false);
+    c.name.assign(n, "");
+    c.def_pos.assign(n, -1);
+    c.last_use.assign(n, -1);
+    int pos = 0;
+    number(c, f.body, pos);
+    std::vector<uint32_t> region_of_def(n, UINT32_MAX);
+    for (size_t r = 0; r < f.regions.size(); ++r)
+      for (OpId id : f.regions[r].ops)
+        for (ValueId v : f.op(id).results) region_of_def[v.index] = static_cast<uint32_t>(r);
+    for (const auto& op : f.ops) {
+      if (op.erased || op.results.size() != 1) continue;
+      ValueId v = op.results[0];
+      bool trivial = op.kind == OpKind::Constant || op.kind == OpKind::ConstRef || op.kind == OpKind::TensorRef || op.kind == OpKind::LayerRef;
+      bool single = f.value(v).name_hint.empty() && c.uses[v.index] == 1 && region_of_def[v.index] == c.region_of_value_use[v.index] &&
+                    op.kind != OpKind::Input && op.kind != OpKind::If;
+      c.inline_value[v.index] = trivial || single;
+    }
+    std::string sig = "def forward(self";
+    for (const auto& op : f.region(f.body).ops) {
+      const Op& o = f.op(op);
+      if (o.kind != OpKind::Input) continue;
+      std::string py = c.alloc.allocate(attrs_of<InputAttrs>(o).name);
+      c.name[o.results[0].index] = py;
+      c.holder[py] = static_cast<int>(o.results[0].index);
+      sig += ", " + py;
+    }
+    (void)m;
+    w_.line(sig + "):");
+    w_.indent();
+    size_t before = w_.text().size();
+    region(c, f.body);
+    if (w_.text().size() == before) w_.line("pass");
+    w_.dedent();
+  }
+
+  // The Python name for a value about to be defined at `def_pos`.
+  std::string name_for(FwdCtx& c, ValueId v) {
+    const std::string& hint = c.f->value(v).name_hint;
+    std::string base = hint.empty() ? "t" : hint;
+    // Reuse the variable of the same source name when its current value is dead by now.
+    std::string py;
+    for (const auto& [pyname, held] : c.holder) {
+      if (c.f->value(ValueId(static_cast<size_t>(held))).name_hint == base && c.last_use[held] <= c.def_pos[v.index] && pyname.rfind(base, 0) == 0) {
+        py = pyname;
+        break;
+      }
+    }
+    if (py.empty()) py = c.alloc.allocate(base);
+    c.holder[py] = static_cast<int>(v.index);
+    c.name[v.index] = py;
+    return py;
+  }
+
+  PyExpr value(FwdCtx& c, ValueId v) {
+    if (c.inline_value[v.index]) return op_expr(c, c.f->op(c.f->value(v).def));
+    return {c.name[v.index], true};
+  }
+
+  static std::string binary_op(BinaryKind k) {
+    switch (k) {
+      case BinaryKind::Add: return "+";
+      case BinaryKind::Sub: return "-";
+      case BinaryKind::Mul: return "*";
+      case BinaryKind::Div: return "/";
+      case BinaryKind::FloorDiv: return "//";
+      case BinaryKind::Mod: return "%";
+      case BinaryKind::Pow: return "**";
+      case BinaryKind::MatMul: return "@";
+      case BinaryKind::Eq: return "==";
+      case BinaryKind::Ne: return "!=";
+      case BinaryKind::Lt: return "<";
+      case BinaryKind::Le: return "<=";
+      case BinaryKind::Gt: return ">";
+      case BinaryKind::Ge: return ">=";
+      case BinaryKind::And: return "and";
+      case BinaryKind::Or: return "or";
+    }
+    return "+";
+  }
+
+  PyExpr op_expr(FwdCtx& c, const Op& op) {
+    auto arg = [&](size_t i) { return value(c, op.operands[i]); };
+    switch (op.kind) {
+      case OpKind::Input: return {c.name[op.results[0].index], true};
+      case OpKind::Constant: return {py_value(attrs_of<ConstantAttrs>(op).value), true};
+      case OpKind::ConstRef: return {"self." + self_.at("const:" + attrs_of<ConstRefAttrs>(op).name), true};
+      case OpKind::TensorRef: return {"self." + self_.at("tensor:" + attrs_of<TensorRefAttrs>(op).name), true};
+      case OpKind::LayerRef: return {"self." + self_.at("layer:" + attrs_of<LayerRefAttrs>(op).submodule), true};
+      case OpKind::CallLayer: {
+        std::string s = "self." + self_.at("layer:" + attrs_of<CallLayerAttrs>(op).submodule) + "(";
+        for (size_t i = 0; i < op.operands.size(); ++i) s += (i ? ", " : "") + arg(i).text;
+        return {s + ")", true};
+      }
+      case OpKind::CallFunction: {
+        const auto& a = attrs_of<CallFunctionAttrs>(op);
+        if (a.function->python_name.empty()) return {arg(0).operand() + " // " + arg(1).operand(), false};
+        std::string s = "F." + std::string(a.function->python_name) + "(";
+        for (size_t i = 0; i < op.operands.size(); ++i)
+          s += (i ? ", " : "") + (a.arg_names[i].empty() ? "" : a.arg_names[i] + "=") + arg(i).text;
+        if (a.function->name == "dropout") s += ", training=self.training";
+        return {s + ")", true};
+      }
+      case OpKind::Binary: {
+        auto k = attrs_of<BinaryAttrs>(op).op;
+        std::string o = binary_op(k);
+        using VK = ValueType::Kind;
+        if (k == BinaryKind::Div && c.f->value(op.operands[0]).type.kind == VK::Int && c.f->value(op.operands[1]).type.kind == VK::Int) o = "//";
+        return {arg(0).operand() + " " + o + " " + arg(1).operand(), false};
+      }
+      case OpKind::Unary: {
+        auto k = attrs_of<UnaryAttrs>(op).op;
+        return {(k == UnaryKind::Not ? "not " : k == UnaryKind::Neg ? "-" : "+") + arg(0).operand(), false};
+      }
+      case OpKind::IsNone: return {arg(0).operand() + (attrs_of<IsNoneAttrs>(op).negated ? " is not None" : " is None"), false};
+      case OpKind::Member: return {arg(0).operand() + "." + attrs_of<MemberAttrs>(op).member, true};
+      case OpKind::Index: {
+        const auto& a = attrs_of<IndexAttrs>(op);
+        size_t next = 1;
+        std::string s = arg(0).operand() + "[";
+        for (size_t i = 0; i < a.parts.size(); ++i) {
+          const auto& p = a.parts[i];
+          s += i ? ", " : "";
+          if (p.kind == IndexPart::Kind::Ellipsis) s += "...";
+          else if (p.kind == IndexPart::Kind::Value) s += arg(next++).text;
+          else {
+            if (p.has_lower) s += arg(next++).text;
+            s += ":";
+            if (p.has_upper) s += arg(next++).text;
+            if (p.has_step) s += ":" + arg(next++).text;
+          }
+        }
+        if (a.parts.empty()) s += "()";
+        return {s + "]", true};
+      }
+      case OpKind::MakeTuple:
+      case OpKind::MakeList: {
+        bool list = op.kind == OpKind::MakeList;
+        std::string s = list ? "[" : "(";
+        for (size_t i = 0; i < op.operands.size(); ++i) s += (i ? ", " : "") + arg(i).text;
+        if (!list && op.operands.size() == 1) s += ",";
+        return {s + (list ? "]" : ")"), true};
+      }
+      case OpKind::TupleGet: return {arg(0).operand() + "[" + std::to_string(attrs_of<TupleGetAttrs>(op).index) + "]", true};
+      case OpKind::Select: return {arg(1).operand() + " if " + arg(0).operand() + " else " + arg(2).operand(), false};
+      default: return {"None", true};
+    }
+  }
+
+  void region(FwdCtx& c, RegionId r) {
+    for (OpId id : c.f->region(r).ops) {
+      const Op& op = c.f->op(id);
+      if (op.erased) continue;
+      switch (op.kind) {
+        case OpKind::Input: break;
+        case OpKind::Return: w_.line("return " + value(c, op.operands[0]).text); break;
+        case OpKind::Yield: break;
+        case OpKind::If: {
+          std::vector<std::string> names;
+          for (ValueId v : op.results) names.push_back(name_for(c, v));
+          w_.line("if " + value(c, op.operands[0]).text + ":");
+          for (size_t b = 0; b < 2; ++b) {
+            if (b == 1) {
+              // Skip an else branch that assigns nothing.
+              bool any = false;
+              for (OpId sid : c.f->region(op.regions[1]).ops) any = any || (!c.f->op(sid).erased && c.f->op(sid).kind != OpKind::Yield);
+              const Op& y = c.f->op(c.f->region(op.regions[1]).ops.back());
+              for (size_t i = 0; i < y.operands.size(); ++i) any = any || value(c, y.operands[i]).text != names[i];
+              if (!any) break;
+              w_.line("else:");
+            }
+            w_.indent();
+            size_t before = w_.text().size();
+            region(c, op.regions[b]);
+            const Op& y = c.f->op(c.f->region(op.regions[b]).ops.back());
+            for (size_t i = 0; i < y.operands.size(); ++i) {
+              std::string v = value(c, y.operands[i]).text;
+              if (v != names[i]) w_.line(names[i] + " = " + v);
+            }
+            if (w_.text().size() == before) w_.line("pass");
+            w_.dedent();
+          }
+          for (size_t i = 0; i < op.results.size(); ++i) c.holder[names[i]] = static_cast<int>(op.results[i].index);
+          break;
+        }
+        default: {
+          if (op.results.empty()) break;
+          ValueId v = op.results[0];
+          if (c.inline_value[v.index]) break;
+          std::string text = op_expr(c, op).text;
+          if (c.uses[v.index] == 0 && c.f->value(v).name_hint.empty()) {
+            w_.line(text);
+            break;
+          }
+          w_.line(name_for(c, v) + " = " + text);
+        }
+      }
+    }
+  }
+
+  const Program& p_;
+  PythonWriter w_;
+  NameAllocator globals_;
+  std::vector<ModuleNames> names_;
+  std::map<std::string, std::string> self_;
+};
+
+}  // namespace
+
+std::string emit_pytorch(const Program& program) { return Emitter(program).run(); }
+
+}  // namespace triton::codegen

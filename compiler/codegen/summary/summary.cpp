@@ -1,0 +1,81 @@
+// Builds the summary table from the IR's elaborated tree (ir::ElabNode): one row per leaf
+// (a built-in layer or a `param` tensor), in construction order. Packed bytes count 2-bit
+// ternary weights as ceil(n/4) bytes plus a 4-byte scale per output channel, and every
+// float parameter at 4 bytes; MACs are per sample (a symbolic batch counts once).
+#include "codegen/summary/summary.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace triton::codegen {
+
+namespace {
+
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string megabytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+struct Row {
+  std::string path, type, shape, params, kind, bytes, macs;
+};
+
+void collect(const ir::ElabNode& n, std::vector<Row>& rows) {
+  if (n.is_leaf) {
+    const LayerCost& c = n.cost;
+    std::string kind = c.ternary_weights ? (c.float_params ? "ternary+float" : "ternary") : (c.float_params ? "float" : "-");
+    rows.push_back({n.path, n.type_name, n.called || n.type_name == "param" ? n.output.to_string() : "(unused)", grouped(c.params()), kind,
+                    grouped(c.packed_bytes()), grouped(c.macs)});
+  }
+  for (const auto& child : n.children) collect(child, rows);
+}
+
+}  // namespace
+
+std::string emit_summary(const ir::Program& program) {
+  std::vector<Row> rows = {{"layer", "type", "output", "params", "weights", "packed bytes", "MACs"}};
+  collect(program.root, rows);
+  LayerCost t = program.root.total();
+  rows.push_back({"total", "", "", grouped(t.params()), "", grouped(t.packed_bytes()), grouped(t.macs)});
+  size_t w[7] = {};
+  for (const auto& r : rows) {
+    const std::string* cells[] = {&r.path, &r.type, &r.shape, &r.params, &r.kind, &r.bytes, &r.macs};
+    for (int i = 0; i < 7; ++i) w[i] = std::max(w[i], cells[i]->size());
+  }
+  std::string out = "summary of `" + program.entry_module().name + "` (" + program.source_name + ")\n\n";
+  for (size_t ri = 0; ri < rows.size(); ++ri) {
+    const auto& r = rows[ri];
+    const std::string* cells[] = {&r.path, &r.type, &r.shape, &r.params, &r.kind, &r.bytes, &r.macs};
+    std::string line;
+    for (int i = 0; i < 7; ++i) {
+      bool right = i == 3 || i >= 5;
+      std::string pad(w[i] - cells[i]->size(), ' ');
+      line += (i ? "  " : "") + (right ? pad + *cells[i] : *cells[i] + (i == 6 ? "" : pad));
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+    if (ri == 0 || ri + 2 == rows.size()) {
+      size_t len = 0;
+      for (int i = 0; i < 7; ++i) len += w[i] + (i ? 2 : 0);
+      out += std::string(len, '-') + "\n";
+    }
+  }
+  int64_t float_bytes = 4 * t.params();
+  out += "\nparameters: " + grouped(t.params()) + " (ternary weights " + grouped(t.ternary_weights) + ", float " +
+         grouped(t.float_params) + ")\n";
+  out += "packed size: " + megabytes(t.packed_bytes()) + " (float32: " + megabytes(float_bytes) + ")\n";
+  out += "MACs per sample: " + grouped(t.macs) + "\n";
+  return out;
+}
+
+}  // namespace triton::codegen
