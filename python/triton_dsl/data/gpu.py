@@ -84,10 +84,11 @@ class DeviceTensorLoader(BatchLoader):
         height, width = self.images.shape[-2:]
         size, padding = self.crop if self.crop else ((height, width), 0)
         if self.crop:
-            span = torch.tensor([height + 2 * padding - size[0], width + 2 * padding - size[1]],
-                                device=self.device)
-            offsets = (torch.rand(count, 2, generator=generator, device=self.device)
-                       * (span + 1)).long().clamp_(max=span)
+            offsets = torch.stack([
+                torch.randint(0, height + 2 * padding - size[0] + 1, (count,),
+                              generator=generator, device=self.device),
+                torch.randint(0, width + 2 * padding - size[1] + 1, (count,),
+                              generator=generator, device=self.device)], dim=1)
         if self.flip_prob > 0:
             flips = torch.rand(count, generator=generator, device=self.device) < self.flip_prob
         for b in range(start, len(self)):

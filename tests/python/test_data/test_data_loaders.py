@@ -150,3 +150,20 @@ def test_bad_requests_are_user_errors():
     with pytest.raises(UserError, match="3 means and 3 stds for 1-channel images"):
         make_loader(indexed_spec(n=4, channels=1), batch_size=2, train=True,
                     augmentation={"normalize": {"mean": [0.1] * 3, "std": [0.2] * 3}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_path_on_cuda_never_synchronizes_with_the_host():
+    spec = indexed_spec(n=300, size=8, num_classes=300)
+    loader = make_loader(spec, batch_size=64, train=True, device="cuda", dtype=torch.bfloat16,
+                         channels_last=True, augmentation={
+                             "random_crop": {"padding": 2}, "random_horizontal_flip": True,
+                             "mixup": 0.4, "cutmix": 1.0})
+    assert loader.path == "device"
+    torch.cuda.set_sync_debug_mode("error")  # any device-to-host sync raises
+    try:
+        batches = [(x, y) for x, y in loader]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(batches) == 5 and batches[0][0].device.type == "cuda"
+    assert batches[0][1].shape == (64, 300)

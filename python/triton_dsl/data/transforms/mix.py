@@ -33,7 +33,10 @@ class BatchMixer:
         return self.mixup is not None or self.cutmix is not None
 
     def _soft(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.one_hot(y, self.num_classes).to(torch.float32)
+        # scatter_ rather than F.one_hot: on CUDA one_hot checks the label range, which
+        # reads the labels back to the host and stalls the pipeline.
+        target = torch.zeros(y.shape[0], self.num_classes, device=y.device)
+        return target.scatter_(1, y[:, None], 1.0)
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor,
                  rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
