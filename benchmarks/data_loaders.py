@@ -21,7 +21,6 @@ import platform
 import time
 
 import torch
-
 from triton_dsl.data import ImageTensorDataset, get_dataset, make_loader
 from triton_dsl.data.spec import DatasetSpec
 
