@@ -42,14 +42,37 @@ size_t display_width(std::string_view text, size_t start_width = 0) {
   return width;
 }
 
-std::string expand_tabs(std::string_view text) {
+// The snippet as printed: tabs expanded, and bytes that are not valid UTF-8 shown as `?`
+// (so a diagnostic about a bad byte never writes that byte to the terminal).
+std::string printable_line(std::string_view text) {
   std::string out;
-  for (char c : text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
     if (c == '\t') {
       out.append(4 - display_width(out) % 4, ' ');
-    } else {
-      out.push_back(c);
+      ++i;
+      continue;
     }
+    size_t length = 1;
+    if (c >= 0x80) {
+      length = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+      bool valid = length != 0 && i + length <= text.size();
+      for (size_t k = 1; valid && k < length; ++k) {
+        valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+      }
+      if (!valid) {
+        out.push_back('?');
+        ++i;
+        continue;
+      }
+    } else if (c < 0x20) {
+      out.push_back(' ');
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, length));
+    i += length;
   }
   return out;
 }
@@ -147,8 +170,8 @@ void DiagnosticEngine::emit(Diagnostic diagnostic) {
                                      {std::to_string(error_count_)}),
                       {}};
       ++error_count_;
-      if (out_ != nullptr) *out_ << render(stop);
       diagnostics_.push_back(std::move(stop));
+      print_pending();
       return;
     }
     ++error_count_;
@@ -156,11 +179,31 @@ void DiagnosticEngine::emit(Diagnostic diagnostic) {
   } else if (diagnostic.severity == Severity::Warning) {
     ++warning_count_;
   }
+  diagnostics_.push_back(std::move(diagnostic));
+  print_pending();
+}
+
+void DiagnosticEngine::print_pending() {
+  if (held_) return;
   if (out_ != nullptr) {
-    *out_ << render(diagnostic);
+    for (size_t i = first_unprinted_; i < diagnostics_.size(); ++i) *out_ << render(diagnostics_[i]);
     out_->flush();
   }
-  diagnostics_.push_back(std::move(diagnostic));
+  first_unprinted_ = diagnostics_.size();
+}
+
+void DiagnosticEngine::release() {
+  held_ = false;
+  // Whole-file diagnostics first, then by position; the error-limit message stays last.
+  auto position = [](const Diagnostic& d) -> int64_t {
+    if (d.kind == DiagKind::too_many_errors) return INT64_MAX;
+    return d.range ? static_cast<int64_t>(d.range->begin) : -1;
+  };
+  std::stable_sort(diagnostics_.begin() + static_cast<std::ptrdiff_t>(first_unprinted_),
+                   diagnostics_.end(), [&](const Diagnostic& a, const Diagnostic& b) {
+                     return position(a) < position(b);
+                   });
+  print_pending();
 }
 
 std::string DiagnosticEngine::render_location(std::optional<SourceRange> range) const {
@@ -184,15 +227,17 @@ void DiagnosticEngine::render_snippet(std::string& out, SourceRange range) const
   const std::string number = std::to_string(begin.line);
   const size_t gutter = std::max<size_t>(number.size(), 4);
   out.append(gutter + 1 - number.size(), ' ');
-  out += number + " | " + expand_tabs(line) + "\n";
+  out += number + " | " + printable_line(line) + "\n";
   out.append(gutter + 1, ' ');
   out += " | ";
-  const size_t pad = display_width(line.substr(0, caret_from));
+  // Widths are measured on the printed text, so carets line up with what the user sees.
+  auto printed_width = [](std::string_view prefix) { return display_width(printable_line(prefix)); };
+  const size_t pad = printed_width(line.substr(0, caret_from));
   out.append(pad, ' ');
   out += '^';
   const size_t marked_end = caret_to <= line.size()
-                                ? display_width(line.substr(0, caret_to))
-                                : display_width(line) + (caret_to - line.size());
+                                ? printed_width(line.substr(0, caret_to))
+                                : printed_width(line) + (caret_to - line.size());
   if (marked_end > pad + 1) out.append(marked_end - pad - 1, '~');
   out += '\n';
 }

@@ -106,12 +106,19 @@ class DiagnosticEngine {
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
   const SourceBuffer& buffer() const { return buffer_; }
 
+  // While held, diagnostics are recorded but not printed; `release()` prints them ordered
+  // by position (stable). The driver holds across lexing and parsing, which run as two
+  // passes, so that the user reads one file's errors top to bottom.
+  void hold() { held_ = true; }
+  void release();
+
   // Renders one diagnostic in clang style (used for printing; exposed for tests).
   std::string render(const Diagnostic& diagnostic) const;
 
  private:
   friend class DiagnosticBuilder;
   void emit(Diagnostic diagnostic);
+  void print_pending();
   std::string render_location(std::optional<SourceRange> range) const;
   void render_snippet(std::string& out, SourceRange range) const;
 
@@ -122,6 +129,8 @@ class DiagnosticEngine {
   uint32_t error_count_ = 0;
   uint32_t warning_count_ = 0;
   bool limit_reached_ = false;
+  bool held_ = false;
+  size_t first_unprinted_ = 0;
   std::optional<uint32_t> last_error_begin_;
 };
 

@@ -82,10 +82,13 @@ int run_compile(const CompileOptions& options) {
   } verbose_report{session};
 
   // ---- lex ----
+  // Lexing and parsing are separate passes; hold their diagnostics to print them in order.
+  session.diags.hold();
   session.tokens = timed(session.timer, "lex", [&] {
     return lex(session.buffer, session.diags, LexerLimits{options.max_file_bytes});
   });
   if (options.emit == Emit::Tokens) {
+    session.diags.release();
     if (session.diags.has_errors()) return kExitUserError;
     return write_result(session, dump_tokens(session.buffer, session.tokens));
   }
@@ -94,6 +97,7 @@ int run_compile(const CompileOptions& options) {
   session.file = timed(session.timer, "parse", [&] {
     return parse(session.tokens, session.diags, ParserLimits{options.max_nesting_depth});
   });
+  session.diags.release();
   if (options.debug_internal_error) internal_error("raised on request (--debug-internal-error)");
   if (session.diags.has_errors()) return kExitUserError;
   if (options.emit == Emit::Ast) return write_result(session, ast::dump(session.file, session.buffer));

@@ -201,7 +201,12 @@ class Lexer {
   Token stray(uint32_t start) {
     const size_t length = utf8_sequence_length(text_, start);
     if (length == 0) {
+      // One diagnostic for a run of bad bytes, not one per byte.
       pos_ = start + 1;
+      while (pos_ < text_.size() && static_cast<unsigned char>(text_[pos_]) >= 0x80 &&
+             utf8_sequence_length(text_, pos_) == 0) {
+        ++pos_;
+      }
       diags_.report(DiagKind::invalid_utf8, SourceRange{start, pos_});
       return make(TokenKind::Error, start);
     }
@@ -278,8 +283,8 @@ class Lexer {
     // `1.2.3`: a second fraction is a malformed number, not member access.
     if (!bad && peek() == '.' && is_digit(peek(1))) {
       while (is_digit(peek()) || peek() == '.') ++pos_;
-      diags_.report(DiagKind::number_invalid_suffix, SourceRange{digits_end, pos_},
-                    {text_.substr(digits_end, pos_ - digits_end), text_.substr(start, pos_ - start)});
+      diags_.report(DiagKind::number_extra_dot, SourceRange{start, pos_},
+                    {text_.substr(start, pos_ - start)});
       bad = true;
     }
     if (bad) return make(TokenKind::Error, start);

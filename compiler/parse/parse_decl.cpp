@@ -84,6 +84,12 @@ bool Parser::parse_item(ast::Decl& decl) {
           break;
         }
       }
+      if (!next.newline_before && !next.is(TokenKind::Error) && !next.is(TokenKind::EndOfFile)) {
+        // `num_classes 10`: the colon is missing.
+        advance();
+        report_expected(DiagKind::expected_token, "`:` after `" + previous().text + "`");
+        return false;
+      }
       report_expected(DiagKind::expected_item);
       return false;
     }
@@ -93,7 +99,7 @@ bool Parser::parse_item(ast::Decl& decl) {
       } else {
         report_expected(DiagKind::expected_item);
       }
-      return false;
+      return false;  // silent at a lexer error token
   }
   if (!item) return false;
   decl.items.push_back(std::move(item));
@@ -269,6 +275,20 @@ void Parser::parse_layer_body(ast::LayerSpec& spec) {
     }
     const bool named = at(TokenKind::Identifier) || is_keyword(tok().kind);
     if (named && peek().is(TokenKind::Colon)) return parse_attribute(spec.attributes);
+    if (at(TokenKind::Identifier) && !peek().newline_before) {
+      // A child layer's type is followed by its body, `[`, or the end of the entry;
+      // anything else means `name value` with the colon left out.
+      switch (peek().kind) {
+        case TokenKind::LBrace: case TokenKind::LBracket: case TokenKind::Comma:
+        case TokenKind::Semicolon: case TokenKind::RBrace: case TokenKind::EndOfFile:
+        case TokenKind::Error:
+          break;
+        default:
+          advance();
+          report_expected(DiagKind::expected_token, "`:` after `" + previous().text + "`");
+          return false;
+      }
+    }
     if (at(TokenKind::Identifier) || at(TokenKind::KwIf)) {
       auto child = parse_layer_spec();
       if (!child) return false;

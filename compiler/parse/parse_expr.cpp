@@ -32,7 +32,11 @@ ast::ExprPtr Parser::parse_expr_list() {
   auto tuple = make_node<ast::TupleExpr>(first->range);
   tuple->elements.push_back(std::move(first));
   while (consume(TokenKind::Comma)) {
-    if (at_line_break() || at(TokenKind::Assign) || at(TokenKind::RBrace) || at_end()) break;
+    // A trailing comma: `(a,)`, `return a, b,`.
+    if (at_line_break() || at(TokenKind::Assign) || at(TokenKind::RBrace) ||
+        at(TokenKind::RParen) || at(TokenKind::RBracket) || at_end()) {
+      break;
+    }
     auto next = parse_expr();
     if (!next) return nullptr;
     tuple->elements.push_back(std::move(next));
@@ -347,6 +351,7 @@ ast::ExprPtr Parser::parse_primary() {
     case TokenKind::LParen: return parse_paren();
     case TokenKind::LBracket: return parse_list();
     case TokenKind::LBrace: return parse_map();
+    case TokenKind::Error: return nullptr;  // reported by the lexer
     default:
       if (at_line_break() || at_end()) {
         report_expected(DiagKind::expected_token, "an expression");

@@ -6,35 +6,12 @@
 #include <array>
 
 #include "diag/edit_distance.h"
+#include "diag/internal_error.h"
 #include "parse/parser_impl.h"
 
 namespace triton {
 namespace parse_detail {
 namespace {
-
-// Lexer error tokens were already reported; the parser never sees them. A dropped token's
-// line break moves to the token after it so newline-terminated items still end correctly.
-std::vector<Token> without_error_tokens(const std::vector<Token>& tokens) {
-  std::vector<Token> kept;
-  kept.reserve(tokens.size());
-  bool pending_newline = false;
-  for (const Token& token : tokens) {
-    if (token.is(TokenKind::Error)) {
-      pending_newline = pending_newline || token.newline_before;
-      continue;
-    }
-    kept.push_back(token);
-    if (pending_newline) kept.back().newline_before = true;
-    pending_newline = false;
-  }
-  if (kept.empty() || !kept.back().is(TokenKind::EndOfFile)) {
-    Token eof;
-    eof.newline_before = true;
-    if (!tokens.empty()) eof.range = {tokens.back().range.end, tokens.back().range.end};
-    kept.push_back(eof);
-  }
-  return kept;
-}
 
 constexpr std::array<std::string_view, 3> kDeclKeywords = {"model", "block", "layer"};
 
@@ -62,15 +39,20 @@ bool Parser::expect(TokenKind kind, std::string_view what) {
   return false;
 }
 
-std::string Parser::describe_current() const {
+std::string Parser::describe_current(bool at_item_start) const {
   if (at_end()) return "end of file";
-  if (tok().newline_before && newline_significant() && pos_ > 0) return "end of line";
+  if (!at_item_start && tok().newline_before && newline_significant() && pos_ > 0) {
+    return "end of line";
+  }
   std::string_view text = diags_.buffer().slice(tok().range);
   if (text.size() > 32) return "`" + std::string(text.substr(0, 29)) + "...`";
   return "`" + std::string(text) + "`";
 }
 
+// Lexer error tokens stay in the stream: they were reported already, so every "expected"
+// message is silent at one, and the construct around it fails quietly and recovers.
 void Parser::report_expected(DiagKind kind, std::string_view what) {
+  if (at(TokenKind::Error)) return;
   const bool end_of_line = tok().newline_before && newline_significant() && pos_ > 0 && !at_end();
   const SourceRange where = end_of_line ? SourceRange{previous().range.end, previous().range.end}
                                         : tok().range;
@@ -79,11 +61,13 @@ void Parser::report_expected(DiagKind kind, std::string_view what) {
 }
 
 void Parser::report_expected(DiagKind kind) {
-  const std::string found = describe_current();
+  if (at(TokenKind::Error)) return;
+  const std::string found = describe_current(/*at_item_start=*/true);
   diags_.report(kind, tok().range, {found});
 }
 
 void Parser::report_unclosed(TokenKind closer, SourceRange open) {
+  if (at(TokenKind::Error)) return;
   const std::string what = "`" + std::string(token_spelling(closer)) + "`";
   const std::string opener(diags_.buffer().slice(open));
   const SourceRange where = at_end() ? tok().range : tok().range;
@@ -136,6 +120,10 @@ void Parser::recover_to_item_end() {
 void Parser::expect_separator(std::string_view after_what) {
   if (consume(TokenKind::Comma) || consume(TokenKind::Semicolon)) return;
   if (at(TokenKind::RBrace) || at_end() || tok().newline_before) return;
+  if (at(TokenKind::Error)) {
+    recover_to_item_end();
+    return;
+  }
   const std::string found = describe_current();
   diags_.report(DiagKind::expected_separator, tok().range, {after_what, found});
   recover_to_item_end();
@@ -182,7 +170,7 @@ ast::File Parser::parse_file() {
       if (at(TokenKind::RBrace) || at(TokenKind::RParen) || at(TokenKind::RBracket)) {
         diags_.report(DiagKind::unmatched_closing, tok().range,
                             {token_spelling(tok().kind)});
-      } else {
+      } else if (!at(TokenKind::Error)) {
         report_expected(DiagKind::expected_declaration);
       }
       // Skip to the next line that starts with a declaration keyword, outside any braces.
@@ -231,8 +219,9 @@ std::unique_ptr<ast::Decl> Parser::parse_decl(ast::DeclKind kind) {
 
 ast::File parse(const std::vector<Token>& tokens, DiagnosticEngine& diags,
                 const ParserLimits& limits) {
-  const std::vector<Token> kept = parse_detail::without_error_tokens(tokens);
-  parse_detail::Parser parser(kept, diags, limits);
+  check_invariant(!tokens.empty() && tokens.back().is(TokenKind::EndOfFile),
+                  "the token stream must end with EndOfFile");
+  parse_detail::Parser parser(tokens, diags, limits);
   return parser.parse_file();
 }
 

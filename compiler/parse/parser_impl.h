@@ -34,7 +34,9 @@ class Parser {
   // token when the current one starts a new line ("found end of line").
   void report_expected(DiagKind kind, std::string_view what);
   void report_expected(DiagKind kind);
-  std::string describe_current() const;
+  // `at_item_start`: the current token begins the construct being reported, so it is
+  // described itself rather than as "end of line".
+  std::string describe_current(bool at_item_start = false) const;
   // "expected `}`, found ..." with a note "to match this `{`" at `open`.
   void report_unclosed(TokenKind closer, SourceRange open);
   SourceRange range_from(uint32_t begin) const { return {begin, previous().range.end}; }
