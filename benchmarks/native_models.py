@@ -176,7 +176,7 @@ class VisionTransformer(nn.Module):
     def forward(self, x):
         x = self.patch_embed(x)
         x = F.transpose(F.flatten(x, start_dim=2), 1, 2)
-        b, n, c = x.shape
+        b = x.shape[0]
         cls = F.repeat(self.cls_token, b)
         x = F.cat([cls, x], dim=1) + self.pos_embed
         x = self.blocks(x)

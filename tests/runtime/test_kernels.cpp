@@ -1,0 +1,152 @@
+// Every ternary kernel variant the CPU can run, against the scalar reference, on random
+// shapes with ragged edges (columns not a multiple of 16, P not a multiple of the tile);
+// plus dispatch (TRITON_RT_FORCE_ISA) and the thread pool.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "format/packing.h"
+#include "kernels/ternary.h"
+#include "kernels/thread_pool.h"
+
+using namespace triton_rt;
+using namespace triton_rt::kernels;
+
+namespace {
+
+TernaryMatrix random_matrix(std::int64_t rows, std::int64_t cols, std::mt19937& rng) {
+  std::vector<std::int8_t> codes(rows * cols);
+  for (auto& c : codes) c = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
+  TernaryMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.row_bytes = static_cast<std::int64_t>(format::t2_row_bytes(cols));
+  m.packed = format::encode_t2(codes, rows, cols);
+  std::uniform_real_distribution<float> scale(0.1f, 2.0f);
+  for (std::int64_t r = 0; r < rows; ++r) m.scales.push_back(scale(rng));
+  return m;
+}
+
+std::vector<const KernelSet*> runnable_sets() {
+  std::vector<const KernelSet*> sets;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) sets.push_back(&kernel_set(isa));
+  }
+  return sets;
+}
+
+const std::vector<std::pair<std::int64_t, std::int64_t>> kShapes = {
+    {1, 1}, {3, 15}, {4, 16}, {5, 17}, {7, 33}, {9, 100}, {13, 256}, {64, 784}};
+
+void expect_close(float got, float want, const std::string& what) {
+  EXPECT_NEAR(got, want, 1e-4f * (1.0f + std::fabs(want))) << what;
+}
+
+}  // namespace
+
+TEST(Kernels, PreparedFormsAgreeWithCodes) {
+  std::mt19937 rng(1);
+  const TernaryMatrix m = random_matrix(5, 37, rng);
+  const PreparedTernary p = prepare_ternary(m);
+  std::int64_t nonzeros = 0;
+  for (std::int64_t r = 0; r < 5; ++r) {
+    for (std::int64_t c = 0; c < 37; ++c) {
+      const int code = format::t2_code(m.packed.data() + r * m.row_bytes, c);
+      const MaskBlock b = p.masks[r * p.blocks + c / 16];
+      EXPECT_EQ(code > 0, (b.plus >> (c % 16) & 1) == 1);
+      EXPECT_EQ(code < 0, (b.minus >> (c % 16) & 1) == 1);
+      nonzeros += code != 0;
+    }
+  }
+  EXPECT_EQ(p.nonzeros(), nonzeros);
+}
+
+TEST(Kernels, GemvVariantsMatchScalarReference) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist;
+  const KernelSet& ref = kernel_set(Isa::kScalar);
+  for (auto [rows, cols] : kShapes) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    std::vector<float> x(p.blocks * 16, 0.0f);
+    for (std::int64_t i = 0; i < cols; ++i) x[i] = dist(rng);
+    std::vector<float> want(rows), got(rows);
+    ref.gemv(p, x.data(), want.data(), 0, rows);
+    for (const KernelSet* set : runnable_sets()) {
+      std::fill(got.begin(), got.end(), -1.0f);
+      set->gemv(p, x.data(), got.data(), 0, rows);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        expect_close(got[r], want[r], std::string(set->gemv_name) + " " + std::to_string(rows) +
+                                          "x" + std::to_string(cols) + " row " + std::to_string(r));
+      }
+      if (rows > 2) {  // a sub-range must leave the other rows alone
+        std::fill(got.begin(), got.end(), -7.0f);
+        set->gemv(p, x.data(), got.data(), 1, rows - 1);
+        EXPECT_EQ(got[0], -7.0f);
+        EXPECT_EQ(got[rows - 1], -7.0f);
+        expect_close(got[1], want[1], set->gemv_name);
+      }
+    }
+  }
+}
+
+TEST(Kernels, GemmVariantsMatchScalarReference) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  const KernelSet& ref = kernel_set(Isa::kScalar);
+  for (auto [rows, cols] : kShapes) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    for (std::int64_t cols_p : {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 130}) {
+      std::vector<float> x(cols * cols_p);
+      for (float& v : x) v = dist(rng);
+      std::vector<float> want(rows * cols_p), got(rows * cols_p);
+      ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
+      for (const KernelSet* set : runnable_sets()) {
+        std::fill(got.begin(), got.end(), -1.0f);
+        set->gemm(p, x.data(), cols_p, got.data(), 0, rows);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          expect_close(got[i], want[i], std::string(set->gemm_name) + " P=" + std::to_string(cols_p));
+        }
+      }
+    }
+  }
+}
+
+TEST(Kernels, NamesFollowTheConvention) {
+  for (const KernelSet* set : runnable_sets()) {
+    const std::string isa = isa_name(set->isa);
+    EXPECT_EQ(std::string(set->gemv_name).rfind("gemv_t2f32__" + isa + "_", 0), 0u);
+    EXPECT_EQ(std::string(set->gemm_name).rfind("gemm_t2f32__" + isa + "_", 0), 0u);
+  }
+}
+
+TEST(Dispatch, ForceIsaLowersTheLevelButNeverRaisesIt) {
+  setenv("TRITON_RT_FORCE_ISA", "scalar", 1);
+  EXPECT_EQ(selected_isa(), Isa::kScalar);
+  setenv("TRITON_RT_FORCE_ISA", "avx2", 1);
+  EXPECT_EQ(static_cast<int>(selected_isa()),
+            std::min(static_cast<int>(Isa::kAvx2), static_cast<int>(detected_isa())));
+  setenv("TRITON_RT_FORCE_ISA", "avx512", 1);
+  EXPECT_EQ(selected_isa(), detected_isa());
+  unsetenv("TRITON_RT_FORCE_ISA");
+  EXPECT_EQ(selected_isa(), detected_isa());
+  EXPECT_EQ(kernel_set(Isa::kAvx512).isa, detected_isa());
+}
+
+TEST(ThreadPool, CoversEveryIndexOnce) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (std::int64_t n : {0, 1, 5, 1000}) {
+      std::vector<std::atomic<int>> hits(n);
+      for (int rep = 0; rep < 3; ++rep) {
+        pool.parallel_for(n, 3, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) hits[i]++;
+        });
+      }
+      for (std::int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 3);
+    }
+  }
+}
