@@ -206,6 +206,11 @@ class _Builder:
                 outs = node.args[0]
                 outs = outs if isinstance(outs, (tuple, list)) else (outs,)
                 self.graph.outputs.extend(self.val(o) for o in outs)
+            elif node.op == "call_module" and not isinstance(self.results.get(node),
+                                                             torch.Tensor):
+                m = self.modules[node.target]
+                raise ExportError(f"layer `{node.target}` of type {type(m).__name__} cannot be "
+                                  "exported to the packed format (it does not return a tensor)")
             elif not isinstance(self.results.get(node), torch.Tensor):
                 continue  # sizes, shapes and tuples are folded to constants where used
             elif node.op == "get_attr":

@@ -1,0 +1,163 @@
+"""The native engine against PyTorch: exported seed architectures (built from
+`triton_dsl.layers`) must give the eval-mode outputs within 1e-4 relative error, at several
+batch sizes, both packings and every kernel level; bad files and inputs raise ValueError.
+
+The models come from the registry in `benchmarks/native_models.py` (narrow variants of
+ResNet-18, MobileNetV2 and ViT keep this suite fast; the full-size models are measured by
+`benchmarks/native_bench.py`).
+"""
+
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("triton_dsl._native")
+
+from triton_dsl import native
+from triton_dsl.export.packed import ExportError, load_packed, save_packed
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import native_models
+
+TOLERANCE = 1e-4
+PARITY_MODELS = ["mlp", "resnet18_small", "mobilenetv2_small", "vit_tiny"]
+
+
+def relative_error(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
+
+
+@pytest.fixture(scope="module", params=PARITY_MODELS)
+def exported(request, tmp_path_factory):
+    name = request.param
+    model = native_models.build(name)
+    shape = native_models.MODELS[name][1]
+    path = tmp_path_factory.mktemp(name) / f"{name}.tpk"
+    report = save_packed(model, path, example_input=torch.randn(2, *shape))
+    return name, model, shape, path, report
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_parity_with_pytorch(exported, batch):
+    name, model, shape, path, _ = exported
+    engine = load_packed(path)
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(batch))
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = engine.run(x.numpy())
+    assert got.shape == want.shape
+    assert relative_error(got, want) < TOLERANCE, name
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_every_kernel_level_agrees(exported, isa, monkeypatch):
+    _, model, shape, path, _ = exported
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    engine = native.load(path, threads=2)
+    assert engine.info()["isa"] in ("scalar", isa)
+    x = torch.randn(4, *shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert relative_error(engine.run(x.numpy()), want) < TOLERANCE
+
+
+def test_base3_packing_gives_the_same_outputs(exported, tmp_path):
+    name, model, shape, path, report = exported
+    small = tmp_path / f"{name}_1.6.tpk"
+    report3 = save_packed(model, small, example_input=torch.randn(2, *shape), bits="1.6")
+    assert report3.packed_bytes < report.packed_bytes
+    x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
+    np.testing.assert_array_equal(load_packed(small).run(x), load_packed(path).run(x))
+    assert load_packed(small).info()["bits"] == "1.6"
+
+
+def test_mlp_report_and_sizes(tmp_path):
+    model = native_models.build("mlp")
+    report = save_packed(model, tmp_path / "m.tpk", example_input=torch.randn(1, 1, 28, 28))
+    assert report.packed_bytes == (tmp_path / "m.tpk").stat().st_size
+    assert report.packed_bytes <= 53 * 1024
+    assert report.ternary_weights == 784 * 256 + 256 * 10
+    assert report.float32_bytes == 4 * sum(p.numel() for p in model.parameters())
+    report3 = save_packed(model, tmp_path / "m3.tpk", example_input=torch.randn(1, 1, 28, 28),
+                          bits="1.6")
+    assert report3.packed_bytes <= 45 * 1024
+    info = load_packed(tmp_path / "m.tpk").info()
+    assert info["op_kinds"] == ["Reshape", "Linear", "Linear"]  # the ReLU is fused
+    assert info["format_version"] == 1
+    assert info["ternary_weights"] == report.ternary_weights
+
+
+def test_batch_norm_is_folded(tmp_path):
+    model = native_models.build("resnet18_small")
+    save_packed(model, tmp_path / "r.tpk", example_input=torch.randn(1, 3, 32, 32))
+    kinds = load_packed(tmp_path / "r.tpk").info()["op_kinds"]
+    assert "ChannelAffine" not in kinds and "Activation" not in kinds
+    assert kinds.count("Conv2d") == 20
+
+
+def test_float_layers_and_unfused_ops(tmp_path):
+    from triton_dsl import layers as L
+    model = torch.nn.Sequential(
+        L.Conv2d(in_channels=3, out_channels=4, kernel_size=3, padding=1),
+        L.BatchNorm2d(num_features=4), L.SiLU(), L.MaxPool2d(kernel_size=2),
+        L.TernaryConv2d(in_channels=4, out_channels=6, kernel_size=3, stride=2, padding=1,
+                        quantization="none"),
+        L.AvgPool2d(kernel_size=2), L.Flatten(), L.Linear(in_features=24, out_features=5),
+        L.Tanh(), L.Softmax(dim=-1))
+    native_models.randomize_batch_norm(model)
+    save_packed(model, tmp_path / "f.tpk", example_input=torch.randn(2, 3, 16, 16))
+    x = torch.randn(3, 3, 16, 16)
+    with torch.no_grad():
+        want = model(x).numpy()
+    engine = load_packed(tmp_path / "f.tpk")
+    assert engine.info()["ternary_weights"] == 0
+    assert relative_error(engine.run(x.numpy()), want) < TOLERANCE
+
+
+def test_ternary_activation(tmp_path):
+    from triton_dsl import layers as L
+    for method in ("sign", "ternary"):
+        model = torch.nn.Sequential(
+            L.TernaryLinear(in_features=10, out_features=8),
+            L.TernaryActivation(method=method, clip_value=0.5, threshold=0.4),
+            L.TernaryLinear(in_features=8, out_features=3)).eval()
+        save_packed(model, tmp_path / "a.tpk", example_input=torch.randn(2, 10))
+        x = torch.randn(6, 10)
+        with torch.no_grad():
+            want = model(x).numpy()
+        assert relative_error(load_packed(tmp_path / "a.tpk").run(x.numpy()), want) < TOLERANCE
+
+
+def test_unsupported_layers_are_refused(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LSTMCell(4, 4))
+    with pytest.raises(ExportError, match="cannot be exported"):
+        save_packed(model, tmp_path / "x.tpk", example_input=torch.randn(1, 4))
+
+
+def test_bad_files_raise_value_error(tmp_path):
+    model = native_models.build("mlp")
+    path = tmp_path / "m.tpk"
+    save_packed(model, path, example_input=torch.randn(1, 1, 28, 28))
+    data = path.read_bytes()
+    with pytest.raises(ValueError, match="truncated"):
+        native.load_bytes(data[:-10])
+    with pytest.raises(ValueError, match="version 7"):
+        native.load_bytes(data[:8] + struct.pack("<I", 7) + data[12:])
+    with pytest.raises(ValueError, match="not a .tpk"):
+        native.load_bytes(b"hello")
+    with pytest.raises(ValueError, match="cannot open"):
+        native.load(tmp_path / "missing.tpk")
+    engine = native.load(path)
+    with pytest.raises(ValueError, match="expects"):
+        engine.run(np.zeros((1, 1, 27, 28), np.float32))
+
+
+def test_threads_are_configurable(tmp_path):
+    model = native_models.build("mlp")
+    save_packed(model, tmp_path / "m.tpk", example_input=torch.randn(1, 1, 28, 28))
+    assert native.load(tmp_path / "m.tpk", threads=1).info()["threads"] == 1
+    assert native.load(tmp_path / "m.tpk", threads=3).info()["threads"] == 3
