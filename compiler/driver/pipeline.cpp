@@ -3,6 +3,9 @@
 // below where marked; until a phase is part of the build, the options that need it fail
 // with a clear usage error instead of doing nothing.
 #include "driver/pipeline.h"
+#ifdef TRITON_HAVE_CHECK
+#include "driver/middle_end.h"
+#endif
 
 #include <cstdio>
 #include <iostream>
@@ -23,7 +26,7 @@ bool has_source_extension(const std::string& path) {
   return ends_with(".triton") || ends_with(".tri");
 }
 
-int unavailable(std::string_view what) {
+[[maybe_unused]] int unavailable(std::string_view what) {
   std::cerr << "triton: error: " << what << " is not available: this build of `triton` has no "
             << "phase after the parser\n";
   return kExitUsage;
@@ -106,9 +109,13 @@ int run_compile(const CompileOptions& options) {
   // ---- check, lower, optimize, codegen (middle end) ----
   // Wire the next phases in here, each as: run it timed, return kExitUserError when it
   // reported errors, then honour the --emit / --stop-after options that end at it.
+#ifdef TRITON_HAVE_CHECK
+  return run_middle_end(session);
+#else
   if (options.stop_after == StopAfter::Check) return unavailable("`--stop-after=check`");
   if (options.emit != Emit::Default) return unavailable("this `--emit` kind");
   return unavailable("the `" + options.backend + "` backend");
+#endif
 }
 
 }  // namespace triton::driver

@@ -1,0 +1,64 @@
+// Wires check -> IR -> passes -> backend (see middle_end.h). A verifier failure is a
+// compiler bug and becomes an internal error, never a silently wrong output.
+#include "driver/middle_end.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "check/checker.h"
+#include "codegen/pytorch/pytorch_backend.h"
+#include "codegen/summary/summary.h"
+#include "diag/internal_error.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+#include "passes/pass_manager.h"
+
+namespace triton::driver {
+
+namespace {
+
+void verify_or_die(const ir::Program& program, const std::string& when) {
+  auto errors = ir::verify(program);
+  if (errors.empty()) return;
+  std::string msg = "IR verification failed " + when + ":";
+  for (const auto& e : errors) msg += "\n  " + e;
+  internal_error(msg);
+}
+
+}  // namespace
+
+int run_middle_end(CompileSession& session) {
+  const CompileOptions& options = session.options;
+  CheckOptions check_options;
+  check_options.model_name = options.model;
+  // The file name only: generated files must not depend on where the compiler ran.
+  check_options.source_name = std::filesystem::path(options.input).filename().string();
+  auto program = timed(session.timer, "check", [&] { return check_program(session.file, session.diags, check_options); });
+  if (!program) return 1;
+  if (options.stop_after == StopAfter::Check) return 0;
+  if (options.verify || options.verify_each) verify_or_die(*program, "after lowering");
+  if (options.emit == Emit::Ir) return write_result(session, ir::print_program(*program));
+
+  passes::PassOptions pass_options{options.print_after, options.verify_each, options.time_passes};
+  auto report = timed(session.timer, "optimize", [&] {
+    return passes::run_passes(*program, passes::pipeline_for_level(options.opt_level), pass_options, std::cout, std::cerr);
+  });
+  if (!report.ok) {
+    std::string msg = "IR verification failed after pass `" + report.failed_pass + "`:";
+    for (const auto& e : report.verifier_errors) msg += "\n  " + e;
+    internal_error(msg);
+  }
+  if (options.verify) verify_or_die(*program, "after optimization");
+  if (options.emit == Emit::IrOpt) return write_result(session, ir::print_program(*program));
+  if (options.emit == Emit::Summary) return write_result(session, codegen::emit_summary(*program));
+  if (options.backend != "pytorch") {
+    std::cerr << "triton: error: the `" << options.backend
+              << "` backend is not available yet; use `--backend pytorch`\n";
+    return 2;
+  }
+  std::string text = timed(session.timer, "codegen", [&] { return codegen::emit_pytorch(*program); });
+  std::filesystem::path out = std::filesystem::path(options.input).replace_extension(".py");
+  return write_result(session, text, out.string());
+}
+
+}  // namespace triton::driver
