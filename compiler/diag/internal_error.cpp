@@ -12,11 +12,11 @@ std::string project_relative(std::string_view path) {
 }
 }  // namespace
 
-InternalError::InternalError(const std::string& message, std::source_location where)
+InternalError::InternalError(const std::string& message, CodeLocation where)
     : std::runtime_error(message),
-      where_(project_relative(where.file_name()) + ":" + std::to_string(where.line())) {}
+      where_(project_relative(where.file) + ":" + std::to_string(where.line)) {}
 
-void internal_error(const std::string& message, std::source_location where) {
+void internal_error(const std::string& message, CodeLocation where) {
   throw InternalError(message, where);
 }
 

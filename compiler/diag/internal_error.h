@@ -4,15 +4,25 @@
 // bug is never a crash, a traceback, or silently wrong output.
 #pragma once
 
-#include <source_location>
 #include <stdexcept>
 #include <string>
 
 namespace triton {
 
+// Where in our source an invariant broke. (Not std::source_location: clang 14, which builds
+// the fuzzers, lacks it; the builtins below work in GCC and clang alike.)
+struct CodeLocation {
+  const char* file = "";
+  unsigned line = 0;
+  static constexpr CodeLocation current(const char* file = __builtin_FILE(),
+                                        unsigned line = __builtin_LINE()) {
+    return {file, line};
+  }
+};
+
 class InternalError : public std::runtime_error {
  public:
-  InternalError(const std::string& message, std::source_location where);
+  InternalError(const std::string& message, CodeLocation where);
   // "compiler/parse/parser.cpp:42": the path from the `compiler/` directory on, so output
   // never holds a path of the build machine.
   const std::string& where() const { return where_; }
@@ -22,11 +32,11 @@ class InternalError : public std::runtime_error {
 };
 
 [[noreturn]] void internal_error(const std::string& message,
-                                 std::source_location where = std::source_location::current());
+                                 CodeLocation where = CodeLocation::current());
 
 // Checks an invariant that holds for every input; failing it is a compiler bug.
 inline void check_invariant(bool condition, const char* what,
-                            std::source_location where = std::source_location::current()) {
+                            CodeLocation where = CodeLocation::current()) {
   if (!condition) internal_error(what, where);
 }
 

@@ -120,6 +120,8 @@ void Parser::recover_to_item_end() {
 void Parser::expect_separator(std::string_view after_what) {
   if (consume(TokenKind::Comma) || consume(TokenKind::Semicolon)) return;
   if (at(TokenKind::RBrace) || at_end() || tok().newline_before) return;
+  // An entry that ends with its own `}` needs no separator: `if (c) { A {} B {} }`.
+  if (previous().is(TokenKind::RBrace)) return;
   if (at(TokenKind::Error)) {
     recover_to_item_end();
     return;
