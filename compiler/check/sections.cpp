@@ -41,7 +41,7 @@ const std::vector<KeySpec>& training_keys() {
         {"loss", K::Str, {}},
         {"label_smoothing", K::Number, {}},
         {"gradient_estimator", K::Str, {}},
-        {"mixed_precision", K::Bool, {}},
+        {"mixed_precision", K::Any, {}},  // true, or "bf16"/"fp16"
         {"channels_last", K::Bool, {}},
         {"gpu_augmentation", K::Bool, {}},
         {"gradient_clipping", K::Number, {}},
@@ -63,7 +63,10 @@ const std::vector<KeySpec>& performance_keys() {
       {"latency_ms", K::Number, {}},        {"throughput", K::Number, {}},      {"compression", K::Number, {}},
       {"macs", K::Number, {}},              {"flops", K::Number, {}},           {"attention_ops", K::Number, {}},
       {"fps", K::Number, {}},               {"training_time", K::Any, {}},      {"parameters", K::Number, {}},
-      {"device", K::Str, {}},               {"batch_size", K::Int, {}},
+      {"device", K::Str, {}},               {"batch_size", K::Int, {}},         {"expected_top5", K::Number, {}},
+      {"inference_ms", K::Number, {}},      {"frames_per_second", K::Number, {}},
+      {"throughput_images_per_second", K::Number, {}},                          {"training_minutes", K::Number, {}},
+      {"training_hours", K::Number, {}},    {"training_days", K::Number, {}},
   };
   return keys;
 }
@@ -156,7 +159,7 @@ ConstValue Checker::check_section(const ast::SectionItem& s, const ir::Module& m
             diags_.report(DiagKind::section_value_type, r.value->range, {r.key.name, where + ".recipes", "a map `{ ... }`", expr_text(r.value->range)});
             continue;
           }
-          recipes.emplace_back(r.key.name, map(*body, &training_keys(), "recipe `" + r.key.name + "`"));
+          recipes.emplace_back(r.key.name, map(*body, &training_keys(), "recipes." + r.key.name));
         }
         v = ConstValue::of_map(std::move(recipes));
       } else if (sub) {

@@ -2,6 +2,7 @@
 // python_writer.h).
 #include "codegen/pytorch/python_writer.h"
 
+#include <cctype>
 #include <cstdio>
 
 namespace triton::codegen {
@@ -12,9 +13,11 @@ void PythonWriter::line(std::string_view text) {
   out_ += '\n';
 }
 
-void PythonWriter::blank() {
-  if (out_.empty() || (out_.size() >= 2 && out_[out_.size() - 2] == '\n')) return;
-  out_ += '\n';
+void PythonWriter::blank(int lines) {
+  if (out_.empty()) return;
+  int have = 0;
+  for (size_t i = out_.size(); i >= 2 && out_[i - 1] == '\n' && out_[i - 2] == '\n'; --i) ++have;
+  for (; have < lines; ++have) out_ += '\n';
 }
 
 std::string py_string(std::string_view s) {

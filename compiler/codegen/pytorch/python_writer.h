@@ -16,7 +16,7 @@ namespace triton::codegen {
 class PythonWriter {
  public:
   void line(std::string_view text);  // one line at the current indentation
-  void blank();                      // one empty line (never two in a row)
+  void blank(int lines = 1);  // up to `lines` empty lines in a row (PEP 8 spacing)
   void indent() { ++depth_; }
   void dedent() { --depth_; }
   const std::string& text() const { return out_; }
@@ -39,7 +39,7 @@ class NameAllocator {
  public:
   explicit NameAllocator(std::set<std::string> reserved = {}) : taken_(std::move(reserved)) {}
   // A valid identifier for `wanted`: itself when free and not reserved, else with a
-  // trailing underscore, then `_2`, `_3`, ... until it is free.
+  // trailing underscore when reserved, then `_2`, `_3`, ... until it is free.
   std::string allocate(std::string_view wanted);
   void reserve(const std::string& name) { taken_.insert(name); }
   bool taken(const std::string& name) const { return taken_.count(name) > 0; }
