@@ -4,13 +4,77 @@
 
 #include <cctype>
 #include <cstdio>
+#include <vector>
 
 namespace triton::codegen {
 
 void PythonWriter::line(std::string_view text) {
-  out_.append(static_cast<size_t>(depth_) * 4, ' ');
-  out_ += text;
-  out_ += '\n';
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find('\n', start);
+    std::string_view one = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (!one.empty()) out_.append(static_cast<size_t>(depth_) * 4, ' ');
+    out_ += one;
+    out_ += '\n';
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+}
+
+void PythonWriter::statement(std::string_view text) { line(wrap_call(text, static_cast<size_t>(depth_) * 4)); }
+
+std::string wrap_call(std::string_view text, size_t column, size_t limit) {
+  if (column + text.size() <= limit) return std::string(text);
+  // Find the first top-level `(` and its partner, skipping string literals.
+  size_t open = std::string_view::npos, close = std::string_view::npos;
+  std::vector<size_t> commas;
+  int depth = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
+    if (in_str) {
+      if (ch == '\\') ++i;
+      else if (ch == '"') in_str = false;
+      continue;
+    }
+    if (ch == '"') in_str = true;
+    else if (ch == '(' || ch == '[' || ch == '{') {
+      if (depth == 0 && ch == '(' && open == std::string_view::npos) open = i;
+      ++depth;
+    } else if (ch == ')' || ch == ']' || ch == '}') {
+      --depth;
+      if (depth == 0 && open != std::string_view::npos && close == std::string_view::npos && ch == ')') close = i;
+    } else if (ch == ',' && depth == 1 && open != std::string_view::npos && close == std::string_view::npos) {
+      commas.push_back(i);
+    }
+  }
+  if (open == std::string_view::npos || close == std::string_view::npos || close == open + 1) return std::string(text);
+  std::vector<std::string_view> items;
+  size_t from = open + 1;
+  for (size_t c : commas) {
+    items.push_back(text.substr(from, c - from));
+    from = c + 1;
+  }
+  items.push_back(text.substr(from, close - from));
+  // A parenthesized expression (a generator) must not get a trailing comma: it would become
+  // a tuple, or a syntax error.
+  char before = open ? text[open - 1] : ' ';
+  bool is_call = std::isalnum(static_cast<unsigned char>(before)) || before == '_' || before == ')' || before == ']';
+  std::string out(text.substr(0, open + 1));
+  out += '\n';
+  for (auto item : items) {
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    std::string inner = wrap_call(item, column + 4, limit);
+    // Indent every line of the (possibly multi-line) argument by four more spaces.
+    std::string indented = "    ";
+    for (char ch : inner) {
+      indented += ch;
+      if (ch == '\n') indented += "    ";
+    }
+    out += indented + (is_call || items.size() > 1 ? ",\n" : "\n");
+  }
+  out += std::string(text.substr(close));
+  return out;
 }
 
 void PythonWriter::blank(int lines) {

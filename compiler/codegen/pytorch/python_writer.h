@@ -15,7 +15,11 @@ namespace triton::codegen {
 
 class PythonWriter {
  public:
-  void line(std::string_view text);  // one line at the current indentation
+  // One line at the current indentation; a text with newlines is indented line by line.
+  void line(std::string_view text);
+  // Like line(), but a call longer than the line limit is broken one argument per line.
+  void statement(std::string_view text);
+  int indentation() const { return depth_ * 4; }
   void blank(int lines = 1);  // up to `lines` empty lines in a row (PEP 8 spacing)
   void indent() { ++depth_; }
   void dedent() { --depth_; }
@@ -25,6 +29,11 @@ class PythonWriter {
   std::string out_;
   int depth_ = 0;
 };
+
+// Breaks a long call expression one argument per line (arguments that are themselves long
+// calls are broken the same way); `column` is where the text starts. Strings are skipped
+// over, so a comma inside a string literal never splits.
+std::string wrap_call(std::string_view text, size_t column, size_t limit = 100);
 
 // A Python string literal for any bytes: quotes, backslashes, newlines and control
 // characters are escaped, so the literal always ends where the writer means it to.

@@ -246,18 +246,8 @@ class Emitter {
     return s + ")";
   }
 
-  // `self.name = head(items...)`, one item per line when it would be long.
   void assign_call(const std::string& target, const std::string& head, const std::vector<std::string>& items, const std::string& suffix = "") {
-    std::string flat = target + " = " + call_text(head, items) + suffix;
-    if (flat.size() + 8 <= 100 || items.size() < 2) {
-      w_.line(flat);
-      return;
-    }
-    w_.line(target + " = " + head + "(");
-    w_.indent();
-    for (const auto& i : items) w_.line(i + ",");
-    w_.dedent();
-    w_.line(")" + suffix);
+    w_.statement(target + " = " + call_text(head, items) + suffix);
   }
 
   void module(size_t index) {
@@ -285,7 +275,7 @@ class Emitter {
       sig += ", " + py + (type.empty() ? "" : ": " + type);
       if (k.value) sig += " = " + init_expr(c, *k.value).text;
     }
-    w_.line(sig + ") -> None:");
+    w_.statement(sig + ") -> None:");
     w_.indent();
     w_.line("super().__init__()");
     for (const auto& k : m.constants) {
@@ -313,7 +303,7 @@ class Emitter {
     for (const auto& s : m.submodules) {
       std::string target = "self." + self_["layer:" + s.name];
       switch (s.form) {
-        case SubmoduleForm::Single: w_.line(target + " = " + instance(c, s.instances[0])); break;
+        case SubmoduleForm::Single: w_.statement(target + " = " + instance(c, s.instances[0])); break;
         case SubmoduleForm::Repeat: {
           const ExprNode& count = m.expr(*s.count);
           std::vector<std::string> items{instance(c, s.instances[0])};
@@ -344,9 +334,9 @@ class Emitter {
       make += ")";
       std::string cond = t.condition ? " if " + init_expr(c, *t.condition).operand() + " else None" : "";
       const std::string& attr = self_["tensor:" + t.name];
-      if (t.is_state) w_.line("self.register_buffer(" + py_string(attr) + ", " + make + cond + ")");
-      else if (t.condition) w_.line("self." + attr + " = nn.Parameter(" + make + ")" + cond);
-      else w_.line("self." + attr + " = nn.Parameter(" + make + ")");
+      if (t.is_state) w_.statement("self.register_buffer(" + py_string(attr) + ", " + make + cond + ")");
+      else if (t.condition) w_.statement("self." + attr + " = nn.Parameter(" + make + ")" + cond);
+      else w_.statement("self." + attr + " = nn.Parameter(" + make + ")");
     }
     w_.dedent();
     if (m.forward) {
@@ -366,6 +356,7 @@ class Emitter {
     std::map<std::string, int> holder;  // Python name -> value index it holds
     NameAllocator alloc;
     std::map<uint32_t, uint32_t> region_of_value_use;  // value -> region of its single use
+    std::map<uint32_t, std::string> preassigned;       // value -> the `if` result it becomes
   };
 
   void number(FwdCtx& c, RegionId r, int& pos) {
@@ -389,7 +380,7 @@ class Emitter {
   }
 
   void forward(const Module& m, const Function& f) {
-    FwdCtx c{&f, {}, {}, {}, {}, {}, {}, init_allocator(), {}};
+    FwdCtx c{&f, {}, {}, {}, {}, {}, {}, init_allocator(), {}, {}};
     size_t n = f.values.size();
     c.uses.assign(n, 0);
     c.inline_value.assign(n, false);
@@ -430,6 +421,10 @@ class Emitter {
 
   // The Python name for a value about to be defined at `def_pos`.
   std::string name_for(FwdCtx& c, ValueId v) {
+    if (auto it = c.preassigned.find(v.index); it != c.preassigned.end()) {
+      c.name[v.index] = it->second;
+      return it->second;
+    }
     const std::string& hint = c.f->value(v).name_hint;
     std::string base = hint.empty() ? "t" : hint;
     // Reuse the variable of the same source name when its current value is dead by now.
@@ -552,6 +547,18 @@ class Emitter {
         case OpKind::If: {
           std::vector<std::string> names;
           for (ValueId v : op.results) names.push_back(name_for(c, v));
+          // A value computed in a branch only to become the `if`'s result is assigned to the
+          // result's variable directly (`identity = self.shortcut(x)`).
+          for (RegionId sub : op.regions) {
+            const Op& y = c.f->op(c.f->region(sub).ops.back());
+            for (size_t i = 0; i < y.operands.size(); ++i) {
+              ValueId v = y.operands[i];
+              const Op& d = c.f->op(c.f->value(v).def);
+              bool local = false;
+              for (OpId sid : c.f->region(sub).ops) local = local || sid == c.f->value(v).def;
+              if (local && c.uses[v.index] == 1 && !c.inline_value[v.index] && d.results.size() == 1) c.preassigned[v.index] = names[i];
+            }
+          }
           w_.line("if " + value(c, op.operands[0]).text + ":");
           for (size_t b = 0; b < 2; ++b) {
             if (b == 1) {
