@@ -15,6 +15,9 @@
 #include "diag/internal_error.h"
 #include "driver/options.h"
 #include "driver/pipeline.h"
+#ifdef TRITON_HAVE_CHECK
+#include "check/builtins.h"
+#endif
 
 #ifndef TRITON_VERSION
 #define TRITON_VERSION "0.1.0"
@@ -28,11 +31,15 @@ constexpr char kMainUsage[] =
     "\n"
     "commands:\n"
     "  compile FILE [options]   compile a .triton model (see `triton compile --help`)\n"
+    "  summary FILE [options]   per-layer shapes, parameters, packed bytes and MACs\n"
+    "                           (`compile --emit=summary`)\n"
     "\n"
     "options:\n"
     "  --help, -h               show this help\n"
     "  --version                show the version\n"
-    "  --list-diagnostics       list every diagnostic kind: id, severity, message format\n";
+    "  --list-diagnostics       list every diagnostic kind: id, severity, message format\n"
+    "  --dump-builtins=json|markdown\n"
+    "                           print the schema of the built-in layers and functions\n";
 
 bool wants_help(const std::vector<std::string>& args) {
   for (const std::string& arg : args) {
@@ -49,6 +56,35 @@ int compile_command(const std::vector<std::string>& args) {
   const auto options = parse_compile_options(args);
   if (!options) return kExitUsage;
   return run_compile(*options);
+}
+
+// `triton summary FILE ...` is `triton compile FILE --emit=summary ...`.
+int summary_command(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    std::cout << "usage: triton summary FILE [compile options]\n";
+    return 0;
+  }
+  std::vector<std::string> with_emit = args;
+  with_emit.push_back("--emit=summary");
+  return compile_command(with_emit);
+}
+
+int dump_builtins(std::string_view format) {
+#ifdef TRITON_HAVE_CHECK
+  if (format == "json") {
+    std::cout << dump_builtins_json();
+    return 0;
+  }
+  if (format == "markdown") {
+    std::cout << dump_builtins_markdown();
+    return 0;
+  }
+  std::cerr << "triton: error: `--dump-builtins` takes `json` or `markdown`, got `" << format << "`\n";
+#else
+  (void)format;
+  std::cerr << "triton: error: this build of `triton` has no checker\n";
+#endif
+  return kExitUsage;
 }
 
 int list_diagnostics() {
@@ -70,6 +106,7 @@ struct Command {
 // Subcommands. Add `{"run", run_command}` here when the runtime is linked.
 constexpr Command kCommands[] = {
     {"compile", compile_command},
+    {"summary", summary_command},
 };
 
 int dispatch(const std::vector<std::string>& args) {
@@ -82,6 +119,11 @@ int dispatch(const std::vector<std::string>& args) {
     return 0;
   }
   if (args[0] == "--list-diagnostics") return list_diagnostics();
+  if (args[0].rfind("--dump-builtins", 0) == 0) {
+    std::string_view format = args[0] == "--dump-builtins" ? std::string_view(args.size() > 1 ? args[1] : "json")
+                                                           : std::string_view(args[0]).substr(std::string_view("--dump-builtins=").size());
+    return dump_builtins(format);
+  }
   for (const Command& command : kCommands) {
     if (args[0] == command.name) return command.run({args.begin() + 1, args.end()});
   }
