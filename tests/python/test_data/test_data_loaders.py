@@ -167,3 +167,23 @@ def test_device_path_on_cuda_never_synchronizes_with_the_host():
         torch.cuda.set_sync_debug_mode("default")
     assert len(batches) == 5 and batches[0][0].device.type == "cuda"
     assert batches[0][1].shape == (64, 300)
+
+
+def test_cpu_batches_are_made_single_threaded_and_threads_restored():
+    seen = []
+    loader = make_loader(indexed_spec(n=8), batch_size=4, train=True)
+    original = loader.normalizer.__call__
+
+    def recording(x):
+        seen.append(torch.get_num_threads())
+        return original(x)
+
+    loader.normalizer = recording
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for _ in loader:
+            assert torch.get_num_threads() == 2  # the consumer's setting, between batches
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1]
