@@ -34,15 +34,19 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def triton_compiler() -> Path:
-    """The `triton` executable: $TRITON_COMPILER, else one on PATH, else a development
-    build under build/*/compiler/. Tests that need it skip when there is none."""
+    """The `triton` executable: $TRITON_COMPILER, else one on PATH, else the newest
+    development build under build/*/compiler/. Tests that need it skip when there is none."""
     candidates = []
     if os.environ.get("TRITON_COMPILER"):
         candidates.append(Path(os.environ["TRITON_COMPILER"]))
     on_path = shutil.which("triton")
     if on_path:
         candidates.append(Path(on_path))
-    candidates.extend(sorted(REPO_ROOT.glob("build/*/compiler/triton")))
+    # Several development builds may exist; the most recently linked is the likeliest to
+    # match the sources.
+    builds = [*REPO_ROOT.glob("build/*/compiler/triton"),
+              *REPO_ROOT.glob("build/*/compiler/driver/triton")]
+    candidates.extend(sorted(builds, key=lambda p: p.stat().st_mtime, reverse=True))
     for candidate in candidates:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
