@@ -10,6 +10,7 @@ summed, so every rank reports the same numbers.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,6 +42,21 @@ class EvalResult:
         return self.loss_sum / self.total if self.total else 0.0
 
 
+@contextlib.contextmanager
+def _repeatable_kernels(device: torch.device):
+    """cuDNN's autotuner may pick another algorithm in another process, and algorithms round
+    differently; evaluation pins deterministic ones so a checkpoint scores the same later."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved
+
+
 def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device,
              channels_last: bool = False, dist_context: DistContext | None = None,
              max_batches: int | None = None) -> EvalResult:
@@ -50,7 +66,7 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device,
     counts = torch.zeros(3, dtype=torch.int64, device=device)  # correct, top-5, total
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), _repeatable_kernels(device):
             for index, (images, targets) in enumerate(loader):
                 if max_batches is not None and index >= max_batches:
                     break

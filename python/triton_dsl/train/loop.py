@@ -146,6 +146,9 @@ class Trainer:
                                      steps_per_epoch=self.steps_per_epoch, epochs=config.epochs)
         self.precision = Precision(config.mixed_precision, device, announce=self.dist.is_main)
         self.criterion = build_criterion(config)
+        if device.type == "cuda":
+            # Fixed shapes every step: let cuDNN time its algorithms once and keep the best.
+            torch.backends.cudnn.benchmark = True
         self.start_epoch = 0
         self.result = TrainResult()
         self._written: list[Path] = []
