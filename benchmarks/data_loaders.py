@@ -8,6 +8,7 @@ The baseline row is torchvision's `ToTensor`+`Normalize` pipeline through a plai
 
     PYTHONPATH=python python benchmarks/data_loaders.py --data-path DIR   # real files
     PYTHONPATH=python python benchmarks/data_loaders.py --synthetic       # random images
+    ... --folder-images 3000      # also an ImageNet-like folder of generated JPEGs
 
 `--synthetic` makes MNIST- and CIFAR-shaped random uint8 datasets of the real sizes, for
 machines without the files (loader speed does not depend on pixel values).
@@ -89,6 +90,41 @@ def baseline(spec: DatasetSpec, batch_size: int, workers: int, max_batches: int)
     return images / (time.perf_counter() - start)
 
 
+def jpeg_folder(root, count: int, classes: int = 10) -> None:
+    """`count` JPEGs of ImageNet's typical size (500x375) in `root/train/<class>/`."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:375, 0:500]
+    for i in range(count):
+        folder = root / "train" / f"class{i % classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        # Smooth content plus mild noise compresses like a photograph, unlike pure noise.
+        base = (np.sin(xx / rng.uniform(5, 40)) + np.cos(yy / rng.uniform(5, 40))) * 60 + 128
+        pixels = np.stack([base + rng.normal(0, 8, base.shape) for _ in range(3)], axis=-1)
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{i}.jpg",
+                                                                    quality=90)
+
+
+def folder_rows(count: int, batch_size: int, workers: int | None, devices) -> None:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jpeg_folder(Path(tmp), count)
+        spec = get_dataset("custom", data_path=tmp, split="train", image_size=224)
+        for device in devices:
+            for train, aug in ((True, {"random_resized_crop": True,
+                                       "random_horizontal_flip": True}), (False, None)):
+                loader = make_loader(spec, batch_size=batch_size, train=train,
+                                     augmentation=aug, device=device, num_workers=workers)
+                seconds, images = time_loader(loader, device, None)
+                label = ",".join(aug) if aug else "resize 256, centre crop (eval)"
+                print(f"{'folder':<9} {'workers':<8} {device.type:<6} {label:<34} "
+                      f"{images / seconds:>12,.0f} {seconds * 1000:>9.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-path", help="where the dataset files are")
@@ -98,6 +134,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--worker-batches", type=int, default=40,
                         help="batches timed on the workers path and the baseline")
+    parser.add_argument("--folder-images", type=int, default=0,
+                        help="also time an image folder of this many 500x375 JPEGs")
     args = parser.parse_args()
 
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available()
@@ -133,6 +171,8 @@ def main() -> None:
         rate = baseline(spec, args.batch_size, workers, args.worker_batches)
         print(f"{name:<9} {'baseline':<8} {'cpu':<6} {'ToTensor+Normalize, PIL, DataLoader':<34} "
               f"{rate:>12,.0f} {len(spec) / rate * 1000:>9.0f}")
+    if args.folder_images:
+        folder_rows(args.folder_images, args.batch_size, args.workers, devices)
 
 
 if __name__ == "__main__":

@@ -142,3 +142,27 @@ def test_crop_size_other_than_input_size_is_rejected():
     cfg = parse_augmentation({"random_crop": {"size": 12, "padding": 2}})
     with pytest.raises(UserError, match=r"size \[12, 12\] differs from the input size \[16, 16\]"):
         sample_transform(cfg, _tensor_spec(), train=True)
+
+
+# The augmentation sections of examples/basic/*.triton, as the compiler hands them over.
+SEED_MODEL_SECTIONS = {
+    "simple_mlp": {"normalize": {"mean": [0.1307], "std": [0.3081]}},
+    "resnet18": {"random_crop": {"size": 32, "padding": 4}, "random_horizontal_flip": True,
+                 "normalize": {"mean": [0.4914, 0.4822, 0.4465],
+                               "std": [0.2470, 0.2435, 0.2616]}},
+    "mobilenetv2": {"random_resized_crop": {"size": 224}, "random_horizontal_flip": True,
+                    "normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}},
+    "vision_transformer": {"random_resized_crop": {"size": 224}, "random_horizontal_flip": True,
+                           "rand_augment": {"num_ops": 2, "magnitude": 9},
+                           "mixup": {"alpha": 0.8}, "cutmix": {"alpha": 1.0},
+                           "normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}},
+}
+
+
+@pytest.mark.parametrize("model", sorted(SEED_MODEL_SECTIONS))
+def test_seed_model_sections_parse_without_warnings(model, recwarn):
+    cfg = parse_augmentation(SEED_MODEL_SECTIONS[model])
+    assert not [w for w in recwarn if issubclass(w.category, AugmentationWarning)]
+    assert cfg.mean is not None and len(cfg.mean) == len(cfg.std)
+    device_capable = not cfg.per_sample_only
+    assert device_capable == (model in ("simple_mlp", "resnet18"))
