@@ -136,10 +136,11 @@ def load(*, data_path, split: str, download_missing: bool, mirrors=None) -> Data
                             f"`{_STEMS[file_split][0]}.bin[.gz]`) not found in "
                             f"{locate.show(dirs)}; pass `--data-path` or allow downloading")
         directory = locate.download_dir(data_path, DIR_NAMES[0])
-        archive = download.fetch(BINARY_ARCHIVE, directory,
-                                 download.mirrors_for(MIRRORS, mirrors), what=NAME)
-        download.extract_dir(archive, BIN_DIR, directory, what=NAME)
-        archive.unlink(missing_ok=True)
+        if not (directory / BIN_DIR).is_dir():
+            archive = download.fetch(BINARY_ARCHIVE, directory,
+                                     download.mirrors_for(MIRRORS, mirrors), what=NAME)
+            download.extract_dir(archive, BIN_DIR, directory, what=NAME)
+            archive.unlink(missing_ok=True)
         found = _find(directory, file_split)
         if found is None:
             raise UserError(f"the downloaded cifar10 archive lacks the {split} batches")

@@ -168,6 +168,10 @@ def extract_dir(archive: Path, member_dir: str, dest_dir: Path, *, what: str) ->
             tar.extractall(staging, members=members, filter="data")
         os.replace(staging / member_dir, target)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        # Several processes (one per GPU) may download at once: when another one finished
+        # first, its complete copy is already in place and this failure does not matter.
+        if target.is_dir():
+            return target
         raise UserError(f"cannot unpack {what} archive `{archive}`: {e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)

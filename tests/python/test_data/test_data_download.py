@@ -135,3 +135,16 @@ def test_cifar_archive_download_and_extraction(tmp_path, http_root, monkeypatch)
     # Only the batches directory is unpacked; the archive is removed afterwards.
     assert listing(tmp_path / "data" / "cifar10") == ["cifar-10-batches-bin"]
     assert not (tmp_path / "data" / "outside.txt").exists()
+
+
+def test_extraction_keeps_an_existing_copy_and_cleans_up_after_a_broken_archive(tmp_path):
+    (tmp_path / "dest" / "cifar-10-batches-bin").mkdir(parents=True)
+    (tmp_path / "dest" / "cifar-10-batches-bin" / "data_batch_1.bin").write_bytes(b"x")
+    (tmp_path / "broken.tar.gz").write_bytes(b"not a tar archive")
+    target = download.extract_dir(tmp_path / "broken.tar.gz", "cifar-10-batches-bin",
+                                  tmp_path / "dest", what="cifar10")
+    assert (target / "data_batch_1.bin").read_bytes() == b"x"
+    with pytest.raises(UserError, match="cannot unpack cifar10 archive"):
+        download.extract_dir(tmp_path / "broken.tar.gz", "other", tmp_path / "dest",
+                             what="cifar10")
+    assert listing(tmp_path / "dest") == ["cifar-10-batches-bin"]  # no staging left behind
