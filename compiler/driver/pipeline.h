@@ -64,7 +64,7 @@ struct CompileSession {
   SourceBuffer buffer;
   DiagnosticEngine diags;
   PhaseTimer timer;
-  std::vector<Token> tokens;  // lex
+  TokenList tokens;           // lex
   ast::File file;             // parse
 };
 

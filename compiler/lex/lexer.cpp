@@ -74,9 +74,11 @@ class Lexer {
   Lexer(const SourceBuffer& buffer, DiagnosticEngine& diags)
       : text_(buffer.text()), diags_(diags) {}
 
-  std::vector<Token> run() {
-    std::vector<Token> tokens;
-    tokens.reserve(text_.size() / 4 + 1);
+  TokenList run() {
+    TokenList list;
+    std::vector<Token>& tokens = list.tokens;
+    // Real sources average well over 8 bytes per token; over-reserving costs page faults.
+    tokens.reserve(text_.size() / 8 + 16);
     bool newline = true;
     while (true) {
       newline = skip_trivia() || newline;
@@ -93,7 +95,8 @@ class Lexer {
       eof.newline_before = true;
       tokens.push_back(std::move(eof));
     }
-    return tokens;
+    list.strings = std::move(strings_);
+    return list;
   }
 
  private:
@@ -230,9 +233,7 @@ class Lexer {
     const std::string_view word = text_.substr(start, pos_ - start);
     const auto& keywords = keyword_table();
     if (auto it = keywords.find(word); it != keywords.end()) return make(it->second, start);
-    Token token = make(TokenKind::Identifier, start);
-    token.text = std::string(word);
-    return token;
+    return make(TokenKind::Identifier, start);
   }
 
   Token number(uint32_t start) {
@@ -374,7 +375,8 @@ class Lexer {
     }
     if (bad) return make(TokenKind::Error, start);
     Token token = make(TokenKind::String, start);
-    token.text = std::move(value);
+    token.int_value = static_cast<int64_t>(strings_.size());
+    strings_.push_back(std::move(value));
     return token;
   }
 
@@ -400,6 +402,7 @@ class Lexer {
   std::string_view text_;
   DiagnosticEngine& diags_;
   uint32_t pos_ = 0;
+  std::vector<std::string> strings_;
 };
 
 std::string quote_for_dump(std::string_view text) {
@@ -420,21 +423,20 @@ std::string quote_for_dump(std::string_view text) {
 
 }  // namespace
 
-std::vector<Token> lex(const SourceBuffer& buffer, DiagnosticEngine& diags,
-                       const LexerLimits& limits) {
+TokenList lex(const SourceBuffer& buffer, DiagnosticEngine& diags, const LexerLimits& limits) {
   if (buffer.text().size() > limits.max_file_bytes) {
     diags.report(DiagKind::file_too_large, std::nullopt,
                  {std::to_string(buffer.text().size()), std::to_string(limits.max_file_bytes)});
-    Token eof;
-    eof.newline_before = true;
-    return {eof};
+    TokenList list;
+    list.tokens.emplace_back().newline_before = true;
+    return list;
   }
   return Lexer(buffer, diags).run();
 }
 
-std::string dump_tokens(const SourceBuffer& buffer, const std::vector<Token>& tokens) {
+std::string dump_tokens(const SourceBuffer& buffer, const TokenList& tokens) {
   std::string out;
-  for (const Token& token : tokens) {
+  for (const Token& token : tokens.tokens) {
     const LineColumn lc = buffer.line_column(token.range.begin);
     out += std::to_string(lc.line) + ":" + std::to_string(lc.column) + " ";
     out += token_kind_name(token.kind);
@@ -450,7 +452,7 @@ std::string dump_tokens(const SourceBuffer& buffer, const std::vector<Token>& to
         out.append(text, result.ptr);
         break;
       }
-      case TokenKind::String: out += " = " + quote_for_dump(token.text); break;
+      case TokenKind::String: out += " = " + quote_for_dump(tokens.string_value(token)); break;
       default: break;
     }
     if (token.newline_before) out += " (line start)";

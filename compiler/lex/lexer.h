@@ -1,8 +1,8 @@
-// The lexer: turns a SourceBuffer into a vector of tokens in one pass, reporting malformed
+// The lexer: turns a SourceBuffer into a list of tokens in one pass, reporting malformed
 // input (stray characters, unterminated strings and comments, bad numbers) through the
 // diagnostics engine and carrying on, so that one run shows every lexical mistake.
 // An erroneous token becomes TokenKind::Error, which the parser skips without another
-// message. The token vector always ends with one EndOfFile token.
+// message. The token list always ends with one EndOfFile token.
 #pragma once
 
 #include <vector>
@@ -18,10 +18,9 @@ struct LexerLimits {
   uint32_t max_file_bytes = 64u << 20;
 };
 
-std::vector<Token> lex(const SourceBuffer& buffer, DiagnosticEngine& diags,
-                       const LexerLimits& limits = {});
+TokenList lex(const SourceBuffer& buffer, DiagnosticEngine& diags, const LexerLimits& limits = {});
 
 // `--emit=tokens`: one token per line, `line:col Kind 'spelling' [value]`.
-std::string dump_tokens(const SourceBuffer& buffer, const std::vector<Token>& tokens);
+std::string dump_tokens(const SourceBuffer& buffer, const TokenList& tokens);
 
 }  // namespace triton

@@ -50,7 +50,7 @@ bool Parser::parse_item(ast::Decl& decl) {
       }
       if (next.is(TokenKind::LBrace)) {
         // `training { ... }`, or a misspelled section / `params`.
-        ast::Identifier name{tok().text, tok().range};
+        ast::Identifier name{text(tok()), tok().range};
         if (auto kind = section_kind(name.name)) {
           advance();
           item = parse_section(*kind, name);
@@ -70,16 +70,16 @@ bool Parser::parse_item(ast::Decl& decl) {
         (void)parse_map();
         return true;
       }
-      if (next.is(TokenKind::LParen) && edit_distance(tok().text, "forward") <= 2) {
-        diags_.report(DiagKind::misspelled_keyword, tok().range, {tok().text, "forward"});
+      if (next.is(TokenKind::LParen) && edit_distance(text(tok()), "forward") <= 2) {
+        diags_.report(DiagKind::misspelled_keyword, tok().range, {text(tok()), "forward"});
         item = parse_forward();
         break;
       }
       if (next.is(TokenKind::Identifier) && !next.newline_before) {
         static constexpr std::array<std::string_view, 3> kItemKeywords = {"layer", "param",
                                                                            "state"};
-        if (auto match = closest_match(tok().text, kItemKeywords)) {
-          diags_.report(DiagKind::misspelled_keyword, tok().range, {tok().text, *match});
+        if (auto match = closest_match(text(tok()), kItemKeywords)) {
+          diags_.report(DiagKind::misspelled_keyword, tok().range, {text(tok()), *match});
           item = *match == "layer" ? parse_layer_item() : parse_tensor_item();
           break;
         }
@@ -87,7 +87,7 @@ bool Parser::parse_item(ast::Decl& decl) {
       if (!next.newline_before && !next.is(TokenKind::Error) && !next.is(TokenKind::EndOfFile)) {
         // `num_classes 10`: the colon is missing.
         advance();
-        report_expected(DiagKind::expected_token, "`:` after `" + previous().text + "`");
+        report_expected(DiagKind::expected_token, "`:` after `" + text(previous()) + "`");
         return false;
       }
       report_expected(DiagKind::expected_item);
@@ -111,13 +111,13 @@ bool Parser::parse_item(ast::Decl& decl) {
 // section     = SECTION_NAME ":" map          (the colon form of a section)
 ast::ItemPtr Parser::parse_named_item() {
   const uint32_t begin = tok().range.begin;
-  ast::Identifier name{tok().text, tok().range};
+  ast::Identifier name{text(tok()), tok().range};
   advance();  // name
   advance();  // `:`
   if (at(TokenKind::LBrace)) {
     if (auto kind = section_kind(name.name)) return parse_section(*kind, name);
   }
-  if (at(TokenKind::Identifier) && is_type_name(tok().text) && !at_line_break()) {
+  if (at(TokenKind::Identifier) && is_type_name(text(tok())) && !at_line_break()) {
     auto constant = std::make_unique<ast::ConstantItem>(SourceRange{});
     constant->name = name;
     constant->type = parse_type();
@@ -222,7 +222,7 @@ ast::LayerSpecPtr Parser::parse_layer_spec() {
     report_expected(DiagKind::expected_token, "a layer type");
     return nullptr;
   }
-  spec->type_name = {tok().text, tok().range};
+  spec->type_name = {text(tok()), tok().range};
   advance();
   if (at(TokenKind::LBracket) && !at_line_break()) {
     const SourceRange open = tok().range;
@@ -285,7 +285,7 @@ void Parser::parse_layer_body(ast::LayerSpec& spec) {
           break;
         default:
           advance();
-          report_expected(DiagKind::expected_token, "`:` after `" + previous().text + "`");
+          report_expected(DiagKind::expected_token, "`:` after `" + text(previous()) + "`");
           return false;
       }
     }
@@ -313,7 +313,7 @@ void Parser::parse_layer_body(ast::LayerSpec& spec) {
 bool Parser::parse_attribute(std::vector<ast::Attribute>& out) {
   ast::Attribute attribute;
   const uint32_t begin = tok().range.begin;
-  attribute.name = {at(TokenKind::Identifier) ? tok().text : std::string(token_spelling(tok().kind)),
+  attribute.name = {at(TokenKind::Identifier) ? text(tok()) : std::string(token_spelling(tok().kind)),
                     tok().range};
   advance();
   if (!expect(TokenKind::Colon, "`:` after `" + attribute.name.name + "`")) return false;
@@ -334,7 +334,7 @@ ast::ItemPtr Parser::parse_tensor_item() {
   const uint32_t begin = tok().range.begin;
   auto item = std::make_unique<ast::TensorItem>(SourceRange{});
   item->is_state = at(TokenKind::KwState) ||
-                   (at(TokenKind::Identifier) && closest_match(tok().text, std::array<std::string_view, 1>{"state"}));
+                   (at(TokenKind::Identifier) && closest_match(text(tok()), std::array<std::string_view, 1>{"state"}));
   item->keyword_range = tok().range;
   advance();
   const std::string keyword = item->is_state ? "state" : "param";
@@ -434,7 +434,7 @@ ast::TypeExprPtr Parser::parse_type() {
   }
   auto type = std::make_unique<ast::TypeExpr>();
   const uint32_t begin = tok().range.begin;
-  type->name = {tok().text, tok().range};
+  type->name = {text(tok()), tok().range};
   advance();
   const bool is_tensor = type->name.name == "Tensor" || type->name.name == "TernaryTensor";
   if (type->name.name == "list") {

@@ -203,7 +203,7 @@ ast::ExprPtr Parser::parse_postfix() {
       advance();
       auto member = make_node<ast::MemberExpr>(expr->range);
       if (at(TokenKind::Identifier) || is_keyword(tok().kind)) {
-        member->member = {at(TokenKind::Identifier) ? tok().text
+        member->member = {at(TokenKind::Identifier) ? text(tok())
                                                     : std::string(token_spelling(tok().kind)),
                           tok().range};
         advance();
@@ -235,7 +235,7 @@ ast::ExprPtr Parser::parse_call(ast::ExprPtr callee) {
     ast::Argument arg;
     const uint32_t begin = tok().range.begin;
     if (at(TokenKind::Identifier) && (peek().is(TokenKind::Colon) || peek().is(TokenKind::Assign))) {
-      arg.name = {tok().text, tok().range};
+      arg.name = {text(tok()), tok().range};
       advance();
       arg.equals_style = advance().is(TokenKind::Assign);
       seen_named = true;
@@ -329,7 +329,7 @@ ast::ExprPtr Parser::parse_primary() {
       return node;
     }
     case TokenKind::String: {
-      auto node = make_node<ast::StringExpr>(t.range, t.text);
+      auto node = make_node<ast::StringExpr>(t.range, text(t));
       advance();
       return node;
     }
@@ -344,7 +344,7 @@ ast::ExprPtr Parser::parse_primary() {
     }
     case TokenKind::KwNone: return make_node<ast::NoneExpr>(advance().range);
     case TokenKind::Identifier: {
-      auto node = make_node<ast::NameExpr>(t.range, t.text);
+      auto node = make_node<ast::NameExpr>(t.range, text(t));
       advance();
       return node;
     }
@@ -434,10 +434,10 @@ bool Parser::parse_map_entry(ast::MapExpr& map) {
   ast::MapEntry entry;
   const uint32_t begin = tok().range.begin;
   if (at(TokenKind::String)) {
-    entry.key = {tok().text, tok().range};
+    entry.key = {text(tok()), tok().range};
     entry.key_is_string = true;
   } else if (at(TokenKind::Identifier) || is_keyword(tok().kind)) {
-    entry.key = {at(TokenKind::Identifier) ? tok().text : std::string(token_spelling(tok().kind)),
+    entry.key = {at(TokenKind::Identifier) ? text(tok()) : std::string(token_spelling(tok().kind)),
                  tok().range};
   } else {
     report_expected(DiagKind::expected_token, "a key `name: value`");

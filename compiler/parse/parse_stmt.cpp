@@ -63,7 +63,7 @@ bool Parser::parse_stmt_block(ast::StmtBlock& block) {
 ast::StmtPtr Parser::parse_stmt() {
   const uint32_t begin = tok().range.begin;
   if (at(TokenKind::KwIf)) return parse_if_stmt();
-  if (at(TokenKind::Identifier) && tok().text == "elif") {
+  if (at(TokenKind::Identifier) && text(tok()) == "elif") {
     diags_.report(DiagKind::elif_keyword, tok().range);
     return parse_if_stmt();  // parse it as an `if` so its body raises no further errors
   }
@@ -83,8 +83,8 @@ ast::StmtPtr Parser::parse_stmt() {
   // `retrun x`: a lone word followed by more on the same line is a misspelled keyword.
   if (at(TokenKind::Identifier) && starts_expression(peek().kind) && !peek().newline_before) {
     static constexpr std::array<std::string_view, 2> kStmtKeywords = {"return", "if"};
-    if (auto match = closest_match(tok().text, kStmtKeywords)) {
-      diags_.report(DiagKind::misspelled_keyword, tok().range, {tok().text, *match});
+    if (auto match = closest_match(text(tok()), kStmtKeywords)) {
+      diags_.report(DiagKind::misspelled_keyword, tok().range, {text(tok()), *match});
       if (*match == "if") return parse_if_stmt();
       advance();
       auto stmt = std::make_unique<ast::ReturnStmt>(SourceRange{});

@@ -17,9 +17,8 @@ constexpr std::array<std::string_view, 3> kDeclKeywords = {"model", "block", "la
 
 }  // namespace
 
-Parser::Parser(const std::vector<Token>& tokens, DiagnosticEngine& diags,
-               const ParserLimits& limits)
-    : tokens_(tokens), diags_(diags), limits_(limits) {}
+Parser::Parser(const TokenList& tokens, DiagnosticEngine& diags, const ParserLimits& limits)
+    : list_(tokens), tokens_(tokens.tokens), diags_(diags), limits_(limits) {}
 
 const Token& Parser::advance() {
   const Token& current = tokens_[pos_];
@@ -133,7 +132,7 @@ void Parser::expect_separator(std::string_view after_what) {
 
 bool Parser::parse_name(ast::Identifier& out, std::string_view what) {
   if (at(TokenKind::Identifier)) {
-    out = {tok().text, tok().range};
+    out = {text(tok()), tok().range};
     advance();
     return true;
   }
@@ -162,8 +161,8 @@ ast::File Parser::parse_file() {
     else if (at(TokenKind::Identifier) && peek().is(TokenKind::Identifier) &&
              !peek().newline_before) {
       // `modle Net {`: a misspelled declaration keyword; parse on as what was meant.
-      if (auto match = closest_match(tok().text, kDeclKeywords)) {
-        diags_.report(DiagKind::misspelled_keyword, tok().range, {tok().text, *match});
+      if (auto match = closest_match(text(tok()), kDeclKeywords)) {
+        diags_.report(DiagKind::misspelled_keyword, tok().range, {text(tok()), *match});
         kind = *match == "model" ? ast::DeclKind::Model
              : *match == "block" ? ast::DeclKind::Block : ast::DeclKind::Layer;
       }
@@ -219,9 +218,8 @@ std::unique_ptr<ast::Decl> Parser::parse_decl(ast::DeclKind kind) {
 
 }  // namespace parse_detail
 
-ast::File parse(const std::vector<Token>& tokens, DiagnosticEngine& diags,
-                const ParserLimits& limits) {
-  check_invariant(!tokens.empty() && tokens.back().is(TokenKind::EndOfFile),
+ast::File parse(const TokenList& tokens, DiagnosticEngine& diags, const ParserLimits& limits) {
+  check_invariant(!tokens.tokens.empty() && tokens.tokens.back().is(TokenKind::EndOfFile),
                   "the token stream must end with EndOfFile");
   parse_detail::Parser parser(tokens, diags, limits);
   return parser.parse_file();

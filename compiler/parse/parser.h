@@ -22,7 +22,6 @@ struct ParserLimits {
 };
 
 // `tokens` must end with EndOfFile (as `lex` guarantees).
-ast::File parse(const std::vector<Token>& tokens, DiagnosticEngine& diags,
-                const ParserLimits& limits = {});
+ast::File parse(const TokenList& tokens, DiagnosticEngine& diags, const ParserLimits& limits = {});
 
 }  // namespace triton

@@ -15,7 +15,7 @@ namespace triton::parse_detail {
 
 class Parser {
  public:
-  Parser(const std::vector<Token>& tokens, DiagnosticEngine& diags, const ParserLimits& limits);
+  Parser(const TokenList& tokens, DiagnosticEngine& diags, const ParserLimits& limits);
   ast::File parse_file();
 
   // ---- token stream (parser.cpp) ----
@@ -24,6 +24,11 @@ class Parser {
     return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)];
   }
   const Token& previous() const { return tokens_[pos_ == 0 ? 0 : pos_ - 1]; }
+  // An identifier's name or a string literal's decoded contents.
+  std::string text(const Token& token) const {
+    if (token.is(TokenKind::String)) return list_.string_value(token);
+    return std::string(diags_.buffer().slice(token.range));
+  }
   bool at(TokenKind kind) const { return tokens_[pos_].kind == kind; }
   bool at_end() const { return at(TokenKind::EndOfFile); }
   const Token& advance();
@@ -106,6 +111,7 @@ class Parser {
   ast::ExprPtr parse_index(ast::ExprPtr object);
   ast::ExprPtr parse_index_item();
 
+  const TokenList& list_;
   const std::vector<Token>& tokens_;
   DiagnosticEngine& diags_;
   ParserLimits limits_;

@@ -10,13 +10,15 @@ namespace {
 struct Lexed {
   SourceBuffer buffer;
   std::unique_ptr<DiagnosticEngine> diags;
-  std::vector<Token> tokens;
+  TokenList list;
+  std::vector<Token> tokens;  // a copy of list.tokens, for brevity
 };
 
 Lexed lex_text(std::string text) {
   Lexed result{SourceBuffer("test.triton", std::move(text)), nullptr, {}};
   result.diags = std::make_unique<DiagnosticEngine>(result.buffer, nullptr);
-  result.tokens = lex(result.buffer, *result.diags);
+  result.list = lex(result.buffer, *result.diags);
+  result.tokens = result.list.tokens;
   return result;
 }
 
@@ -41,7 +43,7 @@ TEST(Lexer, KeywordsIdentifiersAndPunctuation) {
                               TokenKind::Identifier, TokenKind::LBracket, TokenKind::RBracket,
                               TokenKind::Arrow, TokenKind::Ellipsis, TokenKind::RBrace,
                               TokenKind::EndOfFile}));
-  EXPECT_EQ(lexed.tokens[1].text, "Net");
+  EXPECT_EQ(lexed.buffer.slice(lexed.tokens[1].range), "Net");
   EXPECT_EQ(lexed.tokens[1].range, (SourceRange{6, 9}));
 }
 
@@ -105,7 +107,7 @@ TEST(Lexer, NumbersAndCountSuffixes) {
 TEST(Lexer, StringEscapesAreDecoded) {
   auto lexed = lex_text(R"("a\tb\n\"q\"\\ \u{41}\u{2603}")");
   ASSERT_EQ(lexed.tokens[0].kind, TokenKind::String);
-  EXPECT_EQ(lexed.tokens[0].text, "a\tb\n\"q\"\\ A\xE2\x98\x83");
+  EXPECT_EQ(lexed.list.string_value(lexed.tokens[0]), "a\tb\n\"q\"\\ A\xE2\x98\x83");
 }
 
 struct BadInput {
@@ -148,16 +150,16 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Lexer, FileSizeLimit) {
   SourceBuffer buffer("big.triton", std::string(100, ' '));
   DiagnosticEngine diags(buffer, nullptr);
-  auto tokens = lex(buffer, diags, LexerLimits{64});
-  ASSERT_EQ(tokens.size(), 1u);
-  EXPECT_EQ(tokens[0].kind, TokenKind::EndOfFile);
+  auto list = lex(buffer, diags, LexerLimits{64});
+  ASSERT_EQ(list.tokens.size(), 1u);
+  EXPECT_EQ(list.tokens[0].kind, TokenKind::EndOfFile);
   ASSERT_EQ(diags.diagnostics().size(), 1u);
   EXPECT_EQ(diags.diagnostics()[0].kind, DiagKind::file_too_large);
 }
 
 TEST(Lexer, DumpShowsPositionsKindsAndValues) {
   auto lexed = lex_text("x: 4K");
-  EXPECT_EQ(dump_tokens(lexed.buffer, lexed.tokens),
+  EXPECT_EQ(dump_tokens(lexed.buffer, lexed.list),
             "1:1 Identifier \"x\" (line start)\n"
             "1:2 Colon \":\"\n"
             "1:4 Integer \"4K\" = 4000\n"
