@@ -168,6 +168,7 @@ void Checker::collect_decls() {
 // closes the cycle; the declaration is then left out.
 bool Checker::order_modules(const std::string& name, std::vector<std::string>& stack, std::vector<std::string>& order) {
   if (std::find(order.begin(), order.end(), name) != order.end()) return true;
+  if (failed_.count(name) && std::find(stack.begin(), stack.end(), name) == stack.end()) return false;
   auto pos = std::find(stack.begin(), stack.end(), name);
   if (pos != stack.end()) return false;
   stack.push_back(name);
@@ -181,8 +182,11 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
       for (const auto& c : s->children) specs.push_back(c.get());
       const std::string& t = s->type_name.name;
       if (t.empty() || !decls_.count(t)) continue;
+      bool closes_cycle = std::find(stack.begin(), stack.end(), t) != stack.end();
       if (!order_modules(t, stack, order)) {
-        if (ok) {
+        // Report a cycle once, where it closes; modules that merely use it are left out quietly.
+        if (ok && closes_cycle && !failed_.count(t)) {
+          for (auto it = std::find(stack.begin(), stack.end(), t); it != stack.end(); ++it) failed_.insert(*it);
           std::string path;
           for (auto it = std::find(stack.begin(), stack.end(), t); it != stack.end(); ++it) path += q(*it) + " -> ";
           diags_.report(DiagKind::recursive_block, s->type_name.range, {name, "layer " + q(lname) + " (" + path + q(t) + ")"});
@@ -193,6 +197,7 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
   }
   stack.pop_back();
   if (ok) order.push_back(name);
+  else failed_.insert(name);
   return ok;
 }
 
@@ -362,7 +367,7 @@ ConstResult Checker::eval(const ir::Module& m, ExprId id, const Env& env) {
 std::optional<ConstValue> Checker::coerce_to_type(const ConstValue& v, const std::string& type, const std::string& name,
                                                   SourceRange range, const std::string& text) {
   if (type.empty()) return v;
-  if (type == "int") {
+  if (type == "int" && v.is_number()) {
     auto r = const_to_int(v);
     if (r.value) return r.value;
     std::string shown = v.is_number() ? v.to_source() : v.type_name() + " " + v.to_source();
@@ -371,7 +376,7 @@ std::optional<ConstValue> Checker::coerce_to_type(const ConstValue& v, const std
       diags_.report(DiagKind::not_integral, range, {name, "`" + text + "`", shown});
     return std::nullopt;
   }
-  bool ok = (type == "float" && v.is_number()) || (type == "bool" && v.is_bool()) || (type == "str" && v.is_str()) ||
+  bool ok = (type == "int" && v.is_int()) || (type == "float" && v.is_number()) || (type == "bool" && v.is_bool()) || (type == "str" && v.is_str()) ||
             (type.rfind("list", 0) == 0 && v.is_list());
   if (type == "list[int]" && ok)
     for (const auto& e : v.as_list()) ok = ok && e.is_int();

@@ -54,6 +54,7 @@ struct LayerState {
   std::vector<std::unique_ptr<LayerState>> children;  // Sequential
   std::vector<ir::ElabNode> tensors;      // declared `param` tensors
   bool called = false;
+  bool poisoned = false;  // its attributes were reported wrong: skip its shape checks
   Shape input, output;
   LayerCost cost;
   SourceRange range;
@@ -98,6 +99,7 @@ class Checker {
   const CheckOptions& options_;
   std::map<std::string, DeclInfo> decls_;
   std::vector<std::string> decl_order_;  // source order
+  std::set<std::string> failed_;          // declarations left out (recursive, or using one)
   ir::Program program_;
   std::set<std::tuple<int, uint32_t, uint32_t, std::string>> reported_;
 };

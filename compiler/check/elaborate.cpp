@@ -115,8 +115,10 @@ class Elaborator {
   }
 
   std::unique_ptr<LayerState> instantiate(ir::Instance& inst, ir::ModuleId owner, const Env& env, const std::string& path,
-                                          bool allow_pending) {
+                                          bool allow_pending, bool poisoned = false) {
     auto st = std::make_unique<LayerState>();
+    st->poisoned = poisoned;
+    size_t errors_before = c_.diags_.error_count();
     st->path = path;
     st->type_name = inst.type_name;
     st->builtin = inst.builtin;
@@ -164,8 +166,10 @@ class Elaborator {
         }
         st->attrs.values.push_back(v);
       }
+      if (c_.diags_.error_count() != errors_before) st->poisoned = true;
       for (auto& child : inst.children)
-        st->children.push_back(instantiate(child, owner, env, path + "." + std::to_string(st->children.size()), st->children.empty() && allow_pending));
+        st->children.push_back(instantiate(child, owner, env, path + "." + std::to_string(st->children.size()),
+                                           st->children.empty() && allow_pending, st->poisoned));
       return st;
     }
     const ir::Module& um = p_.module(*inst.user);
@@ -187,6 +191,7 @@ class Elaborator {
         st->env[k.name] = ConstValue::of_int(1);
       }
     }
+    if (c_.diags_.error_count() != errors_before) st->poisoned = true;
     if (st->pending_width.empty()) materialize(*st);
     return st;
   }
@@ -194,6 +199,7 @@ class Elaborator {
   // Computes a user module's derived constants and instantiates its layers and tensors.
   void materialize(LayerState& st) {
     ir::Module& m = p_.module(*st.user);
+    size_t errors_before = c_.diags_.error_count();
     for (const auto& k : m.constants) {
       if (k.is_parameter || !k.value) continue;
       auto v = eval(m, *k.value, st.env);
@@ -205,13 +211,14 @@ class Elaborator {
       auto cv = c_.coerce_to_type(*v, k.type, k.name, r, c_.expr_text(r));
       st.env[k.name] = cv ? *cv : ConstValue::of_int(1);
     }
+    if (c_.diags_.error_count() != errors_before) st.poisoned = true;
     std::string prefix = st.path.empty() ? "" : st.path + ".";
     for (auto& sub : m.submodules) {
       SubState ss;
       std::string base = prefix + sub.name;
       switch (sub.form) {
         case ir::SubmoduleForm::Single:
-          ss.layers.push_back(instantiate(sub.instances[0], *st.user, st.env, base, false));
+          ss.layers.push_back(instantiate(sub.instances[0], *st.user, st.env, base, false, st.poisoned));
           break;
         case ir::SubmoduleForm::Repeat: {
           auto n = eval(m, *sub.count, st.env);
@@ -223,7 +230,7 @@ class Elaborator {
             break;
           }
           for (int64_t i = 0; i < n->as_int(); ++i)
-            ss.layers.push_back(instantiate(sub.instances[i == 0 ? 0 : 1], *st.user, st.env, base + "." + std::to_string(i), i == 0));
+            ss.layers.push_back(instantiate(sub.instances[i == 0 ? 0 : 1], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
           break;
         }
         case ir::SubmoduleForm::List:
@@ -237,7 +244,7 @@ class Elaborator {
             }
           }
           for (size_t i = 0; i < sub.instances.size(); ++i)
-            ss.layers.push_back(instantiate(sub.instances[i], *st.user, st.env, base + "." + std::to_string(i), i == 0));
+            ss.layers.push_back(instantiate(sub.instances[i], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
           break;
         }
       }
@@ -320,6 +327,8 @@ class Elaborator {
         c_.diags_.report(DiagKind::argument_type_mismatch, use, {"input", name, "a tensor", args[0].describe()});
       return AbsValue::unknown();
     }
+    // A layer whose attributes were already reported wrong is not checked again (no cascades).
+    if (st.poisoned) return AbsValue::tensor(Shape::unranked());
     ShapeRuleResult r = st.builtin->infer(st.attrs, args[0].shape);
     if (!r.error.empty()) {
       if (c_.first_report(DiagKind::shape_mismatch, use, r.error)) {
@@ -371,7 +380,10 @@ class Elaborator {
         if (is_entry) actual[i] = AbsValue::tensor(*declared);
         continue;
       }
-      match(fr, *declared, args[i].shape, use, prm, m.name);
+      if (!match(fr, *declared, args[i].shape, use, prm, m.name)) {
+        --depth_;
+        return AbsValue::tensor(Shape::unranked());
+      }
     }
     std::optional<AbsValue> ret = region(fr, m.forward->body, actual);
     --depth_;
@@ -382,7 +394,7 @@ class Elaborator {
         ast::ForwardParam fake;
         fake.name.name = "return value";
         fake.range = info.forward->return_type->range;
-        match(fr, *declared, ret->shape, last_return_, fake, m.name);
+        match(fr, *declared, ret->shape, last_return_, fake, m.name, true);
       }
     }
     auto& vals = seen_[st.user->index];
@@ -402,24 +414,31 @@ class Elaborator {
     std::map<std::string, Dim> symbols;
   };
 
-  void match(Frame& fr, const Shape& declared, const Shape& actual, SourceRange use, const ast::ForwardParam& prm,
-             const std::string& mod) {
+  bool match(Frame& fr, const Shape& declared, const Shape& actual, SourceRange use, const ast::ForwardParam& prm,
+             const std::string& mod, bool is_return = false) {
+    auto note = [&](DiagnosticBuilder& b) {
+      if (is_return) b.note(DiagKind::note_return_type, prm.range, {mod});
+      else b.note(DiagKind::note_declared_here, prm.range, {prm.name.name});
+    };
     if (declared.rank() != actual.rank()) {
       std::string msg = mod + declared.to_string() + actual.to_string();
-      if (c_.first_report(DiagKind::rank_mismatch, use, msg))
-        c_.diags_.report(DiagKind::rank_mismatch, use, {mod, std::to_string(declared.rank()), actual.to_string()})
-            .note(DiagKind::note_declared_here, prm.range, {prm.name.name});
-      return;
+      if (c_.first_report(DiagKind::rank_mismatch, use, msg)) {
+        auto b = c_.diags_.report(DiagKind::rank_mismatch, use, {mod, std::to_string(declared.rank()), actual.to_string()});
+        note(b);
+      }
+      return false;
     }
     for (size_t d = 0; d < declared.rank(); ++d) {
       const Dim& want = declared.dims[d];
       const Dim& got = actual.dims[d];
       if (want.kind == Dim::Kind::Known) {
         if (got.is_known() && got.size != want.size) {
-          std::string msg = "`" + mod + "` expects " + prm.name.name + " of shape " + declared.to_string() + ", got " + actual.to_string();
-          if (c_.first_report(DiagKind::shape_mismatch, use, msg))
-            c_.diags_.report(DiagKind::shape_mismatch, use, {msg}).note(DiagKind::note_declared_here, prm.range, {prm.name.name});
-          return;
+          std::string msg = "`" + mod + "` expects " + (is_return ? std::string("to return") : "`" + prm.name.name + "` to be") + " a tensor of shape " + declared.to_string() + ", got " + actual.to_string();
+          if (c_.first_report(DiagKind::shape_mismatch, use, msg)) {
+            auto b = c_.diags_.report(DiagKind::shape_mismatch, use, {msg});
+            note(b);
+          }
+          return false;
         }
       } else if (want.kind == Dim::Kind::Symbol) {
         auto it = fr.symbols.find(want.symbol);
@@ -427,13 +446,15 @@ class Elaborator {
           fr.symbols[want.symbol] = got;
         } else if (it->second.kind != Dim::Kind::Unknown && got.kind != Dim::Kind::Unknown && !(it->second == got)) {
           std::string msg = want.symbol + got.to_string() + it->second.to_string();
-          if (c_.first_report(DiagKind::symbolic_dim_conflict, use, msg))
-            c_.diags_.report(DiagKind::symbolic_dim_conflict, use, {want.symbol, got.to_string(), it->second.to_string()})
-                .note(DiagKind::note_declared_here, prm.range, {prm.name.name});
-          return;
+          if (c_.first_report(DiagKind::symbolic_dim_conflict, use, msg)) {
+            auto b = c_.diags_.report(DiagKind::symbolic_dim_conflict, use, {want.symbol, got.to_string(), it->second.to_string()});
+            note(b);
+          }
+          return false;
         }
       }
     }
+    return true;
   }
 
   const AbsValue& val(Frame& fr, ValueId v) {
@@ -551,12 +572,16 @@ class Elaborator {
         }
         case OpKind::TupleGet: {
           const AbsValue& x = in(0);
-          uint32_t i = ir::attrs_of<ir::TupleGetAttrs>(op).index;
+          const auto& ta = ir::attrs_of<ir::TupleGetAttrs>(op);
+          uint32_t i = ta.index;
           if (x.kind == AbsValue::Kind::Tuple) {
-            if (i < x.elems.size()) set(x.elems[i]);
-            else {
+            if (ta.count && x.elems.size() != ta.count) {
               if (c_.first_report(DiagKind::unpack_mismatch, op.range, x.describe()))
-                c_.diags_.report(DiagKind::unpack_mismatch, op.range, {x.describe(), "more"});
+                c_.diags_.report(DiagKind::unpack_mismatch, op.range, {x.describe(), std::to_string(ta.count)});
+              set(AbsValue::unknown());
+            } else if (i < x.elems.size()) {
+              set(x.elems[i]);
+            } else {
               set(AbsValue::unknown());
             }
           } else if (x.is_tensor() && x.shape.ranked && x.shape.rank() > 0) {

@@ -36,6 +36,8 @@ class ForwardLowering {
     }
     block(fwd.body);
     if (!returned_) c_.diags_.report(DiagKind::missing_return, fwd.keyword_range, {m_.name});
+    for (const auto& sub : m_.submodules)
+      if (!used_layers_.count(sub.name)) c_.diags_.report(DiagKind::layer_not_called, sub.range, {sub.name});
     return std::move(f_);
   }
 
@@ -92,7 +94,7 @@ class ForwardLowering {
       }
       auto v = expr(value);
       for (size_t i = 0; i < names.size(); ++i)
-        bind(names[i], v ? std::optional<ValueId>(emit(OpKind::TupleGet, ir::TupleGetAttrs{static_cast<uint32_t>(i)}, {*v}, target.range))
+        bind(names[i], v ? std::optional<ValueId>(emit(OpKind::TupleGet, ir::TupleGetAttrs{static_cast<uint32_t>(i), static_cast<uint32_t>(names.size())}, {*v}, target.range))
                          : std::nullopt);
       return;
     }
@@ -226,6 +228,7 @@ class ForwardLowering {
   std::optional<ValueId> name(const ast::NameExpr& n) {
     if (poisoned_.count(n.name)) return std::nullopt;
     if (auto it = locals_.find(n.name); it != locals_.end()) return it->second;
+    if (m_.find_submodule(n.name)) used_layers_.insert(n.name);
     if (m_.find_submodule(n.name)) return emit(OpKind::LayerRef, ir::LayerRefAttrs{n.name}, {}, n.range);
     if (info_.layers.count(n.name)) return std::nullopt;  // a layer whose declaration failed
     if (m_.find_tensor(n.name)) return emit(OpKind::TensorRef, ir::TensorRefAttrs{n.name}, {}, n.range);
@@ -278,6 +281,7 @@ class ForwardLowering {
           c_.diags_.report(DiagKind::unsupported_expression, call.range, {"a named argument to a layer"});
           return std::nullopt;
         }
+      used_layers_.insert(sub->name);
       return emit(OpKind::CallLayer, ir::CallLayerAttrs{sub->name, names}, *a, call.range);
     }
     if (info_.layers.count(n)) return std::nullopt;
@@ -285,7 +289,11 @@ class ForwardLowering {
     if (m_.find_constant(n)) return not_callable("a constant");
     if (const FunctionSchema* fn = find_builtin_function(n)) return function_call(call, *fn);
     if (find_builtin_layer(n) || c_.decls_.count(n))
-      return not_callable("a layer type; declare an instance with `layer name: " + n + " { ... }`");
+    {
+      c_.diags_.report(DiagKind::not_callable, callee->range, {n, "a layer type"})
+          .hint("declare an instance with `layer name: " + n + " { ... }` and call that");
+      return std::nullopt;
+    }
     auto names = visible_names();
     c_.diags_.report(DiagKind::undefined_name, callee->range, {n}).hint(did_you_mean(n, names));
     return std::nullopt;
@@ -322,12 +330,8 @@ class ForwardLowering {
     }
     for (size_t i = 0; i < fn.params.size() && ok; ++i)
       if (fn.params[i].required && !bound[i]) {
-        size_t required = 0;
-        for (const auto& p : fn.params) required += p.required;
-        c_.diags_.report(DiagKind::wrong_argument_count, call.range,
-                         {std::string(fn.name), (required == fn.params.size() ? "" : "at least ") + std::to_string(required),
-                          std::to_string(call.args.size())})
-            .note(DiagKind::note_declared_here, std::nullopt, {std::string(fn.name) + "(" + param_list(fn) + ")"});
+        c_.diags_.report(DiagKind::missing_argument, call.range, {std::string(fn.name), std::string(fn.params[i].name)})
+            .hint("it is `" + std::string(fn.name) + "(" + param_list(fn) + ")`");
         ok = false;
       }
     if (!ok) return std::nullopt;
@@ -457,6 +461,7 @@ class ForwardLowering {
   std::map<std::string, ValueId> locals_;
   std::set<std::string> poisoned_;
   bool returned_ = false;
+  std::set<std::string> used_layers_;
 };
 
 }  // namespace

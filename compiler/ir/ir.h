@@ -139,7 +139,8 @@ struct IndexPart {
 struct IndexAttrs { std::vector<IndexPart> parts; };
 struct MakeTupleAttrs {};
 struct MakeListAttrs {};
-struct TupleGetAttrs { uint32_t index = 0; };
+// `count` is how many names the unpacking has, so a size mismatch is caught once.
+struct TupleGetAttrs { uint32_t index = 0; uint32_t count = 0; };
 struct SelectAttrs {};
 struct IfAttrs {};
 struct YieldAttrs {};
