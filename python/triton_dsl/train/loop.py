@@ -233,6 +233,7 @@ class Trainer:
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         if not self.dist.is_main:
             return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / ckpt.epoch_checkpoint_name(epoch)
         ckpt.atomic_save(self.training_state(epoch), path)
         self.result.last_checkpoint = path
