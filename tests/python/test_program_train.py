@@ -144,3 +144,28 @@ def test_recipe_settings_apply_and_flags_override_them(data_dir, tmp_path, capsy
 def test_unknown_recipe_names_the_known_ones(data_dir, tmp_path):
     with pytest.raises(UserError, match="unknown recipe `slow`; the model file defines: `fast`"):
         _train(data_dir, tmp_path, "--recipe", "slow")
+
+
+def test_every_training_section_feature_together(data_dir, tmp_path):
+    # mixup/cutmix (soft targets into the loss), label smoothing, clipping, accumulation,
+    # activation checkpointing, the clipped estimator and a warmed-up cosine schedule in one
+    # run of the real program: it must train, and record the settings it used.
+    from triton_dsl import program
+
+    module = load_model_module("tiny_cnn.py")
+    training = dict(module.TRAINING, epochs=2, optimizer="adamw", learning_rate=0.01,
+                    label_smoothing=0.1, gradient_clipping=1.0, gradient_accumulation_steps=2,
+                    activation_checkpointing=True, gradient_estimator="clipped_ste",
+                    lr_schedule={"type": "cosine", "warmup_epochs": 1, "min_lr": 1e-4},
+                    augmentation={"random_crop": {"size": 28, "padding": 2},
+                                  "mixup": {"alpha": 0.2}, "cutmix": {"alpha": 1.0}})
+    status = program.run(module.Model, info=module.MODEL_INFO, training=training,
+                         performance=module.PERFORMANCE, script="tiny_cnn.py",
+                         argv=["--train", "--data-path", str(data_dir), "--output-dir",
+                               str(tmp_path), "--no-progress"])
+    assert status == 0
+    state = torch.load(tmp_path / "checkpoint_epoch_2.pth", weights_only=True)
+    assert state["training"]["gradient_accumulation_steps"] == 2
+    assert state["training"]["schedule"]["type"] == "cosine"
+    assert state["scheduler"]["step"] == 2 * 3  # 96 images / 16 = 6 batches = 3 steps an epoch
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
