@@ -11,6 +11,7 @@
 // allocator gives a fresh name.
 #include "codegen/pytorch/pytorch_backend.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 
@@ -224,8 +225,23 @@ class Emitter {
       return call_text("nn.Sequential", items);
     }
     std::vector<std::string> args;
+    // Keyword arguments in declaration order (the schema's or the block's `params`), however
+    // the stack expansion ordered them.
+    auto attrs = inst.attrs;
+    auto rank = [&](const std::string& name) -> size_t {
+      if (inst.builtin) {
+        for (size_t i = 0; i < inst.builtin->attrs.size(); ++i)
+          if (inst.builtin->attrs[i].name == name) return i;
+      } else {
+        const auto& cs = p_.module(*inst.user).constants;
+        for (size_t i = 0; i < cs.size(); ++i)
+          if (cs[i].name == name) return i;
+      }
+      return SIZE_MAX;
+    };
+    std::stable_sort(attrs.begin(), attrs.end(), [&](const auto& x, const auto& y) { return rank(x.first) < rank(y.first); });
     if (inst.builtin) {
-      for (const auto& [k, e] : inst.attrs) {
+      for (const auto& [k, e] : attrs) {
         const AttrSchema* a = inst.builtin->find_attr(k);
         args.push_back(k + "=" + attr_value(c, e, a && a->type == AttrType::Int));
       }
@@ -233,7 +249,7 @@ class Emitter {
     }
     const Module& um = p_.module(*inst.user);
     const ModuleNames& un = names_[inst.user->index];
-    for (const auto& [k, e] : inst.attrs) {
+    for (const auto& [k, e] : attrs) {
       const ConstantDecl* d = um.find_constant(k);
       args.push_back(un.params.at(k) + "=" + attr_value(c, e, d && d->type == "int"));
     }

@@ -20,9 +20,11 @@ std::string grouped(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-std::string megabytes(int64_t bytes) {
+// Decimal units, as the seed tables use them (53 KB, 2.7 MB).
+std::string size_text(int64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / 1e6);
+  if (bytes < 1'000'000) std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / 1e6);
   return buf;
 }
 
@@ -73,7 +75,7 @@ std::string emit_summary(const ir::Program& program) {
   int64_t float_bytes = 4 * t.params();
   out += "\nparameters: " + grouped(t.params()) + " (ternary weights " + grouped(t.ternary_weights) + ", float " +
          grouped(t.float_params) + ")\n";
-  out += "packed size: " + megabytes(t.packed_bytes()) + " (float32: " + megabytes(float_bytes) + ")\n";
+  out += "packed size: " + size_text(t.packed_bytes()) + " (float32: " + size_text(float_bytes) + ")\n";
   out += "MACs per sample: " + grouped(t.macs) + "\n";
   return out;
 }
