@@ -1,15 +1,18 @@
 """`make_loader`: the one entry point the trainer calls to iterate over a DatasetSpec.
 
-Two paths, chosen per split (`path="auto"`):
+Three paths, chosen per split (`path="auto"`):
 - "device" (`gpu.DeviceTensorLoader`): in-memory datasets whose augmentation the device
   can do (random crop with zero padding, horizontal flip, normalization, mixup/cutmix);
-- "workers" (`WorkerLoader`): everything else, i.e. image folders and in-memory datasets
-  with per-sample augmentation (random_resized_crop, color_jitter, rand_augment). A
+- "decode" (`decode.DecodeOnDeviceLoader`): JPEG image folders on a CUDA device whose
+  augmentation is at most random_resized_crop, flip, normalization and mixup/cutmix:
+  workers read bytes, the GPU decodes, crops and resizes;
+- "workers" (`WorkerLoader`): everything else, i.e. other image folders and in-memory
+  datasets with per-sample augmentation (random_resized_crop, color_jitter, rand_augment). A
   `torch.utils.data.DataLoader` with worker processes, pinned memory, persistent workers
   and a `DistributedSampler` runs the torchvision v2 pipeline and yields uint8 batches; the
   loader copies them to the device asynchronously and normalizes them there.
 
-Both paths are seeded the same way: the order is DistributedSampler's permutation for
+All paths are seeded the same way: the order is DistributedSampler's permutation for
 (seed + derived epoch seed), and each sample's augmentation draws from a generator seeded by
 (seed, epoch, sample index), so worker count, worker persistence and resuming do not change
 what the model sees.
@@ -38,7 +41,7 @@ from triton_dsl.data.transforms.config import AugmentConfig, parse_augmentation
 from triton_dsl.data.transforms.mix import BatchMixer
 from triton_dsl.errors import UserError
 
-PATHS = ("auto", "device", "workers")
+PATHS = ("auto", "device", "workers", "decode")
 _GOLDEN = 0x9E3779B97F4A7C15  # odd 64-bit constant: spreads consecutive indices apart
 
 
@@ -194,7 +197,7 @@ def make_loader(spec: DatasetSpec, *, batch_size: int, train: bool,
         why = "it is not held in memory" if not spec.in_memory else \
             f"`{'`, `'.join(cfg.per_sample_only)}` need per-sample transforms"
         raise UserError(f"the device-resident loader cannot serve {spec.name}: {why}")
-    if spec.in_memory and not needs_samples and path != "workers":
+    if spec.in_memory and not needs_samples and path in ("auto", "device"):
         crop = None
         if train and cfg.random_crop:
             size = checked_crop_size("random_crop", cfg.random_crop.size, (height, width))
@@ -204,6 +207,26 @@ def make_loader(spec: DatasetSpec, *, batch_size: int, train: bool,
 
     if num_workers is None:
         num_workers = default_num_workers(world_size)
+    if path in ("auto", "decode") and not spec.in_memory:
+        from triton_dsl.data import decode
+
+        samples = getattr(spec.dataset, "samples", None)
+        usable = (samples is not None and channels == 3 and height == width
+                  and (not train or decode.decode_capable(cfg)))
+        if path == "decode" and not usable:
+            raise UserError(f"the decode-on-device loader cannot serve {spec.name}: it takes "
+                            f"RGB image folders with at most random_resized_crop, "
+                            f"random_horizontal_flip, normalize, mixup and cutmix")
+        if usable and train and cfg.random_resized_crop:
+            checked_crop_size("random_resized_crop", cfg.random_resized_crop.size,
+                              (height, width))
+        if usable and (path == "decode" or (device.type == "cuda"
+                                            and decode.is_jpeg_folder(samples))):
+            return decode.DecodeOnDeviceLoader(samples, cfg, train=train, image_size=height,
+                                               num_workers=num_workers, **common)
+    if path == "decode":
+        raise UserError(f"the decode-on-device loader cannot serve {spec.name}: it reads "
+                        f"image folders only")
     if pin_memory is None:
         pin_memory = device.type == "cuda"
     return WorkerLoader(spec.dataset, sample_transform(cfg, spec, train=train),

@@ -80,8 +80,11 @@ def write_cifar_python(directory: Path, *, per_batch: int = 4) -> dict:
 
 
 def write_image_folder(root: Path, classes: dict[str, int], *, size: tuple[int, int] = (12, 10),
-                       seed: int = 0) -> list[Path]:
-    """`root/<class>/<k>.png` RGB images, `classes[name]` of each; returns the paths."""
+                       seed: int = 0, fmt: str = "png") -> list[Path]:
+    """`root/<class>/<k>.<fmt>` RGB images, `classes[name]` of each; returns the paths.
+
+    JPEGs get smooth content (random noise would not survive compression recognizably).
+    """
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -89,8 +92,15 @@ def write_image_folder(root: Path, classes: dict[str, int], *, size: tuple[int, 
     for name, count in classes.items():
         (root / name).mkdir(parents=True, exist_ok=True)
         for k in range(count):
-            pixels = rng.integers(0, 256, (size[0], size[1], 3), dtype=np.uint8)
-            path = root / name / f"{k}.png"
-            Image.fromarray(pixels).save(path)
+            if fmt == "jpg":
+                yy, xx = np.mgrid[0:size[0], 0:size[1]]
+                phase = rng.uniform(0, 6, 3)
+                pixels = np.stack([np.sin(xx / 7 + p) * np.cos(yy / 5 - p) * 100 + 128
+                                   for p in phase], axis=-1).astype(np.uint8)
+            else:
+                pixels = rng.integers(0, 256, (size[0], size[1], 3), dtype=np.uint8)
+            path = root / name / f"{k}.{fmt}"
+            Image.fromarray(pixels).save(path, quality=95) if fmt == "jpg" else \
+                Image.fromarray(pixels).save(path)
             paths.append(path)
     return paths
