@@ -25,8 +25,8 @@ _NEEDS_FANS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_no
 
 def tensor(shape: int | Sequence[int], init: str = "zeros", *, mean: float = 0.0,
            std: float = 1.0, a: float | None = None, b: float | None = None,
-           value: float = 0.0, gain: float = 1.0, mode: str = "fan_in",
-           nonlinearity: str = "leaky_relu") -> Tensor:
+           low: float | None = None, high: float | None = None, value: float = 0.0,
+           gain: float = 1.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
     """A new float32 tensor of `shape` filled by `init`.
 
     - "zeros", "ones"; "constant" fills with `value`
@@ -34,6 +34,7 @@ def tensor(shape: int | Sequence[int], init: str = "zeros", *, mean: float = 0.0
     - "uniform": U(a, b), by default U(0, 1)
     - "trunc_normal": N(mean, std^2) cut to [a, b], by default [mean - 2 std, mean + 2 std]
       (ViT's `std: 0.02` then stays within +-0.04)
+    - `low` and `high` are other names for the bounds `a` and `b`
     - "xavier_uniform", "xavier_normal": Glorot, scaled by `gain`
     - "kaiming_uniform", "kaiming_normal": He, with `a` the negative slope (default 0),
       `mode` ("fan_in" | "fan_out") and `nonlinearity` as in `torch.nn.init`
@@ -47,6 +48,8 @@ def tensor(shape: int | Sequence[int], init: str = "zeros", *, mean: float = 0.0
     if init in _NEEDS_FANS and len(size) < 2:
         raise UserError(f'init "{init}" needs a tensor of at least 2 dimensions, '
                         f"got shape {list(size)}")
+    a = _either("a", a, "low", low)
+    b = _either("b", b, "high", high)
     out = torch.empty(size, dtype=torch.float32)
     with torch.no_grad():
         if init == "zeros":
@@ -80,3 +83,11 @@ def tensor(shape: int | Sequence[int], init: str = "zeros", *, mean: float = 0.0
                     else torch.nn.init.kaiming_normal_)
             fill(out, a=slope, mode=mode, nonlinearity=nonlinearity)
     return out
+
+
+def _either(name: str, value: float | None, alias: str, alias_value: float | None
+            ) -> float | None:
+    if value is not None and alias_value is not None and value != alias_value:
+        raise UserError(f"`{name}: {value}` and `{alias}: {alias_value}` name the same bound; "
+                        "give one")
+    return value if value is not None else alias_value

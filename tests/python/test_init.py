@@ -37,6 +37,8 @@ def test_uniform_bounds():
     assert 0.0 <= t.min().item() and t.max().item() < 1.0
     t = I.tensor([10000], init="uniform", a=-3.0, b=-2.0)
     assert -3.0 <= t.min().item() and t.max().item() <= -2.0
+    t = I.tensor([10000], init="uniform", low=5.0, high=5.5)
+    assert 5.0 <= t.min().item() and t.max().item() <= 5.5
 
 
 def test_fan_based_methods_follow_pytorch():
@@ -63,6 +65,7 @@ def test_kaiming_options():
     ([2, -1], {}),
     ([3], {"init": "uniform", "a": 1.0, "b": 0.0}),
     ([3, 3], {"init": "kaiming_normal", "mode": "fan_avg"}),
+    ([3], {"init": "uniform", "a": 0.0, "low": 1.0}),
 ])
 def test_bad_options_are_one_line_user_errors(shape, kwargs):
     with pytest.raises(UserError) as info:
