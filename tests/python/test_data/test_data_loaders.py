@@ -36,8 +36,9 @@ def epoch_labels(loader, epoch, **kwargs) -> list[list[int]]:
 @pytest.mark.parametrize("path", ["device", "workers"])
 def test_every_sample_once_and_order_depends_only_on_seed_and_epoch(path):
     spec = indexed_spec()
-    make = lambda seed: make_loader(spec, batch_size=8, train=True, seed=seed, path=path,
-                                    num_workers=0)
+    def make(seed):
+        return make_loader(spec, batch_size=8, train=True, seed=seed, path=path, num_workers=0)
+
     a, b = make(7), make(7)
     assert a.path == path and len(a) == 7
     first = epoch_labels(a, 3)
