@@ -115,14 +115,17 @@ def folder_rows(count: int, batch_size: int, workers: int | None, devices) -> No
         jpeg_folder(Path(tmp), count)
         spec = get_dataset("custom", data_path=tmp, split="train", image_size=224)
         for device in devices:
-            for train, aug in ((True, {"random_resized_crop": True,
-                                       "random_horizontal_flip": True}), (False, None)):
-                loader = make_loader(spec, batch_size=batch_size, train=train,
-                                     augmentation=aug, device=device, num_workers=workers)
-                seconds, images = time_loader(loader, device, None)
-                label = ",".join(aug) if aug else "resize 256, centre crop (eval)"
-                print(f"{'folder':<9} {'workers':<8} {device.type:<6} {label:<34} "
-                      f"{images / seconds:>12,.0f} {seconds * 1000:>9.0f}")
+            paths = ("workers", "decode") if device.type == "cuda" else ("workers",)
+            for path in paths:
+                for train, aug in ((True, {"random_resized_crop": True,
+                                           "random_horizontal_flip": True}), (False, None)):
+                    loader = make_loader(spec, batch_size=batch_size, train=train,
+                                         augmentation=aug, device=device, num_workers=workers,
+                                         path=path)
+                    seconds, images = time_loader(loader, device, None)
+                    label = ",".join(aug) if aug else "resize 256, centre crop (eval)"
+                    print(f"{'folder':<9} {path:<8} {device.type:<6} {label:<34} "
+                          f"{images / seconds:>12,.0f} {seconds * 1000:>9.0f}")
 
 
 def main() -> None:

@@ -87,3 +87,19 @@ def test_flip_without_crop_still_flips_in_training(jpeg_root):
     (x, _), = batches(flipping)
     (x_plain, _), = batches(plain)
     assert torch.allclose(x, x_plain.flip(-1))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_decoding_matches_cpu_decoding(jpeg_root):
+    spec = get_dataset("custom", data_path=jpeg_root, image_size=32)
+    aug = {"random_resized_crop": True, "random_horizontal_flip": True}
+    cuda = make_loader(spec, batch_size=8, train=True, augmentation=aug, device="cuda",
+                       num_workers=0)
+    cpu = make_loader(spec, batch_size=8, train=True, augmentation=aug, path="decode",
+                      num_workers=0)
+    assert cuda.path == "decode"  # chosen automatically for JPEG folders on CUDA
+    (x, y), = batches(cuda)
+    (x_cpu, y_cpu), = batches(cpu)
+    assert x.device.type == "cuda" and torch.equal(y.cpu(), y_cpu)
+    # nvJPEG and libjpeg may differ by a grey level or two after IDCT and upsampling.
+    assert (x.cpu() - x_cpu).abs().mean() < 0.05
