@@ -17,7 +17,7 @@ data <-> export"; details in `docs/datasets.md`):
   `loader.set_epoch(epoch, start_batch=0)` before each epoch (the order and every random
   draw depend only on seed and epoch); `len(loader)` batches per epoch;
   `loader.stats.wait_seconds` is the time spent producing batches (`stats.reset()`,
-  `stats.share(elapsed)`); `loader.path` is "device" or "workers".
+  `stats.share(elapsed)`); `loader.path` is "device", "decode" or "workers".
 - `parse_augmentation(mapping) -> AugmentConfig`: the training section's `augmentation`
   map, checked (make_loader calls it; call it early to report mistakes before loading).
 """
