@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 namespace triton {
 namespace {
@@ -224,21 +225,50 @@ void DiagnosticEngine::render_snippet(std::string& out, SourceRange range) const
   const size_t range_end = range.end > range.begin ? range.end - line_start : caret_from + 1;
   const size_t caret_to = std::max(std::min(range_end, line.size()), caret_from + 1);
 
+  // Widths are measured on the printed text, so carets line up with what the user sees.
+  auto printed_width = [](std::string_view prefix) { return display_width(printable_line(prefix)); };
+  const std::string printed = printable_line(line);
+  size_t pad = printed_width(line.substr(0, caret_from));
+  size_t marked_end = caret_to <= line.size() ? printed_width(line.substr(0, caret_to))
+                                              : printed_width(line) + (caret_to - line.size());
+  marked_end = std::max(marked_end, pad + 1);
+
+  // Split the printed line into columns (one UTF-8 character each) so a very long line can
+  // be cut to a window around the caret, marked with `...` on the cut sides.
+  std::vector<std::string_view> columns;
+  for (size_t i = 0; i < printed.size();) {
+    size_t length = 1;
+    while (i + length < printed.size() && (static_cast<unsigned char>(printed[i + length]) & 0xC0) == 0x80) {
+      ++length;
+    }
+    columns.push_back(std::string_view(printed).substr(i, length));
+    i += length;
+  }
+  constexpr size_t kMaxColumns = 120;
+  size_t first = 0;
+  size_t last = columns.size();
+  if (columns.size() > kMaxColumns) {
+    first = pad > kMaxColumns / 3 ? pad - kMaxColumns / 3 : 0;
+    last = std::min(columns.size(), first + kMaxColumns);
+    first = last - std::min(last, kMaxColumns);
+  }
+  std::string shown = first > 0 ? "..." : "";
+  for (size_t c = first; c < last; ++c) shown += columns[c];
+  if (last < columns.size()) shown += "...";
+  const size_t shift = first > 0 ? first - 3 : 0;  // columns hidden, net of the `...`
+  pad -= std::min(pad, shift);
+  marked_end -= std::min(marked_end, shift);
+  marked_end = std::max(std::min(marked_end, display_width(shown)), pad + 1);
+
   const std::string number = std::to_string(begin.line);
   const size_t gutter = std::max<size_t>(number.size(), 4);
   out.append(gutter + 1 - number.size(), ' ');
-  out += number + " | " + printable_line(line) + "\n";
+  out += number + " | " + shown + "\n";
   out.append(gutter + 1, ' ');
   out += " | ";
-  // Widths are measured on the printed text, so carets line up with what the user sees.
-  auto printed_width = [](std::string_view prefix) { return display_width(printable_line(prefix)); };
-  const size_t pad = printed_width(line.substr(0, caret_from));
   out.append(pad, ' ');
   out += '^';
-  const size_t marked_end = caret_to <= line.size()
-                                ? printed_width(line.substr(0, caret_to))
-                                : printed_width(line) + (caret_to - line.size());
-  if (marked_end > pad + 1) out.append(marked_end - pad - 1, '~');
+  out.append(marked_end - pad - 1, '~');
   out += '\n';
 }
 

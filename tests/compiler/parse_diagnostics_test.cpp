@@ -69,6 +69,24 @@ TEST(Diagnostics, CaretsAlignUnderTabsAndUtf8) {
   EXPECT_NE(text.find("    1 |     \xC3\xA9 $\n      |       ^\n"), std::string::npos) << text;
 }
 
+TEST(Diagnostics, LongLinesAreCutAroundTheCaret) {
+  const std::string line = std::string(300, 'a') + "$" + std::string(300, 'b');
+  SourceBuffer buffer("long.triton", line);
+  DiagnosticEngine diags(buffer, nullptr);
+  diags.report(DiagKind::stray_character, SourceRange{300, 301}, {"$"});
+  const std::string text = diags.render(diags.diagnostics()[0]);
+  const size_t snippet = text.find("    1 | ...");
+  ASSERT_NE(snippet, std::string::npos) << text;
+  const size_t line_end = text.find('\n', snippet);
+  const std::string shown = text.substr(snippet + 8, line_end - snippet - 8);
+  EXPECT_LE(shown.size(), 126u);
+  EXPECT_EQ(shown.substr(shown.size() - 3), "...");
+  // The caret sits under the `$` of the shortened line.
+  const size_t caret_line = line_end + 1;
+  const size_t caret = text.find('^', caret_line) - (caret_line + 8);
+  EXPECT_EQ(shown[caret], '$');
+}
+
 TEST(Diagnostics, WholeFileDiagnosticHasNoSnippet) {
   SourceBuffer buffer("empty.triton", "");
   DiagnosticEngine diags(buffer, nullptr);
