@@ -45,6 +45,11 @@ class Engine:
 
     __call__ = run
 
+    def profile(self, *inputs: Any) -> list[tuple[str, float]]:
+        """Runs once and returns (op kind, milliseconds) for every op, in graph order."""
+        arrays = [np.ascontiguousarray(np.asarray(x, dtype=np.float32)) for x in inputs]
+        return self._handle.profile(*arrays)
+
     def info(self) -> dict[str, Any]:
         """Format version, sizes, op kinds, thread count and the selected kernels."""
         return self._handle.info()

@@ -3,6 +3,7 @@
 // graph rather than its total size.
 #include "executor/engine.h"
 
+#include <chrono>
 #include <sstream>
 
 #include "executor/ops.h"
@@ -50,7 +51,8 @@ Expected<std::unique_ptr<Engine>> Engine::from_file(const std::string& path,
   return from_model(std::move(model.value()), options);
 }
 
-Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
+Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
+                                          std::vector<double>* op_ms) {
   if (inputs.size() != model_.inputs.size()) {
     return Status::error("the model takes " + std::to_string(model_.inputs.size()) +
                          " inputs, got " + std::to_string(inputs.size()));
@@ -82,6 +84,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), batch};
     Tensor& out = values[op.output];
+    const auto started = std::chrono::steady_clock::now();
     Status s;
     switch (op.kind) {
       case OpKind::kLinear:
@@ -126,6 +129,11 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
     }
     if (!s.ok()) {
       return Status::error("op " + std::to_string(i) + " (" + op_name(op.kind) + "): " + s.message());
+    }
+    if (op_ms != nullptr) {
+      op_ms->push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+              .count());
     }
     for (std::uint32_t v : op.inputs) {
       if (--uses[v] == 0) values[v] = Tensor();

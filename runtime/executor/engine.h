@@ -48,8 +48,10 @@ class Engine {
                                                       const EngineOptions& options = {});
   static std::unique_ptr<Engine> from_model(Model model, const EngineOptions& options = {});
 
-  // Runs the graph; one tensor per graph input, returns one per graph output.
-  Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs);
+  // Runs the graph; one tensor per graph input, returns one per graph output. With
+  // `op_ms`, also records each op's wall time in milliseconds (for profiling).
+  Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
+                                    std::vector<double>* op_ms = nullptr);
 
   EngineInfo info() const;
   const Model& model() const { return model_; }

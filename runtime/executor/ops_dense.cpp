@@ -86,9 +86,15 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     }
     return {};
   }
-  // GEMM path: activations transposed to [k, rows] so kernels vectorize over rows.
-  std::vector<float> xt(k * rows), yt(o_count * rows);
-  transpose(x.data.data(), rows, k, xt.data());
+  // GEMM path: activations transposed to [k, rows] (panel-major for the ternary kernels) so
+  // kernels vectorize over rows.
+  std::vector<float> xt(w.is_ternary() ? kernels::panel_floats(k, rows) : k * rows);
+  std::vector<float> yt(o_count * rows);
+  if (w.is_ternary()) {
+    kernels::pack_panels_transposed(x.data.data(), rows, k, xt.data());
+  } else {
+    transpose(x.data.data(), rows, k, xt.data());
+  }
   ctx.pool.parallel_for(o_count, 4, [&](std::int64_t b, std::int64_t e) {
     if (w.is_ternary()) {
       ctx.kernels.gemm(*ctx.ternary, xt.data(), rows, yt.data(), b, e);
@@ -126,6 +132,27 @@ void im2col(const float* x, const ConvGeometry& g, float* cols, std::int64_t row
         d[ox] = (ix >= 0 && ix < g.w) ? src[ix] : 0.0f;
       }
     }
+  }
+}
+
+// im2col straight into the panel-major layout of the ternary GEMM kernels.
+void im2col_panels(const float* x, const ConvGeometry& g, float* cols, std::int64_t row_begin,
+                   std::int64_t row_end) {
+  const std::int64_t kW = kernels::panel_width(g.p);
+  const std::int64_t padded = kernels::panel_count(g.p) * kW;
+  for (std::int64_t row = row_begin; row < row_end; ++row) {
+    const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+    const float* plane = x + c * g.h * g.w;
+    auto at = [&](std::int64_t pos) -> float& { return cols[((pos / kW) * g.k + row) * kW + pos % kW]; };
+    for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+      const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      const float* src = plane + iy * g.w;
+      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+        const std::int64_t ix = ox * g.sw - g.pw + j * g.dw;
+        at(oy * g.ow + ox) = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? src[ix] : 0.0f;
+      }
+    }
+    for (std::int64_t pos = g.p; pos < padded; ++pos) at(pos) = 0.0f;
   }
 }
 
@@ -206,14 +233,23 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     return {};
   }
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-  std::vector<float> cols(direct ? 0 : g.k * g.p);
+  const bool ternary = w.is_ternary();
+  // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
+  std::vector<float> cols(ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p));
   for (std::int64_t n = 0; n < g.n; ++n) {
     for (std::int64_t gi = 0; gi < g.groups; ++gi) {
       const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
       const float* columns = xg;
-      if (!direct) {
+      if (ternary && direct) {
+        kernels::pack_panels(xg, g.k, g.p, g.p, cols.data());
+        columns = cols.data();
+      } else if (!direct) {
         ctx.pool.parallel_for(g.k, 8, [&](std::int64_t b, std::int64_t e) {
-          im2col(xg, g, cols.data(), b, e);
+          if (ternary) {
+            im2col_panels(xg, g, cols.data(), b, e);
+          } else {
+            im2col(xg, g, cols.data(), b, e);
+          }
         });
         columns = cols.data();
       }

@@ -46,10 +46,30 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m);
 // x holds blocks * 16 floats (zero past cols).
 using GemvFn = void (*)(const PreparedTernary& w, const float* x, float* y,
                         std::int64_t row_begin, std::int64_t row_end);
-// y[r, p] = scales[r] * sum_k code[r, k] * x[k, p], x is [cols, P], y is [rows, P] (row
-// stride P); rows [row_begin, row_end).
+// y[r, j] = scales[r] * sum_k code[r, k] * x(k, j) for rows [row_begin, row_end); y is
+// [rows, P] row-major. x is "panel-major": columns in panels of W = panel_width(P) (16, 32,
+// 48 or 64), panel q holding x(k, q*W + i) at x[(q * cols + k) * W + i], the last panel
+// zero-padded. A panel's activations are contiguous (cols * 4W bytes, L2-resident), so the
+// per-weight loads stream instead of striding a whole row of P apart (which thrashed L1
+// sets at P = 1024), and a small P (a 4x4 feature map) does not pay for 64 columns.
 using GemmFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
                         std::int64_t row_begin, std::int64_t row_end);
+
+inline constexpr std::int64_t kPanelWidth = 64;  // the widest panel
+inline std::int64_t panel_width(std::int64_t p) {
+  return p >= kPanelWidth ? kPanelWidth : (p + 15) / 16 * 16;
+}
+inline std::int64_t panel_count(std::int64_t p) {
+  return p <= 0 ? 0 : (p + panel_width(p) - 1) / panel_width(p);
+}
+// Floats of a panel-major buffer for a [k, p] matrix.
+inline std::int64_t panel_floats(std::int64_t k, std::int64_t p) {
+  return panel_count(p) * k * panel_width(p);
+}
+// Copies a row-major [k, p] matrix (row stride `ld`) into panel-major form.
+void pack_panels(const float* src, std::int64_t k, std::int64_t p, std::int64_t ld, float* dst);
+// Copies a row-major [p, k] matrix (its transpose) into panel-major form of [k, p].
+void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst);
 
 struct KernelSet {
   Isa isa;

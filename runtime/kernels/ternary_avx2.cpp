@@ -3,9 +3,10 @@
 //
 // AVX2 has no write masks, so gemv turns each 8-bit half of a mask block into a lane mask
 // with a 256-entry table (8 KiB, stays in L1) and accumulates `x & mask` for +1 and -1
-// separately. gemm mirrors the AVX-512 one with 32 columns (4 ymm) per tile.
+// separately. gemm mirrors the AVX-512 one over 64-column panels (8 ymm).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 
 #include "kernels/ternary.h"
@@ -71,61 +72,74 @@ void gemv_t2f32__avx2_2x1(const PreparedTernary& w, const float* x, float* y,
   }
 }
 
-void gemm_t2f32__avx2_1x32(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
-                           std::int64_t row_begin, std::int64_t row_end) {
-  for (std::int64_t r = row_begin; r < row_end; ++r) {
-    const std::uint32_t* plus = w.indices.data() + w.starts[r];
-    const std::uint32_t* plus_end = w.indices.data() + w.splits[r];
-    const std::uint32_t* minus_end = w.indices.data() + w.starts[r + 1];
-    const float scale = w.scales[r];
-    const __m256 vscale = _mm256_set1_ps(scale);
-    float* out = y + r * p;
-    std::int64_t j = 0;
-    for (; j + 32 <= p; j += 32) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      __m256 s0 = a0, s1 = a0, s2 = a0, s3 = a0;
-      for (const std::uint32_t* k = plus; k < plus_end; ++k) {
-        const float* xr = x + static_cast<std::int64_t>(*k) * p + j;
-        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(xr));
-        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(xr + 8));
-        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(xr + 16));
-        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(xr + 24));
+// One row against one panel of V ymm (8 * V columns); U = 8 / V accumulator sets take
+// alternate weights for about 8 independent add chains; -1 weights subtract into them.
+template <int V>
+void gemm_panels(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                 std::int64_t row_begin, std::int64_t row_end) {
+  constexpr int U = 8 / V;
+  constexpr std::int64_t W = 8 * V;
+  alignas(32) float tail[W];
+  const std::uint32_t* idx = w.indices.data();
+  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+    const float* panel = x + q * w.cols * W;
+    const std::int64_t j0 = q * W, n = std::min(W, p - j0);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+      __m256 acc[U][V];
+      for (int u = 0; u < U; ++u) {
+        for (int v = 0; v < V; ++v) acc[u][v] = _mm256_setzero_ps();
       }
-      for (const std::uint32_t* k = plus_end; k < minus_end; ++k) {
-        const float* xr = x + static_cast<std::int64_t>(*k) * p + j;
-        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(xr));
-        s1 = _mm256_add_ps(s1, _mm256_loadu_ps(xr + 8));
-        s2 = _mm256_add_ps(s2, _mm256_loadu_ps(xr + 16));
-        s3 = _mm256_add_ps(s3, _mm256_loadu_ps(xr + 24));
+      const std::uint32_t* k = idx + w.starts[r];
+      const std::uint32_t* split = idx + w.splits[r];
+      const std::uint32_t* end = idx + w.starts[r + 1];
+      for (; k + U <= split; k += U) {
+        for (int u = 0; u < U; ++u) {
+          const float* xr = panel + std::int64_t{k[u]} * W;
+          for (int v = 0; v < V; ++v) acc[u][v] = _mm256_add_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+        }
       }
-      _mm256_storeu_ps(out + j, _mm256_mul_ps(vscale, _mm256_sub_ps(a0, s0)));
-      _mm256_storeu_ps(out + j + 8, _mm256_mul_ps(vscale, _mm256_sub_ps(a1, s1)));
-      _mm256_storeu_ps(out + j + 16, _mm256_mul_ps(vscale, _mm256_sub_ps(a2, s2)));
-      _mm256_storeu_ps(out + j + 24, _mm256_mul_ps(vscale, _mm256_sub_ps(a3, s3)));
-    }
-    for (; j + 8 <= p; j += 8) {
-      __m256 a0 = _mm256_setzero_ps(), s0 = a0;
-      for (const std::uint32_t* k = plus; k < plus_end; ++k) {
-        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + std::int64_t{*k} * p + j));
+      for (; k < split; ++k) {
+        const float* xr = panel + std::int64_t{*k} * W;
+        for (int v = 0; v < V; ++v) acc[0][v] = _mm256_add_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
       }
-      for (const std::uint32_t* k = plus_end; k < minus_end; ++k) {
-        s0 = _mm256_add_ps(s0, _mm256_loadu_ps(x + std::int64_t{*k} * p + j));
+      for (; k + U <= end; k += U) {
+        for (int u = 0; u < U; ++u) {
+          const float* xr = panel + std::int64_t{k[u]} * W;
+          for (int v = 0; v < V; ++v) acc[u][v] = _mm256_sub_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+        }
       }
-      _mm256_storeu_ps(out + j, _mm256_mul_ps(vscale, _mm256_sub_ps(a0, s0)));
-    }
-    for (; j < p; ++j) {  // ragged tail, fewer than 8 columns
-      float acc = 0.0f;
-      for (const std::uint32_t* k = plus; k < plus_end; ++k) acc += x[std::int64_t{*k} * p + j];
-      for (const std::uint32_t* k = plus_end; k < minus_end; ++k) {
-        acc -= x[std::int64_t{*k} * p + j];
+      for (; k < end; ++k) {
+        const float* xr = panel + std::int64_t{*k} * W;
+        for (int v = 0; v < V; ++v) acc[0][v] = _mm256_sub_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
       }
-      out[j] = scale * acc;
+      const __m256 scale = _mm256_set1_ps(w.scales[r]);
+      float* out = n == W ? y + r * p + j0 : tail;
+      for (int v = 0; v < V; ++v) {
+        __m256 sum = acc[0][v];
+        for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][v]);
+        _mm256_storeu_ps(out + 8 * v, _mm256_mul_ps(scale, sum));
+      }
+      if (n != W) std::copy(tail, tail + n, y + r * p + j0);
     }
   }
 }
 
+void gemm_t2f32__avx2_1x64(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                           std::int64_t row_begin, std::int64_t row_end) {
+  switch (panel_width(p)) {
+    case 16:
+      return gemm_panels<2>(w, x, p, y, row_begin, row_end);
+    case 32:
+      return gemm_panels<4>(w, x, p, y, row_begin, row_end);
+    case 48:
+      return gemm_panels<6>(w, x, p, y, row_begin, row_end);
+    default:
+      return gemm_panels<8>(w, x, p, y, row_begin, row_end);
+  }
+}
+
 const KernelSet kAvx2 = {Isa::kAvx2, "gemv_t2f32__avx2_2x1", gemv_t2f32__avx2_2x1,
-                         "gemm_t2f32__avx2_1x32", gemm_t2f32__avx2_1x32};
+                         "gemm_t2f32__avx2_1x64", gemm_t2f32__avx2_1x64};
 
 }  // namespace
 

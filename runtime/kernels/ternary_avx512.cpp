@@ -4,8 +4,8 @@
 // gemv: 16 weights per mask block map onto one zmm of activations: the +1 mask and the -1
 // mask are the write masks of two masked adds, into separate accumulators so the adds of
 // 4 rows x 2 signs form 8 independent dependency chains.
-// gemm: vectorized over P, 64 columns (4 zmm) per tile, one load+add per nonzero weight;
-// +1 and -1 weights again accumulate separately for 8 independent chains.
+// gemm: one 64-column panel (4 zmm) per step, one load+add per nonzero weight; alternate
+// weights feed two accumulator sets for 8 independent chains.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build 256-bit halves from _mm256_undefined_*(), which its own
@@ -13,6 +13,8 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+
+#include <algorithm>
 
 #include "kernels/ternary.h"
 
@@ -66,49 +68,65 @@ void gemv_t2f32__avx512_4x1(const PreparedTernary& w, const float* x, float* y,
   }
 }
 
+// One row against one panel of V zmm (16 * V columns): U = 8 / V accumulator sets take
+// alternate weights, so about 8 independent add chains are in flight at any width.
+template <int V>
+inline void panel_row(const std::uint32_t* k, const std::uint32_t* end, const float* panel,
+                      __m512 (&acc)[8 / V][V]) {
+  constexpr int U = 8 / V;
+  constexpr std::int64_t W = 16 * V;
+  for (; k + U <= end; k += U) {
+    for (int u = 0; u < U; ++u) {
+      const float* xr = panel + std::int64_t{k[u]} * W;
+      for (int v = 0; v < V; ++v) acc[u][v] = _mm512_add_ps(acc[u][v], _mm512_loadu_ps(xr + 16 * v));
+    }
+  }
+  for (; k < end; ++k) {
+    const float* xr = panel + std::int64_t{*k} * W;
+    for (int v = 0; v < V; ++v) acc[0][v] = _mm512_add_ps(acc[0][v], _mm512_loadu_ps(xr + 16 * v));
+  }
+}
+
+template <int V>
+void gemm_panels(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                 std::int64_t row_begin, std::int64_t row_end) {
+  constexpr int U = 8 / V;
+  constexpr std::int64_t W = 16 * V;
+  alignas(64) float tail[W];
+  const std::uint32_t* idx = w.indices.data();
+  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+    const float* panel = x + q * w.cols * W;
+    const std::int64_t j0 = q * W, n = std::min(W, p - j0);
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+      __m512 plus[U][V], minus[U][V];
+      for (int u = 0; u < U; ++u) {
+        for (int v = 0; v < V; ++v) plus[u][v] = minus[u][v] = _mm512_setzero_ps();
+      }
+      panel_row<V>(idx + w.starts[r], idx + w.splits[r], panel, plus);
+      panel_row<V>(idx + w.splits[r], idx + w.starts[r + 1], panel, minus);
+      const __m512 scale = _mm512_set1_ps(w.scales[r]);
+      float* out = n == W ? y + r * p + j0 : tail;
+      for (int v = 0; v < V; ++v) {
+        __m512 sum = _mm512_sub_ps(plus[0][v], minus[0][v]);
+        for (int u = 1; u < U; ++u) sum = _mm512_add_ps(sum, _mm512_sub_ps(plus[u][v], minus[u][v]));
+        _mm512_storeu_ps(out + 16 * v, _mm512_mul_ps(scale, sum));
+      }
+      if (n != W) std::copy(tail, tail + n, y + r * p + j0);
+    }
+  }
+}
+
 void gemm_t2f32__avx512_1x64(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
                              std::int64_t row_begin, std::int64_t row_end) {
-  for (std::int64_t r = row_begin; r < row_end; ++r) {
-    const std::uint32_t* plus = w.indices.data() + w.starts[r];
-    const std::uint32_t* plus_end = w.indices.data() + w.splits[r];
-    const std::uint32_t* minus_end = w.indices.data() + w.starts[r + 1];
-    const __m512 scale = _mm512_set1_ps(w.scales[r]);
-    float* out = y + r * p;
-    std::int64_t j = 0;
-    for (; j + 64 <= p; j += 64) {
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      __m512 s0 = a0, s1 = a0, s2 = a0, s3 = a0;
-      for (const std::uint32_t* k = plus; k < plus_end; ++k) {
-        const float* xr = x + static_cast<std::int64_t>(*k) * p + j;
-        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(xr));
-        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(xr + 16));
-        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(xr + 32));
-        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(xr + 48));
-      }
-      for (const std::uint32_t* k = plus_end; k < minus_end; ++k) {
-        const float* xr = x + static_cast<std::int64_t>(*k) * p + j;
-        s0 = _mm512_add_ps(s0, _mm512_loadu_ps(xr));
-        s1 = _mm512_add_ps(s1, _mm512_loadu_ps(xr + 16));
-        s2 = _mm512_add_ps(s2, _mm512_loadu_ps(xr + 32));
-        s3 = _mm512_add_ps(s3, _mm512_loadu_ps(xr + 48));
-      }
-      _mm512_storeu_ps(out + j, _mm512_mul_ps(scale, _mm512_sub_ps(a0, s0)));
-      _mm512_storeu_ps(out + j + 16, _mm512_mul_ps(scale, _mm512_sub_ps(a1, s1)));
-      _mm512_storeu_ps(out + j + 32, _mm512_mul_ps(scale, _mm512_sub_ps(a2, s2)));
-      _mm512_storeu_ps(out + j + 48, _mm512_mul_ps(scale, _mm512_sub_ps(a3, s3)));
-    }
-    for (; j < p; j += 16) {  // ragged tail: masked loads never touch memory past P
-      const __mmask16 lanes =
-          p - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (p - j)) - 1);
-      __m512 a0 = _mm512_setzero_ps(), s0 = a0;
-      for (const std::uint32_t* k = plus; k < plus_end; ++k) {
-        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(lanes, x + std::int64_t{*k} * p + j));
-      }
-      for (const std::uint32_t* k = plus_end; k < minus_end; ++k) {
-        s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(lanes, x + std::int64_t{*k} * p + j));
-      }
-      _mm512_mask_storeu_ps(out + j, lanes, _mm512_mul_ps(scale, _mm512_sub_ps(a0, s0)));
-    }
+  switch (panel_width(p)) {
+    case 16:
+      return gemm_panels<1>(w, x, p, y, row_begin, row_end);
+    case 32:
+      return gemm_panels<2>(w, x, p, y, row_begin, row_end);
+    case 48:
+      return gemm_panels<3>(w, x, p, y, row_begin, row_end);
+    default:
+      return gemm_panels<4>(w, x, p, y, row_begin, row_end);
   }
 }
 

@@ -1,5 +1,7 @@
 // Scalar reference ternary kernels, the ground truth of every SIMD variant, plus the
 // load-time preparation of mask blocks and sparse index lists (see ternary.h).
+#include <algorithm>
+
 #include "format/packing.h"
 #include "kernels/ternary.h"
 
@@ -38,6 +40,35 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
   return p;
 }
 
+void pack_panels(const float* src, std::int64_t k, std::int64_t p, std::int64_t ld, float* dst) {
+  const std::int64_t width = panel_width(p);
+  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+    const std::int64_t j0 = q * width, n = std::min(width, p - j0);
+    for (std::int64_t row = 0; row < k; ++row) {
+      float* d = dst + (q * k + row) * width;
+      const float* s = src + row * ld + j0;
+      for (std::int64_t i = 0; i < n; ++i) d[i] = s[i];
+      for (std::int64_t i = n; i < width; ++i) d[i] = 0.0f;
+    }
+  }
+}
+
+void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst) {
+  const std::int64_t width = panel_width(p);
+  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+    const std::int64_t j0 = q * width, n = std::min(width, p - j0);
+    float* panel = dst + q * k * width;
+    for (std::int64_t i = 0; i < width; ++i) {
+      if (i >= n) {
+        for (std::int64_t row = 0; row < k; ++row) panel[row * width + i] = 0.0f;
+        continue;
+      }
+      const float* s = src + (j0 + i) * k;
+      for (std::int64_t row = 0; row < k; ++row) panel[row * width + i] = s[row];
+    }
+  }
+}
+
 namespace {
 
 void gemv_t2f32__scalar_1x1(const PreparedTernary& w, const float* x, float* y,
@@ -58,18 +89,19 @@ void gemv_t2f32__scalar_1x1(const PreparedTernary& w, const float* x, float* y,
 
 void gemm_t2f32__scalar_1x1(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
                             std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t width = panel_width(p);
   for (std::int64_t r = row_begin; r < row_end; ++r) {
-    float* out = y + r * p;
-    for (std::int64_t j = 0; j < p; ++j) out[j] = 0.0f;
-    for (std::uint32_t i = w.starts[r]; i < w.splits[r]; ++i) {
-      const float* xr = x + static_cast<std::int64_t>(w.indices[i]) * p;
-      for (std::int64_t j = 0; j < p; ++j) out[j] += xr[j];
+    for (std::int64_t j = 0; j < p; ++j) {
+      const float* panel = x + (j / width) * w.cols * width + j % width;
+      float acc = 0.0f;
+      for (std::uint32_t i = w.starts[r]; i < w.splits[r]; ++i) {
+        acc += panel[std::int64_t{w.indices[i]} * width];
+      }
+      for (std::uint32_t i = w.splits[r]; i < w.starts[r + 1]; ++i) {
+        acc -= panel[std::int64_t{w.indices[i]} * width];
+      }
+      y[r * p + j] = w.scales[r] * acc;
     }
-    for (std::uint32_t i = w.splits[r]; i < w.starts[r + 1]; ++i) {
-      const float* xr = x + static_cast<std::int64_t>(w.indices[i]) * p;
-      for (std::int64_t j = 0; j < p; ++j) out[j] -= xr[j];
-    }
-    for (std::int64_t j = 0; j < p; ++j) out[j] *= w.scales[r];
   }
 }
 

@@ -55,6 +55,24 @@ py::object run(Engine& engine, py::args args) {
   return result;
 }
 
+py::list profile(Engine& engine, py::args args) {
+  std::vector<Tensor> inputs;
+  for (py::handle h : args) inputs.push_back(to_tensor(FloatArray::ensure(h)));
+  std::vector<double> ms;
+  triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    out = engine.run(inputs, &ms);
+  }
+  if (!out.ok()) throw py::value_error(out.message());
+  py::list rows;
+  const auto& ops = engine.model().ops;
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    rows.append(py::make_tuple(triton_rt::op_name(ops[i].kind), ms[i]));
+  }
+  return rows;
+}
+
 py::dict info(const Engine& engine) {
   const triton_rt::EngineInfo i = engine.info();
   py::dict d;
@@ -107,7 +125,8 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "Native packed-ternary inference engine of Triton DSL";
   py::class_<Engine>(m, "Engine")
       .def("run", &run, "Runs the model on float32 arrays (one per graph input)")
-      .def("info", &info, "Facts about the loaded model and the selected kernels");
+      .def("info", &info, "Facts about the loaded model and the selected kernels")
+      .def("profile", &profile, "Runs once; returns (op kind, milliseconds) per op");
   m.def(
       "load",
       [](const std::string& path, int threads) {

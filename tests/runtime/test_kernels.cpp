@@ -99,8 +99,9 @@ TEST(Kernels, GemmVariantsMatchScalarReference) {
   for (auto [rows, cols] : kShapes) {
     const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
     for (std::int64_t cols_p : {1, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 130}) {
-      std::vector<float> x(cols * cols_p);
-      for (float& v : x) v = dist(rng);
+      std::vector<float> dense(cols * cols_p), x(panel_floats(cols, cols_p), -9.0f);
+      for (float& v : dense) v = dist(rng);
+      pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
       std::vector<float> want(rows * cols_p), got(rows * cols_p);
       ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
       for (const KernelSet* set : runnable_sets()) {
@@ -112,6 +113,25 @@ TEST(Kernels, GemmVariantsMatchScalarReference) {
       }
     }
   }
+}
+
+TEST(Kernels, PanelPackingLayout) {
+  EXPECT_EQ(panel_width(1), 16);
+  EXPECT_EQ(panel_width(17), 32);
+  EXPECT_EQ(panel_width(48), 48);
+  EXPECT_EQ(panel_width(1000), 64);
+  // [k=2, p=67]: two panels, the second holding 3 columns and 61 zeros per row.
+  std::vector<float> dense(2 * 67), t(67 * 2);
+  for (int i = 0; i < 2 * 67; ++i) dense[i] = static_cast<float>(i);
+  for (int r = 0; r < 2; ++r) for (int j = 0; j < 67; ++j) t[j * 2 + r] = dense[r * 67 + j];
+  std::vector<float> a(panel_floats(2, 67), -1.0f), b(panel_floats(2, 67), -1.0f);
+  pack_panels(dense.data(), 2, 67, 67, a.data());
+  pack_panels_transposed(t.data(), 67, 2, b.data());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a[0 * 64 + 5], 5.0f);           // panel 0, row 0, column 5
+  EXPECT_EQ(a[1 * 64 + 5], 67.0f + 5.0f);   // panel 0, row 1, column 5
+  EXPECT_EQ(a[(2 + 1) * 64 + 2], 67.0f + 66.0f);  // panel 1, row 1, column 66
+  EXPECT_EQ(a[(2 + 0) * 64 + 3], 0.0f);     // padding
 }
 
 TEST(Kernels, NamesFollowTheConvention) {
