@@ -1,0 +1,59 @@
+"""Writes the loader fuzzer's seed corpus: tiny exported models that cover every op family.
+
+Run from the repository root: `PYTHONPATH=python python runtime/fuzz/make_seeds.py`. The
+seeds are small (a few KB) so the fuzzer mutates structure rather than weight bytes.
+Output: tests/runtime/fuzz_corpus/fuzz_tpk_loader/*.tpk (checked in).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import native_models  # noqa: E402
+
+from triton_dsl import layers as L  # noqa: E402
+from triton_dsl.export.packed import save_packed  # noqa: E402
+
+
+def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
+    torch.manual_seed(0)
+    mlp = nn.Sequential(L.Flatten(), L.TernaryLinear(in_features=12, out_features=6),
+                        L.BatchNorm1d(num_features=6), L.ReLU(),
+                        L.TernaryLinear(in_features=6, out_features=3), L.Softmax(dim=-1))
+    conv = nn.Sequential(
+        L.TernaryConv2d(in_channels=2, out_channels=4, kernel_size=3, padding=1),
+        L.BatchNorm2d(num_features=4), L.ReLU6(),
+        L.TernaryConv2d(in_channels=4, out_channels=4, kernel_size=3, stride=2, groups=4),
+        L.MaxPool2d(kernel_size=2), L.Conv2d(in_channels=4, out_channels=3, kernel_size=1),
+        L.AdaptiveAvgPool2d(output_size=1), L.Flatten(), L.SiLU())
+    vit = native_models.VisionTransformer(num_classes=3, image_size=8, patch_size=4,
+                                          embed_dim=8, depth=1, num_heads=2, mlp_ratio=2)
+    act = nn.Sequential(L.TernaryLinear(in_features=5, out_features=4),
+                        L.TernaryActivation(method="ternary"), L.LayerNorm(normalized_shape=4),
+                        L.GELU(), L.Linear(in_features=4, out_features=2), L.Tanh())
+    return {
+        "mlp": (native_models.randomize_batch_norm(mlp), torch.randn(2, 3, 4)),
+        "conv": (native_models.randomize_batch_norm(conv), torch.randn(2, 2, 9, 9)),
+        "vit": (vit.eval(), torch.randn(2, 3, 8, 8)),
+        "act": (act.eval(), torch.randn(2, 5)),
+    }
+
+
+def main() -> None:
+    out = ROOT / "tests" / "runtime" / "fuzz_corpus" / "fuzz_tpk_loader"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (model, example) in seeds().items():
+        for bits in ("2", "1.6"):
+            report = save_packed(model, out / f"{name}_{bits}.tpk", example_input=example,
+                                 bits=bits)
+            print(f"{report.path}: {report.packed_bytes} bytes, {report.ops} ops")
+
+
+if __name__ == "__main__":
+    main()
