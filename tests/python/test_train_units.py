@@ -268,3 +268,21 @@ def test_latency_is_a_positive_median_and_threads_are_restored():
     assert ms > 0 and math.isfinite(ms)
     assert torch.get_num_threads() == before
     assert model.training  # the caller's model is untouched
+
+
+def test_optimizer_steps_are_visible_to_the_ternary_eval_cache():
+    # The layers cache eval-mode quantized weights keyed on the parameters' version
+    # counters; every optimizer the trainer builds must bump them.
+    x = torch.randn(4, 1, 28, 28)
+    for name in ("sgd", "adam", "adamw", "rmsprop"):
+        model = load_model_module("simple_mlp.py").Model(hidden=16).eval()
+        optimizer = build_optimizer(model, training_config({"optimizer": name,
+                                                            "learning_rate": 0.5}))
+        with torch.no_grad():
+            model(x)  # fills the cache
+        model(x).sum().backward()
+        optimizer.step()
+        fresh = load_model_module("simple_mlp.py").Model(hidden=16).eval()
+        fresh.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), fresh(x), msg=name)

@@ -27,25 +27,21 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
-def _all_on_gpu(model: nn.Module) -> bool:
-    parameters = list(model.parameters())
-    return bool(parameters) and all(p.is_cuda and p.is_floating_point() for p in parameters)
-
-
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer of `config.optimizer` over `model`'s trainable parameters."""
     groups = parameter_groups(model, config.weight_decay)
     lr = config.learning_rate
-    # On the GPU one fused kernel updates every parameter (a step of many small launches
-    # otherwise); the arithmetic is the same, so checkpoints move freely between devices.
-    fused = {"fused": True} if _all_on_gpu(model) else {}
+    # Not `fused=True`: the fused kernels update parameters without bumping their version
+    # counters, and the ternary layers' eval cache relies on those to notice new weights
+    # (evaluation would silently score stale weights). PyTorch's default multi-tensor
+    # (foreach) path on the GPU bumps them and costs little more.
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=config.momentum,
-                               nesterov=config.nesterov and config.momentum > 0, **fused)
+                               nesterov=config.nesterov and config.momentum > 0)
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=lr, **fused)
+        return torch.optim.Adam(groups, lr=lr)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, **fused)
+        return torch.optim.AdamW(groups, lr=lr)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, momentum=config.momentum)
     raise AssertionError(f"unvalidated optimizer {config.optimizer}")
