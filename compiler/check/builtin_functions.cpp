@@ -306,6 +306,31 @@ FunctionResult binary(std::string_view fn, Args a) {
   return FunctionResult::ok(AbsValue::tensor(*s));
 }
 
+FunctionResult where(Args a) {
+  std::vector<AbsValue> ab = {a[1], a[2]};
+  FunctionResult r = binary("where", ab);
+  if (!r.error.empty() || !r.value.is_tensor()) return r.error.empty() ? FunctionResult::ok(a[0]) : r;
+  std::vector<AbsValue> cr = {a[0], r.value};
+  return binary("where", cr);
+}
+
+FunctionResult stack(Args a) {
+  const auto& parts = a[0].elems;
+  auto d0 = known_int(a[1]);
+  if (parts.empty() || !d0 || !parts[0].shape.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  Shape s = parts[0].shape;
+  for (const auto& p : parts)
+    if (!(p.shape == s) && p.shape.ranked && s.ranked && p.shape.rank() == s.rank()) {
+      for (size_t i = 0; i < s.rank(); ++i)
+        if (s.dims[i].is_known() && p.shape.dims[i].is_known() && !(s.dims[i] == p.shape.dims[i]))
+          return FunctionResult::fail("`stack` needs tensors of one shape, got " + s.to_string() + " and " + p.shape.to_string(), 0);
+    }
+  int64_t d = norm_dim(*d0, s.rank() + 1);
+  if (d < 0) return dim_error("stack", *d0, s, 1);
+  s.dims.insert(s.dims.begin() + d, Dim::known(static_cast<int64_t>(parts.size())));
+  return FunctionResult::ok(AbsValue::tensor(s));
+}
+
 FunctionResult layer_norm(Args a) {
   const Shape& in = a[0].shape;
   std::vector<Dim> ns = int_elems(a[1]);
@@ -336,8 +361,14 @@ std::vector<FunctionSchema> make_functions() {
     f.push_back({n, n, doc, {req("x", P::Tensor)}, unary});
   };
   un("relu", "max(x, 0)");
+  f.push_back({"leaky_relu", "leaky_relu", "x where x > 0, else negative_slope * x",
+               {req("x", P::Tensor), opt("negative_slope", P::Float, CV::of_float(0.01))}, unary});
+  un("hardswish", "x * relu6(x + 3) / 6");
+  un("log", "natural logarithm");
+  f.push_back({"abs", "abs_", "absolute value", {req("x", P::Tensor)}, unary});
   un("relu6", "min(max(x, 0), 6)");
-  un("gelu", "Gaussian error linear unit");
+  f.push_back({"gelu", "gelu", "Gaussian error linear unit; approximate \"tanh\" for the tanh form",
+               {req("x", P::Tensor), opt("approximate", P::Any, CV::of_str("none"))}, unary});
   un("silu", "x * sigmoid(x)");
   un("sigmoid", "logistic function");
   un("tanh", "hyperbolic tangent");
@@ -387,6 +418,29 @@ std::vector<FunctionSchema> make_functions() {
                [](Args a) { return binary("add", a); }});
   f.push_back({"multiply", "multiply", "elementwise product with broadcasting", {req("a", P::Any), req("b", P::Any)},
                [](Args a) { return binary("multiply", a); }});
+  f.push_back({"subtract", "subtract", "elementwise difference with broadcasting", {req("a", P::Any), req("b", P::Any)},
+               [](Args a) { return binary("subtract", a); }});
+  f.push_back({"divide", "divide", "elementwise quotient with broadcasting", {req("a", P::Any), req("b", P::Any)},
+               [](Args a) { return binary("divide", a); }});
+  f.push_back({"maximum", "maximum", "elementwise maximum with broadcasting", {req("a", P::Tensor), req("b", P::Tensor)},
+               [](Args a) { return binary("maximum", a); }});
+  f.push_back({"minimum", "minimum", "elementwise minimum with broadcasting", {req("a", P::Tensor), req("b", P::Tensor)},
+               [](Args a) { return binary("minimum", a); }});
+  f.push_back({"pow", "pow_", "x to the power exponent, elementwise", {req("x", P::Tensor), req("exponent", P::Any)},
+               [](Args a) { return binary("pow", a); }});
+  f.push_back({"where", "where", "a where condition holds, else b (broadcasting)",
+               {req("condition", P::Tensor), req("a", P::Any), req("b", P::Any)}, where});
+  f.push_back({"stack", "stack", "joins tensors along a new dimension `dim`",
+               {req("tensors", P::TensorList), opt("dim", P::Int, CV::of_int(0))}, stack});
+  f.push_back({"max", "max_", "largest value over `dim` (all when None); values only",
+               {req("x", P::Tensor), opt("dim", P::OptionalIntOrIntList, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
+               [](Args a) { return reduce("max", a); }});
+  f.push_back({"min", "min_", "smallest value over `dim` (all when None); values only",
+               {req("x", P::Tensor), opt("dim", P::OptionalIntOrIntList, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
+               [](Args a) { return reduce("min", a); }});
+  f.push_back({"argmax", "argmax", "index of the largest value over `dim` (flattened when None)",
+               {req("x", P::Tensor), opt("dim", P::OptionalInt, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
+               [](Args a) { return reduce("argmax", a); }});
   f.push_back({"clamp", "clamp", "limits values to [min, max]",
                {req("x", P::Tensor), opt("min", P::OptionalFloat, CV::none()), opt("max", P::OptionalFloat, CV::none())}, unary});
   f.push_back({"floor_div", "", "integer division rounding down (`//` is a comment)",

@@ -633,7 +633,7 @@ class Elaborator {
       return report_fn(r, op.range, "@");
     }
     if (a.is_tensor() || b.is_tensor()) {
-      if (k >= ir::BinaryKind::Eq && k <= ir::BinaryKind::Ge) return AbsValue::tensor(Shape::unranked());
+      if (k == ir::BinaryKind::And || k == ir::BinaryKind::Or) return AbsValue::unknown();  // truthiness of a tensor
       if (!a.is_tensor()) return b;
       if (!b.is_tensor()) return a;
       std::string why;

@@ -38,10 +38,36 @@ struct ModuleNames {
 
 // A Python expression with whether it needs parentheses as an operand.
 struct PyExpr {
+  // Python precedence: 0 conditional, 1 or, 2 and, 3 not, 4 comparisons, 6 + -,
+  // 7 * / // % @, 8 unary - +, 9 **, 10 atoms (names, calls, subscripts, literals).
   std::string text;
-  bool atomic = true;
-  std::string operand() const { return atomic ? text : "(" + text + ")"; }
+  int prec = 10;
+  PyExpr(std::string t, bool atomic) : text(std::move(t)), prec(atomic ? 10 : 0) {}
+  PyExpr(std::string t, int p) : text(std::move(t)), prec(p) {}
+  std::string operand() const { return prec == 10 ? text : "(" + text + ")"; }
+  // As an operand of an operator of precedence `p`: parenthesized when it binds more
+  // loosely, or equally on the right (`a - (b - c)`).
+  std::string left(int p) const { return prec < p ? "(" + text + ")" : text; }
+  std::string right(int p) const { return prec <= p ? "(" + text + ")" : text; }
 };
+
+// Precedence of a binary operator, and how to print `a op b` without chaining comparisons
+// (`a < b < c` means something else in Python) or misreading `**`'s right associativity.
+int binary_prec(std::string_view op) {
+  if (op == "or") return 1;
+  if (op == "and") return 2;
+  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") return 4;
+  if (op == "+" || op == "-") return 6;
+  if (op == "**") return 9;
+  return 7;
+}
+
+PyExpr binary_text(const PyExpr& a, std::string_view op, const PyExpr& b) {
+  int p = binary_prec(op);
+  bool non_assoc = p == 4 || p == 9;
+  std::string l = non_assoc ? a.right(p) : a.left(p);
+  return {l + " " + std::string(op) + " " + b.right(p), p};
+}
 
 
 // A constant as Python, broken over lines when long (for the data dictionaries).
@@ -179,8 +205,8 @@ class Emitter {
       case ExprKind::Ref: return {c.local.at(e.name), true};
       case ExprKind::Unary: {
         PyExpr a = init_expr(c, e.operands[0]);
-        if (e.unary_op == ConstUnaryOp::Not) return {"not " + a.operand(), false};
-        return {std::string(e.unary_op == ConstUnaryOp::Neg ? "-" : "+") + a.operand(), false};
+        if (e.unary_op == ConstUnaryOp::Not) return {"not " + a.left(3), 3};
+        return {std::string(e.unary_op == ConstUnaryOp::Neg ? "-" : "+") + a.left(8), 8};
       }
       case ExprKind::Binary: {
         PyExpr a = init_expr(c, e.operands[0]), b = init_expr(c, e.operands[1]);
@@ -190,10 +216,10 @@ class Emitter {
         if (e.binary_op == ConstBinaryOp::Div && static_type(c, e.operands[0]) == "int" && static_type(c, e.operands[1]) == "int" &&
             (e.value.is_none() || e.value.is_int()))
           op = "//";
-        return {a.operand() + " " + op + " " + b.operand(), false};
+        return binary_text(a, op, b);
       }
       case ExprKind::Call: {
-        if (e.name == "floor_div") return {init_expr(c, e.operands[0]).operand() + " // " + init_expr(c, e.operands[1]).operand(), false};
+        if (e.name == "floor_div") return binary_text(init_expr(c, e.operands[0]), "//", init_expr(c, e.operands[1]));
         std::string s = e.name + "(";
         for (size_t i = 0; i < e.operands.size(); ++i) s += (i ? ", " : "") + init_expr(c, e.operands[i]).text;
         return {s + ")", true};
@@ -204,9 +230,9 @@ class Emitter {
         return {s + "]", true};
       }
       case ExprKind::Conditional:
-        return {init_expr(c, e.operands[0]).operand() + " if " + init_expr(c, e.operands[1]).operand() + " else " +
-                    init_expr(c, e.operands[2]).operand(),
-                false};
+        return {init_expr(c, e.operands[0]).right(0) + " if " + init_expr(c, e.operands[1]).right(0) + " else " +
+                    init_expr(c, e.operands[2]).left(0),
+                0};
     }
     return {"None", true};
   }
@@ -326,7 +352,7 @@ class Emitter {
           if (count.kind == ExprKind::Literal && count.literal.is_int()) {
             for (int64_t i = 1; i < count.literal.as_int(); ++i) items.push_back(instance(c, s.instances[1]));
           } else {
-            items.push_back("*(" + instance(c, s.instances[1]) + " for _ in range(" + init_expr(c, *s.count).operand() + " - 1))");
+            items.push_back("*(" + instance(c, s.instances[1]) + " for _ in range(" + init_expr(c, *s.count).left(6) + " - 1))");
           }
           assign_call(target, "nn.Sequential", items);
           break;
@@ -335,7 +361,7 @@ class Emitter {
         case SubmoduleForm::Conditional: {
           std::vector<std::string> items;
           for (const auto& inst : s.instances) items.push_back(instance(c, inst));
-          std::string suffix = s.condition ? " if " + init_expr(c, *s.condition).operand() + " else None" : "";
+          std::string suffix = s.condition ? " if " + init_expr(c, *s.condition).right(0) + " else None" : "";
           assign_call(target, "nn.Sequential", items, suffix);
           break;
         }
@@ -348,7 +374,7 @@ class Emitter {
       std::string make = "I.tensor(" + shape + ", init=" + py_string(t.init);
       for (const auto& [k, e] : t.options) make += ", " + k + "=" + init_expr(c, e).text;
       make += ")";
-      std::string cond = t.condition ? " if " + init_expr(c, *t.condition).operand() + " else None" : "";
+      std::string cond = t.condition ? " if " + init_expr(c, *t.condition).right(0) + " else None" : "";
       const std::string& attr = self_["tensor:" + t.name];
       if (t.is_state) w_.statement("self.register_buffer(" + py_string(attr) + ", " + make + cond + ")");
       else if (t.condition) w_.statement("self." + attr + " = nn.Parameter(" + make + ")" + cond);
@@ -373,6 +399,8 @@ class Emitter {
     NameAllocator alloc;
     std::map<uint32_t, uint32_t> region_of_value_use;  // value -> region of its single use
     std::map<uint32_t, std::string> preassigned;       // value -> the `if` result it becomes
+    std::map<uint32_t, std::vector<ValueId>> unpacked; // tuple -> its elements, `a, b = t`
+    std::set<uint32_t> unpack_elements;                // emitted by their tuple's statement
   };
 
   void number(FwdCtx& c, RegionId r, int& pos) {
@@ -416,6 +444,27 @@ class Emitter {
       bool single = f.value(v).name_hint.empty() && c.uses[v.index] == 1 && region_of_def[v.index] == c.region_of_value_use[v.index] &&
                     op.kind != OpKind::Input && op.kind != OpKind::If;
       c.inline_value[v.index] = trivial || single;
+    }
+    // `b, n, c = x.shape`: a tuple whose only uses are one `tuple_get` per element, all in
+    // its region, is unpacked in one statement.
+    std::map<uint32_t, std::vector<ValueId>> gets;
+    for (const auto& op : f.ops)
+      if (!op.erased && op.kind == OpKind::TupleGet) gets[op.operands[0].index].push_back(op.results[0]);
+    for (auto& [tuple, elems] : gets) {
+      uint32_t count = attrs_of<TupleGetAttrs>(f.op(f.value(elems[0]).def)).count;
+      if (count < 2 || elems.size() != count || c.uses[tuple] != static_cast<int>(count)) continue;
+      std::vector<ValueId> ordered(count);
+      bool ok = true;
+      for (ValueId e : elems) {
+        const Op& g = f.op(f.value(e).def);
+        uint32_t i = attrs_of<TupleGetAttrs>(g).index;
+        ok = ok && i < count && !ordered[i].valid() && region_of_def[e.index] == region_of_def[tuple] && !c.inline_value[e.index];
+        if (ok) ordered[i] = e;
+      }
+      if (!ok) continue;
+      c.unpacked[tuple] = ordered;
+      c.inline_value[tuple] = false;
+      for (ValueId e : ordered) c.unpack_elements.insert(e.index);
     }
     std::string sig = "def forward(self";
     for (const auto& op : f.region(f.body).ops) {
@@ -499,7 +548,7 @@ class Emitter {
       }
       case OpKind::CallFunction: {
         const auto& a = attrs_of<CallFunctionAttrs>(op);
-        if (a.function->python_name.empty()) return {arg(0).operand() + " // " + arg(1).operand(), false};
+        if (a.function->python_name.empty()) return binary_text(arg(0), "//", arg(1));
         std::string s = "F." + std::string(a.function->python_name) + "(";
         for (size_t i = 0; i < op.operands.size(); ++i)
           s += (i ? ", " : "") + (a.arg_names[i].empty() ? "" : a.arg_names[i] + "=") + arg(i).text;
@@ -511,13 +560,14 @@ class Emitter {
         std::string o = binary_op(k);
         using VK = ValueType::Kind;
         if (k == BinaryKind::Div && c.f->value(op.operands[0]).type.kind == VK::Int && c.f->value(op.operands[1]).type.kind == VK::Int) o = "//";
-        return {arg(0).operand() + " " + o + " " + arg(1).operand(), false};
+        return binary_text(arg(0), o, arg(1));
       }
       case OpKind::Unary: {
         auto k = attrs_of<UnaryAttrs>(op).op;
-        return {(k == UnaryKind::Not ? "not " : k == UnaryKind::Neg ? "-" : "+") + arg(0).operand(), false};
+        if (k == UnaryKind::Not) return {"not " + arg(0).left(3), 3};
+        return {(k == UnaryKind::Neg ? "-" : "+") + arg(0).left(8), 8};
       }
-      case OpKind::IsNone: return {arg(0).operand() + (attrs_of<IsNoneAttrs>(op).negated ? " is not None" : " is None"), false};
+      case OpKind::IsNone: return {arg(0).right(4) + (attrs_of<IsNoneAttrs>(op).negated ? " is not None" : " is None"), 4};
       case OpKind::Member: return {arg(0).operand() + "." + attrs_of<MemberAttrs>(op).member, true};
       case OpKind::Index: {
         const auto& a = attrs_of<IndexAttrs>(op);
@@ -547,7 +597,7 @@ class Emitter {
         return {s + (list ? "]" : ")"), true};
       }
       case OpKind::TupleGet: return {arg(0).operand() + "[" + std::to_string(attrs_of<TupleGetAttrs>(op).index) + "]", true};
-      case OpKind::Select: return {arg(1).operand() + " if " + arg(0).operand() + " else " + arg(2).operand(), false};
+      case OpKind::Select: return {arg(1).right(0) + " if " + arg(0).right(0) + " else " + arg(2).left(0), 0};
       default: return {"None", true};
     }
   }
@@ -603,8 +653,14 @@ class Emitter {
         default: {
           if (op.results.empty()) break;
           ValueId v = op.results[0];
-          if (c.inline_value[v.index]) break;
+          if (c.inline_value[v.index] || c.unpack_elements.count(v.index)) break;
           std::string text = op_expr(c, op).text;
+          if (auto it = c.unpacked.find(v.index); it != c.unpacked.end()) {
+            std::string targets;
+            for (ValueId e : it->second) targets += (targets.empty() ? "" : ", ") + name_for(c, e);
+            w_.line(targets + " = " + text);
+            break;
+          }
           if (c.uses[v.index] == 0 && c.f->value(v).name_hint.empty()) {
             w_.line(text);
             break;
