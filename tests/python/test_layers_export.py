@@ -115,3 +115,24 @@ def test_model_exports_to_onnx_and_matches_onnxruntime():
     (y,) = session.run(None, {"x": x.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_eval_traces_hold_quantized_weights_as_constants():
+    layer = L.TernaryLinear(in_features=8, out_features=4).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(layer, (torch.randn(2, 8),))
+        buffer = io.BytesIO()
+        torch.onnx.export(layer, (torch.randn(2, 8),), buffer, dynamo=False)
+    assert "aten::sign" not in str(traced.graph)
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load_from_string(buffer.getvalue()).graph
+    assert sorted(node.op_type for node in graph.node) == ["Constant", "Gemm"]
+    (constant,) = [node for node in graph.node if node.op_type == "Constant"]
+    weight = onnx.numpy_helper.to_array(constant.attribute[0].t)
+    np.testing.assert_array_equal(weight, layer.quantized_weight().numpy())
+    # A training-mode trace keeps the quantization (and its gradient) in the graph.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(layer.train(), (torch.randn(2, 8),), check_trace=False)
+    assert "aten::sign" in str(traced.graph)

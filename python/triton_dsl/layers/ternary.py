@@ -10,8 +10,10 @@ Evaluation is the hot path for export and benchmarks, so in eval mode with no gr
 needed the quantized weight is computed once and cached. The cache is keyed on the weight
 object itself (a weak reference), its version counter (bumped by every in-place update:
 optimizer steps, `load_state_dict`, `reset_parameters`), its storage, and the quantization
-settings, so it can never serve a stale weight. Under tracing (`torch.fx`, `torch.jit.trace`,
-`torch.onnx.export`, `torch.compile`) the quantization is written into the graph instead.
+settings, so it can never serve a stale weight. An eval-mode `torch.jit.trace` (which
+`torch.onnx.export` and the TorchScript export use) records the quantized weight as a
+constant; `torch.fx`, `torch.compile` and training-mode traces write the quantization into
+the graph instead, so the traced module still follows its parameters.
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class TernaryWeightMixin:
         w = self.weight
         if not self.is_ternary:
             return w
+        if torch.jit.is_tracing() and not self.training:
+            return self._frozen_weight_for_trace(w)
         if _is_tracing(w):
             w_q = self._quantize(w, stochastic_draw=self.training)
             if self.training:
@@ -95,6 +99,18 @@ class TernaryWeightMixin:
         if self.training:
             return self._quantize(w, stochastic_draw=True)
         return self._cached_eval_weight(w)
+
+    def _frozen_weight_for_trace(self, w: Tensor) -> Tensor:
+        """`alpha * t` computed out of sight of `torch.jit.trace`, so the trace holds it as a
+        constant: ONNX and TorchScript exports of an eval-mode model then carry the
+        quantized weights themselves rather than re-deriving them on every inference."""
+        state = torch._C._get_tracing_state()
+        torch._C._set_tracing_state(None)
+        try:
+            with torch.no_grad():
+                return self._quantize(w.detach(), stochastic_draw=False)
+        finally:
+            torch._C._set_tracing_state(state)
 
     def _cached_eval_weight(self, w: Tensor) -> Tensor:
         key = (w._version, w.data_ptr(), w.device, w.dtype, torch.is_inference_mode_enabled(),
