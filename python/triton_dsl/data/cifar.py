@@ -1,19 +1,22 @@
-"""CIFAR-10 from its binary or its python version, found or downloaded.
+"""CIFAR-10 and CIFAR-100 from their binary or python versions, found or downloaded.
 
-Accepted layouts, in each candidate directory (see `locate`):
+Accepted layouts, in each candidate directory (see `locate`), CIFAR-10 as the example:
 - `cifar-10-batches-bin/` with `data_batch_{1..5}.bin` and `test_batch.bin` (the official
   binary tarball), each file raw or `.bin.gz`;
 - the same files directly in the directory (a flat copy, e.g. gzip-compressed batches);
 - `cifar-10-batches-py/` (the official python tarball), read by torchvision's `CIFAR10`.
+CIFAR-100 likewise: `cifar-100-binary/{train,test}.bin`, flat, or `cifar-100-python/`.
 
-A binary record is one label byte then 3,072 pixel bytes (R, G, B planes of 32x32), so a
-file whose size is not a multiple of 3,073 is truncated and reported as such. A missing
+A binary record is the label byte(s) then 3,072 pixel bytes (R, G, B planes of 32x32):
+one label for CIFAR-10, coarse then fine for CIFAR-100 (the fine label is the class). A
+file whose size is not a whole number of records is reported as truncated. A missing
 dataset is downloaded as the official binary tarball (MD5-verified) and unpacked.
 """
 
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,25 +28,61 @@ from triton_dsl.data.idx import read_bytes
 from triton_dsl.data.spec import DatasetSpec, ImageTensorDataset
 from triton_dsl.errors import UserError
 
-NAME = "cifar10"
-DIR_NAMES = ("cifar10", "cifar-10", "CIFAR10")
-BIN_DIR = "cifar-10-batches-bin"
-PY_DIR = "cifar-10-batches-py"
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck")
-MEAN = (0.4914, 0.4822, 0.4465)
-STD = (0.2470, 0.2435, 0.2616)
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
-BINARY_ARCHIVE = download.RemoteFile("cifar-10-binary.tar.gz",
-                                     md5="c32a1d4ab5d03f1284b67883e8d87530")
-_RECORD = 1 + 3 * 32 * 32
-_STEMS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+_PIXELS = 3 * 32 * 32
 
 
-def _binary_files(directory: Path, split: str) -> list[Path] | None:
+@dataclass(frozen=True)
+class CifarInfo:
+    """What distinguishes CIFAR-10 from CIFAR-100 on disk and in use."""
+
+    name: str
+    dir_names: tuple[str, ...]
+    bin_dir: str
+    py_dir: str
+    stems: dict[str, tuple[str, ...]]       # split -> file stems
+    label_bytes: int                         # the class is the last label byte
+    num_classes: int
+    class_file: str                          # class names, one a line, beside the .bin files
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    archive: download.RemoteFile
+    torchvision_class: str
+    meta: dict
+
+    @property
+    def record(self) -> int:
+        return self.label_bytes + _PIXELS
+
+
+CIFAR10 = CifarInfo(
+    name="cifar10", dir_names=("cifar10", "cifar-10", "CIFAR10"),
+    bin_dir="cifar-10-batches-bin", py_dir="cifar-10-batches-py",
+    stems={"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
+    label_bytes=1, num_classes=10, class_file="batches.meta.txt",
+    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
+    archive=download.RemoteFile("cifar-10-binary.tar.gz", md5="c32a1d4ab5d03f1284b67883e8d87530"),
+    torchvision_class="CIFAR10",
+    meta={"filename": "batches.meta", "key": "label_names", "md5": None})
+
+CIFAR100 = CifarInfo(
+    name="cifar100", dir_names=("cifar100", "cifar-100", "CIFAR100"),
+    bin_dir="cifar-100-binary", py_dir="cifar-100-python",
+    stems={"train": ("train",), "test": ("test",)},
+    label_bytes=2, num_classes=100, class_file="fine_label_names.txt",
+    mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
+    archive=download.RemoteFile("cifar-100-binary.tar.gz", md5="03b5dce01913d631647c71ecec9e9cb8"),
+    torchvision_class="CIFAR100",
+    meta={"filename": "meta", "key": "fine_label_names", "md5": None})
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+
+
+def _binary_files(info: CifarInfo, directory: Path, split: str) -> list[Path] | None:
     """The split's `.bin`/`.bin.gz` files in `directory` itself, or None if any is missing."""
     files = []
-    for stem in _STEMS[split]:
+    for stem in info.stems[split]:
         for name in (stem + ".bin", stem + ".bin.gz"):
             if (directory / name).is_file():
                 files.append(directory / name)
@@ -53,104 +92,111 @@ def _binary_files(directory: Path, split: str) -> list[Path] | None:
     return files
 
 
-def _find(directory: Path, split: str) -> tuple[str, object] | None:
+def _find(info: CifarInfo, directory: Path, split: str) -> tuple[str, object] | None:
     """What `directory` holds for `split`: ("bin", files) or ("py", folder) or None."""
-    for folder in (directory / BIN_DIR, directory):
-        files = _binary_files(folder, split)
+    for folder in (directory / info.bin_dir, directory):
+        files = _binary_files(info, folder, split)
         if files:
             return "bin", files
-    py = directory / PY_DIR
-    if all((py / stem).is_file() for stem in _STEMS[split]) and (py / "batches.meta").is_file():
+    py = directory / info.py_dir
+    if all((py / stem).is_file() for stem in info.stems[split]) and \
+            (py / info.meta["filename"]).is_file():
         return "py", py
     return None
 
 
-def read_binary_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_binary_batch(path: Path, info: CifarInfo = CIFAR10) -> tuple[np.ndarray, np.ndarray]:
     """One binary batch file as (uint8 images [N, 3, 32, 32], uint8 labels [N])."""
     data = read_bytes(path)
-    if not data or len(data) % _RECORD:
-        raise UserError(f"`{path}` is truncated or not a CIFAR-10 binary batch: {len(data)} bytes "
-                        f"is not a whole number of {_RECORD}-byte records")
-    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, _RECORD)
-    labels = records[:, 0]
-    if int(labels.max()) >= len(CLASSES):
-        raise UserError(f"`{path}` has labels outside 0..{len(CLASSES) - 1}; is it CIFAR-100?")
-    return records[:, 1:].reshape(-1, 3, 32, 32), labels
+    if not data or len(data) % info.record:
+        raise UserError(f"`{path}` is truncated or not a {info.name} binary batch: {len(data)} "
+                        f"bytes is not a whole number of {info.record}-byte records")
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, info.record)
+    labels = records[:, info.label_bytes - 1]
+    if int(labels.max()) >= info.num_classes:
+        raise UserError(f"`{path}` has labels outside 0..{info.num_classes - 1}")
+    return records[:, info.label_bytes:].reshape(-1, 3, 32, 32), labels
 
 
-def _class_names(folder: Path) -> tuple[str, ...]:
-    meta = folder / "batches.meta.txt"
-    if meta.is_file():
-        names = tuple(line.strip() for line in meta.read_text().splitlines() if line.strip())
-        if len(names) == len(CLASSES):
+def _class_names(info: CifarInfo, folder: Path) -> tuple[str, ...]:
+    names_file = folder / info.class_file
+    if names_file.is_file():
+        names = tuple(line.strip() for line in names_file.read_text().splitlines()
+                      if line.strip())
+        if len(names) == info.num_classes:
             return names
-    return CLASSES
+    if info is CIFAR10:
+        return CIFAR10_CLASSES
+    return tuple(str(i) for i in range(info.num_classes))
 
 
-def _load_binary(files: list[Path]) -> ImageTensorDataset:
-    parts = [read_binary_batch(f) for f in files]
+def _load_binary(info: CifarInfo, files: list[Path]) -> ImageTensorDataset:
+    parts = [read_binary_batch(f, info) for f in files]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts]).astype(np.int64)
     return ImageTensorDataset(torch.from_numpy(images), torch.from_numpy(labels))
 
 
-def _load_python(folder: Path, split: str) -> ImageTensorDataset:
+def _load_python(info: CifarInfo, folder: Path, split: str) -> tuple[ImageTensorDataset, tuple]:
     """Read the python version through torchvision, trusting our own checks over its MD5s.
 
-    torchvision's `CIFAR10` verifies each pickle against the official MD5 and refuses
-    anything else; here the files are checked for shape and label range instead, so a
-    small dataset in the same format (a subset, a test fixture) loads too.
+    torchvision's readers verify each pickle against the official MD5 and refuse anything
+    else; here the files are checked for shape and label range instead, so a small dataset
+    in the same format (a subset, a test fixture) loads too.
     """
-    from torchvision.datasets import CIFAR10
+    import torchvision.datasets as tvd
 
-    class _Unverified(CIFAR10):
-        train_list: ClassVar = [[stem, None] for stem in _STEMS["train"]]
-        test_list: ClassVar = [[stem, None] for stem in _STEMS["test"]]
-        meta: ClassVar = {"filename": "batches.meta", "key": "label_names", "md5": None}
+    class Unverified(getattr(tvd, info.torchvision_class)):
+        base_folder = info.py_dir
+        train_list: ClassVar = [[stem, None] for stem in info.stems["train"]]
+        test_list: ClassVar = [[stem, None] for stem in info.stems["test"]]
+        meta: ClassVar = dict(info.meta)
 
     try:
-        ds = _Unverified(str(folder.parent), train=split == "train", download=False)
+        ds = Unverified(str(folder.parent), train=split == "train", download=False)
     except (OSError, EOFError, KeyError, ValueError, TypeError, IndexError, RuntimeError,
             pickle.UnpicklingError) as e:  # what a broken or foreign pickle raises
-        raise UserError(f"cannot read CIFAR-10 python batches in `{folder}`: "
+        raise UserError(f"cannot read {info.name} python batches in `{folder}`: "
                         f"{type(e).__name__}: {e}") from None
     images = np.asarray(ds.data)
     labels = np.asarray(ds.targets, dtype=np.int64)
     if images.dtype != np.uint8 or images.shape[1:] != (32, 32, 3) or len(labels) != len(images):
-        raise UserError(f"`{folder}` does not hold CIFAR-10 batches: images "
+        raise UserError(f"`{folder}` does not hold {info.name} batches: images "
                         f"{images.dtype} {images.shape}, {len(labels)} labels")
-    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
-        raise UserError(f"`{folder}` has labels outside 0..{len(CLASSES) - 1}")
+    if labels.size and (labels.min() < 0 or labels.max() >= info.num_classes):
+        raise UserError(f"`{folder}` has labels outside 0..{info.num_classes - 1}")
+    classes = tuple(ds.classes) if len(ds.classes) == info.num_classes else \
+        _class_names(info, folder)
     return ImageTensorDataset(torch.from_numpy(images).permute(0, 3, 1, 2),
-                              torch.from_numpy(labels))
+                              torch.from_numpy(labels)), classes
 
 
-def load(*, data_path, split: str, download_missing: bool, mirrors=None) -> DatasetSpec:
-    """Find (or download) and load one split of CIFAR-10."""
+def load(info: CifarInfo = CIFAR10, *, data_path, split: str, download_missing: bool,
+         mirrors=None) -> DatasetSpec:
+    """Find (or download) and load one split of CIFAR-10 or CIFAR-100."""
     file_split = "train" if split == "train" else "test"
-    dirs = locate.candidate_dirs(locate.search_roots(data_path), DIR_NAMES)
-    directory, found = locate.find_first(dirs, lambda d: _find(d, file_split))
+    dirs = locate.candidate_dirs(locate.search_roots(data_path), info.dir_names)
+    directory, found = locate.find_first(dirs, lambda d: _find(info, d, file_split))
     if found is None:
         if not download_missing:
-            raise UserError(f"cifar10 {split} batches (`{BIN_DIR}/`, `{PY_DIR}/` or "
-                            f"`{_STEMS[file_split][0]}.bin[.gz]`) not found in "
+            raise UserError(f"{info.name} {split} batches (`{info.bin_dir}/`, `{info.py_dir}/` or "
+                            f"`{info.stems[file_split][0]}.bin[.gz]`) not found in "
                             f"{locate.show(dirs)}; pass `--data-path` or allow downloading")
-        directory = locate.download_dir(data_path, DIR_NAMES[0])
-        if not (directory / BIN_DIR).is_dir():
-            archive = download.fetch(BINARY_ARCHIVE, directory,
-                                     download.mirrors_for(MIRRORS, mirrors), what=NAME)
-            download.extract_dir(archive, BIN_DIR, directory, what=NAME)
+        directory = locate.download_dir(data_path, info.dir_names[0])
+        if not (directory / info.bin_dir).is_dir():
+            archive = download.fetch(info.archive, directory,
+                                     download.mirrors_for(MIRRORS, mirrors), what=info.name)
+            download.extract_dir(archive, info.bin_dir, directory, what=info.name)
             archive.unlink(missing_ok=True)
-        found = _find(directory, file_split)
+        found = _find(info, directory, file_split)
         if found is None:
-            raise UserError(f"the downloaded cifar10 archive lacks the {split} batches")
+            raise UserError(f"the downloaded {info.name} archive lacks the {split} batches")
     kind, where = found
     if kind == "bin":
-        dataset = _load_binary(where)
-        classes = _class_names(where[0].parent)
+        dataset = _load_binary(info, where)
+        classes = _class_names(info, where[0].parent)
     else:
-        dataset = _load_python(where, file_split)
-        classes = CLASSES
-    return DatasetSpec(name=NAME, split=split, dataset=dataset, num_classes=len(CLASSES),
-                       input_shape=(3, 32, 32), mean=MEAN, std=STD, classes=classes,
-                       source=directory)
+        dataset, classes = _load_python(info, where, file_split)
+    return DatasetSpec(name=info.name, split=split, dataset=dataset,
+                       num_classes=info.num_classes, input_shape=(3, 32, 32), mean=info.mean,
+                       std=info.std, classes=classes, source=directory)

@@ -22,6 +22,7 @@ DATASETS = {
     "mnist": "idx",
     "fashion_mnist": "idx",
     "cifar10": "cifar",
+    "cifar100": "cifar",
     "imagenet": "folder",
     "custom": "folder",
 }
@@ -30,6 +31,8 @@ ALIASES = {
     "fashionmnist": "fashion_mnist",
     "cifar-10": "cifar10",
     "cifar_10": "cifar10",
+    "cifar-100": "cifar100",
+    "cifar_100": "cifar100",
     "folder": "custom",
     "imagefolder": "custom",
 }
@@ -58,7 +61,7 @@ def get_dataset(name: str, *, data_path: str | os.PathLike | None = None, split:
                 mirrors: list[str] | None = None) -> DatasetSpec:
     """Find, download when missing and allowed, and load one split of a dataset.
 
-    `split` is "train", "val" or "test"; MNIST, Fashion-MNIST and CIFAR-10 have one
+    `split` is "train", "val" or "test"; MNIST, Fashion-MNIST and CIFAR have one
     held-out split, which "val" and "test" both name. `image_size` sets the square size
     image-folder datasets are brought to (default 224); the in-memory datasets have fixed
     sizes. `mirrors` replaces the download mirrors (tests only).
@@ -76,7 +79,8 @@ def get_dataset(name: str, *, data_path: str | os.PathLike | None = None, split:
     if kind == "cifar":
         from triton_dsl.data import cifar
 
-        return cifar.load(data_path=data_path, split=split, download_missing=download,
+        info = cifar.CIFAR10 if key == "cifar10" else cifar.CIFAR100
+        return cifar.load(info, data_path=data_path, split=split, download_missing=download,
                           mirrors=mirrors)
     from triton_dsl.data import folders
 

@@ -104,3 +104,30 @@ def write_image_folder(root: Path, classes: dict[str, int], *, size: tuple[int, 
                 Image.fromarray(pixels).save(path)
             paths.append(path)
     return paths
+
+
+def write_cifar100(directory: Path, *, train: int = 5, test: int = 3, python: bool = False):
+    """CIFAR-100 `train`/`test` in the binary (`cifar-100-binary/`) or python version.
+
+    Returns {split: (images, fine labels)}; coarse labels are fine // 5 (any value works).
+    """
+    written = {}
+    for i, (stem, n) in enumerate((("train", train), ("test", test))):
+        images, _ = cifar_records(n, seed=20 + i)
+        fine = np.random.default_rng(30 + i).integers(0, 100, n, dtype=np.uint8)
+        written[stem] = (images, fine)
+        if python:
+            folder = directory / "cifar-100-python"
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / stem, "wb") as f:
+                pickle.dump({"data": images.reshape(n, -1), "fine_labels": fine.tolist(),
+                             "coarse_labels": (fine // 5).tolist()}, f)
+            with open(folder / "meta", "wb") as f:
+                pickle.dump({"fine_label_names": [f"fine{k}" for k in range(100)]}, f)
+        else:
+            folder = directory / "cifar-100-binary"
+            folder.mkdir(parents=True, exist_ok=True)
+            records = np.concatenate([(fine // 5)[:, None], fine[:, None],
+                                      images.reshape(n, -1)], axis=1)
+            (folder / f"{stem}.bin").write_bytes(records.astype(np.uint8).tobytes())
+    return written

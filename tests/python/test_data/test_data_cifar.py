@@ -10,7 +10,7 @@ import gzip
 
 import numpy as np
 import pytest
-from datafiles import write_cifar_binary, write_cifar_python
+from datafiles import write_cifar100, write_cifar_binary, write_cifar_python
 from triton_dsl.data import get_dataset
 from triton_dsl.errors import UserError
 
@@ -71,10 +71,28 @@ def test_labels_out_of_range_and_broken_pickle(tmp_path):
         get_dataset("cifar10", data_path=tmp_path / "a", split="test", download=False)
     write_cifar_python(tmp_path / "b", per_batch=2)
     (tmp_path / "b" / "cifar-10-batches-py" / "test_batch").write_bytes(b"\x80\x04garbage")
-    with pytest.raises(UserError, match="cannot read CIFAR-10 python batches"):
+    with pytest.raises(UserError, match="cannot read cifar10 python batches"):
         get_dataset("cifar10", data_path=tmp_path / "b", split="test", download=False)
 
 
 def test_missing_offline(tmp_path):
     with pytest.raises(UserError, match="cifar10 train batches .* not found in"):
         get_dataset("cifar10", data_path=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("python", [False, True])
+def test_cifar100_fine_labels_in_both_versions(tmp_path, python):
+    written = write_cifar100(tmp_path / "cifar-100", python=python)
+    train = get_dataset("CIFAR-100", data_path=tmp_path, download=False)
+    test = get_dataset("cifar100", data_path=tmp_path, split="test", download=False)
+    assert train.num_classes == 100 and len(train) == 5 and len(test) == 3
+    np.testing.assert_array_equal(train.dataset.images.numpy(), written["train"][0])
+    np.testing.assert_array_equal(train.dataset.labels.numpy(), written["train"][1])
+    assert train.mean == (0.5071, 0.4865, 0.4409)
+    assert train.classes[7] == ("fine7" if python else "7")
+
+
+def test_cifar10_files_are_not_cifar100(tmp_path):
+    write_cifar_binary(tmp_path, per_batch=2)
+    with pytest.raises(UserError, match="cifar100 train batches .* not found"):
+        get_dataset("cifar100", data_path=tmp_path, download=False)

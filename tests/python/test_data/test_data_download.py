@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import tarfile
+from dataclasses import replace
 
 import pytest
 from datafiles import closed_port_url, write_cifar_binary, write_mnist
@@ -124,12 +125,12 @@ def _cifar_tarball(tmp_path, served, extra_member: str | None = None) -> str:
     return md5_of(archive)
 
 
-def test_cifar_archive_download_and_extraction(tmp_path, http_root, monkeypatch):
+def test_cifar_archive_download_and_extraction(tmp_path, http_root):
     served, url = http_root
     digest = _cifar_tarball(tmp_path, served, extra_member="../outside.txt")
-    monkeypatch.setattr(cifar, "BINARY_ARCHIVE",
-                        download.RemoteFile("cifar-10-binary.tar.gz", md5=digest))
-    spec = cifar.load(data_path=tmp_path / "data", split="test", download_missing=True,
+    info = replace(cifar.CIFAR10,
+                   archive=download.RemoteFile("cifar-10-binary.tar.gz", md5=digest))
+    spec = cifar.load(info, data_path=tmp_path / "data", split="test", download_missing=True,
                       mirrors=[url])
     assert len(spec) == 3 and spec.input_shape == (3, 32, 32)
     # Only the batches directory is unpacked; the archive is removed afterwards.
