@@ -16,13 +16,13 @@ from triton_dsl.layers.containers import Dropout, Embedding, Flatten, Identity, 
 from triton_dsl.layers.linear import Conv2d, Linear
 from triton_dsl.layers.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from triton_dsl.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from triton_dsl.layers.tracing import LayerTracer, symbolic_trace
 from triton_dsl.layers.ternary import (
     TernaryActivation,
     TernaryConv2d,
     TernaryLinear,
     TernaryWeightMixin,
 )
+from triton_dsl.layers.tracing import LayerTracer, symbolic_trace
 
 BUILTIN_LAYERS: dict[str, type[nn.Module]] = {
     cls.__name__: cls
