@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from triton_dsl import init as I
 from triton_dsl.errors import UserError
 

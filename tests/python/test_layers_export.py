@@ -11,11 +11,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from test_layers import CASES
 from torch import fx, nn
-
 from triton_dsl import functional as F
 from triton_dsl import layers as L
-from test_layers import CASES
 
 
 class SmallNet(nn.Module):

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from test_layers import CASES
 from triton_dsl import functional as F
 from triton_dsl import layers as L
