@@ -115,6 +115,7 @@ def fetch(remote: RemoteFile, dest_dir: Path, mirrors: Sequence[str], *, what: s
     final = dest_dir / remote.name
     if final.exists():
         return final
+    created = not dest_dir.exists()
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -138,6 +139,8 @@ def fetch(remote: RemoteFile, dest_dir: Path, mirrors: Sequence[str], *, what: s
             failures.append(f"{_reason(e)} from {url}")
         finally:
             tmp.unlink(missing_ok=True)
+    if created and not any(dest_dir.iterdir()):
+        dest_dir.rmdir()  # leave no trace of a download that never happened
     detail = failures[-1] if failures else "no mirror configured"
     raise UserError(f"cannot download {what} file `{remote.name}`: {detail}; put the files in "
                     f"`{dest_dir}` or pass `--data-path`")

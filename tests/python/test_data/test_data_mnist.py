@@ -138,3 +138,18 @@ def test_wrong_image_size_count_mismatch_and_bad_labels(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.full(6, 10, np.uint8))
     with pytest.raises(UserError, match="labels outside 0..9"):
         get_dataset("mnist", data_path=tmp_path, download=False)
+
+
+def test_command_line_info_and_offline_fetch(tmp_path, capsys):
+    from triton_dsl.data.__main__ import main
+
+    write_mnist(tmp_path / "mnist", train=7, test=2)
+    assert main(["info", "mnist", "--data-path", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mnist train: 7 images 1x28x28, 10 classes" in out and "mnist test: 2 images" in out
+    assert "normalization: mean (0.1307,)" in out
+    # The mirror is a closed local port (see conftest): fetching fails in one line.
+    assert main(["fetch", "fashion_mnist", "--data-path", str(tmp_path)]) == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("error: cannot download fashion_mnist file `train-images-idx3")
+    assert not (tmp_path / "fashion_mnist").exists()  # the failed download left nothing
