@@ -37,12 +37,20 @@ def search_roots(data_path: str | os.PathLike | None) -> list[Path]:
     return unique
 
 
-def candidate_dirs(roots: Iterable[Path], dir_names: Iterable[str]) -> list[Path]:
-    """`<root>/<name>/` for each dataset directory name, then `<root>/`, root by root."""
+def candidate_dirs(roots: Iterable[Path], dir_names: Iterable[str],
+                   foreign_names: Iterable[str] = ()) -> list[Path]:
+    """`<root>/<name>/` for each dataset directory name, then `<root>/`, root by root.
+
+    A root named like another dataset with the same file names (`foreign_names`: MNIST's
+    directories when looking for Fashion-MNIST) is not taken as holding this one directly,
+    so `--data-path data/mnist --dataset fashion_mnist` never trains on digits.
+    """
     names = list(dir_names)
+    foreign = {name.lower() for name in foreign_names}
     out: list[Path] = []
     for root in roots:
-        for path in [root / name for name in names] + [root]:
+        direct = [] if root.name.lower() in foreign else [root]
+        for path in [root / name for name in names] + direct:
             if path not in out:
                 out.append(path)
     return out

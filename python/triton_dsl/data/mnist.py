@@ -113,7 +113,9 @@ def load(info: IdxDatasetInfo, *, data_path, split: str, download_missing: bool,
     """Find (or download) and load one split of an MNIST-format dataset."""
     file_split = "train" if split == "train" else "test"
     roots = locate.search_roots(data_path)
-    dirs = locate.candidate_dirs(roots, info.dir_names)
+    other = FASHION_MNIST if info.name == MNIST.name else MNIST
+    dirs = locate.candidate_dirs(roots, info.dir_names,
+                                 foreign_names=[Path(n).parts[0] for n in other.dir_names])
     directory, files = locate.find_first(dirs, lambda d: _split_files(d, file_split))
     if files is None:
         stems = _STEMS[file_split]

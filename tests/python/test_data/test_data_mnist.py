@@ -153,3 +153,13 @@ def test_command_line_info_and_offline_fetch(tmp_path, capsys):
     last = capsys.readouterr().err.splitlines()[-1]
     assert last.startswith("error: cannot download fashion_mnist file `train-images-idx3")
     assert not (tmp_path / "fashion_mnist").exists()  # the failed download left nothing
+
+
+def test_mnist_directory_is_not_taken_for_fashion_mnist(tmp_path):
+    write_mnist(tmp_path / "mnist", train=4)
+    with pytest.raises(UserError, match="fashion_mnist train files"):
+        get_dataset("fashion_mnist", data_path=tmp_path / "mnist", download=False)
+    write_mnist(tmp_path / "FashionMNIST", train=3)
+    with pytest.raises(UserError, match="mnist train files"):
+        get_dataset("mnist", data_path=tmp_path / "FashionMNIST", download=False)
+    assert len(get_dataset("mnist", data_path=tmp_path / "mnist", download=False)) == 4
