@@ -306,6 +306,52 @@ FunctionResult binary(std::string_view fn, Args a) {
   return FunctionResult::ok(AbsValue::tensor(*s));
 }
 
+FunctionResult linear_fn(Args a) {
+  const Shape& x = a[0].shape;
+  const Shape& w = a[1].shape;
+  if (!x.ranked || !w.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  if (w.rank() != 2) return FunctionResult::fail("`linear` needs a 2-d weight [out, in], got shape " + w.to_string(), 1);
+  const Dim& in = x.dims.back();
+  if (in.is_known() && w.dims[1].is_known() && in.size != w.dims[1].size)
+    return FunctionResult::fail("`linear` of input " + x.to_string() + " with weight " + w.to_string() + ": " +
+                                    std::to_string(in.size) + " input features, weight expects " + std::to_string(w.dims[1].size),
+                                1);
+  Shape out = x;
+  out.dims.back() = w.dims[0];
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
+FunctionResult conv2d_fn(Args a) {
+  const Shape& x = a[0].shape;
+  const Shape& w = a[1].shape;
+  if (!x.ranked || !w.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  if (x.rank() != 4 || w.rank() != 4)
+    return FunctionResult::fail("`conv2d` needs a 4-d input and a 4-d weight, got " + x.to_string() + " and " + w.to_string());
+  auto g = known_int(a[6]).value_or(1);
+  if (x.dims[1].is_known() && w.dims[1].is_known() && x.dims[1].size != w.dims[1].size * g)
+    return FunctionResult::fail("`conv2d`: input has " + std::to_string(x.dims[1].size) + " channels, weight " + w.to_string() +
+                                    " expects " + std::to_string(w.dims[1].size * g),
+                                1);
+  Shape out = x;
+  out.dims[1] = w.dims[0];
+  auto pick = [&](const AbsValue& v, size_t i) -> std::optional<int64_t> {
+    std::vector<Dim> d = int_elems(v);
+    if (d.empty()) return std::nullopt;
+    const Dim& e = d[std::min(i, d.size() - 1)];
+    return e.is_known() ? std::optional<int64_t>(e.size) : std::nullopt;
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    const Dim& n = x.dims[2 + i];
+    const Dim& k = w.dims[2 + i];
+    auto st = pick(a[3], i), p = pick(a[4], i), d = pick(a[5], i);
+    if (n.is_known() && k.is_known() && st && p && d && *st > 0)
+      out.dims[2 + i] = Dim::known((n.size + 2 * *p - *d * (k.size - 1) - 1) / *st + 1);
+    else
+      out.dims[2 + i] = Dim::unknown();
+  }
+  return FunctionResult::ok(AbsValue::tensor(out));
+}
+
 FunctionResult where(Args a) {
   std::vector<AbsValue> ab = {a[1], a[2]};
   FunctionResult r = binary("where", ab);
@@ -443,6 +489,17 @@ std::vector<FunctionSchema> make_functions() {
                [](Args a) { return reduce("argmax", a); }});
   f.push_back({"clamp", "clamp", "limits values to [min, max]",
                {req("x", P::Tensor), opt("min", P::OptionalFloat, CV::none()), opt("max", P::OptionalFloat, CV::none())}, unary});
+  f.push_back({"linear", "linear", "x @ weight^T + bias, for layers that declare their own `param` weight",
+               {req("x", P::Tensor), req("weight", P::Tensor), opt("bias", P::Any, CV::none())}, linear_fn});
+  f.push_back({"conv2d", "conv2d", "2-d convolution with a declared `param` weight [out, in/groups, kh, kw]",
+               {req("x", P::Tensor), req("weight", P::Tensor), opt("bias", P::Any, CV::none()),
+                opt("stride", P::IntOrIntList, CV::of_int(1)), opt("padding", P::IntOrIntList, CV::of_int(0)),
+                opt("dilation", P::IntOrIntList, CV::of_int(1)), opt("groups", P::Int, CV::of_int(1))},
+               conv2d_fn});
+  f.push_back({"ternarize", "ternarize", "alpha * t of a declared weight, with straight-through gradients",
+               {req("w", P::Tensor), opt("threshold", P::Float, CV::of_float(0.7)), opt("scaling", P::Any, CV::of_str("per_channel")),
+                opt("gradient_estimator", P::Any, CV::of_str("ste"))},
+               unary});
   f.push_back({"floor_div", "", "integer division rounding down (`//` is a comment)",
                {req("a", P::Int), req("b", P::Int)}, floor_div, true});
   return f;

@@ -705,14 +705,18 @@ void Checker::lower_tensor(ir::Module& m, const DeclInfo& info, const ast::Tenso
       for (const auto& d : list->elements) t.shape.push_back(lower_const_expr(m, info, *d));
     } else if (a.name.name == "init") {
       const auto* s = ast::dyn_cast<ast::StringExpr>(a.value.get());
-      static const std::vector<std::string_view> inits = {"zeros", "ones", "normal", "uniform", "trunc_normal", "constant", "xavier_uniform", "kaiming_normal"};
+      // The initializers of `triton_dsl.init.tensor`.
+      static const std::vector<std::string_view> inits = {"zeros", "ones", "constant", "normal", "uniform", "trunc_normal",
+                                                          "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"};
       if (!s || std::find(inits.begin(), inits.end(), s->value) == inits.end()) {
-        diags_.report(DiagKind::attribute_bad_choice, a.value->range, {"init", "Tensor", "\"zeros\", \"ones\", \"normal\", \"uniform\", \"trunc_normal\", \"constant\", \"xavier_uniform\", \"kaiming_normal\"", expr_text(a.value->range)});
+        std::string choices;
+        for (auto i : inits) choices += (choices.empty() ? "\"" : ", \"") + std::string(i) + "\"";
+        diags_.report(DiagKind::attribute_bad_choice, a.value->range, {"init", "Tensor", choices, expr_text(a.value->range)});
         continue;
       }
       t.init = s->value;
     } else {
-      static const std::vector<std::string_view> options = {"std", "mean", "a", "b", "value", "low", "high"};
+      static const std::vector<std::string_view> options = {"mean", "std", "a", "b", "value", "gain", "mode", "nonlinearity"};
       if (std::find(options.begin(), options.end(), a.name.name) == options.end()) {
         diags_.report(DiagKind::unknown_attribute, a.name.range, {"Tensor", a.name.name}).hint(did_you_mean(a.name.name, options));
         continue;
