@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 
 #include "ast/ast_printer.h"
 #include "diag/internal_error.h"
@@ -66,7 +67,11 @@ int run_compile(const CompileOptions& options) {
   }
   std::string read_error;
   PhaseTimer load_timer;
-  auto buffer = timed(load_timer, "load", [&] {
+  auto buffer = timed(load_timer, "load", [&]() -> std::optional<SourceBuffer> {
+    if (options.input == "-") {  // standard input, named `<stdin>` in diagnostics
+      std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+      return SourceBuffer("<stdin>", std::move(text));
+    }
     return SourceBuffer::from_file(options.input, &read_error);
   });
   if (!buffer) {

@@ -75,6 +75,8 @@ class Lexer {
       : text_(buffer.text()), diags_(diags) {}
 
   TokenList run() {
+    // A UTF-8 byte order mark, which some editors write, is not part of the program.
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
     TokenList list;
     std::vector<Token>& tokens = list.tokens;
     // Real sources average well over 8 bytes per token; over-reserving costs page faults.

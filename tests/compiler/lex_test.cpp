@@ -76,6 +76,12 @@ TEST(Lexer, NewlineBeforeIsTrackedAcrossComments) {
   EXPECT_TRUE(lexed.tokens[5].newline_before);   // g: after a `#` comment
 }
 
+TEST(Lexer, ByteOrderMarkIsSkipped) {
+  auto lexed = lex_text("\xEF\xBB\xBFmodel");
+  EXPECT_EQ(kinds(lexed), (std::vector<TokenKind>{TokenKind::KwModel, TokenKind::EndOfFile}));
+  EXPECT_FALSE(lexed.diags->has_errors());
+}
+
 TEST(Lexer, SlashSlashIsAlwaysAComment) {
   auto lexed = lex_text("a // b");
   EXPECT_EQ(kinds(lexed), (std::vector<TokenKind>{TokenKind::Identifier, TokenKind::EndOfFile}));

@@ -72,6 +72,15 @@ class DriverTest(unittest.TestCase):
         result = triton("compile", str(tri), "--stop-after=parse")
         self.assertEqual((result.returncode, result.stdout, result.stderr), (0, "", ""))
 
+    def test_standard_input(self) -> None:
+        result = subprocess.run([TRITON, "compile", "-", "--emit=ast"], input="model {",
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("<stdin>:1:7: error: expected a name after `model`", result.stderr)
+        result = subprocess.run([TRITON, "compile", "-", "--stop-after=parse"], input=MODEL,
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
     def test_output_is_written_atomically(self) -> None:
         out = Path(self.dir.name) / "tiny.ast"
         out.write_text("old contents\n")
