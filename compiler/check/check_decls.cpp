@@ -371,9 +371,8 @@ std::optional<ConstValue> Checker::coerce_to_type(const ConstValue& v, const std
     auto r = const_to_int(v);
     if (r.value) return r.value;
     std::string shown = v.is_number() ? v.to_source() : v.type_name() + " " + v.to_source();
-    std::string msg = "`" + name + "` must be an int, but `" + text + "` is " + shown;
-    if (first_report(DiagKind::not_integral, range, msg))
-      diags_.report(DiagKind::not_integral, range, {name, "`" + text + "`", shown});
+    std::string msg = "`" + name + "` must be an int, but " + text + " is " + shown;
+    if (first_report(DiagKind::not_integral, range, msg)) diags_.report(DiagKind::not_integral, range, {name, text, shown});
     return std::nullopt;
   }
   bool ok = (type == "int" && v.is_int()) || (type == "float" && v.is_number()) || (type == "bool" && v.is_bool()) || (type == "str" && v.is_str()) ||

@@ -77,8 +77,9 @@ class Checker {
   void order_constants(ir::Module& m);
   ConstResult eval(const ir::Module& m, ExprId id, const Env& env);
   std::string expr_text(SourceRange r) const;
+  // `shown` is the expression as a message shows it, backticks included.
   std::optional<ConstValue> coerce_to_type(const ConstValue& v, const std::string& type, const std::string& name,
-                                           SourceRange range, const std::string& text);
+                                           SourceRange range, const std::string& shown);
 
   // ---- lower_forward.cpp ----
   void lower_forward(ir::Module& m, const DeclInfo& info, const ast::ForwardItem& fwd);

@@ -109,6 +109,18 @@ class Elaborator {
     return std::nullopt;
   }
 
+  // `out_channels * expansion` as written, followed by `(24 * 0.3)` when it is a binary
+  // operation, so a non-integral result shows both operands.
+  std::string shown(const ir::Module& m, ir::ExprId e, const Env& env) {
+    const ir::ExprNode& n = m.expr(e);
+    std::string text = c_.expr_text(n.range);
+    if (n.kind != ir::ExprKind::Binary) return "`" + text + "`";
+    auto a = c_.eval(m, n.operands[0], env), b = c_.eval(m, n.operands[1], env);
+    if (!a.value || !b.value) return "`" + text + "`";
+    std::string ops = a.value->to_source() + " " + std::string(const_binary_spelling(n.binary_op)) + " " + b.value->to_source();
+    return ops == text ? "`" + text + "`" : "`" + text + "` (`" + ops + "`)";
+  }
+
   static std::string width_attr_in(const LayerState& s) {
     if (s.builtin) return std::string(s.builtin->input_width_attr);
     return "";
@@ -127,19 +139,24 @@ class Elaborator {
     st->owner = owner;
     st->range = inst.range;
     const ir::Module& m = p_.module(owner);
-    std::map<std::string, std::pair<ConstValue, SourceRange>> given;
+    struct Given {
+      ConstValue value;
+      SourceRange range;
+      std::string text;  // the source, with the operands' values when it is `a op b`
+    };
+    std::map<std::string, Given> given;
     for (const auto& [name, e] : inst.attrs)
-      if (auto v = eval(m, e, env)) given[name] = {*v, m.expr(e).range};
+      if (auto v = eval(m, e, env)) given[name] = {*v, m.expr(e).range, shown(m, e, env)};
     if (inst.builtin) {
       st->attrs.schema = inst.builtin;
       for (const auto& a : inst.builtin->attrs) {
         auto it = given.find(std::string(a.name));
         ConstValue v = a.default_value;
         if (it != given.end()) {
-          v = it->second.first;
-          SourceRange r = it->second.second;
+          v = it->second.value;
+          SourceRange r = it->second.range;
           if (a.type == AttrType::Int && v.is_float()) {
-            auto iv = c_.coerce_to_type(v, "int", std::string(a.name), r, c_.expr_text(r));
+            auto iv = c_.coerce_to_type(v, "int", std::string(a.name), r, it->second.text);
             v = iv ? *iv : ConstValue::of_int(0);
           } else if (a.type == AttrType::Float && v.is_int()) {
             v = ConstValue::of_float(static_cast<double>(v.as_int()));
@@ -177,9 +194,9 @@ class Elaborator {
       if (!k.is_parameter) continue;
       auto it = given.find(k.name);
       if (it != given.end()) {
-        auto v = c_.coerce_to_type(it->second.first, k.type, k.name, it->second.second, c_.expr_text(it->second.second));
+        auto v = c_.coerce_to_type(it->second.value, k.type, k.name, it->second.range, it->second.text);
         if (v) st->env[k.name] = *v;
-        else st->env[k.name] = k.type == "int" ? ConstValue::of_int(1) : it->second.first;
+        else st->env[k.name] = k.type == "int" ? ConstValue::of_int(1) : it->second.value;
       } else if (k.value) {
         if (auto v = eval(um, *k.value, st->env)) st->env[k.name] = *v;
       } else if (allow_pending && (k.name == "in_channels" || k.name == "in_features")) {
@@ -208,7 +225,7 @@ class Elaborator {
         continue;
       }
       SourceRange r = m.expr(*k.value).range;
-      auto cv = c_.coerce_to_type(*v, k.type, k.name, r, c_.expr_text(r));
+      auto cv = c_.coerce_to_type(*v, k.type, k.name, r, shown(m, *k.value, st.env));
       st.env[k.name] = cv ? *cv : ConstValue::of_int(1);
     }
     if (c_.diags_.error_count() != errors_before) st.poisoned = true;
