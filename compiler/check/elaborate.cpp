@@ -96,6 +96,12 @@ class Elaborator {
       auto& f = *p_.module(ir::ModuleId(static_cast<size_t>(mod))).forward;
       for (size_t i = 0; i < vals.size() && i < f.values.size(); ++i)
         if (vals[i]) f.values[i].type = to_type(*vals[i]);
+      // The declared argument types, as shape inference saw them (joined over every call).
+      for (const auto& op : f.ops)
+        if (op.kind == ir::OpKind::Input) {
+          uint32_t i = ir::attrs_of<ir::InputAttrs>(op).index;
+          if (i < f.arg_types.size()) f.arg_types[i] = f.values[op.results[0].index].type;
+        }
     }
   }
 
