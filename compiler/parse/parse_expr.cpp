@@ -66,7 +66,9 @@ ast::ExprPtr Parser::parse_expr() {
 // or_expr = and_expr { "or" and_expr }
 ast::ExprPtr Parser::parse_or() {
   auto lhs = parse_and();
+  ChainDepth chain(*this);
   while (lhs && at(TokenKind::KwOr) && !at_line_break()) {
+    if (!chain.step()) return nullptr;
     const SourceRange op = advance().range;
     auto rhs = parse_and();
     if (!rhs) return nullptr;
@@ -78,7 +80,9 @@ ast::ExprPtr Parser::parse_or() {
 // and_expr = not_expr { "and" not_expr }
 ast::ExprPtr Parser::parse_and() {
   auto lhs = parse_not();
+  ChainDepth chain(*this);
   while (lhs && at(TokenKind::KwAnd) && !at_line_break()) {
+    if (!chain.step()) return nullptr;
     const SourceRange op = advance().range;
     auto rhs = parse_not();
     if (!rhs) return nullptr;
@@ -106,6 +110,7 @@ ast::ExprPtr Parser::parse_not() {
 // comp_op    = "==" | "!=" | "<" | "<=" | ">" | ">=" | "is" [ "not" ]
 ast::ExprPtr Parser::parse_comparison() {
   auto lhs = parse_arith();
+  ChainDepth chain(*this);
   while (lhs && !at_line_break()) {
     ast::BinaryOp op;
     switch (tok().kind) {
@@ -118,6 +123,7 @@ ast::ExprPtr Parser::parse_comparison() {
       case TokenKind::KwIs: op = ast::BinaryOp::Is; break;
       default: return lhs;
     }
+    if (!chain.step()) return nullptr;
     SourceRange op_range = advance().range;
     if (op == ast::BinaryOp::Is && at(TokenKind::KwNot)) {
       op = ast::BinaryOp::IsNot;
@@ -133,7 +139,9 @@ ast::ExprPtr Parser::parse_comparison() {
 // arith = term { ( "+" | "-" ) term }
 ast::ExprPtr Parser::parse_arith() {
   auto lhs = parse_term();
+  ChainDepth chain(*this);
   while (lhs && (at(TokenKind::Plus) || at(TokenKind::Minus)) && !at_line_break()) {
+    if (!chain.step()) return nullptr;
     const ast::BinaryOp op = at(TokenKind::Plus) ? ast::BinaryOp::Add : ast::BinaryOp::Sub;
     const SourceRange op_range = advance().range;
     auto rhs = parse_term();
@@ -146,6 +154,7 @@ ast::ExprPtr Parser::parse_arith() {
 // term = factor { ( "*" | "/" | "%" | "@" ) factor }
 ast::ExprPtr Parser::parse_term() {
   auto lhs = parse_factor();
+  ChainDepth chain(*this);
   while (lhs && !at_line_break()) {
     ast::BinaryOp op;
     switch (tok().kind) {
@@ -155,6 +164,7 @@ ast::ExprPtr Parser::parse_term() {
       case TokenKind::At: op = ast::BinaryOp::MatMul; break;
       default: return lhs;
     }
+    if (!chain.step()) return nullptr;
     const SourceRange op_range = advance().range;
     auto rhs = parse_factor();
     if (!rhs) return nullptr;
@@ -194,7 +204,11 @@ ast::ExprPtr Parser::parse_power() {
 // postfix = primary { "(" args ")" | "[" indices "]" | "." name }
 ast::ExprPtr Parser::parse_postfix() {
   auto expr = parse_primary();
+  ChainDepth chain(*this);
   while (expr && !at_line_break()) {
+    if ((at(TokenKind::LParen) || at(TokenKind::LBracket) || at(TokenKind::Dot)) && !chain.step()) {
+      return nullptr;
+    }
     if (at(TokenKind::LParen)) {
       expr = parse_call(std::move(expr));
     } else if (at(TokenKind::LBracket)) {

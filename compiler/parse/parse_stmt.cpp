@@ -151,6 +151,8 @@ bool Parser::check_assignment_target(const ast::Expr& target) {
 
 // if_stmt = "if" expr stmt_block [ "else" ( if_stmt | stmt_block ) ]
 ast::StmtPtr Parser::parse_if_stmt() {
+  LevelGuard level(*this);  // `else if` chains recurse
+  if (!level.ok()) return nullptr;
   const uint32_t begin = tok().range.begin;
   advance();  // `if` (or a misspelling of it)
   auto stmt = std::make_unique<ast::IfStmt>(SourceRange{});

@@ -5,8 +5,10 @@
 // Errors are reported through the diagnostics engine and the parser recovers (it skips to
 // the next item or statement at the same bracket depth), so one run reports every
 // independent mistake; the resulting AST holds every construct that parsed. Nesting deeper
-// than `max_nesting_depth` is reported once and never recursed into, so neither deep input
-// nor a fuzzer can overflow the stack.
+// than `max_nesting_depth` (brackets, blocks, unary operators, and each link of an operator
+// chain such as `a + b + c`, since the tree is as deep as the chain) is reported once and
+// never recursed into, so neither deep input nor a fuzzer can overflow the stack, here or in
+// any later walk over the tree.
 #pragma once
 
 #include <vector>

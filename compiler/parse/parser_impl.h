@@ -135,6 +135,26 @@ class LevelGuard {
   bool ok_;
 };
 
+// Counts each link of an operator chain (`a + b + c`, `x.y[0](z)`) as a nesting level: the
+// parser builds such chains in a loop, but the tree they make is as deep as the chain, and
+// every later walk over it (the dump, the checker, even destruction) recurses.
+class ChainDepth {
+ public:
+  explicit ChainDepth(Parser& parser) : parser_(parser) {}
+  ~ChainDepth() {
+    for (uint32_t i = 0; i < taken_; ++i) parser_.leave_level();
+  }
+  bool step() {
+    if (!parser_.enter_level()) return false;
+    ++taken_;
+    return true;
+  }
+
+ private:
+  Parser& parser_;
+  uint32_t taken_ = 0;
+};
+
 // RAII for the newline mode of a bracket context.
 class NewlineMode {
  public:
