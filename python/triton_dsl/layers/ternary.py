@@ -104,13 +104,17 @@ class TernaryWeightMixin:
         """`alpha * t` computed out of sight of `torch.jit.trace`, so the trace holds it as a
         constant: ONNX and TorchScript exports of an eval-mode model then carry the
         quantized weights themselves rather than re-deriving them on every inference."""
-        state = torch._C._get_tracing_state()
-        torch._C._set_tracing_state(None)
+        get_state = getattr(torch._C, "_get_tracing_state", None)
+        set_state = getattr(torch._C, "_set_tracing_state", None)
+        if get_state is None or set_state is None:  # a PyTorch without these internals
+            return self._quantize(w, stochastic_draw=False)
+        state = get_state()
+        set_state(None)
         try:
             with torch.no_grad():
                 return self._quantize(w.detach(), stochastic_draw=False)
         finally:
-            torch._C._set_tracing_state(state)
+            set_state(state)
 
     def _cached_eval_weight(self, w: Tensor) -> Tensor:
         key = (w._version, w.data_ptr(), w.device, w.dtype, torch.is_inference_mode_enabled(),
