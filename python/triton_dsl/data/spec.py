@@ -10,7 +10,7 @@ GPU once and normalize each batch there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -65,7 +65,6 @@ class DatasetSpec:
     std: tuple[float, ...]
     classes: tuple[str, ...] = ()
     source: Path | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def in_memory(self) -> bool:
