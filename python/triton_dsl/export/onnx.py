@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -44,7 +45,10 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: tor
     example = example_input.detach().cpu().float()
 
     def write(temp: str) -> None:
-        with torch.no_grad(), _as_user_error():
+        with torch.no_grad(), _as_user_error(), warnings.catch_warnings():
+            # The TorchScript-based exporter is chosen on purpose (it folds the ternary
+            # quantization into constants); its deprecation notice is not the user's concern.
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(model, (example,), temp, dynamo=False, opset_version=opset,
                               input_names=[input_name], output_names=[output_name],
                               dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
