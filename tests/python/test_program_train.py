@@ -169,3 +169,53 @@ def test_every_training_section_feature_together(data_dir, tmp_path):
     assert state["training"]["schedule"]["type"] == "cosine"
     assert state["scheduler"]["step"] == 2 * 3  # 96 images / 16 = 6 batches = 3 steps an epoch
     assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def _image_folder(root: Path, classes: int, *, size: int, mode: str, per_class: int = 2) -> Path:
+    from PIL import Image
+
+    for split in ("train", "val"):
+        for c in range(classes):
+            folder = root / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                Image.new(mode, (size, size), color=(20 * c + i,) * len(mode)).save(
+                    folder / f"{i}.png")
+    return root
+
+
+def test_fine_tune_on_a_custom_folder_dataset_with_more_classes(tmp_path, capsys):
+    # The seed ResNet-18 with 10 classes, fine-tuned on a 12-class folder dataset.
+    module = load_model_module("resnet18.py")
+    pretrained = tmp_path / "imagenet_checkpoint.pth"
+    torch.save(module.Model().state_dict(), pretrained)
+    folder = _image_folder(tmp_path / "custom", 12, size=32, mode="RGB")
+    common = ["--dataset", "custom", "--data-path", str(folder), "--threads", "1"]
+    with pytest.raises(UserError, match="has 12 classes but the model outputs 10; pass "
+                                        "--num-classes 12"):
+        run_in_process("resnet18.py", ["--fine-tune", "--pretrained", str(pretrained),
+                                       *common, "--output-dir", str(tmp_path / "x")])
+    assert run_in_process("resnet18.py", [
+        "--fine-tune", "--pretrained", str(pretrained), "--num-classes", "12", *common,
+        "--epochs", "1", "--batch-size", "8", "--max-train-batches", "1", "--no-progress",
+        "--output-dir", str(tmp_path / "tuned")]) == 0
+    out = capsys.readouterr().out
+    assert "loaded 120 of 122 tensors" in out
+    assert "skipped fc.weight (checkpoint [10, 512], model [12, 512])" in out
+    assert "custom train: 24 images 3x32x32, 12 classes" in out
+
+
+def test_folder_images_of_another_shape_are_refused_in_one_line(tmp_path, data_dir):
+    folder = _image_folder(tmp_path / "custom", 3, size=28, mode="L")
+    with pytest.raises(UserError, match=r"gives \[3, 28, 28\] images but model `TinyCNN` "
+                                        r"takes \[1, 28, 28\]"):
+        run_in_process("tiny_cnn.py", ["--train", "--dataset", "custom", "--data-path",
+                                       str(folder), "--output-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
+
+
+def test_resume_needs_a_training_checkpoint_not_plain_weights(data_dir, tmp_path):
+    assert _train(data_dir, tmp_path, "--epochs", "1") == 0
+    with pytest.raises(UserError, match="holds only model weights"):
+        _train(data_dir, tmp_path, "--epochs", "2", "--resume",
+               str(tmp_path / "tiny_cnn_best.pth"))

@@ -49,6 +49,14 @@ def resolve_config(context: ProgramContext, args):
     return training_config(section, overrides)
 
 
+def _latency_threads(context: ProgramContext, args) -> int | None:
+    """`--threads`, else the `optimization` section's `num_threads`, else PyTorch's."""
+    if args.threads:
+        return args.threads
+    configured = context.optimization.get("num_threads") or context.optimization.get("threads")
+    return configured if isinstance(configured, int) and configured > 0 else None
+
+
 def _resume_path(resume: str | None, output_dir: Path) -> Path | None:
     if resume is None:
         return None
@@ -142,7 +150,7 @@ def _train(context: ProgramContext, args, config, dist) -> int:
     example = example_input(context, splits.test.input_shape)
     packed = measure_deployment(model, example, measurements,
                                 packed_path=output_dir / f"{context.stem}.tpk", bits=args.bits,
-                                threads=args.threads)
+                                threads=_latency_threads(context, args))
     log(f"best test accuracy {format_accuracy(result.best_accuracy)} at epoch "
         f"{result.best_epoch}; weights {best_path}"
         + (f"; packed model {packed}" if packed else ""))
@@ -179,7 +187,7 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
                                 top5_accuracy=result.top5_accuracy)
     measure_deployment(model.cpu().to(memory_format=torch.contiguous_format),
                        example_input(context, splits.test.input_shape), measurements,
-                       packed_path=None, bits=args.bits, threads=args.threads)
+                       packed_path=None, bits=args.bits, threads=_latency_threads(context, args))
     print(format_report(measurements, context.performance,
                         title=f"{context.model_name}: evaluation of {path}"), flush=True)
     return 0

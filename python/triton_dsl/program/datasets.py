@@ -67,7 +67,21 @@ def load_splits(context: ProgramContext, args, *, need_train: bool) -> Splits:
     else:
         test = data.get_dataset(name, data_path=args.data_path, split="test",
                                 download=download, image_size=size)
+    for spec in (train, test):
+        _check_shape(context, spec)
     return Splits(train, test)
+
+
+def _check_shape(context: ProgramContext, spec: Any) -> None:
+    """The data's image shape must be what the model declares (where it declares one)."""
+    shape = context.input_shape()
+    if spec is None or not shape or len(shape) != 4:
+        return
+    declared = shape[1:]
+    for ours, theirs in zip(declared, spec.input_shape):
+        if isinstance(ours, int) and not isinstance(ours, bool) and ours != theirs:
+            raise UserError(f"dataset `{spec.name}` gives {list(spec.input_shape)} images but "
+                            f"model `{context.model_name}` takes {declared}")
 
 
 def check_classes(spec: Any, model_classes: int | None, *, fine_tune: bool) -> None:
