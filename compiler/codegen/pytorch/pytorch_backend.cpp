@@ -390,11 +390,16 @@ class Emitter {
 
   // ---- forward ----
   struct FwdCtx {
-    const Function* f;
+    const Function* f = nullptr;
     std::vector<int> uses;
     std::vector<bool> inline_value;
     std::vector<std::string> name;   // Python name of a named value
     std::vector<int> def_pos, last_use;
+    std::vector<std::vector<int>> use_pos;
+    // Position spans of each `if`'s two branches: a use in one branch is never reached from
+    // a definition in the other, so the two may share a variable.
+    struct Span { int then_begin, then_end, else_begin, else_end; };
+    std::vector<Span> spans;
     std::map<std::string, int> holder;  // Python name -> value index it holds
     NameAllocator alloc;
     std::map<uint32_t, uint32_t> region_of_value_use;  // value -> region of its single use
@@ -411,26 +416,35 @@ class Emitter {
       for (ValueId v : op.operands) {
         c.uses[v.index]++;
         c.last_use[v.index] = std::max(c.last_use[v.index], here);
+        c.use_pos[v.index].push_back(here);
         c.region_of_value_use[v.index] = r.index;
       }
-      for (RegionId sub : op.regions) number(c, sub, pos);
+      if (op.kind == OpKind::If) {
+        FwdCtx::Span span{};
+        span.then_begin = pos;
+        number(c, op.regions[0], pos);
+        span.then_end = pos;
+        span.else_begin = pos;
+        number(c, op.regions[1], pos);
+        span.else_end = pos;
+        c.spans.push_back(span);
+      }
       int end = pos++;
       for (ValueId v : op.results) c.def_pos[v.index] = op.kind == OpKind::If ? end : here;
-      // Values used inside a region stay alive until the `if` ends.
-      if (op.kind == OpKind::If)
-        for (size_t i = 0; i < c.last_use.size(); ++i)
-          if (c.last_use[i] > here && c.last_use[i] < end && c.def_pos[i] < here) c.last_use[i] = end;
     }
   }
 
   void forward(const Module& m, const Function& f) {
-    FwdCtx c{&f, {}, {}, {}, {}, {}, {}, init_allocator(), {}, {}};
+    FwdCtx c;
+    c.f = &f;
+    c.alloc = init_allocator();
     size_t n = f.values.size();
     c.uses.assign(n, 0);
     c.inline_value.assign(n, false);
     c.name.assign(n, "");
     c.def_pos.assign(n, -1);
     c.last_use.assign(n, -1);
+    c.use_pos.assign(n, {});
     int pos = 0;
     number(c, f.body, pos);
     std::vector<uint32_t> region_of_def(n, UINT32_MAX);
@@ -484,6 +498,18 @@ class Emitter {
     w_.dedent();
   }
 
+  // Whether value `w` is still needed by a use reachable after position `p`.
+  static bool live_after(const FwdCtx& c, int w, int p) {
+    for (int u : c.use_pos[w]) {
+      if (u <= p) continue;
+      bool other_branch = false;
+      for (const auto& s : c.spans)
+        other_branch = other_branch || (p >= s.then_begin && p < s.then_end && u >= s.else_begin && u < s.else_end);
+      if (!other_branch) return true;
+    }
+    return false;
+  }
+
   // The Python name for a value about to be defined at `def_pos`.
   std::string name_for(FwdCtx& c, ValueId v) {
     if (auto it = c.preassigned.find(v.index); it != c.preassigned.end()) {
@@ -495,7 +521,7 @@ class Emitter {
     // Reuse the variable of the same source name when its current value is dead by now.
     std::string py;
     for (const auto& [pyname, held] : c.holder) {
-      if (c.f->value(ValueId(static_cast<size_t>(held))).name_hint == base && c.last_use[held] <= c.def_pos[v.index] && pyname.rfind(base, 0) == 0) {
+      if (c.f->value(ValueId(static_cast<size_t>(held))).name_hint == base && !live_after(c, held, c.def_pos[v.index]) && pyname.rfind(base, 0) == 0) {
         py = pyname;
         break;
       }
@@ -612,7 +638,11 @@ class Emitter {
         case OpKind::Yield: break;
         case OpKind::If: {
           std::vector<std::string> names;
+          // The results' variables are only assigned at the end of each branch: inside
+          // the branches the variables still hold what they held before the `if`.
+          auto before_if = c.holder;
           for (ValueId v : op.results) names.push_back(name_for(c, v));
+          c.holder = before_if;
           // A value computed in a branch only to become the `if`'s result is assigned to the
           // result's variable directly (`identity = self.shortcut(x)`).
           for (RegionId sub : op.regions) {
@@ -622,7 +652,8 @@ class Emitter {
               const Op& d = c.f->op(c.f->value(v).def);
               bool local = false;
               for (OpId sid : c.f->region(sub).ops) local = local || sid == c.f->value(v).def;
-              if (local && c.uses[v.index] == 1 && !c.inline_value[v.index] && d.results.size() == 1) c.preassigned[v.index] = names[i];
+              if (local && c.uses[v.index] == 1 && !c.inline_value[v.index] && (d.results.size() == 1 || d.kind == OpKind::If))
+                c.preassigned[v.index] = names[i];
             }
           }
           w_.line("if " + value(c, op.operands[0]).text + ":");
@@ -640,9 +671,25 @@ class Emitter {
             size_t before = w_.text().size();
             region(c, op.regions[b]);
             const Op& y = c.f->op(c.f->region(op.regions[b]).ops.back());
+            // The branch's results move into the `if`'s variables all at once when one move
+            // would overwrite another's source.
+            std::vector<std::pair<std::string, std::string>> moves;
             for (size_t i = 0; i < y.operands.size(); ++i) {
               std::string v = value(c, y.operands[i]).text;
-              if (v != names[i]) w_.line(names[i] + " = " + v);
+              if (v != names[i]) moves.emplace_back(names[i], v);
+            }
+            bool clash = false;
+            for (const auto& [t, src] : moves)
+              for (const auto& [t2, src2] : moves) clash = clash || (t != t2 && src2 == t);
+            if (clash) {
+              std::string lhs, rhs;
+              for (const auto& [t, src] : moves) {
+                lhs += (lhs.empty() ? "" : ", ") + t;
+                rhs += (rhs.empty() ? "" : ", ") + src;
+              }
+              w_.line(lhs + " = " + rhs);
+            } else {
+              for (const auto& [t, src] : moves) w_.line(t + " = " + src);
             }
             if (w_.text().size() == before) w_.line("pass");
             w_.dedent();
