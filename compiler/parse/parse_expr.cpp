@@ -444,6 +444,7 @@ std::unique_ptr<ast::MapExpr> Parser::parse_map() {
   return map;
 }
 
+// map_entry = ( name | STRING ) ( ":" expr | map )        (`key { ... }` means `key: { ... }`)
 bool Parser::parse_map_entry(ast::MapExpr& map) {
   ast::MapEntry entry;
   const uint32_t begin = tok().range.begin;

@@ -130,6 +130,7 @@ void Parser::expect_separator(std::string_view after_what) {
   recover_to_item_end();
 }
 
+// name = IDENT          (a keyword is reported, then accepted, to keep parsing)
 bool Parser::parse_name(ast::Identifier& out, std::string_view what) {
   if (at(TokenKind::Identifier)) {
     out = {text(tok()), tok().range};
@@ -196,6 +197,7 @@ ast::File Parser::parse_file() {
   return file;
 }
 
+// decl = ( "model" | "block" | "layer" ) IDENT "{" { item } "}"
 std::unique_ptr<ast::Decl> Parser::parse_decl(ast::DeclKind kind) {
   auto decl = std::make_unique<ast::Decl>();
   decl->kind = kind;
