@@ -18,6 +18,9 @@
 #ifdef TRITON_HAVE_CHECK
 #include "check/builtins.h"
 #endif
+#ifdef TRITON_HAVE_RUNTIME_CLI
+#include "cli/run_command.h"
+#endif
 
 #ifndef TRITON_VERSION
 #define TRITON_VERSION "0.1.0"
@@ -33,6 +36,8 @@ constexpr char kMainUsage[] =
     "  compile FILE [options]   compile a .triton model (see `triton compile --help`)\n"
     "  summary FILE [options]   per-layer shapes, parameters, packed bytes and MACs\n"
     "                           (`compile --emit=summary`)\n"
+    "  run MODEL.tpk --input X.npy [--output Y.npy] [--threads N] [--bench N]\n"
+    "                           run a packed model with the native runtime\n"
     "\n"
     "options:\n"
     "  --help, -h               show this help\n"
@@ -103,10 +108,23 @@ struct Command {
   int (*run)(const std::vector<std::string>& args);
 };
 
-// Subcommands. Add `{"run", run_command}` here when the runtime is linked.
+#ifdef TRITON_HAVE_RUNTIME_CLI
+// `triton run`: the native runtime's command (runtime/cli/run_command.h).
+int native_run_command(const std::vector<std::string>& args) {
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (std::string& arg : copy) argv.push_back(arg.data());
+  return triton_rt::run_command(static_cast<int>(argv.size()), argv.data());
+}
+#endif
+
+// Subcommands.
 constexpr Command kCommands[] = {
     {"compile", compile_command},
     {"summary", summary_command},
+#ifdef TRITON_HAVE_RUNTIME_CLI
+    {"run", native_run_command},
+#endif
 };
 
 int dispatch(const std::vector<std::string>& args) {

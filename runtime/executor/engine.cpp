@@ -18,10 +18,26 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
   return out.str();
 }
 
+Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit) {
+  std::int64_t n = 1;
+  for (std::int64_t d : shape) {
+    if (d < 0 || (d != 0 && n > limit / d)) {
+      return Status::error("result shape " + shape_string(shape) + " exceeds the limit of " +
+                           std::to_string(limit) + " elements");
+    }
+    n *= d;
+  }
+  if (n > limit) return Status::error("result shape " + shape_string(shape) + " is too large");
+  out.shape = std::move(shape);
+  out.data.assign(n, 0.0f);
+  return {};
+}
+
 Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
-      pool_(options.threads) {
+      pool_(options.threads),
+      max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
@@ -82,7 +98,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
-    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), batch};
+    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), batch, max_elements_};
     Tensor& out = values[op.output];
     const auto started = std::chrono::steady_clock::now();
     Status s;
@@ -100,7 +116,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
       case OpKind::kSub:
       case OpKind::kMul:
       case OpKind::kDiv:
-        s = run_binary(op, in, out);
+        s = run_binary(op, ctx, in, out);
         break;
       case OpKind::kActivation:
       case OpKind::kScalarAffine:

@@ -19,6 +19,8 @@ namespace triton_rt {
 
 struct EngineOptions {
   int threads = 0;  // 0: hardware concurrency
+  // The largest tensor (in elements) an op may produce; bigger results are run errors.
+  std::int64_t max_tensor_elements = std::int64_t{1} << 30;
 };
 
 struct EngineInfo {
@@ -64,6 +66,7 @@ class Engine {
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
   const kernels::KernelSet* kernels_;
   ThreadPool pool_;
+  std::int64_t max_elements_;
 };
 
 }  // namespace triton_rt

@@ -21,6 +21,7 @@ struct OpContext {
   const kernels::KernelSet& kernels;
   const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
   std::int64_t batch;                       // dim 0 of the graph's first input
+  std::int64_t max_elements;                // largest tensor an op may produce
 };
 
 using Inputs = std::vector<const Tensor*>;
@@ -32,7 +33,7 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
 
 // ops_elementwise.cpp
 void apply_activation(Activation act, float* data, std::int64_t n);
-Status run_binary(const OpDesc& op, const Inputs& in, Tensor& out);
+Status run_binary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 
 // ops_shape.cpp: reshape, permute, concat, slice, expand, constant, embedding

@@ -68,7 +68,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const std::int64_t rows = x.numel() / k;
   std::vector<std::int64_t> shape = x.shape;
   shape.back() = o_count;
-  out = Tensor(shape);
+  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
   float* y = out.data.data();
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;
@@ -210,7 +210,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     return Status::error("conv2d input " + shape_string(x.shape) + " is smaller than the kernel");
   }
   g.p = g.oh * g.ow;
-  out = Tensor({g.n, g.o, g.oh, g.ow});
+  if (Status st = allocate(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
   if (g.cg == 1 && g.groups > 1) {
     std::vector<float> dense(g.o * g.kh * g.kw);
     if (w.is_ternary()) {
@@ -299,7 +299,7 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   std::vector<std::int64_t> shape = batch;
   shape.push_back(m);
   shape.push_back(n);
-  out = Tensor(shape);
+  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t batches = Tensor::numel_of(batch);
   ctx.pool.parallel_for(batches * m, 8, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t idx = begin; idx < end; ++idx) {

@@ -57,7 +57,7 @@ float combine(OpKind kind, float a, float b) {
 
 }  // namespace
 
-Status run_binary(const OpDesc& op, const Inputs& in, Tensor& out) {
+Status run_binary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
   const Tensor& a = *in[0];
   const Tensor& b = *in[1];
   const int rank = std::max(a.rank(), b.rank());
@@ -76,7 +76,7 @@ Status run_binary(const OpDesc& op, const Inputs& in, Tensor& out) {
     stride_a *= da;
     stride_b *= db;
   }
-  out = Tensor(shape);
+  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
   float* y = out.data.data();
   const std::int64_t n = out.numel();
   if (a.shape == b.shape) {

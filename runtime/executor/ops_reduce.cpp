@@ -13,7 +13,7 @@ namespace {
 
 int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + rank : d); }
 
-Status pool(const OpDesc& op, const Tensor& x, Tensor& out) {
+Status pool(const OpDesc& op, std::int64_t limit, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const auto& a = op.ints;
   const std::int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5];
@@ -22,7 +22,7 @@ Status pool(const OpDesc& op, const Tensor& x, Tensor& out) {
   const std::int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
   const bool is_max = op.kind == OpKind::kMaxPool2d;
   const bool include_pad = !is_max && a[6] != 0;
-  out = Tensor({x.shape[0], x.shape[1], oh, ow});
+  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, limit); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const float* src = x.data.data() + pl * h * w;
@@ -52,10 +52,10 @@ Status pool(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status adaptive_avg(const OpDesc& op, const Tensor& x, Tensor& out) {
+Status adaptive_avg(const OpDesc& op, std::int64_t limit, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("adaptive pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
-  out = Tensor({x.shape[0], x.shape[1], oh, ow});
+  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, limit); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const float* src = x.data.data() + pl * h * w;
@@ -94,7 +94,8 @@ Status mean(const OpDesc& op, const Tensor& x, Tensor& out) {
       kept_shape.push_back(x.shape[d]);
     }
   }
-  out = Tensor(shape);
+  out.shape = shape;
+  out.data.assign(Tensor::numel_of(shape), 0.0f);  // no larger than the input
   std::vector<std::int64_t> out_strides(x.rank(), 0);
   std::int64_t stride = 1;
   for (int d = x.rank() - 1; d >= 0; --d) {
@@ -177,10 +178,10 @@ Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, T
   switch (op.kind) {
     case OpKind::kMaxPool2d:
     case OpKind::kAvgPool2d:
-      s = pool(op, *in[0], out);
+      s = pool(op, ctx.max_elements, *in[0], out);
       break;
     case OpKind::kAdaptiveAvgPool2d:
-      s = adaptive_avg(op, *in[0], out);
+      s = adaptive_avg(op, ctx.max_elements, *in[0], out);
       break;
     case OpKind::kMean:
       s = mean(op, *in[0], out);

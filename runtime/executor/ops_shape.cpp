@@ -31,6 +31,9 @@ Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& ou
     } else if (d < 0) {
       return Status::error("reshape: negative dimension");
     } else {
+      if (d != 0 && known > x.numel() / d + 1) {
+        return Status::error("cannot reshape " + shape_string(x.shape) + ": target too large");
+      }
       known *= d;
     }
     shape.push_back(d);
@@ -45,7 +48,7 @@ Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& ou
   return {};
 }
 
-Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {
+Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {  // same size as x
   const int rank = x.rank();
   if (static_cast<int>(op.ints.size()) != rank) {
     return Status::error("permute of rank " + std::to_string(op.ints.size()) + " applied to " +
@@ -81,7 +84,7 @@ Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status concat(const OpDesc& op, const Inputs& in, Tensor& out) {
+Status concat(const OpDesc& op, std::int64_t limit, const Inputs& in, Tensor& out) {
   const Tensor& first = *in[0];
   const int rank = first.rank();
   const int dim = norm_dim(op.ints[0], rank);
@@ -94,7 +97,7 @@ Status concat(const OpDesc& op, const Inputs& in, Tensor& out) {
     if (!fits) return Status::error("concat: shape " + shape_string(t->shape) + " does not fit");
     shape[dim] += t->shape[dim];
   }
-  out = Tensor(shape);
+  if (Status st = allocate(out, shape, limit); !st.ok()) return st;
   std::int64_t outer = 1, inner = 1;
   for (int d = 0; d < dim; ++d) outer *= shape[d];
   for (int d = dim + 1; d < rank; ++d) inner *= shape[d];
@@ -118,7 +121,7 @@ Status slice(const OpDesc& op, const Tensor& x, Tensor& out) {
   const std::int64_t step = op.ints[3];
   std::vector<std::int64_t> shape = x.shape;
   shape[dim] = stop > start ? (stop - start + step - 1) / step : 0;
-  out = Tensor(shape);
+  out = Tensor(shape);  // no larger than x
   std::int64_t outer = 1, inner = 1;
   for (int d = 0; d < dim; ++d) outer *= x.shape[d];
   for (int d = dim + 1; d < x.rank(); ++d) inner *= x.shape[d];
@@ -132,7 +135,8 @@ Status slice(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status expand(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& out) {
+Status expand(const OpDesc& op, std::int64_t batch, std::int64_t limit, const Tensor& x,
+              Tensor& out) {
   const int rank = static_cast<int>(op.ints.size());
   if (rank < x.rank()) return Status::error("expand: fewer target dims than the input's");
   std::vector<std::int64_t> shape(rank), strides(rank, 0);
@@ -149,16 +153,10 @@ Status expand(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& out
     strides[i] = have == 1 ? 0 : stride;
     stride *= have;
   }
-  std::int64_t total = 1;
-  for (std::int64_t d : shape) {
-    if (d != 0 && total > (std::int64_t{1} << 31) / d) {
-      return Status::error("expand: result " + shape_string(shape) + " is too large");
-    }
-    total *= d;
-  }
-  out = Tensor(shape);
+  if (Status st = allocate(out, shape, limit); !st.ok()) return st;
   std::vector<std::int64_t> idx(rank, 0);
-  for (std::int64_t o = 0; o < out.numel(); ++o) {
+  const std::int64_t total = out.numel();
+  for (std::int64_t o = 0; o < total; ++o) {
     std::int64_t src = 0;
     for (int d = 0; d < rank; ++d) src += idx[d] * strides[d];
     out.data[o] = x.data[src];
@@ -182,13 +180,13 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       s = permute(op, *in[0], out);
       break;
     case OpKind::kConcat:
-      s = concat(op, in, out);
+      s = concat(op, ctx.max_elements, in, out);
       break;
     case OpKind::kSlice:
       s = slice(op, *in[0], out);
       break;
     case OpKind::kExpand:
-      s = expand(op, ctx.batch, *in[0], out);
+      s = expand(op, ctx.batch, ctx.max_elements, *in[0], out);
       break;
     case OpKind::kConstant: {
       const TensorData& t = *op.tensor(ctx.model.tensors, 0);
@@ -202,7 +200,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       const std::int64_t rows = table.dims[0], width = table.dims[1];
       std::vector<std::int64_t> shape = idx.shape;
       shape.push_back(width);
-      out = Tensor(shape);
+      if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
       for (std::int64_t i = 0; i < idx.numel(); ++i) {
         const float v = idx.data[i];
         if (!(v >= 0.0f) || v >= static_cast<float>(rows) || v != std::floor(v)) {

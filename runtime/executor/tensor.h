@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "format/status.h"
+
 namespace triton_rt {
 
 struct Tensor {
@@ -27,5 +29,10 @@ struct Tensor {
 };
 
 std::string shape_string(const std::vector<std::int64_t>& shape);
+
+// Sizes the output of an op: fails, instead of overflowing or allocating without bound,
+// when a dimension is negative or the element count exceeds `limit` (hostile files can ask
+// for any shape).
+Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit);
 
 }  // namespace triton_rt

@@ -89,27 +89,27 @@ void gemm_panels(const PreparedTernary& w, const float* x, std::int64_t p, float
       for (int u = 0; u < U; ++u) {
         for (int v = 0; v < V; ++v) acc[u][v] = _mm256_setzero_ps();
       }
-      const std::uint32_t* k = idx + w.starts[r];
-      const std::uint32_t* split = idx + w.splits[r];
-      const std::uint32_t* end = idx + w.starts[r + 1];
+      // Indices, not pointers: `idx` is null when the matrix has no nonzero weight.
+      std::int64_t k = w.starts[r];
+      const std::int64_t split = w.splits[r], end = w.starts[r + 1];
       for (; k + U <= split; k += U) {
         for (int u = 0; u < U; ++u) {
-          const float* xr = panel + std::int64_t{k[u]} * W;
+          const float* xr = panel + std::int64_t{idx[k + u]} * W;
           for (int v = 0; v < V; ++v) acc[u][v] = _mm256_add_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
         }
       }
       for (; k < split; ++k) {
-        const float* xr = panel + std::int64_t{*k} * W;
+        const float* xr = panel + std::int64_t{idx[k]} * W;
         for (int v = 0; v < V; ++v) acc[0][v] = _mm256_add_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
       }
       for (; k + U <= end; k += U) {
         for (int u = 0; u < U; ++u) {
-          const float* xr = panel + std::int64_t{k[u]} * W;
+          const float* xr = panel + std::int64_t{idx[k + u]} * W;
           for (int v = 0; v < V; ++v) acc[u][v] = _mm256_sub_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
         }
       }
       for (; k < end; ++k) {
-        const float* xr = panel + std::int64_t{*k} * W;
+        const float* xr = panel + std::int64_t{idx[k]} * W;
         for (int v = 0; v < V; ++v) acc[0][v] = _mm256_sub_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
       }
       const __m256 scale = _mm256_set1_ps(w.scales[r]);

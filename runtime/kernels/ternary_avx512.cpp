@@ -75,14 +75,17 @@ inline void panel_row(const std::uint32_t* k, const std::uint32_t* end, const fl
                       __m512 (&acc)[8 / V][V]) {
   constexpr int U = 8 / V;
   constexpr std::int64_t W = 16 * V;
-  for (; k + U <= end; k += U) {
+  // Counts, not pointer comparisons: `k` is null when the matrix has no nonzero weight.
+  const std::ptrdiff_t n = end - k;
+  std::ptrdiff_t i = 0;
+  for (; i + U <= n; i += U) {
     for (int u = 0; u < U; ++u) {
-      const float* xr = panel + std::int64_t{k[u]} * W;
+      const float* xr = panel + std::int64_t{k[i + u]} * W;
       for (int v = 0; v < V; ++v) acc[u][v] = _mm512_add_ps(acc[u][v], _mm512_loadu_ps(xr + 16 * v));
     }
   }
-  for (; k < end; ++k) {
-    const float* xr = panel + std::int64_t{*k} * W;
+  for (; i < n; ++i) {
+    const float* xr = panel + std::int64_t{k[i]} * W;
     for (int v = 0; v < V; ++v) acc[0][v] = _mm512_add_ps(acc[0][v], _mm512_loadu_ps(xr + 16 * v));
   }
 }

@@ -241,6 +241,21 @@ TEST(Executor, NormalizationSoftmaxMatmulMean) {
   expect_all_near(out.value()[3], {1, 3}, {0.5f, 1.0f, 3.0f}, "mean");
 }
 
+TEST(Executor, OversizedResultsAreRunErrors) {
+  TpkBuilder b;
+  const auto x = b.value({1, 1}), y = b.value({1, 1}), z = b.value({1, 1});
+  b.op(OpKind::kExpand, {x}, y, {1 << 20, 1 << 20});
+  b.op(OpKind::kReshape, {x}, z, {1 << 30, 1 << 30, 0});
+  b.input(x);
+  b.output(y);
+  b.output(z);
+  auto engine = Engine::from_bytes(b.bytes(), {1});
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  auto out = engine.value()->run({Tensor({1, 1})});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.message().find("exceeds the limit"), std::string::npos) << out.message();
+}
+
 TEST(Executor, InfoDescribesTheModel) {
   TpkBuilder b;
   const auto x = b.value({1, 16}), y = b.value({1, 2});
