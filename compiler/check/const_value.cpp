@@ -8,11 +8,11 @@
 namespace triton {
 
 ConstValue ConstValue::of_list(ConstList l) {
-  return ConstValue(Storage(std::in_place_index<5>, std::make_shared<const ConstList>(std::move(l))));
+  return ConstValue(std::in_place_index<5>, std::make_shared<const ConstList>(std::move(l)));
 }
 
 ConstValue ConstValue::of_map(ConstMap m) {
-  return ConstValue(Storage(std::in_place_index<6>, std::make_shared<const ConstMap>(std::move(m))));
+  return ConstValue(std::in_place_index<6>, std::make_shared<const ConstMap>(std::move(m)));
 }
 
 const ConstValue* ConstValue::find(std::string_view key) const {

@@ -26,12 +26,10 @@ class ConstValue {
  public:
   ConstValue() = default;  // None
   static ConstValue none() { return ConstValue(); }
-  static ConstValue of_bool(bool b) { return ConstValue(Storage(std::in_place_index<1>, b)); }
-  static ConstValue of_int(int64_t i) { return ConstValue(Storage(std::in_place_index<2>, i)); }
-  static ConstValue of_float(double d) { return ConstValue(Storage(std::in_place_index<3>, d)); }
-  static ConstValue of_str(std::string s) {
-    return ConstValue(Storage(std::in_place_index<4>, std::move(s)));
-  }
+  static ConstValue of_bool(bool b) { return ConstValue(std::in_place_index<1>, b); }
+  static ConstValue of_int(int64_t i) { return ConstValue(std::in_place_index<2>, i); }
+  static ConstValue of_float(double d) { return ConstValue(std::in_place_index<3>, d); }
+  static ConstValue of_str(std::string s) { return ConstValue(std::in_place_index<4>, std::move(s)); }
   static ConstValue of_list(ConstList l);
   static ConstValue of_map(ConstMap m);
 
@@ -67,7 +65,10 @@ class ConstValue {
  private:
   using Storage = std::variant<std::monostate, bool, int64_t, double, std::string,
                                std::shared_ptr<const ConstList>, std::shared_ptr<const ConstMap>>;
-  explicit ConstValue(Storage s) : storage_(std::move(s)) {}
+  // Builds the alternative in place: constructing a temporary variant and moving it trips
+  // GCC 12's -Wmaybe-uninitialized under -O2 with sanitizers.
+  template <size_t I, class T>
+  ConstValue(std::in_place_index_t<I> tag, T&& value) : storage_(tag, std::forward<T>(value)) {}
   Storage storage_;
 };
 
