@@ -252,6 +252,40 @@ def test_eval_cache_follows_optimizer_steps_and_loads():
         torch.testing.assert_close(layer(x), _reference_linear(layer, x))
 
 
+@pytest.mark.parametrize("optimizer", ["fused_adam", "fused_sgd"])
+def test_eval_cache_sees_fused_optimizer_steps(optimizer):
+    """Fused optimizers write parameters without bumping their version counters."""
+    layer = L.TernaryLinear(16, 8).eval()
+    x = torch.randn(3, 16)
+    step = (torch.optim.Adam(layer.parameters(), lr=0.5, fused=True) if optimizer == "fused_adam"
+            else torch.optim.SGD(layer.parameters(), lr=0.5, momentum=0.9, fused=True))
+    version = layer.weight._version
+    with torch.no_grad():
+        layer(x)  # fills the cache
+    layer.weight.grad = torch.randn(8, 16)  # a step with no forward pass in between
+    step.step()
+    assert layer.weight._version == version  # the case the step counter exists for
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), _reference_linear(layer, x))
+
+
+def test_eval_cache_is_dropped_by_training_forwards_and_mode_changes():
+    layer = L.TernaryLinear(16, 8).eval()
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        layer(x)
+    layer(x)  # a forward that needs gradients: training is under way
+    assert layer._eval_cache is None
+    with torch.no_grad():
+        layer(x)
+        layer.weight.data.mul_(-1.0)  # `.data` writes bypass the version counter...
+        layer.eval()  # ...so setting the mode again is what refreshes the cache
+        torch.testing.assert_close(layer(x), _reference_linear(layer, x))
+        layer.weight.data.mul_(-1.0)
+        layer.clear_cache()
+        torch.testing.assert_close(layer(x), _reference_linear(layer, x))
+
+
 def test_eval_cache_is_reused_while_the_weight_is_unchanged():
     layer = L.TernaryLinear(16, 8).eval()
     with torch.no_grad():

@@ -7,10 +7,19 @@ so load plain float checkpoints unchanged. Only the forward differs: it computes
 straight-through estimator.
 
 Evaluation is the hot path for export and benchmarks, so in eval mode with no gradient
-needed the quantized weight is computed once and cached. The cache is keyed on the weight
-object itself (a weak reference), its version counter (bumped by every in-place update:
-optimizer steps, `load_state_dict`, `reset_parameters`), its storage, and the quantization
-settings, so it can never serve a stale weight. An eval-mode `torch.jit.trace` (which
+needed the quantized weight is computed once and cached. A cached weight is dropped when
+anything may have changed the latent weight:
+- the weight's version counter moves (every in-place update through the parameter itself:
+  `optimizer.step()` with PyTorch's default kernels, `load_state_dict`, `reset_parameters`),
+  or the parameter object, its storage, device or dtype, or the quantization settings change;
+- any optimizer steps (a global step hook counts them): fused optimizers (`fused=True`)
+  write parameters without bumping their version counters;
+- a forward pass that needs gradients runs (training is under way), or the mode is set with
+  `train()`/`eval()`.
+Writing through `param.data` bypasses the version counter too; after such a write in eval
+mode, call `model.eval()` again (or `clear_cache()`) before evaluating.
+
+An eval-mode `torch.jit.trace` (which
 `torch.onnx.export` and the TorchScript export use) records the quantized weight as a
 constant; `torch.fx`, `torch.compile` and training-mode traces write the quantization into
 the graph instead, so the traced module still follows its parameters.
@@ -23,9 +32,21 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from triton_dsl import quant
 from triton_dsl.errors import UserError
+
+# Incremented after every optimizer step anywhere, and part of the eval cache's key.
+_optimizer_steps = 0
+
+
+def _count_optimizer_step(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    global _optimizer_steps
+    _optimizer_steps += 1
+
+
+_STEP_HOOK = register_optimizer_step_post_hook(_count_optimizer_step)
 
 
 def _is_tracing(w: Any) -> bool:
@@ -91,6 +112,7 @@ class TernaryWeightMixin:
             return w_q
         needs_grad = torch.is_grad_enabled() and w.requires_grad
         if needs_grad:
+            self._eval_cache = None  # the weights are being trained
             # The straight-through form detaches w_q anyway; building it without autograd
             # saves recording a graph that would be thrown away.
             with torch.no_grad():
@@ -117,8 +139,9 @@ class TernaryWeightMixin:
             set_state(state)
 
     def _cached_eval_weight(self, w: Tensor) -> Tensor:
-        key = (w._version, w.data_ptr(), w.device, w.dtype, torch.is_inference_mode_enabled(),
-               self.quantization, self.threshold, self.scaling)
+        key = (w._version, _optimizer_steps, w.data_ptr(), w.device, w.dtype,
+               torch.is_inference_mode_enabled(), self.quantization, self.threshold,
+               self.scaling)
         cache = self._eval_cache
         if cache is not None and cache[0] == key and cache[1]() is w:
             return cache[2]
@@ -126,6 +149,14 @@ class TernaryWeightMixin:
             w_q = self._quantize(w, stochastic_draw=False)
         self._eval_cache = (key, weakref.ref(w), w_q)
         return w_q
+
+    def clear_cache(self) -> None:
+        """Forgets the cached eval-mode weight (see the module docstring for when to)."""
+        self._eval_cache = None
+
+    def train(self, mode: bool = True):
+        self._eval_cache = None
+        return super().train(mode)
 
     def _quantization_repr(self) -> str:
         return (f"quantization={self.quantization!r}, threshold={self.threshold}, "
