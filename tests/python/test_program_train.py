@@ -219,3 +219,17 @@ def test_resume_needs_a_training_checkpoint_not_plain_weights(data_dir, tmp_path
     with pytest.raises(UserError, match="holds only model weights"):
         _train(data_dir, tmp_path, "--epochs", "2", "--resume",
                str(tmp_path / "tiny_cnn_best.pth"))
+
+
+def test_test_dataset_folder_and_keep_checkpoints(data_dir, tmp_path, capsys):
+    folder = _image_folder(tmp_path / "other", 10, size=28, mode="L")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "checkpoint_epoch_7.pth").write_bytes(b"an earlier run's file")
+    assert _train(data_dir, out, "--epochs", "3", "--keep-checkpoints", "1",
+                  "--test-dataset", str(folder / "val")) == 0
+    assert f"testing on {folder / 'val'} test: 20 images 1x28x28, 10 classes" in \
+        capsys.readouterr().out
+    # Only this run's older checkpoints are pruned; the earlier run's file stays.
+    assert sorted(p.name for p in out.glob("checkpoint_epoch_*.pth")) == [
+        "checkpoint_epoch_3.pth", "checkpoint_epoch_7.pth"]
