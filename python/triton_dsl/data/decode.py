@@ -15,6 +15,14 @@ centre SxS with torchvision's rounding. Results match the workers path up to res
 A file nvJPEG rejects (a PNG named .jpg, a CMYK JPEG) is decoded on the CPU by
 `torchvision.io.decode_image`; one nothing can decode is skipped with a
 `CorruptImageWarning` naming it, as on the workers path.
+
+Opt-in (`make_loader(..., path="decode")`), not chosen by "auto", for three reasons:
+torchvision's CUDA decoder allocates its outputs on the caller's stream but writes them
+from a private one, so it can overwrite memory that kernels still queued on the caller's
+stream are about to read (pytorch/vision#9606); the loader therefore waits for the current
+stream before each batch, which costs the overlap of loading with compute. torchvision
+0.29 deprecates its decoders in favour of TorchCodec. And this path has been checked on
+the CPU decoder only so far (its CUDA test skips without a GPU).
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ def collate_encoded(batch):
 def decode_batch(data: list[torch.Tensor], paths: list[str],
                  device: torch.device) -> list[torch.Tensor | None]:
     """RGB uint8 `[3, H, W]` images on `device`, None for files that cannot be decoded."""
+    if device.type == "cuda":
+        # See the module docstring: nothing queued may still read memory the decoder is
+        # about to be handed.
+        torch.cuda.current_stream(device).synchronize()
     with warnings.catch_warnings():
         # torchvision 0.29 announces that TorchCodec will replace its decoders; until that
         # ships here, these are the decoders there are (see docs/datasets.md).
@@ -176,9 +188,3 @@ class DecodeOnDeviceLoader(BatchLoader):
 def decode_capable(cfg: AugmentConfig) -> bool:
     """Whether the decode path can apply `cfg` (else the workers path is used)."""
     return not (cfg.random_crop or cfg.color_jitter or cfg.rand_augment)
-
-
-def is_jpeg_folder(samples: list[tuple[str, int]], probe: int = 64) -> bool:
-    """True when the first files are JPEGs by name (nvJPEG decodes only JPEG)."""
-    head = samples[:probe]
-    return bool(head) and all(p.lower().endswith((".jpg", ".jpeg")) for p, _ in head)

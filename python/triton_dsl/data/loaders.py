@@ -1,11 +1,12 @@
 """`make_loader`: the one entry point the trainer calls to iterate over a DatasetSpec.
 
-Three paths, chosen per split (`path="auto"`):
+Three paths; `path="auto"` chooses "device" or "workers" per split:
 - "device" (`gpu.DeviceTensorLoader`): in-memory datasets whose augmentation the device
   can do (random crop with zero padding, horizontal flip, normalization, mixup/cutmix);
-- "decode" (`decode.DecodeOnDeviceLoader`): JPEG image folders on a CUDA device whose
+- "decode" (`decode.DecodeOnDeviceLoader`, only when asked for): image folders whose
   augmentation is at most random_resized_crop, flip, normalization and mixup/cutmix:
-  workers read bytes, the GPU decodes, crops and resizes;
+  workers read bytes, the GPU decodes, crops and resizes (see that module for why it is
+  not chosen automatically);
 - "workers" (`WorkerLoader`): everything else, i.e. other image folders and in-memory
   datasets with per-sample augmentation (random_resized_crop, color_jitter, rand_augment). A
   `torch.utils.data.DataLoader` with worker processes, pinned memory, persistent workers
@@ -207,26 +208,20 @@ def make_loader(spec: DatasetSpec, *, batch_size: int, train: bool,
 
     if num_workers is None:
         num_workers = default_num_workers(world_size)
-    if path in ("auto", "decode") and not spec.in_memory:
+    if path == "decode":
         from triton_dsl.data import decode
 
         samples = getattr(spec.dataset, "samples", None)
-        usable = (samples is not None and channels == 3 and height == width
-                  and (not train or decode.decode_capable(cfg)))
-        if path == "decode" and not usable:
+        if samples is None or channels != 3 or height != width or \
+                (train and not decode.decode_capable(cfg)):
             raise UserError(f"the decode-on-device loader cannot serve {spec.name}: it takes "
                             f"RGB image folders with at most random_resized_crop, "
                             f"random_horizontal_flip, normalize, mixup and cutmix")
-        if usable and train and cfg.random_resized_crop:
+        if train and cfg.random_resized_crop:
             checked_crop_size("random_resized_crop", cfg.random_resized_crop.size,
                               (height, width))
-        if usable and (path == "decode" or (device.type == "cuda"
-                                            and decode.is_jpeg_folder(samples))):
-            return decode.DecodeOnDeviceLoader(samples, cfg, train=train, image_size=height,
-                                               num_workers=num_workers, **common)
-    if path == "decode":
-        raise UserError(f"the decode-on-device loader cannot serve {spec.name}: it reads "
-                        f"image folders only")
+        return decode.DecodeOnDeviceLoader(samples, cfg, train=train, image_size=height,
+                                           num_workers=num_workers, **common)
     if pin_memory is None:
         pin_memory = device.type == "cuda"
     return WorkerLoader(spec.dataset, sample_transform(cfg, spec, train=train),

@@ -76,7 +76,7 @@ def test_decode_path_refuses_what_it_cannot_do(jpeg_root):
         make_loader(spec, batch_size=2, train=True, path="decode",
                     augmentation={"color_jitter": 0.3})
     auto = make_loader(spec, batch_size=2, train=True, num_workers=0)
-    assert auto.path == "workers"  # the decode path is chosen automatically on CUDA only
+    assert auto.path == "workers"  # the decode path is opt-in
 
 
 def test_flip_without_crop_still_flips_in_training(jpeg_root):
@@ -94,10 +94,10 @@ def test_cuda_decoding_matches_cpu_decoding(jpeg_root):
     spec = get_dataset("custom", data_path=jpeg_root, image_size=32)
     aug = {"random_resized_crop": True, "random_horizontal_flip": True}
     cuda = make_loader(spec, batch_size=8, train=True, augmentation=aug, device="cuda",
-                       num_workers=0)
+                       path="decode", num_workers=0)
     cpu = make_loader(spec, batch_size=8, train=True, augmentation=aug, path="decode",
                       num_workers=0)
-    assert cuda.path == "decode"  # chosen automatically for JPEG folders on CUDA
+    assert cuda.path == "decode"
     (x, y), = batches(cuda)
     (x_cpu, y_cpu), = batches(cpu)
     assert x.device.type == "cuda" and torch.equal(y.cpu(), y_cpu)
