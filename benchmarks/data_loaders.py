@@ -154,7 +154,9 @@ def main() -> None:
         spec = synthetic(name) if args.synthetic else get_dataset(
             name, data_path=args.data_path, download=False)
         parse_s = time.perf_counter() - start
-        print(f"{name:<9} {'parse':<8} {'cpu':<6} {'(read files into uint8 tensors)':<34} "
+        what = "(generate random images)" if args.synthetic else \
+            "(read files into uint8 tensors)"
+        print(f"{name:<9} {'load':<8} {'cpu':<6} {what:<34} "
               f"{len(spec) / parse_s:>12,.0f} {parse_s * 1000:>9.0f}")
         configs = [("device", None), ("device", AUGMENT[name]),
                    ("device", {**AUGMENT[name], "mixup": 0.2}),
