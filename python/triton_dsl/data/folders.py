@@ -48,7 +48,8 @@ def load_image(path: str, mode: str):
             image = Image.open(f)
             image.load()
             return image.convert(mode)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as e:
         if path not in _warned:
             _warned.add(path)
             warnings.warn(f"skipping corrupt image `{path}`: {e}", CorruptImageWarning,
