@@ -188,3 +188,17 @@ def test_cpu_batches_are_made_single_threaded_and_threads_restored():
     finally:
         torch.set_num_threads(before)
     assert seen == [1, 1]
+
+
+def test_per_sample_augmentation_moves_in_memory_data_to_the_workers_path():
+    spec = indexed_spec(n=6, size=8)
+    aug = {"random_crop": {"padding": 2, "padding_mode": "reflect"}}
+    loader = make_loader(spec, batch_size=6, train=True, augmentation=aug, num_workers=0)
+    assert loader.path == "workers"
+    (x, y), = list(loader)
+    assert x.shape == (6, 3, 8, 8)
+    # Reflection padding repeats image pixels, so every value is still the sample's own.
+    own = ((y.float() / 255 - 0.5) / 0.25).view(6, 1, 1, 1)
+    assert torch.allclose(x, own.expand_as(x))
+    evaluation = make_loader(spec, batch_size=6, train=False, augmentation=aug)
+    assert evaluation.path == "device"  # evaluation does not augment
