@@ -71,3 +71,15 @@ def test_gpu_index_is_optional():
 def test_usage_mistakes_are_user_errors(argv, message):
     with pytest.raises(UserError, match=message):
         parse_arguments(argv)
+
+
+def test_program_main_stays_the_entry_function_after_everything_is_imported():
+    # A submodule named like a package attribute would replace it once imported.
+    import importlib
+    import pkgutil
+
+    from triton_dsl import program
+    for info in pkgutil.iter_modules(program.__path__):
+        importlib.import_module(f"triton_dsl.program.{info.name}")
+    assert callable(program.main) and callable(program.run)
+    assert program.main.__module__ == "triton_dsl.program"
