@@ -491,33 +491,4 @@ const LayerSchema* find_builtin_layer(std::string_view name) {
   return nullptr;
 }
 
-std::string_view closest_name(std::string_view name, std::span<const std::string_view> candidates) {
-  auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
-  auto distance = [&](std::string_view a, std::string_view b) {
-    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= a.size(); ++i) {
-      cur[0] = i;
-      for (size_t j = 1; j <= b.size(); ++j) {
-        size_t sub = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
-      }
-      std::swap(prev, cur);
-    }
-    return prev[b.size()];
-  };
-  std::string_view best;
-  size_t best_d = SIZE_MAX;
-  for (auto c : candidates) {
-    size_t d = distance(name, c);
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  // Allow about one edit per three characters: close enough to be a typo.
-  size_t limit = std::max<size_t>(1, std::max(name.size(), best.size()) / 3);
-  return best_d <= limit ? best : std::string_view{};
-}
-
 }  // namespace triton

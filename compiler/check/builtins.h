@@ -143,10 +143,6 @@ struct FunctionSchema {
 std::span<const FunctionSchema> builtin_functions();
 const FunctionSchema* find_builtin_function(std::string_view name);
 
-// Closest name by edit distance among `candidates`, or empty when nothing is close enough
-// to be a likely typo.
-std::string_view closest_name(std::string_view name, std::span<const std::string_view> candidates);
-
 // The schema as JSON or Markdown for `--dump-builtins`.
 std::string dump_builtins_json();
 std::string dump_builtins_markdown();

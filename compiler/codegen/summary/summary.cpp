@@ -20,11 +20,14 @@ std::string grouped(int64_t n) {
   return n < 0 ? "-" + out : out;
 }
 
-// Decimal units, as the seed tables use them (53 KB, 2.7 MB).
+// Decimal and binary units: published tables mix them (2.85 MB is 2.72 MiB).
 std::string size_text(int64_t bytes) {
-  char buf[32];
-  if (bytes < 1'000'000) std::snprintf(buf, sizeof buf, "%.1f KB", static_cast<double>(bytes) / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.2f MB", static_cast<double>(bytes) / 1e6);
+  char buf[64];
+  if (bytes < 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.1f KB = %.1f KiB", static_cast<double>(bytes) / 1e3, static_cast<double>(bytes) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f MB = %.2f MiB", static_cast<double>(bytes) / 1e6,
+                  static_cast<double>(bytes) / (1024.0 * 1024.0));
   return buf;
 }
 
@@ -75,7 +78,9 @@ std::string emit_summary(const ir::Program& program) {
   int64_t float_bytes = 4 * t.params();
   out += "\nparameters: " + grouped(t.params()) + " (ternary weights " + grouped(t.ternary_weights) + ", float " +
          grouped(t.float_params) + ")\n";
-  out += "packed size: " + size_text(t.packed_bytes()) + " (float32: " + size_text(float_bytes) + ")\n";
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.1fx", t.packed_bytes() ? static_cast<double>(float_bytes) / static_cast<double>(t.packed_bytes()) : 0.0);
+  out += "packed size: " + size_text(t.packed_bytes()) + "; float32: " + size_text(float_bytes) + "; compression " + ratio + "\n";
   out += "MACs per sample: " + grouped(t.macs) + "\n";
   return out;
 }
