@@ -13,11 +13,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from fixtures.programs import run_in_process
+from fixtures.programs import load_model_module, run_in_process
 from fixtures.tiny_cifar import write_tiny_cifar
 from fixtures.tiny_mnist import write_tiny_mnist
 from triton_dsl.compiler import compile_file
 from triton_dsl.errors import UserError
+from triton_dsl.program.context import ProgramContext
+from triton_dsl.program.datasets import default_dataset
+from triton_dsl.train.config import apply_recipe, training_config
+from triton_dsl.train.report import Measurements, format_report
 
 SEED_MODELS = [("simple_mlp", "mnist"), ("resnet18", "cifar10")]
 
@@ -46,6 +50,22 @@ def test_generated_model_trains_evaluates_and_exports(tmp_path, repo_root, compi
     assert run_in_process(script, ["--export-onnx", "--checkpoint", checkpoint, *out]) == 0
     assert (tmp_path / f"{stem}.onnx").stat().st_size > 0
     assert (tmp_path / f"{stem}.tpk").stat().st_size > 0
+
+
+@pytest.mark.parametrize("stem", ["simple_mlp", "resnet18", "mobilenetv2",
+                                  "vision_transformer"])
+def test_every_seed_models_training_section_and_recipes_resolve(tmp_path, repo_root,
+                                                                compiler_env, stem):
+    script = compile_file(repo_root / "examples" / "basic" / f"{stem}.triton",
+                          tmp_path / f"{stem}.py")
+    module = load_model_module(script)
+    for recipe in [None, *module.TRAINING.get("recipes", {})]:
+        config = training_config(apply_recipe(module.TRAINING, recipe))
+        assert config.epochs >= 1 and config.batch_size >= 1
+    context = ProgramContext(module.Model, module.MODEL_INFO, module.TRAINING)
+    assert default_dataset(context, None) in ("mnist", "cifar10", "imagenet")
+    expected = f"{100 * module.PERFORMANCE['expected_accuracy']:.2f}%"
+    assert expected in format_report(Measurements(), module.PERFORMANCE)
 
 
 def test_compile_error_is_a_user_error_with_the_diagnostics(tmp_path, compiler_env):

@@ -94,6 +94,8 @@ def format_report(measured: Measurements, performance: dict[str, Any], *,
     expected_minutes = _first(perf, "training_minutes", "training_time_minutes")
     if expected_minutes is None and _first(perf, "training_hours") is not None:
         expected_minutes = _first(perf, "training_hours") * 60.0
+    if expected_minutes is None and _first(perf, "training_days") is not None:
+        expected_minutes = _first(perf, "training_days") * 24 * 60.0
     rows.append(("training time",
                  "-" if measured.training_seconds is None
                  else f"{measured.training_seconds / 60.0:.2f} min",
