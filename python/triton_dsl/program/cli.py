@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from triton_dsl.errors import UserError
 
-DATASETS = ("mnist", "fashion-mnist", "cifar10", "imagenet", "custom")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet", "custom")
 
 _DESCRIPTION = """\
 Train, evaluate and export a ternary model compiled by Triton DSL.
