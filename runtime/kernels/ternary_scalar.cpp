@@ -37,6 +37,19 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
     p.indices.insert(p.indices.end(), minus.begin(), minus.end());
   }
   p.starts.push_back(static_cast<std::uint32_t>(p.indices.size()));
+  p.chunks = (m.cols + kChunkCols - 1) / kChunkCols;
+  p.plus_cuts.resize(p.rows * (p.chunks + 1));
+  p.minus_cuts.resize(p.rows * (p.chunks + 1));
+  for (std::int64_t r = 0; r < p.rows; ++r) {
+    std::uint32_t plus_at = p.starts[r], minus_at = p.splits[r];
+    for (std::int64_t c = 0; c <= p.chunks; ++c) {
+      const std::int64_t first_col = c * kChunkCols;
+      while (plus_at < p.splits[r] && p.indices[plus_at] < first_col) ++plus_at;
+      while (minus_at < p.starts[r + 1] && p.indices[minus_at] < first_col) ++minus_at;
+      p.plus_cuts[r * (p.chunks + 1) + c] = plus_at;
+      p.minus_cuts[r * (p.chunks + 1) + c] = minus_at;
+    }
+  }
   return p;
 }
 
