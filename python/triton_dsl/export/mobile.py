@@ -53,7 +53,9 @@ def export_mobile(model: nn.Module, path: str | os.PathLike, *,
 
     def write(temp: str) -> None:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # "use ExecuTorch instead"
+            # "use ExecuTorch instead": the lite format is what this export promises.
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             module._save_for_lite_interpreter(temp)
 
     atomic_write(path, write)
