@@ -78,7 +78,8 @@ class Normalizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         # Computed in float32 and cast after: bfloat16 has too few bits for x * scale + shift.
-        out = torch.addcmul(self.shift, x.to(torch.float32), self.scale)
+        # The multiply reads uint8 and writes float32 in one pass (no separate cast).
+        out = torch.mul(x, self.scale).add_(self.shift)
         if self.dtype != torch.float32:
             out = out.to(self.dtype)
         if self.channels_last:
