@@ -186,5 +186,5 @@ class DecodeOnDeviceLoader(BatchLoader):
 
 
 def decode_capable(cfg: AugmentConfig) -> bool:
-    """Whether the decode path can apply `cfg` (else the workers path is used)."""
+    """Whether the decode path can apply `cfg` (crop-and-resize, flip and batch-level only)."""
     return not (cfg.random_crop or cfg.color_jitter or cfg.rand_augment)
