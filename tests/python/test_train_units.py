@@ -147,17 +147,25 @@ def test_gradient_estimator_reaches_every_ternary_layer():
     assert apply_gradient_estimator(model, None) == 0
 
 
-def test_activation_checkpointing_keeps_names_and_gradients():
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_activation_checkpointing_keeps_names_gradients_and_statistics(mode):
+    # In training mode: dropout draws are replayed and batch-norm statistics are updated
+    # once per step, as without checkpointing.
     module = load_model_module("tiny_cnn.py")
-    plain, checkpointed = module.Model().eval(), module.Model().eval()
+    plain, checkpointed = module.Model().train(mode == "train"), module.Model()
+    checkpointed.train(mode == "train")
     checkpointed.load_state_dict(plain.state_dict())
     assert enable_activation_checkpointing(checkpointed) >= 4
     assert list(checkpointed.state_dict()) == list(plain.state_dict())
     x = torch.randn(4, 1, 28, 28)
+    torch.manual_seed(1)
     plain(x).square().sum().backward()
+    torch.manual_seed(1)
     checkpointed(x).square().sum().backward()
     for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
+    for (name, a), b in zip(plain.named_buffers(), checkpointed.buffers()):
+        torch.testing.assert_close(a, b, msg=name)
 
 
 # --- the training step ------------------------------------------------------------------

@@ -4,11 +4,14 @@ The trainer keeps two views of the model: `plain`, the module the generated file
 (its state dict is what checkpoints hold, with the file's own key names), and `runner`, what
 the training step calls (possibly `torch.compile`d and wrapped in DistributedDataParallel).
 Activation checkpointing re-binds each top-level child's `forward` instead of wrapping the
-child in a new module, so parameter names, and thus checkpoints, do not change.
+child in a new module, so parameter names, and thus checkpoints, do not change; the forward
+recomputed during backward leaves batch-norm running statistics alone (they were updated by
+the first forward) and replays the same dropout draws.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -34,11 +37,32 @@ def apply_gradient_estimator(model: nn.Module, estimator: str | None) -> int:
     return len(layers)
 
 
-def _checkpointed_forward(original, *args, **kwargs):
+def _norms_with_running_stats(module: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in module.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@contextlib.contextmanager
+def _running_stats_frozen(norms: list[nn.modules.batchnorm._BatchNorm]):
+    """The recomputation in backward must not update batch-norm statistics a second time."""
+    saved = [(m, m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
+def _checkpointed_forward(original, norms, *args, **kwargs):
     # Recompute only when gradients are being recorded; in eval there is nothing to save.
-    if torch.is_grad_enabled():
-        return checkpoint(original, *args, use_reentrant=False, **kwargs)
-    return original(*args, **kwargs)
+    if not torch.is_grad_enabled():
+        return original(*args, **kwargs)
+    return checkpoint(original, *args, use_reentrant=False,
+                      context_fn=lambda: (contextlib.nullcontext(),
+                                          _running_stats_frozen(norms)), **kwargs)
 
 
 def enable_activation_checkpointing(model: nn.Module) -> int:
@@ -46,7 +70,8 @@ def enable_activation_checkpointing(model: nn.Module) -> int:
     count = 0
     for child in model.children():
         if any(True for _ in child.parameters()) or any(True for _ in child.children()):
-            child.forward = functools.partial(_checkpointed_forward, child.forward)
+            child.forward = functools.partial(_checkpointed_forward, child.forward,
+                                              _norms_with_running_stats(child))
             count += 1
     return count
 
