@@ -53,9 +53,14 @@ const ConstantDecl* Module::find_constant(std::string_view n) const {
 }
 
 const Submodule* Module::find_submodule(std::string_view n) const {
-  for (const auto& s : submodules)
-    if (s.name == n) return &s;
-  return nullptr;
+  if (submodule_indexed_count_ != submodules.size()) {
+    submodule_index_.clear();
+    // emplace keeps the first of duplicate names, as a linear scan would.
+    for (size_t i = 0; i < submodules.size(); ++i) submodule_index_.emplace(submodules[i].name, i);
+    submodule_indexed_count_ = submodules.size();
+  }
+  const auto it = submodule_index_.find(std::string(n));
+  return it == submodule_index_.end() ? nullptr : &submodules[it->second];
 }
 
 const TensorDecl* Module::find_tensor(std::string_view n) const {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -221,6 +222,12 @@ struct Module {
   const ConstantDecl* find_constant(std::string_view n) const;
   const Submodule* find_submodule(std::string_view n) const;
   const TensorDecl* find_tensor(std::string_view n) const;
+
+  // Name -> index of `submodules`, for find_submodule: every name in every forward is looked
+  // up, so a linear scan made checking a 10,000-layer model quadratic. Built lazily and
+  // rebuilt whenever the list has grown (submodules are only ever appended).
+  mutable std::unordered_map<std::string, size_t> submodule_index_;
+  mutable size_t submodule_indexed_count_ = 0;
 };
 
 // One node of the elaborated instance tree (see the file comment).
