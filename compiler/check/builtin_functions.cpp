@@ -80,7 +80,7 @@ FunctionResult reshape(Args a) {
       if (inferred >= 0) return FunctionResult::fail("`reshape`: only one dimension may be -1", 1);
       inferred = static_cast<int>(i);
     } else if (dims[i].is_known()) {
-      known *= dims[i].size;
+      known = sat_mul(known, dims[i].size);
     } else {
       all_known = false;
     }
@@ -144,7 +144,7 @@ FunctionResult cat(Args a) {
       return FunctionResult::fail("`cat` of tensors of different ranks: " + out.to_string() + " and " + s.to_string(), 0);
     for (size_t i = 0; i < s.rank(); ++i) {
       if (static_cast<int64_t>(i) == d) {
-        out.dims[i] = (out.dims[i].is_known() && s.dims[i].is_known()) ? Dim::known(out.dims[i].size + s.dims[i].size)
+        out.dims[i] = (out.dims[i].is_known() && s.dims[i].is_known()) ? Dim::known(sat_add(out.dims[i].size, s.dims[i].size))
                                                                         : Dim::unknown();
       } else if (out.dims[i].is_known() && s.dims[i].is_known() && out.dims[i].size != s.dims[i].size) {
         return FunctionResult::fail("`cat` along dimension " + std::to_string(d) + " needs equal sizes elsewhere, got " +
@@ -163,7 +163,7 @@ FunctionResult repeat(Args a) {
   if (n.kind != AbsValue::Kind::Int) return FunctionResult::fail("`repeat` needs an int count, got " + n.describe(), 1);
   const Dim& d = s.dims[0];
   if (d.is_known() && d.size == 1) s.dims[0] = n.dim;
-  else if (d.is_known() && n.dim.is_known()) s.dims[0] = Dim::known(d.size * n.dim.size);
+  else if (d.is_known() && n.dim.is_known()) s.dims[0] = Dim::known(sat_mul(d.size, n.dim.size));
   else s.dims[0] = Dim::unknown();
   return FunctionResult::ok(AbsValue::tensor(s));
 }
@@ -232,7 +232,8 @@ FunctionResult pool(std::string_view fn, Args a) {
     Dim& d = s.dims[s.rank() - 2 + i];
     auto pick = [&](const std::vector<Dim>& v) { return v.empty() ? Dim::unknown() : v[std::min(i, v.size() - 1)]; };
     Dim kk = pick(k), ss = pick(st), pp = pick(p);
-    if (d.is_known() && kk.is_known() && ss.is_known() && pp.is_known() && ss.size > 0) {
+    if (d.is_known() && kk.is_known() && ss.is_known() && pp.is_known() && ss.size > 0 && kk.size > 0 && pp.size >= 0 &&
+        kk.size < kMaxKnownDim && pp.size < kMaxKnownDim) {
       int64_t o = (d.size + 2 * pp.size - kk.size) / ss.size + 1;
       if (o <= 0) return FunctionResult::fail("`" + std::string(fn) + "` kernel is larger than the input " + s.to_string(), 1);
       d = Dim::known(o);
@@ -344,7 +345,7 @@ FunctionResult conv2d_fn(Args a) {
     const Dim& n = x.dims[2 + i];
     const Dim& k = w.dims[2 + i];
     auto st = pick(a[3], i), p = pick(a[4], i), d = pick(a[5], i);
-    if (n.is_known() && k.is_known() && st && p && d && *st > 0)
+    if (n.is_known() && k.is_known() && st && p && d && *st > 0 && *p >= 0 && *d > 0 && *p < kMaxKnownDim && *d < kMaxKnownDim)
       out.dims[2 + i] = Dim::known((n.size + 2 * *p - *d * (k.size - 1) - 1) / *st + 1);
     else
       out.dims[2 + i] = Dim::unknown();

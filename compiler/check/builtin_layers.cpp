@@ -44,7 +44,7 @@ std::vector<AttrSchema> concat(std::vector<AttrSchema> a, std::vector<AttrSchema
 int64_t per_sample(const Shape& s, size_t begin, size_t end) {
   int64_t p = 1;
   for (size_t i = begin; i < end && i < s.dims.size(); ++i)
-    if (s.dims[i].is_known()) p *= s.dims[i].size;
+    if (s.dims[i].is_known()) p = sat_mul(p, s.dims[i].size);
   return p;
 }
 
@@ -85,15 +85,15 @@ ShapeRuleResult linear_rule(const AttrSet& a, const Shape& in) {
 LayerCost linear_cost(const AttrSet& a, const Shape& in, const Shape&, bool ternary_layer) {
   LayerCost c;
   int64_t in_f = a.int_of("in_features"), out_f = a.int_of("out_features");
-  int64_t w = in_f * out_f;
+  int64_t w = sat_mul(in_f, out_f);
   if (ternary_layer && is_ternary(a)) {
     c.ternary_weights = w;
     c.ternary_scales = scales(a, out_f);
   } else {
     c.float_params = w;
   }
-  if (a.bool_of("bias")) c.float_params += out_f;
-  c.macs = w * (in.ranked && in.rank() > 1 ? per_sample(in, 1, in.rank() - 1) : 1);
+  if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, out_f);
+  c.macs = sat_mul(w, in.ranked && in.rank() > 1 ? per_sample(in, 1, in.rank() - 1) : 1);
   return c;
 }
 
@@ -109,6 +109,12 @@ ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
     return ShapeRuleResult::fail("`in_channels` (" + std::to_string(ic) + ") must be divisible by `groups` (" + std::to_string(g) + ")", "groups");
   if (oc % g != 0)
     return ShapeRuleResult::fail("`out_channels` (" + std::to_string(oc) + ") must be divisible by `groups` (" + std::to_string(g) + ")", "groups");
+  for (const char* attr : {"kernel_size", "stride", "dilation"})
+    for (size_t i = 0; i < 2; ++i)
+      if (a.pair_of(attr, i) < 1)
+        return ShapeRuleResult::fail("`" + std::string(attr) + "` must be positive, got " + std::to_string(a.pair_of(attr, i)), attr);
+  if (a.pair_of("padding", 0) < 0 || a.pair_of("padding", 1) < 0)
+    return ShapeRuleResult::fail("`padding` must not be negative", "padding");
   auto rank = need_rank(name, in, 4, 4, "a 4-d input [batch, channels, height, width]");
   if (!rank.error.empty()) return rank;
   if (!in.ranked) return ShapeRuleResult::ok(Shape::unranked());
@@ -137,15 +143,15 @@ ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
 LayerCost conv_cost(const AttrSet& a, const Shape&, const Shape& out, bool ternary_layer) {
   LayerCost c;
   int64_t ic = a.int_of("in_channels"), oc = a.int_of("out_channels"), g = a.int_of("groups");
-  int64_t w = oc * (ic / g) * a.pair_of("kernel_size", 0) * a.pair_of("kernel_size", 1);
+  int64_t w = sat_mul(sat_mul(oc, g > 0 ? ic / g : ic), sat_mul(a.pair_of("kernel_size", 0), a.pair_of("kernel_size", 1)));
   if (ternary_layer && is_ternary(a)) {
     c.ternary_weights = w;
     c.ternary_scales = scales(a, oc);
   } else {
     c.float_params = w;
   }
-  if (a.bool_of("bias")) c.float_params += oc;
-  c.macs = w * (out.ranked && out.rank() == 4 ? per_sample(out, 2, 4) : 1);
+  if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, oc);
+  c.macs = sat_mul(w, out.ranked && out.rank() == 4 ? per_sample(out, 2, 4) : 1);
   return c;
 }
 
@@ -167,7 +173,7 @@ ShapeRuleResult batchnorm_rule(const AttrSet& a, const Shape& in, size_t lo, siz
 
 LayerCost batchnorm_cost(const AttrSet& a, const Shape&, const Shape&) {
   LayerCost c;
-  if (a.bool_of("affine")) c.float_params = 2 * a.int_of("num_features");
+  if (a.bool_of("affine")) c.float_params = sat_mul(2, a.int_of("num_features"));
   return c;
 }
 
@@ -199,8 +205,8 @@ ShapeRuleResult layernorm_rule(const AttrSet& a, const Shape& in) {
 LayerCost layernorm_cost(const AttrSet& a, const Shape&, const Shape&) {
   LayerCost c;
   int64_t n = 1;
-  for (int64_t d : int_list(a.get("normalized_shape"))) n *= d;
-  if (a.bool_of("elementwise_affine")) c.float_params = 2 * n;
+  for (int64_t d : int_list(a.get("normalized_shape"))) n = sat_mul(n, d);
+  if (a.bool_of("elementwise_affine")) c.float_params = sat_mul(2, n);
   return c;
 }
 
@@ -245,6 +251,9 @@ ShapeRuleResult pool_rule(const AttrSet& a, const Shape& in) {
     if (!d.is_known()) continue;
     int64_t k = a.pair_of("kernel_size", i);
     int64_t s = stride_none ? k : a.pair_of("stride", i);
+    if (k < 1 || s < 1 || a.pair_of("padding", i) < 0)
+      return ShapeRuleResult::fail("`" + std::string(a.schema->name) + "` needs a positive kernel and stride and a padding >= 0",
+                                   k < 1 ? "kernel_size" : "stride");
     int64_t o = conv_out(d.size, k, s, a.pair_of("padding", i), 1);
     if (o <= 0)
       return ShapeRuleResult::fail("`" + std::string(a.schema->name) + "` kernel " + std::to_string(k) +
@@ -273,7 +282,7 @@ ShapeRuleResult embedding_rule(const AttrSet& a, const Shape& in) {
 
 LayerCost embedding_cost(const AttrSet& a, const Shape&, const Shape&) {
   LayerCost c;
-  c.float_params = a.int_of("num_embeddings") * a.int_of("embedding_dim");
+  c.float_params = sat_mul(a.int_of("num_embeddings"), a.int_of("embedding_dim"));
   return c;
 }
 
@@ -295,16 +304,16 @@ ShapeRuleResult attention_rule(const AttrSet& a, const Shape& in) {
 LayerCost attention_cost(const AttrSet& a, const Shape& in, const Shape&) {
   LayerCost c;
   int64_t e = a.int_of("embed_dim");
-  int64_t w = 4 * e * e;  // fused qkv (e -> 3e) and the output projection (e -> e)
+  int64_t w = sat_mul(4, sat_mul(e, e));  // fused qkv (e -> 3e) and the output projection (e -> e)
   if (is_ternary(a)) {
     c.ternary_weights = w;
-    c.ternary_scales = a.str_of("scaling") == "per_layer" ? 2 : 4 * e;
+    c.ternary_scales = a.str_of("scaling") == "per_layer" ? 2 : sat_mul(4, e);
   } else {
     c.float_params = w;
   }
-  if (a.bool_of("bias")) c.float_params += 4 * e;
+  if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, sat_mul(4, e));
   int64_t seq = in.ranked && in.rank() == 3 && in.dims[1].is_known() ? in.dims[1].size : 1;
-  c.macs = seq * w + 2 * seq * seq * e;  // projections, then q.k^T and attn.v
+  c.macs = sat_add(sat_mul(seq, w), sat_mul(sat_mul(2, seq), sat_mul(seq, e)));  // projections, q.k^T, attn.v
   return c;
 }
 

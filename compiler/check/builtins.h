@@ -74,9 +74,11 @@ struct LayerCost {
   int64_t ternary_weights = 0;
   int64_t ternary_scales = 0;
   int64_t macs = 0;
-  int64_t params() const { return float_params + ternary_weights; }
+  int64_t params() const { return sat_add(float_params, ternary_weights); }
   // Packed bytes: ceil(n/4) for the 2-bit weights, 4 per scale and per float parameter.
-  int64_t packed_bytes() const { return (ternary_weights + 3) / 4 + 4 * ternary_scales + 4 * float_params; }
+  int64_t packed_bytes() const {
+    return sat_add(ternary_weights / 4 + (ternary_weights % 4 != 0), sat_add(sat_mul(4, ternary_scales), sat_mul(4, float_params)));
+  }
 };
 
 struct LayerSchema {

@@ -643,7 +643,7 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
         int64_t n = 1;
         if (repeat) {
           auto r = eval(m, *repeat, {});
-          if (!r.value || !r.value->is_int() || r.value->as_int() <= 0) {
+          if (!r.value || !r.value->is_int() || r.value->as_int() <= 0 || r.value->as_int() > 100'000) {
             diags_.report(DiagKind::bad_repeat_count, m.expr(*repeat).range,
                           {sub.name, r.value ? r.value->to_source() : "a value that is not a literal"});
             continue;

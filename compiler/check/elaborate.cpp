@@ -127,6 +127,19 @@ class Elaborator {
     return ops == text ? "`" + text + "`" : "`" + text + "` (`" + ops + "`)";
   }
 
+  // Elaboration materializes every layer; a program that expands to absurdly many (nested
+  // repeats) is reported once instead of exhausting memory.
+  static constexpr int64_t kMaxRepeat = 100'000;
+  static constexpr int64_t kMaxLayers = 1'000'000;
+  bool budget_exhausted(SourceRange at) {
+    if (++layers_made_ <= kMaxLayers) return false;
+    if (!budget_reported_) {
+      budget_reported_ = true;
+      c_.diags_.report(DiagKind::constant_error, at, {"the model expands to more than 1,000,000 layers"});
+    }
+    return true;
+  }
+
   static std::string width_attr_in(const LayerState& s) {
     if (s.builtin) return std::string(s.builtin->input_width_attr);
     return "";
@@ -161,7 +174,18 @@ class Elaborator {
         if (it != given.end()) {
           v = it->second.value;
           SourceRange r = it->second.range;
-          if (a.type == AttrType::Int && v.is_float()) {
+          bool out_of_range = false;
+          auto check_range = [&](const ConstValue& x) {
+            if (x.is_int() && (x.as_int() > kMaxKnownDim || x.as_int() < -kMaxKnownDim)) out_of_range = true;
+          };
+          check_range(v);
+          if (v.is_list())
+            for (const auto& e : v.as_list()) check_range(e);
+          if (out_of_range) {
+            std::string msg = "attribute `" + std::string(a.name) + "` of `" + inst.type_name + "` is out of range: " + v.to_source();
+            if (c_.first_report(DiagKind::constant_error, r, msg)) c_.diags_.report(DiagKind::constant_error, r, {msg});
+            v = a.default_value.is_none() ? ConstValue::of_int(1) : a.default_value;
+          } else if (a.type == AttrType::Int && v.is_float()) {
             auto iv = c_.coerce_to_type(v, "int", std::string(a.name), r, it->second.text);
             v = iv ? *iv : ConstValue::of_int(0);
           } else if (a.type == AttrType::Float && v.is_int()) {
@@ -246,13 +270,14 @@ class Elaborator {
         case ir::SubmoduleForm::Repeat: {
           auto n = eval(m, *sub.count, st.env);
           if (!n) break;
-          if (!n->is_int() || n->as_int() <= 0) {
+          if (!n->is_int() || n->as_int() <= 0 || n->as_int() > kMaxRepeat) {
             SourceRange r = m.expr(*sub.count).range;
             if (c_.first_report(DiagKind::bad_repeat_count, r, n->to_source()))
-              c_.diags_.report(DiagKind::bad_repeat_count, r, {sub.name, n->to_source()});
+              c_.diags_.report(DiagKind::bad_repeat_count, r, {sub.name, n->to_source()})
+                  .hint(n->is_int() && n->as_int() > kMaxRepeat ? "at most 100,000 repetitions" : "");
             break;
           }
-          for (int64_t i = 0; i < n->as_int(); ++i)
+          for (int64_t i = 0; i < n->as_int() && !budget_exhausted(m.expr(*sub.count).range); ++i)
             ss.layers.push_back(instantiate(sub.instances[i == 0 ? 0 : 1], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
           break;
         }
@@ -290,7 +315,7 @@ class Elaborator {
         auto v = eval(m, e, st.env);
         int64_t d = v && v->is_int() ? v->as_int() : 0;
         dims.push_back(Dim::known(d));
-        count *= d;
+        count = sat_mul(count, d);
       }
       n.output = Shape::of(dims);
       n.cost.float_params = count;
@@ -816,6 +841,8 @@ class Elaborator {
   std::map<uint32_t, std::vector<std::optional<AbsValue>>> seen_;
   SourceRange last_return_;
   int depth_ = 0;
+  int64_t layers_made_ = 0;
+  bool budget_reported_ = false;
 };
 
 std::optional<Shape> Checker::declared_shape(const ast::TypeExpr* type, const ir::Module& m, const Env& env) {

@@ -14,13 +14,25 @@
 
 namespace triton {
 
+// Saturating int64 arithmetic for sizes and costs: a hostile program may declare absurd
+// widths, and an overflowing product must not be undefined behaviour.
+int64_t sat_add(int64_t a, int64_t b);
+int64_t sat_mul(int64_t a, int64_t b);
+
+// Sizes beyond this are treated as unknown: no real tensor has 2^40 elements along one
+// dimension, and keeping known sizes below it keeps every shape rule's arithmetic exact.
+inline constexpr int64_t kMaxKnownDim = int64_t{1} << 40;
+
 struct Dim {
   enum class Kind { Known, Symbol, Unknown };
   Kind kind = Kind::Unknown;
   int64_t size = 0;    // Known
   std::string symbol;  // Symbol
 
-  static Dim known(int64_t n) { return {Kind::Known, n, {}}; }
+  static Dim known(int64_t n) {
+    if (n > kMaxKnownDim || n < -kMaxKnownDim) return {};
+    return {Kind::Known, n, {}};
+  }
   static Dim sym(std::string s) { return {Kind::Symbol, 0, std::move(s)}; }
   static Dim unknown() { return {}; }
   bool is_known() const { return kind == Kind::Known; }

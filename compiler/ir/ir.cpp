@@ -73,10 +73,10 @@ LayerCost ElabNode::total() const {
   LayerCost c = cost;
   for (const auto& child : children) {
     LayerCost k = child.total();
-    c.float_params += k.float_params;
-    c.ternary_weights += k.ternary_weights;
-    c.ternary_scales += k.ternary_scales;
-    c.macs += k.macs;
+    c.float_params = sat_add(c.float_params, k.float_params);
+    c.ternary_weights = sat_add(c.ternary_weights, k.ternary_weights);
+    c.ternary_scales = sat_add(c.ternary_scales, k.ternary_scales);
+    c.macs = sat_add(c.macs, k.macs);
   }
   return c;
 }
