@@ -28,7 +28,7 @@ from triton_dsl.program.measure import measure_deployment, write_packed
 from triton_dsl.program.weights import load_pretrained, load_trained_model
 from triton_dsl.train import checkpoint as ckpt
 from triton_dsl.train.config import apply_recipe, training_config
-from triton_dsl.train.distributed import init_distributed, shutdown
+from triton_dsl.train.distributed import DistContext, init_distributed, shutdown
 from triton_dsl.train.evaluate import evaluate
 from triton_dsl.train.loop import RunIdentity, Trainer
 from triton_dsl.train.model_setup import apply_gradient_estimator
@@ -174,7 +174,6 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
     device = resolve_device(args.gpu)
     splits = datasets.load_splits(context, args, need_train=False)
     datasets.check_classes(splits.test, hyper.get("num_classes"), fine_tune=False)
-    from triton_dsl.train.distributed import DistContext
     loader = datasets.test_loader(splits.test, config, device=device, dist=DistContext(),
                                   workers=args.workers)
     model.to(device)
@@ -185,8 +184,7 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
           f"on {splits.test.describe()}", flush=True)
     measurements = Measurements(test_accuracy=result.accuracy,
                                 top5_accuracy=result.top5_accuracy)
-    measure_deployment(model.cpu().to(memory_format=torch.contiguous_format),
-                       example_input(context, splits.test.input_shape), measurements,
+    measure_deployment(model, example_input(context, splits.test.input_shape), measurements,
                        packed_path=None, bits=args.bits, threads=_latency_threads(context, args))
     print(format_report(measurements, context.performance,
                         title=f"{context.model_name}: evaluation of {path}"), flush=True)

@@ -9,6 +9,7 @@ sizes shown as not measured and the reason printed once on stderr.
 
 from __future__ import annotations
 
+import copy
 import sys
 import tempfile
 from pathlib import Path
@@ -37,11 +38,9 @@ def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Me
                        packed_path: Path | None, bits: str = "2",
                        threads: int | None = None) -> Path | None:
     """Fills the size and latency fields of `measurements`; returns the written .tpk path."""
-    cpu_model = model
-    if next(model.parameters(), torch.empty(0)).device.type != "cpu":
-        import copy
-        cpu_model = copy.deepcopy(model).cpu()
-    cpu_model.eval()
+    # A copy, on the CPU, in the default memory format and eval mode: measuring must not
+    # change the caller's model (its device, layout or mode).
+    cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     written = None
     try:
         if packed_path is not None:
