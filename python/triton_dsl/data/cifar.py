@@ -75,6 +75,17 @@ CIFAR100 = CifarInfo(
     torchvision_class="CIFAR100",
     meta={"filename": "meta", "key": "fine_label_names", "md5": None})
 
+# The published MD5s of the uncompressed CIFAR-10 binary batches, for verifying local
+# copies (`python -m triton_dsl.data verify`); a `.bin.gz` copy is checked by its content.
+CIFAR10_BIN_MD5 = {
+    "data_batch_1": "5dd7e06a14cb22eb9f671a540d1b7c25",
+    "data_batch_2": "5ea93a67294ea407fff1d09f752e9692",
+    "data_batch_3": "942cd6a4bcdd0dd3c604fbe906cb4421",
+    "data_batch_4": "ae636b3ba5c66a11e91e8cb52e771fcb",
+    "data_batch_5": "53f37980c15c3d472c316c40844f3f0d",
+    "test_batch": "803d5f7f4d78ea53de84dbe85f74fb6d",
+}
+
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                    "ship", "truck")
 
@@ -200,3 +211,20 @@ def load(info: CifarInfo = CIFAR10, *, data_path, split: str, download_missing: 
     return DatasetSpec(name=info.name, split=split, dataset=dataset,
                        num_classes=info.num_classes, input_shape=(3, 32, 32), mean=info.mean,
                        std=info.std, classes=classes, source=directory)
+
+
+def known_digests(info: CifarInfo, source: Path) -> list[tuple[Path, download.RemoteFile]]:
+    """The binary batch files under `source` that have published digests, with them."""
+    if info is not CIFAR10:
+        return []
+    found = []
+    for split in ("train", "test"):
+        for folder in (source / info.bin_dir, source):
+            files = _binary_files(info, folder, split)
+            if files:
+                for path in files:
+                    stem = path.name.split(".")[0]
+                    found.append((path, download.RemoteFile(
+                        path.name, content_md5=CIFAR10_BIN_MD5[stem])))
+                break
+    return found

@@ -80,7 +80,11 @@ def _reason(error: BaseException) -> str:
 
 
 def verify(path: Path, remote: RemoteFile) -> str | None:
-    """None when `path` matches one of `remote`'s digests, else why it does not."""
+    """None when `path` matches one of `remote`'s digests, else why it does not.
+
+    `content_md5` is compared with the decompressed content of a gzip file (told by its
+    magic bytes, since a download in progress has a temporary name), and with the file
+    itself otherwise (an uncompressed copy of the same content)."""
     md5, sha = hashlib.md5(), hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
@@ -90,14 +94,19 @@ def verify(path: Path, remote: RemoteFile) -> str | None:
         return None
     if remote.sha256 and sha.hexdigest() == remote.sha256:
         return None
-    if remote.content_md5:
+    with path.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    if remote.content_md5 and not gzipped:
+        if md5.hexdigest() == remote.content_md5:
+            return None
+    elif remote.content_md5:
         content = hashlib.md5()
         try:
             with gzip.open(path, "rb") as f:
                 while chunk := f.read(_CHUNK):
                     content.update(chunk)
         except (OSError, EOFError, zlib.error):
-            return "checksum mismatch (not a valid gzip file)"
+            return "checksum mismatch (corrupt gzip stream)"
         if content.hexdigest() == remote.content_md5:
             return None
     if not (remote.md5 or remote.sha256 or remote.content_md5):

@@ -132,3 +132,14 @@ def load(info: IdxDatasetInfo, *, data_path, split: str, download_missing: bool,
     return DatasetSpec(name=info.name, split=split, dataset=dataset,
                        num_classes=len(info.classes), input_shape=(1, 28, 28), mean=info.mean,
                        std=info.std, classes=info.classes, source=directory)
+
+
+def known_digests(info: IdxDatasetInfo, source: Path) -> list[tuple[Path, download.RemoteFile]]:
+    """The IDX files in `source` with the digests they must match (of the original .gz or
+    of the content), for verifying local copies."""
+    found = []
+    for split in ("train", "test"):
+        files = _split_files(source, split)
+        for stem, path in zip(_STEMS[split], files or (), strict=False):
+            found.append((path, info.remotes[stem]))
+    return found

@@ -149,3 +149,14 @@ def test_extraction_keeps_an_existing_copy_and_cleans_up_after_a_broken_archive(
         download.extract_dir(tmp_path / "broken.tar.gz", "other", tmp_path / "dest",
                              what="cifar10")
     assert listing(tmp_path / "dest") == ["cifar-10-batches-bin"]  # no staging left behind
+
+
+def test_content_md5_also_matches_an_uncompressed_copy(tmp_path):
+    content = b"the decompressed IDX bytes"
+    (tmp_path / "plain").write_bytes(content)
+    (tmp_path / "packed.gz").write_bytes(gzip.compress(content, mtime=0))
+    remote = download.RemoteFile("x.gz", md5="0" * 32, content_md5=hashlib.md5(content).hexdigest())
+    assert download.verify(tmp_path / "plain", remote) is None
+    assert download.verify(tmp_path / "packed.gz", remote) is None
+    (tmp_path / "plain").write_bytes(content + b"!")
+    assert download.verify(tmp_path / "plain", remote).startswith("checksum mismatch")

@@ -163,3 +163,12 @@ def test_mnist_directory_is_not_taken_for_fashion_mnist(tmp_path):
     with pytest.raises(UserError, match="mnist train files"):
         get_dataset("mnist", data_path=tmp_path / "FashionMNIST", download=False)
     assert len(get_dataset("mnist", data_path=tmp_path / "mnist", download=False)) == 4
+
+
+def test_verify_reports_files_that_are_not_the_published_ones(tmp_path, capsys):
+    from triton_dsl.data.__main__ import main
+
+    write_mnist(tmp_path / "mnist", train=3, test=2, gz=False)
+    assert main(["verify", "mnist", "--data-path", str(tmp_path)]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if "MISMATCH" in line]
+    assert len(lines) == 4 and "t10k-labels-idx1-ubyte" in lines[-1]
