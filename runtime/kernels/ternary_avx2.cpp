@@ -79,60 +79,64 @@ void gemm_panels(const PreparedTernary& w, const float* x, std::int64_t p, float
                  std::int64_t row_begin, std::int64_t row_end) {
   constexpr int U = 8 / V;
   constexpr std::int64_t W = 8 * V;
-  constexpr std::int64_t kStep = kPanelWidth / W >= 2 ? kPanelWidth / W : 1;  // narrow panels take several chunks
+  // Narrow panels take several chunks at a time (a chunk of them is small).
+  constexpr std::int64_t kStep = kPanelWidth / W >= 2 ? kPanelWidth / W : 1;
   const std::uint32_t* idx = w.indices.data();
   const std::int64_t stride = w.chunks + 1;
-  std::vector<float> sums((row_end - row_begin) * W);
+  alignas(32) float sums[kRowBlock * W];
   for (std::int64_t q = 0; q < panel_count(p); ++q) {
     const float* panel = x + q * w.cols * W;
     const std::int64_t j0 = q * W, n = std::min(W, p - j0);
-    for (std::int64_t c = 0; c < w.chunks; c += kStep) {
-      const std::int64_t c_end = std::min(w.chunks, c + kStep);
-      for (std::int64_t r = row_begin; r < row_end; ++r) {
-        __m256 acc[U][V];
-        for (int u = 0; u < U; ++u) {
-          for (int v = 0; v < V; ++v) acc[u][v] = _mm256_setzero_ps();
-        }
-        // Indices, not pointers: `idx` is null when the matrix has no nonzero weight.
-        std::int64_t k = w.plus_cuts[r * stride + c];
-        const std::int64_t split = w.plus_cuts[r * stride + c_end];
-        // The -1 run of this chunk: jump there once the +1 run is done.
-        const std::int64_t minus_begin = w.minus_cuts[r * stride + c];
-        const std::int64_t end = w.minus_cuts[r * stride + c_end];
-        for (; k + U <= split; k += U) {
+    for (std::int64_t rb = row_begin; rb < row_end; rb += kRowBlock) {
+      const std::int64_t rb_end = std::min(row_end, rb + kRowBlock);
+      for (std::int64_t c = 0; c < w.chunks; c += kStep) {
+        const std::int64_t c_end = std::min(w.chunks, c + kStep);
+        for (std::int64_t r = rb; r < rb_end; ++r) {
+          __m256 acc[U][V];
           for (int u = 0; u < U; ++u) {
-            const float* xr = panel + std::int64_t{idx[k + u]} * W;
-            for (int v = 0; v < V; ++v) acc[u][v] = _mm256_add_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+            for (int v = 0; v < V; ++v) acc[u][v] = _mm256_setzero_ps();
           }
-        }
-        for (; k < split; ++k) {
-          const float* xr = panel + std::int64_t{idx[k]} * W;
-          for (int v = 0; v < V; ++v) acc[0][v] = _mm256_add_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
-        }
-        k = minus_begin;
-        for (; k + U <= end; k += U) {
-          for (int u = 0; u < U; ++u) {
-            const float* xr = panel + std::int64_t{idx[k + u]} * W;
-            for (int v = 0; v < V; ++v) acc[u][v] = _mm256_sub_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+          // Indices, not pointers: `idx` is null when the matrix has no nonzero weight.
+          std::int64_t k = w.plus_cuts[r * stride + c];
+          const std::int64_t split = w.plus_cuts[r * stride + c_end];
+          // The -1 run of this chunk: jump there once the +1 run is done.
+          const std::int64_t minus_begin = w.minus_cuts[r * stride + c];
+          const std::int64_t end = w.minus_cuts[r * stride + c_end];
+          for (; k + U <= split; k += U) {
+            for (int u = 0; u < U; ++u) {
+              const float* xr = panel + std::int64_t{idx[k + u]} * W;
+              for (int v = 0; v < V; ++v) acc[u][v] = _mm256_add_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+            }
           }
-        }
-        for (; k < end; ++k) {
-          const float* xr = panel + std::int64_t{idx[k]} * W;
-          for (int v = 0; v < V; ++v) acc[0][v] = _mm256_sub_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
-        }
-        float* sum_row = sums.data() + (r - row_begin) * W;
-        for (int v = 0; v < V; ++v) {
-          __m256 sum = acc[0][v];
-          for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][v]);
-          if (c != 0) sum = _mm256_add_ps(sum, _mm256_loadu_ps(sum_row + 8 * v));
-          _mm256_storeu_ps(sum_row + 8 * v, sum);
+          for (; k < split; ++k) {
+            const float* xr = panel + std::int64_t{idx[k]} * W;
+            for (int v = 0; v < V; ++v) acc[0][v] = _mm256_add_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
+          }
+          k = minus_begin;
+          for (; k + U <= end; k += U) {
+            for (int u = 0; u < U; ++u) {
+              const float* xr = panel + std::int64_t{idx[k + u]} * W;
+              for (int v = 0; v < V; ++v) acc[u][v] = _mm256_sub_ps(acc[u][v], _mm256_loadu_ps(xr + 8 * v));
+            }
+          }
+          for (; k < end; ++k) {
+            const float* xr = panel + std::int64_t{idx[k]} * W;
+            for (int v = 0; v < V; ++v) acc[0][v] = _mm256_sub_ps(acc[0][v], _mm256_loadu_ps(xr + 8 * v));
+          }
+          float* sum_row = sums + (r - rb) * W;
+          for (int v = 0; v < V; ++v) {
+            __m256 sum = acc[0][v];
+            for (int u = 1; u < U; ++u) sum = _mm256_add_ps(sum, acc[u][v]);
+            if (c != 0) sum = _mm256_add_ps(sum, _mm256_loadu_ps(sum_row + 8 * v));
+            _mm256_storeu_ps(sum_row + 8 * v, sum);
+          }
         }
       }
-    }
-    for (std::int64_t r = row_begin; r < row_end; ++r) {
-      const float* sum_row = sums.data() + (r - row_begin) * W;
-      float* out = y + r * p + j0;
-      for (std::int64_t i = 0; i < n; ++i) out[i] = w.scales[r] * sum_row[i];
+      for (std::int64_t r = rb; r < rb_end; ++r) {
+        const float* sum_row = sums + (r - rb) * W;
+        float* out = y + r * p + j0;
+        for (std::int64_t i = 0; i < n; ++i) out[i] = w.scales[r] * sum_row[i];
+      }
     }
   }
 }

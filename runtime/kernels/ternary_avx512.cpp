@@ -97,37 +97,41 @@ void gemm_panels(const PreparedTernary& w, const float* x, std::int64_t p, float
                  std::int64_t row_begin, std::int64_t row_end) {
   constexpr int U = 8 / V;
   constexpr std::int64_t W = 16 * V;
-  constexpr std::int64_t kStep = kPanelWidth / W >= 2 ? kPanelWidth / W : 1;  // narrow panels take several chunks
+  // Narrow panels take several chunks at a time (a chunk of them is small).
+  constexpr std::int64_t kStep = kPanelWidth / W >= 2 ? kPanelWidth / W : 1;
   const std::uint32_t* idx = w.indices.data();
   const std::int64_t stride = w.chunks + 1;
-  std::vector<float> sums((row_end - row_begin) * W);
+  alignas(64) float sums[kRowBlock * W];
   for (std::int64_t q = 0; q < panel_count(p); ++q) {
     const float* panel = x + q * w.cols * W;
     const std::int64_t j0 = q * W, n = std::min(W, p - j0);
-    for (std::int64_t c = 0; c < w.chunks; c += kStep) {
-      const std::int64_t c_end = std::min(w.chunks, c + kStep);
-      for (std::int64_t r = row_begin; r < row_end; ++r) {
-        __m512 plus[U][V], minus[U][V];
-        for (int u = 0; u < U; ++u) {
-          for (int v = 0; v < V; ++v) plus[u][v] = minus[u][v] = _mm512_setzero_ps();
-        }
-        const std::uint32_t* pc = w.plus_cuts.data() + r * stride + c;
-        const std::uint32_t* mc = w.minus_cuts.data() + r * stride + c;
-        panel_row<V>(idx + pc[0], idx + pc[c_end - c], panel, plus);
-        panel_row<V>(idx + mc[0], idx + mc[c_end - c], panel, minus);
-        float* sum_row = sums.data() + (r - row_begin) * W;
-        for (int v = 0; v < V; ++v) {
-          __m512 sum = _mm512_sub_ps(plus[0][v], minus[0][v]);
-          for (int u = 1; u < U; ++u) sum = _mm512_add_ps(sum, _mm512_sub_ps(plus[u][v], minus[u][v]));
-          if (c != 0) sum = _mm512_add_ps(sum, _mm512_loadu_ps(sum_row + 16 * v));
-          _mm512_storeu_ps(sum_row + 16 * v, sum);
+    for (std::int64_t rb = row_begin; rb < row_end; rb += kRowBlock) {
+      const std::int64_t rb_end = std::min(row_end, rb + kRowBlock);
+      for (std::int64_t c = 0; c < w.chunks; c += kStep) {
+        const std::int64_t c_end = std::min(w.chunks, c + kStep);
+        for (std::int64_t r = rb; r < rb_end; ++r) {
+          __m512 plus[U][V], minus[U][V];
+          for (int u = 0; u < U; ++u) {
+            for (int v = 0; v < V; ++v) plus[u][v] = minus[u][v] = _mm512_setzero_ps();
+          }
+          const std::uint32_t* pc = w.plus_cuts.data() + r * stride + c;
+          const std::uint32_t* mc = w.minus_cuts.data() + r * stride + c;
+          panel_row<V>(idx + pc[0], idx + pc[c_end - c], panel, plus);
+          panel_row<V>(idx + mc[0], idx + mc[c_end - c], panel, minus);
+          float* sum_row = sums + (r - rb) * W;
+          for (int v = 0; v < V; ++v) {
+            __m512 sum = _mm512_sub_ps(plus[0][v], minus[0][v]);
+            for (int u = 1; u < U; ++u) sum = _mm512_add_ps(sum, _mm512_sub_ps(plus[u][v], minus[u][v]));
+            if (c != 0) sum = _mm512_add_ps(sum, _mm512_loadu_ps(sum_row + 16 * v));
+            _mm512_storeu_ps(sum_row + 16 * v, sum);
+          }
         }
       }
-    }
-    for (std::int64_t r = row_begin; r < row_end; ++r) {
-      const float* sum_row = sums.data() + (r - row_begin) * W;
-      float* out = y + r * p + j0;
-      for (std::int64_t i = 0; i < n; ++i) out[i] = w.scales[r] * sum_row[i];
+      for (std::int64_t r = rb; r < rb_end; ++r) {
+        const float* sum_row = sums + (r - rb) * W;
+        float* out = y + r * p + j0;
+        for (std::int64_t i = 0; i < n; ++i) out[i] = w.scales[r] * sum_row[i];
+      }
     }
   }
 }

@@ -39,7 +39,7 @@ std::vector<const KernelSet*> runnable_sets() {
 }
 
 const std::vector<std::pair<std::int64_t, std::int64_t>> kShapes = {
-    {1, 1}, {3, 15}, {4, 16}, {5, 17}, {7, 33}, {9, 100}, {13, 256}, {64, 784}};
+    {1, 1}, {3, 15}, {4, 16}, {5, 17}, {7, 33}, {9, 100}, {13, 256}, {64, 784}, {130, 150}};
 
 void expect_close(float got, float want, const std::string& what) {
   EXPECT_NEAR(got, want, 1e-4f * (1.0f + std::fabs(want))) << what;
