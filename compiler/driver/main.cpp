@@ -13,6 +13,7 @@
 
 #include "diag/diagnostic.h"
 #include "diag/internal_error.h"
+#include "driver/crash_handler.h"
 #include "driver/options.h"
 #include "driver/pipeline.h"
 #ifdef TRITON_HAVE_CHECK
@@ -153,6 +154,7 @@ int dispatch(const std::vector<std::string>& args) {
 }  // namespace triton::driver
 
 int main(int argc, char** argv) {
+  triton::driver::install_crash_handler();
   std::ios::sync_with_stdio(false);
   const std::vector<std::string> args(argv + 1, argv + argc);
   try {

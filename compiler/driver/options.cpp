@@ -146,6 +146,8 @@ std::optional<CompileOptions> parse_compile_options(const std::vector<std::strin
       if (!take_value() || !parse_count(arg, value, options.max_nesting_depth)) return std::nullopt;
     } else if (arg == "--debug-internal-error") {
       options.debug_internal_error = true;
+    } else if (arg == "--debug-crash") {
+      options.debug_crash = true;
     } else if (arg == "-" || arg.empty() || arg[0] != '-') {
       if (have_input) {
         usage_error("more than one input file (`" + options.input + "` and `" + arg + "`)");

@@ -34,6 +34,7 @@ struct CompileOptions {
   uint32_t max_file_bytes = 64u << 20;
   uint32_t max_nesting_depth = 200;
   bool debug_internal_error = false;  // raise an internal error after parsing
+  bool debug_crash = false;           // crash after parsing (tests the crash handler)
 };
 
 // Parses the arguments after `compile`. On a usage error prints it and returns nullopt.

@@ -13,6 +13,7 @@
 
 #include "ast/ast_printer.h"
 #include "diag/internal_error.h"
+#include "driver/crash_handler.h"
 #include "driver/output_file.h"
 #include "lex/lexer.h"
 #include "parse/parser.h"
@@ -107,6 +108,7 @@ int run_compile(const CompileOptions& options) {
   });
   session.diags.release();
   if (options.debug_internal_error) internal_error("raised on request (--debug-internal-error)");
+  if (options.debug_crash) debug_crash();
   if (session.diags.has_errors()) return kExitUserError;
   if (options.emit == Emit::Ast) return write_result(session, ast::dump(session.file, session.buffer));
   if (options.stop_after == StopAfter::Parse) return 0;

@@ -119,6 +119,15 @@ class DriverTest(unittest.TestCase):
         self.assertRegex(result.stderr,
                          r"^triton: internal error: .* \(at compiler/driver/pipeline\.cpp:\d+\)\n$")
 
+    def test_crash_becomes_an_internal_error(self) -> None:
+        result = triton("compile", str(self.model), "--debug-crash")
+        if "Sanitizer" in result.stderr:
+            return  # sanitizer builds keep the sanitizer's own report
+        self.assertEqual(result.returncode, 70, result.stderr)
+        self.assertEqual(result.stderr, "triton: internal error: the compiler crashed "
+                                        "(segmentation fault); please report it with the "
+                                        "input file\n")
+
     def test_list_diagnostics(self) -> None:
         result = triton("--list-diagnostics")
         self.assertEqual(result.returncode, 0)
