@@ -5,18 +5,6 @@
 
 namespace triton {
 
-int64_t sat_add(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return (b > 0) ? INT64_MAX : INT64_MIN;
-  return r;
-}
-
-int64_t sat_mul(int64_t a, int64_t b) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) return ((a < 0) != (b < 0)) ? INT64_MIN : INT64_MAX;
-  return r;
-}
-
 std::string Dim::to_string() const {
   switch (kind) {
     case Kind::Known: return std::to_string(size);

@@ -16,8 +16,16 @@ namespace triton {
 
 // Saturating int64 arithmetic for sizes and costs: a hostile program may declare absurd
 // widths, and an overflowing product must not be undefined behaviour.
-int64_t sat_add(int64_t a, int64_t b);
-int64_t sat_mul(int64_t a, int64_t b);
+inline int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return (b > 0) ? INT64_MAX : INT64_MIN;
+  return r;
+}
+inline int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) return ((a < 0) != (b < 0)) ? INT64_MIN : INT64_MAX;
+  return r;
+}
 
 // Sizes beyond this are treated as unknown: no real tensor has 2^40 elements along one
 // dimension, and keeping known sizes below it keeps every shape rule's arithmetic exact.
