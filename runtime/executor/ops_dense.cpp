@@ -235,8 +235,18 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   const bool ternary = w.is_ternary();
   // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
-  std::vector<float> cols(ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p));
-  for (std::int64_t n = 0; n < g.n; ++n) {
+  const std::int64_t cols_floats =
+      ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
+  // Splits [0, n) over the pool, or runs it inline when the caller is already a pool task
+  // (the pool is not re-entrant).
+  auto split = [&](bool inline_only, std::int64_t n, std::int64_t grain, const auto& fn) {
+    if (inline_only) {
+      fn(std::int64_t{0}, n);
+    } else {
+      ctx.pool.parallel_for(n, grain, fn);
+    }
+  };
+  auto run_image = [&](std::int64_t n, std::vector<float>& cols, bool inline_only) {
     for (std::int64_t gi = 0; gi < g.groups; ++gi) {
       const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
       const float* columns = xg;
@@ -244,7 +254,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         kernels::pack_panels(xg, g.k, g.p, g.p, cols.data());
         columns = cols.data();
       } else if (!direct) {
-        ctx.pool.parallel_for(g.k, 8, [&](std::int64_t b, std::int64_t e) {
+        split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
           if (ternary) {
             im2col_panels(xg, g, cols.data(), b, e);
           } else {
@@ -255,8 +265,8 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
       float* yn = out.data.data() + n * g.o * g.p;
       const std::int64_t first = gi * g.og;
-      ctx.pool.parallel_for(g.og, 2, [&](std::int64_t b, std::int64_t e) {
-        if (w.is_ternary()) {
+      split(inline_only, g.og, 2, [&](std::int64_t b, std::int64_t e) {
+        if (ternary) {
           ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);
         } else {
           // Float weights of group gi start at row `first`; rows index from there.
@@ -268,6 +278,17 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         }
       });
     }
+  };
+  if (g.n >= ctx.pool.size() && ctx.pool.size() > 1) {
+    // A batch at least as large as the pool: whole images per task, each with its own
+    // columns; no synchronization inside an image.
+    ctx.pool.parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<float> cols(cols_floats);
+      for (std::int64_t n = b; n < e; ++n) run_image(n, cols, true);
+    });
+  } else {
+    std::vector<float> cols(cols_floats);
+    for (std::int64_t n = 0; n < g.n; ++n) run_image(n, cols, false);
   }
   return {};
 }
