@@ -39,8 +39,8 @@ bool Parser::parse_item(ast::Decl& decl) {
   switch (tok().kind) {
     case TokenKind::KwParams: item = parse_params(); break;
     case TokenKind::KwLayer: item = parse_layer_item(); break;
-    case TokenKind::KwParam:
-    case TokenKind::KwState: item = parse_tensor_item(); break;
+    case TokenKind::KwParam: item = parse_tensor_item(/*is_state=*/false); break;
+    case TokenKind::KwState: item = parse_tensor_item(/*is_state=*/true); break;
     case TokenKind::KwForward: item = parse_forward(); break;
     case TokenKind::Identifier: {
       const Token& next = peek();
@@ -80,7 +80,7 @@ bool Parser::parse_item(ast::Decl& decl) {
                                                                            "state"};
         if (auto match = closest_match(text(tok()), kItemKeywords)) {
           diags_.report(DiagKind::misspelled_keyword, tok().range, {text(tok()), *match});
-          item = *match == "layer" ? parse_layer_item() : parse_tensor_item();
+          item = *match == "layer" ? parse_layer_item() : parse_tensor_item(*match == "state");
           break;
         }
       }
@@ -122,7 +122,8 @@ ast::ItemPtr Parser::parse_named_item() {
     constant->name = name;
     constant->type = parse_type();
     if (!constant->type) return nullptr;
-    if (!expect(TokenKind::Assign, "`=` and a value after the type of `" + name.name + "`")) {
+    if (!expect(TokenKind::Assign,
+                 [&] { return "`=` and a value after the type of `" + name.name + "`"; })) {
       return nullptr;
     }
     constant->value = parse_expr();
@@ -152,7 +153,8 @@ ast::ItemPtr Parser::parse_params() {
     ast::ParamDecl param;
     const uint32_t param_begin = tok().range.begin;
     if (!parse_name(param.name, "a parameter name")) return false;
-    if (!expect(TokenKind::Colon, "`:` and a type after `" + param.name.name + "`")) return false;
+    if (!expect(TokenKind::Colon,
+                 [&] { return "`:` and a type after `" + param.name.name + "`"; })) return false;
     param.type = parse_type();
     if (!param.type) return false;
     if (consume(TokenKind::Assign)) {
@@ -173,7 +175,8 @@ ast::ItemPtr Parser::parse_layer_item() {
   advance();
   auto item = std::make_unique<ast::LayerItem>(SourceRange{});
   if (!parse_name(item->name, "a layer name after `layer`")) return nullptr;
-  if (!expect(TokenKind::Colon, "`:` after the layer name `" + item->name.name + "`")) {
+  if (!expect(TokenKind::Colon,
+               [&] { return "`:` after the layer name `" + item->name.name + "`"; })) {
     return nullptr;
   }
   item->spec = parse_layer_spec();
@@ -316,7 +319,8 @@ bool Parser::parse_attribute(std::vector<ast::Attribute>& out) {
   attribute.name = {at(TokenKind::Identifier) ? text(tok()) : std::string(token_spelling(tok().kind)),
                     tok().range};
   advance();
-  if (!expect(TokenKind::Colon, "`:` after `" + attribute.name.name + "`")) return false;
+  if (!expect(TokenKind::Colon,
+               [&] { return "`:` after `" + attribute.name.name + "`"; })) return false;
   if (at_line_break() || at(TokenKind::RBrace)) {
     report_expected(DiagKind::expected_token, "a value after `" + attribute.name.name + ":`");
     return false;
@@ -330,16 +334,17 @@ bool Parser::parse_attribute(std::vector<ast::Attribute>& out) {
 
 // tensor_item = ("param" | "state") IDENT ":" [ "if" "(" expr ")" ] type
 //               [ "{" { attribute } "}" ]
-ast::ItemPtr Parser::parse_tensor_item() {
+// `is_state`: the keyword (or what a misspelled keyword was taken for) is `state`.
+ast::ItemPtr Parser::parse_tensor_item(bool is_state) {
   const uint32_t begin = tok().range.begin;
   auto item = std::make_unique<ast::TensorItem>(SourceRange{});
-  item->is_state = at(TokenKind::KwState) ||
-                   (at(TokenKind::Identifier) && closest_match(text(tok()), std::array<std::string_view, 1>{"state"}));
+  item->is_state = is_state;
   item->keyword_range = tok().range;
   advance();
   const std::string keyword = item->is_state ? "state" : "param";
   if (!parse_name(item->name, "a tensor name after `" + keyword + "`")) return nullptr;
-  if (!expect(TokenKind::Colon, "`:` after the tensor name `" + item->name.name + "`")) {
+  if (!expect(TokenKind::Colon,
+               [&] { return "`:` after the tensor name `" + item->name.name + "`"; })) {
     return nullptr;
   }
   if (at(TokenKind::KwIf)) {

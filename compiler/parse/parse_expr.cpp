@@ -462,7 +462,8 @@ bool Parser::parse_map_entry(ast::MapExpr& map) {
   if (at(TokenKind::LBrace) && !at_line_break()) {
     entry.value = parse_map();
   } else {
-    if (!expect(TokenKind::Colon, "`:` after the key `" + entry.key.name + "`")) return false;
+    if (!expect(TokenKind::Colon,
+                 [&] { return "`:` after the key `" + entry.key.name + "`"; })) return false;
     if (at_line_break() || at(TokenKind::RBrace)) {
       report_expected(DiagKind::expected_token, "a value after `" + entry.key.name + ":`");
       return false;

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ast/ast.h"
@@ -35,6 +36,15 @@ class Parser {
   bool consume(TokenKind kind);
   // Consumes `kind` or reports "expected <what>, found <current>" and returns false.
   bool expect(TokenKind kind, std::string_view what);
+  // The same, building the description only on failure (the common path is success, and a
+  // model with 100,000 layers would otherwise format 100,000 unused messages).
+  template <class MakeWhat>
+    requires std::is_invocable_r_v<std::string, MakeWhat>
+  bool expect(TokenKind kind, MakeWhat&& what) {
+    if (consume(kind)) return true;
+    report_expected(DiagKind::expected_token, what());
+    return false;
+  }
   // Reports `kind` with args {what, found} at the current token, or just after the previous
   // token when the current one starts a new line ("found end of line").
   void report_expected(DiagKind kind, std::string_view what);
@@ -78,7 +88,7 @@ class Parser {
   ast::ItemPtr parse_layer_item();
   ast::LayerSpecPtr parse_layer_spec();
   void parse_layer_body(ast::LayerSpec& spec);
-  ast::ItemPtr parse_tensor_item();
+  ast::ItemPtr parse_tensor_item(bool is_state);
   ast::ItemPtr parse_forward();
   ast::ItemPtr parse_section(ast::SectionKind kind, const ast::Identifier& name);
   ast::TypeExprPtr parse_type();
