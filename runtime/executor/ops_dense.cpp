@@ -135,24 +135,38 @@ void im2col(const float* x, const ConvGeometry& g, float* cols, std::int64_t row
   }
 }
 
-// im2col straight into the panel-major layout of the ternary GEMM kernels.
+// im2col straight into the panel-major layout of the ternary GEMM kernels. Positions are
+// walked in order, so the destination (panel, lane) advances incrementally.
 void im2col_panels(const float* x, const ConvGeometry& g, float* cols, std::int64_t row_begin,
                    std::int64_t row_end) {
-  const std::int64_t kW = kernels::panel_width(g.p);
-  const std::int64_t padded = kernels::panel_count(g.p) * kW;
+  const std::int64_t width = kernels::panel_width(g.p);
+  const std::int64_t panel_stride = g.k * width;
+  const std::int64_t padded = kernels::panel_count(g.p) * width;
   for (std::int64_t row = row_begin; row < row_end; ++row) {
     const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     const float* plane = x + c * g.h * g.w;
-    auto at = [&](std::int64_t pos) -> float& { return cols[((pos / kW) * g.k + row) * kW + pos % kW]; };
+    float* panel = cols + row * width;
+    std::int64_t lane = 0;
+    auto put = [&](float v) {
+      panel[lane] = v;
+      if (++lane == width) {
+        lane = 0;
+        panel += panel_stride;
+      }
+    };
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      if (iy < 0 || iy >= g.h) {
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) put(0.0f);
+        continue;
+      }
       const float* src = plane + iy * g.w;
       for (std::int64_t ox = 0; ox < g.ow; ++ox) {
         const std::int64_t ix = ox * g.sw - g.pw + j * g.dw;
-        at(oy * g.ow + ox) = (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) ? src[ix] : 0.0f;
+        put(ix >= 0 && ix < g.w ? src[ix] : 0.0f);
       }
     }
-    for (std::int64_t pos = g.p; pos < padded; ++pos) at(pos) = 0.0f;
+    for (std::int64_t pos = g.p; pos < padded; ++pos) put(0.0f);
   }
 }
 
