@@ -7,12 +7,14 @@ against numbers computed here by hand or by plain PyTorch.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
 import torch
 from fixtures.programs import load_model_module
 from torch import nn
+
 from triton_dsl.errors import UserError
 from triton_dsl.train import checkpoint as ckpt
 from triton_dsl.train.config import ScheduleConfig, apply_recipe, training_config
@@ -213,6 +215,31 @@ def test_gradient_clipping_bounds_the_update(tmp_path):
     change = torch.cat([(a - b).flatten() for a, b in zip(clipped.parameters(),
                                                            initial.parameters())])
     assert 0 < change.norm() <= 0.01 + 1e-6
+
+
+def test_each_steps_loss_is_in_the_epochs_history_and_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = load_model_module("simple_mlp.py").Model(hidden=16)
+    initial = copy.deepcopy(model).train()
+    batches = [(torch.randn(n, 1, 28, 28), torch.randint(0, 10, (n,))) for n in (4, 4, 2)]
+    trainer = Trainer(model, training_config({"optimizer": "sgd", "learning_rate": 0.5,
+                                              "epochs": 1}),
+                      identity=RunIdentity("SimpleMLP", {}, "m"),
+                      train_loader=_Batches(batches), test_loader=_Batches(batches[:1]),
+                      device=torch.device("cpu"), output_dir=tmp_path, progress=False,
+                      log=lambda text: None)
+    epoch = trainer.fit().history[0]
+    losses = epoch["step_losses"]
+    assert len(losses) == 3
+    # The first step sees the initial weights; the later ones the updated weights.
+    x, y = batches[0]
+    assert losses[0] == pytest.approx(nn.functional.cross_entropy(initial(x), y).item(),
+                                      rel=1e-5)
+    assert losses[1] != pytest.approx(losses[0])
+    weighted = sum(loss * len(y) for loss, (_, y) in zip(losses, batches)) / 10
+    assert epoch["train_loss"] == pytest.approx(weighted, rel=1e-9)
+    saved = torch.load(tmp_path / "checkpoint_epoch_1.pth", weights_only=True)
+    assert saved["history"][0]["step_losses"] == losses
 
 
 # --- files and report -------------------------------------------------------------------

@@ -7,9 +7,10 @@ test set (`evaluate.py`), writes `checkpoint_epoch_N.pth`, and `<stem>_best.pth`
 test accuracy improved.
 
 The step never waits for the GPU: loss and accuracy are summed into device tensors and read
-once per epoch; the progress bar shows values copied to pinned host memory asynchronously,
-a few steps behind. What the host does spend waiting for the next batch is timed, and its
-share of the epoch is reported with the images per second.
+once per epoch, together with each step's loss (the epoch's `step_losses`, so even a short
+run shows whether the loss falls); the progress bar shows values copied to pinned host
+memory asynchronously, a few steps behind. What the host does spend waiting for the next
+batch is timed, and its share of the epoch is reported with the images per second.
 
 Resume restores the model, optimizer, schedule step, gradient scaler, the RNG states and the
 run's history from a checkpoint; since a checkpoint is written right after an epoch's
@@ -266,6 +267,9 @@ class Trainer:
         self.model.train()
         self._set_epoch(epoch)
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss, correct, seen
+        step_losses = torch.zeros(self.batches_per_epoch, dtype=torch.float64,
+                                  device=self.device)
+        steps = 0
         live = _LiveStats(self.device)
         bar = tqdm(total=self.batches_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
                    leave=False, dynamic_ncols=True, file=sys.stderr,
@@ -305,6 +309,8 @@ class Trainer:
                     sums[0] += loss.detach().double() * batch
                     sums[1] += count_correct(logits.detach(), targets)
                     sums[2] += batch
+                    step_losses[index] = loss.detach()  # a device-side copy, no sync
+                steps += 1
                 live.offer(sums)
                 bar.update(1)
                 if live.shown is not None:
@@ -324,13 +330,17 @@ class Trainer:
         finally:
             bar.close()
         all_reduce_sum(sums, self.dist)
+        all_reduce_sum(step_losses, self.dist)
         loss_sum, correct, seen = sums.tolist()  # the one host sync of the epoch
+        step_losses = (step_losses[:steps] / self.dist.world_size).tolist()  # ready by now
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - started
         return {
             "train_loss": loss_sum / max(seen, 1.0),
             "train_accuracy": correct / max(seen, 1.0),
+            # The mean loss of each step's batch (averaged over processes), in step order.
+            "step_losses": step_losses,
             "lr": lr_at_start,
             "seconds": seconds,
             "images": images * self.dist.world_size,
