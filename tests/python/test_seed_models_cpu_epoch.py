@@ -5,8 +5,9 @@ generated file's command line (in-process, as `program.run`) trains it for one e
 small generated image folder (`--dataset custom`, 4 classes of 224x224 PNGs told apart by
 colour and stripes, see fixtures/image_folder.py) on one CPU thread. The test reads the
 epoch's per-step training losses from `checkpoint_epoch_1.pth` and requires them to fall.
-Marked slow: about 25 s for MobileNetV2 and 70 s for ViT on a busy two-core machine, most
-of ViT's beyond its steps going to the report's latency runs and writing 86M weights.
+Marked slow: 12-25 s for MobileNetV2 and 38-70 s for ViT on a shared two-core machine,
+quiet to busy; ViT's time beyond its steps goes to the report's latency runs and to writing
+86M weights with their optimizer state.
 
 The models' `training` sections are written for 150-300 ImageNet epochs: warm-up over
 5-10 epochs would keep the rate near zero for all of a one-epoch run, and ViT's gradient
