@@ -29,6 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import native_models
+
 from triton_dsl import native
 from triton_dsl.export.packed import save_packed
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
 from triton_dsl import functional as F
 from triton_dsl import layers as L
 

@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import native_models
+
 from triton_dsl.export.packed import load_packed, save_packed
 
 TOLERANCE = 1e-4

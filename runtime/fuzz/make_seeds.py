@@ -15,10 +15,10 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import native_models  # noqa: E402
+import native_models
 
-from triton_dsl import layers as L  # noqa: E402
-from triton_dsl.export.packed import save_packed  # noqa: E402
+from triton_dsl import layers as L
+from triton_dsl.export.packed import save_packed
 
 
 def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:

@@ -3,6 +3,7 @@
 
 import numpy as np
 import pytest
+
 from triton_dsl import packing
 
 native = pytest.importorskip("triton_dsl._native")

@@ -7,6 +7,7 @@ with the C++ side (`test_native_packing.py`).
 
 import numpy as np
 import pytest
+
 from triton_dsl import packing
 
 
