@@ -170,6 +170,36 @@ void im2col_panels(const float* x, const ConvGeometry& g, float* cols, std::int6
   }
 }
 
+// im2col into the 16-column panels of the register-blocked kernel (gemm_oc): position pos of
+// row k lands at cols[((pos / 16) * g.k + k) * 16 + pos % 16], the last panel zero-padded.
+void im2col_oc(const float* x, const ConvGeometry& g, float* cols, std::int64_t row_begin,
+               std::int64_t row_end) {
+  constexpr std::int64_t width = kernels::kOcPanel;
+  const std::int64_t panel_stride = g.k * width;
+  const std::int64_t padded = (g.p + width - 1) / width * width;
+  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  for (std::int64_t row = row_begin; row < row_end; ++row) {
+    const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
+    const float* plane = x + c * g.h * g.w;
+    float* base = cols + row * width;
+    if (direct) {
+      for (std::int64_t pos = 0; pos < g.p; ++pos) base[pos / width * panel_stride + pos % width] = plane[pos];
+    } else {
+      for (std::int64_t oy = 0; oy < g.oh; ++oy) {
+        const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
+        const bool row_in = iy >= 0 && iy < g.h;
+        const float* src = plane + iy * g.w;
+        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
+          const std::int64_t ix = ox * g.sw - g.pw + j * g.dw, pos = oy * g.ow + ox;
+          base[pos / width * panel_stride + pos % width] =
+              row_in && ix >= 0 && ix < g.w ? src[ix] : 0.0f;
+        }
+      }
+    }
+    for (std::int64_t pos = g.p; pos < padded; ++pos) base[pos / width * panel_stride + pos % width] = 0.0f;
+  }
+}
+
 // Depthwise (one input channel per group): direct loops over each channel's plane.
 void depthwise(const float* x, const ConvGeometry& g, const std::vector<float>& weights,
                const TensorData* bias, Activation act, float* y, std::int64_t c_begin,
@@ -248,9 +278,12 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   }
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   const bool ternary = w.is_ternary();
+  // The register-blocked kernel, where the ISA has one, for ungrouped convolutions.
+  const bool oc = ternary && g.groups == 1 && ctx.kernels.gemm_oc != nullptr;
   // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
   const std::int64_t cols_floats =
-      ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
+      oc ? kernels::oc_panel_floats(g.k, g.p)
+         : ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
   // Splits [0, n) over the pool, or runs it inline when the caller is already a pool task
   // (the pool is not re-entrant).
   auto split = [&](bool inline_only, std::int64_t n, std::int64_t grain, const auto& fn) {
@@ -261,6 +294,21 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     }
   };
   auto run_image = [&](std::int64_t n, std::vector<float>& cols, bool inline_only) {
+    if (oc) {
+      const float* xn = x.data.data() + n * g.c * g.h * g.w;
+      split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
+        im2col_oc(xn, g, cols.data(), b, e);
+      });
+      float* yn = out.data.data() + n * g.o * g.p;
+      const kernels::PreparedTernary& pw = *ctx.ternary;
+      split(inline_only, pw.row_blocks, 1, [&](std::int64_t b, std::int64_t e) {
+        ctx.kernels.gemm_oc(pw, cols.data(), g.p, yn, b, e);
+        for (std::int64_t o = b * kernels::kOcBlock; o < std::min(g.o, e * kernels::kOcBlock); ++o) {
+          epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
+        }
+      });
+      return;
+    }
     for (std::int64_t gi = 0; gi < g.groups; ++gi) {
       const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
       const float* columns = xg;

@@ -49,6 +49,11 @@ struct PreparedTernary {
   std::int64_t chunks = 0;
   std::vector<std::uint32_t> plus_cuts;
   std::vector<std::uint32_t> minus_cuts;
+  // Output-channel masks for the register-blocked GEMM (gemm_oc): rows in blocks of 16
+  // (row_blocks = ceil(rows / 16)); colmasks[b * cols + k] holds, for column k, bit i set in
+  // `plus` / `minus` when row 16 * b + i has weight +1 / -1 (rows past `rows` are 0).
+  std::int64_t row_blocks = 0;
+  std::vector<MaskBlock> colmasks;
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
@@ -83,13 +88,33 @@ void pack_panels(const float* src, std::int64_t k, std::int64_t p, std::int64_t 
 // Copies a row-major [p, k] matrix (its transpose) into panel-major form of [k, p].
 void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst);
 
+// Register-blocked GEMM over output channels: y[r, j] = scales[r] * sum_k code[r, k] * x(k, j)
+// for the rows of row blocks [block_begin, block_end) (16 rows each, the last one clipped at
+// `rows`); y is [rows, P] row-major. x is in panels of kOcPanel columns: panel q holds
+// x(k, 16q + i) at x[(q * cols + k) * 16 + i], the last panel zero-padded. Each decoded
+// column of 16 weights ({-1, 0, +1} in one zmm) is reused across the 16 columns of a panel.
+using GemmOcFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                          std::int64_t block_begin, std::int64_t block_end);
+inline constexpr std::int64_t kOcPanel = 16;
+inline constexpr std::int64_t kOcBlock = 16;
+inline std::int64_t oc_panel_floats(std::int64_t k, std::int64_t p) {
+  return (p + kOcPanel - 1) / kOcPanel * kOcPanel * k;
+}
+
 struct KernelSet {
   Isa isa;
   const char* gemv_name;
   GemvFn gemv;
   const char* gemm_name;
   GemmFn gemm;
+  // Null where the ISA has no register-blocked variant (the executor then uses `gemm`).
+  const char* gemm_oc_name = nullptr;
+  GemmOcFn gemm_oc = nullptr;
 };
+
+// The scalar reference of every gemm_oc variant.
+void gemm_oc_t2f32__scalar_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                 float* y, std::int64_t block_begin, std::int64_t block_end);
 
 // The kernels of one ISA level; levels the CPU lacks fall back to the best it has.
 const KernelSet& kernel_set(Isa isa);

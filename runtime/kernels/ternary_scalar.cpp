@@ -14,6 +14,8 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
   p.blocks = (m.cols + kMaskBlockWeights - 1) / kMaskBlockWeights;
   p.scales = m.scales;
   p.masks.assign(p.rows * p.blocks, MaskBlock{0, 0});
+  p.row_blocks = (m.rows + kOcBlock - 1) / kOcBlock;
+  p.colmasks.assign(p.row_blocks * p.cols, MaskBlock{0, 0});
   p.starts.reserve(p.rows + 1);
   p.splits.reserve(p.rows);
   std::vector<std::uint32_t> minus;
@@ -25,6 +27,10 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
       const int code = format::t2_code(row, c);
       MaskBlock& b = p.masks[r * p.blocks + c / kMaskBlockWeights];
       const auto bit = static_cast<std::uint16_t>(1u << (c % kMaskBlockWeights));
+      MaskBlock& cb = p.colmasks[r / kOcBlock * p.cols + c];
+      const auto row_bit = static_cast<std::uint16_t>(1u << (r % kOcBlock));
+      if (code > 0) cb.plus |= row_bit;
+      if (code < 0) cb.minus |= row_bit;
       if (code > 0) {
         b.plus |= bit;
         p.indices.push_back(static_cast<std::uint32_t>(c));
@@ -117,6 +123,29 @@ void gemm_t2f32__scalar_1x1(const PreparedTernary& w, const float* x, std::int64
     }
   }
 }
+
+}  // namespace
+
+void gemm_oc_t2f32__scalar_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                 float* y, std::int64_t block_begin, std::int64_t block_end) {
+  for (std::int64_t b = block_begin; b < block_end; ++b) {
+    const MaskBlock* m = w.colmasks.data() + b * w.cols;
+    for (std::int64_t i = 0; i < kOcBlock && b * kOcBlock + i < w.rows; ++i) {
+      const std::int64_t r = b * kOcBlock + i;
+      for (std::int64_t j = 0; j < p; ++j) {
+        const float* panel = x + j / kOcPanel * w.cols * kOcPanel + j % kOcPanel;
+        float acc = 0.0f;
+        for (std::int64_t k = 0; k < w.cols; ++k) {
+          if (m[k].plus >> i & 1) acc += panel[k * kOcPanel];
+          if (m[k].minus >> i & 1) acc -= panel[k * kOcPanel];
+        }
+        y[r * p + j] = w.scales[r] * acc;
+      }
+    }
+  }
+}
+
+namespace {
 
 const KernelSet kScalar = {Isa::kScalar, "gemv_t2f32__scalar_1x1", gemv_t2f32__scalar_1x1,
                            "gemm_t2f32__scalar_1x1", gemm_t2f32__scalar_1x1};

@@ -115,6 +115,52 @@ TEST(Kernels, GemmVariantsMatchScalarReference) {
   }
 }
 
+// Every register-blocked variant against its scalar reference, including row counts that are
+// not a multiple of 16, a sub-range of row blocks, and panels with ragged column tails.
+TEST(Kernels, GemmOcVariantsMatchScalarReference) {
+  std::mt19937 rng(4);
+  std::normal_distribution<float> dist;
+  for (auto [rows, cols] : kShapes) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    ASSERT_EQ(p.row_blocks, (rows + 15) / 16);
+    for (std::int64_t cols_p : {1, 7, 15, 16, 17, 31, 33, 64, 65}) {
+      std::vector<float> x(oc_panel_floats(cols, cols_p), 0.0f);
+      for (std::int64_t k = 0; k < cols; ++k) {
+        for (std::int64_t j = 0; j < cols_p; ++j) x[(j / 16 * cols + k) * 16 + j % 16] = dist(rng);
+      }
+      std::vector<float> want(rows * cols_p, -3.0f), got(rows * cols_p);
+      gemm_oc_t2f32__scalar_16x16(p, x.data(), cols_p, want.data(), 0, p.row_blocks);
+      // The reference against the sparse lists: sum of +1 columns minus sum of -1 columns.
+      for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t j = 0; j < cols_p; ++j) {
+          float acc = 0.0f;
+          for (std::uint32_t i = p.starts[r]; i < p.starts[r + 1]; ++i) {
+            const float v = x[(j / 16 * cols + p.indices[i]) * 16 + j % 16];
+            acc += i < p.splits[r] ? v : -v;
+          }
+          expect_close(want[r * cols_p + j], p.scales[r] * acc, "gemm_oc reference");
+        }
+      }
+      for (const KernelSet* set : runnable_sets()) {
+        if (set->gemm_oc == nullptr) continue;
+        std::fill(got.begin(), got.end(), -1.0f);
+        set->gemm_oc(p, x.data(), cols_p, got.data(), 0, p.row_blocks);
+        for (std::size_t i = 0; i < got.size(); ++i) {
+          expect_close(got[i], want[i], std::string(set->gemm_oc_name) + " " + std::to_string(rows) +
+                                            "x" + std::to_string(cols) + " P=" + std::to_string(cols_p));
+        }
+        if (p.row_blocks > 2) {  // a sub-range of blocks leaves the other rows alone
+          std::fill(got.begin(), got.end(), -7.0f);
+          set->gemm_oc(p, x.data(), cols_p, got.data(), 1, p.row_blocks - 1);
+          EXPECT_EQ(got[0], -7.0f);
+          EXPECT_EQ(got.back(), -7.0f);
+          expect_close(got[16 * cols_p], want[16 * cols_p], set->gemm_oc_name);
+        }
+      }
+    }
+  }
+}
+
 TEST(Kernels, PanelPackingLayout) {
   EXPECT_EQ(panel_width(1), 16);
   EXPECT_EQ(panel_width(17), 32);
@@ -139,6 +185,9 @@ TEST(Kernels, NamesFollowTheConvention) {
     const std::string isa = isa_name(set->isa);
     EXPECT_EQ(std::string(set->gemv_name).rfind("gemv_t2f32__" + isa + "_", 0), 0u);
     EXPECT_EQ(std::string(set->gemm_name).rfind("gemm_t2f32__" + isa + "_", 0), 0u);
+    if (set->gemm_oc != nullptr) {
+      EXPECT_EQ(std::string(set->gemm_oc_name).rfind("gemm_oc_t2f32__" + isa + "_", 0), 0u);
+    }
   }
 }
 
