@@ -20,7 +20,8 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 echo "== fuzzers (${FUZZ_SECONDS}s each, clang + ASan + UBSan)"
 CC=clang CXX=clang++ cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DTRITON_BUILD_FUZZERS=ON -DTRITON_BUILD_TESTS=OFF -DTRITON_BUILD_PYTHON=OFF >/dev/null
-cmake --build build/ci-fuzz -j "$JOBS"
+fuzz_targets=$(cmake --build build/ci-fuzz --target help | sed -n 's/^\(fuzz_[A-Za-z0-9_]*\):.*/\1/p')
+cmake --build build/ci-fuzz -j "$JOBS" --target $fuzz_targets
 python tools/run_fuzzers.py --build build/ci-fuzz --seconds "$FUZZ_SECONDS"
 
 echo "== Python tests (installed package)"
