@@ -177,26 +177,41 @@ void im2col_oc(const float* x, const ConvGeometry& g, float* cols, std::int64_t 
   constexpr std::int64_t width = kernels::kOcPanel;
   const std::int64_t panel_stride = g.k * width;
   const std::int64_t padded = (g.p + width - 1) / width * width;
-  const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  // One im2col row is built contiguously (vectorizable copies), then dealt out 16 floats
+  // at a time to its panels.
+  std::vector<float> line(padded, 0.0f);
   for (std::int64_t row = row_begin; row < row_end; ++row) {
     const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     const float* plane = x + c * g.h * g.w;
-    float* base = cols + row * width;
-    if (direct) {
-      for (std::int64_t pos = 0; pos < g.p; ++pos) base[pos / width * panel_stride + pos % width] = plane[pos];
-    } else {
+    const float* src_line = plane;  // a 1x1 stride-1 row is the input plane itself
+    if (!(g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) ||
+        g.p % width != 0) {
+      // Output columns ox in [ox0, ox1) read inside the input row; the rest is padding.
+      const std::int64_t ox0 = std::clamp<std::int64_t>((g.pw - j * g.dw + g.sw - 1) / g.sw, 0, g.ow);
+      const std::int64_t ox1 =
+          std::clamp<std::int64_t>((g.w + g.pw - j * g.dw + g.sw - 1) / g.sw, ox0, g.ow);
       for (std::int64_t oy = 0; oy < g.oh; ++oy) {
         const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
-        const bool row_in = iy >= 0 && iy < g.h;
-        const float* src = plane + iy * g.w;
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-          const std::int64_t ix = ox * g.sw - g.pw + j * g.dw, pos = oy * g.ow + ox;
-          base[pos / width * panel_stride + pos % width] =
-              row_in && ix >= 0 && ix < g.w ? src[ix] : 0.0f;
+        float* d = line.data() + oy * g.ow;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(d, d + g.ow, 0.0f);
+          continue;
         }
+        const float* src = plane + iy * g.w - g.pw + j * g.dw;
+        std::fill(d, d + ox0, 0.0f);
+        if (g.sw == 1) {
+          std::copy(src + ox0, src + ox1, d + ox0);
+        } else {
+          for (std::int64_t ox = ox0; ox < ox1; ++ox) d[ox] = src[ox * g.sw];
+        }
+        std::fill(d + ox1, d + g.ow, 0.0f);
       }
+      src_line = line.data();
     }
-    for (std::int64_t pos = g.p; pos < padded; ++pos) base[pos / width * panel_stride + pos % width] = 0.0f;
+    float* dst = cols + row * width;
+    for (std::int64_t pos = 0; pos < padded; pos += width, dst += panel_stride) {
+      std::copy(src_line + pos, src_line + pos + width, dst);
+    }
   }
 }
 
@@ -349,7 +364,11 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       for (std::int64_t n = b; n < e; ++n) run_image(n, cols, true);
     });
   } else {
-    std::vector<float> cols(cols_floats);
+    // Reused across calls on this thread: a fresh multi-MiB buffer per convolution costs
+    // page faults and a memset that small layers notice. Every kernel input element is
+    // written before it is read.
+    thread_local std::vector<float> cols;
+    if (cols.size() < static_cast<std::size_t>(cols_floats)) cols.resize(cols_floats);
     for (std::int64_t n = 0; n < g.n; ++n) run_image(n, cols, false);
   }
   return {};

@@ -161,3 +161,25 @@ def test_threads_are_configurable(tmp_path):
     save_packed(model, tmp_path / "m.tpk", example_input=torch.randn(1, 1, 28, 28))
     assert native.load(tmp_path / "m.tpk", threads=1).info()["threads"] == 1
     assert native.load(tmp_path / "m.tpk", threads=3).info()["threads"] == 3
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("geometry", [
+    # (in, out, kernel, stride, padding, dilation, size): output channels not a multiple of
+    # 16, output sizes not a multiple of 16 columns, strided, dilated and 1x1 convolutions.
+    (5, 37, 3, 1, 1, 1, 7), (8, 16, 1, 1, 0, 1, 4), (6, 20, 1, 2, 0, 1, 9),
+    (3, 33, 3, 2, 2, 2, 11), (4, 17, (3, 1), 1, (0, 1), 1, 6), (16, 64, 3, 1, 1, 1, 8)])
+def test_ternary_conv_geometries(tmp_path, geometry, isa, monkeypatch):
+    from triton_dsl import layers as L
+    cin, cout, kernel, stride, padding, dilation, size = geometry
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    model = torch.nn.Sequential(
+        L.TernaryConv2d(in_channels=cin, out_channels=cout, kernel_size=kernel, stride=stride,
+                        padding=padding, dilation=dilation), L.ReLU()).eval()
+    save_packed(model, tmp_path / "c.tpk", example_input=torch.randn(1, cin, size, size))
+    for batch, threads in ((1, 1), (1, 2), (3, 2)):
+        x = torch.randn(batch, cin, size, size)
+        with torch.no_grad():
+            want = model(x).numpy()
+        got = native.load(tmp_path / "c.tpk", threads=threads).run(x.numpy())
+        assert relative_error(got, want) < TOLERANCE, (geometry, batch, threads)
