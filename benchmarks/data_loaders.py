@@ -22,6 +22,7 @@ import platform
 import time
 
 import torch
+
 from triton_dsl.data import ImageTensorDataset, get_dataset, make_loader
 from triton_dsl.data.spec import DatasetSpec
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from triton_dsl import program
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from fixtures.programs import load_model_module, run_in_process
+
 from triton_dsl.errors import UserError
 from triton_dsl.export.onnx import export_onnx
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import fx, nn
+
 from triton_dsl import functional as F
 
 X = torch.randn(2, 3, 4, 5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from triton_dsl import init as I
 from triton_dsl.errors import UserError
 

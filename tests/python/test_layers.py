@@ -12,6 +12,7 @@ import pickle
 import pytest
 import torch
 from torch import nn
+
 from triton_dsl import layers as L
 from triton_dsl.errors import UserError
 

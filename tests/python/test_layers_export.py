@@ -13,6 +13,7 @@ import pytest
 import torch
 from test_layers import CASES
 from torch import fx, nn
+
 from triton_dsl import functional as F
 from triton_dsl import layers as L
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from test_layers import CASES
+
 from triton_dsl import functional as F
 from triton_dsl import layers as L
 

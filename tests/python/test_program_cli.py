@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from fixtures.programs import copy_model, run_model
+
 from triton_dsl.errors import UserError
 from triton_dsl.program.cli import build_parser, parse_arguments
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from fixtures.programs import load_model_module, run_in_process
+
 from triton_dsl.export.packed import save_packed
 
 

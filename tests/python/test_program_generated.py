@@ -16,6 +16,7 @@ import pytest
 from fixtures.programs import load_model_module, run_in_process
 from fixtures.tiny_cifar import write_tiny_cifar
 from fixtures.tiny_mnist import write_tiny_mnist
+
 from triton_dsl.compiler import compile_file
 from triton_dsl.errors import UserError
 from triton_dsl.program.context import ProgramContext

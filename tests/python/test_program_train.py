@@ -15,6 +15,7 @@ import pytest
 import torch
 from fixtures.programs import load_model_module, run_in_process
 from fixtures.tiny_mnist import write_tiny_mnist
+
 from triton_dsl.errors import UserError
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from triton_dsl import quant
 from triton_dsl.errors import UserError
 

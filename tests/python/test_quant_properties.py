@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from triton_dsl import quant
 
 weights = st.builds(

@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 import numpy as np
+
 from triton_dsl.data.idx import write_idx
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from triton_dsl.data import AugmentationWarning, ImageTensorDataset, parse_augmentation
 from triton_dsl.data.gpu import crop_and_flip
 from triton_dsl.data.spec import DatasetSpec

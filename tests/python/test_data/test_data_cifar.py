@@ -11,6 +11,7 @@ import gzip
 import numpy as np
 import pytest
 from datafiles import write_cifar100, write_cifar_binary, write_cifar_python
+
 from triton_dsl.data import get_dataset
 from triton_dsl.errors import UserError
 

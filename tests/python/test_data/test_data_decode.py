@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 from datafiles import write_image_folder
+
 from triton_dsl.data import CorruptImageWarning, get_dataset, make_loader
 from triton_dsl.errors import UserError
 

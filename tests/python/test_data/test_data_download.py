@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import pytest
 from datafiles import closed_port_url, write_cifar_binary, write_mnist
+
 from triton_dsl.data import cifar, download, get_dataset, mnist
 from triton_dsl.errors import UserError
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from datafiles import write_image_folder, write_mnist
+
 from triton_dsl.data import (
     CorruptImageWarning,
     ImageTensorDataset,

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from triton_dsl.data import AugmentConfig, parse_augmentation
 from triton_dsl.data.cifar import CIFAR10, CIFAR100, read_binary_batch
 from triton_dsl.data.idx import parse_idx

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from triton_dsl.data import ImageTensorDataset, make_loader
 from triton_dsl.data.spec import DatasetSpec
 from triton_dsl.errors import UserError

@@ -12,6 +12,7 @@ import gzip
 import numpy as np
 import pytest
 from datafiles import write_mnist
+
 from triton_dsl.data import get_dataset
 from triton_dsl.data.idx import parse_idx, read_idx, write_idx
 from triton_dsl.errors import UserError
