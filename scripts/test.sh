@@ -11,14 +11,14 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 export PYTHONDONTWRITEBYTECODE=1
 
 echo "== C++ tests (ASan + UBSan, -Werror)"
-cmake -S . -B build/ci-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B build/ci-asan -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" \
   -DTRITON_WERROR=ON -DTRITON_SANITIZE=ON -DTRITON_BUILD_TESTS=ON -DTRITON_BUILD_PYTHON=OFF >/dev/null
 cmake --build build/ci-asan -j "$JOBS"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/ci-asan --output-on-failure -j "$JOBS"
 
 echo "== fuzzers (${FUZZ_SECONDS}s each, clang + ASan + UBSan)"
-CC=clang CXX=clang++ cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang CXX=clang++ cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" \
   -DTRITON_BUILD_FUZZERS=ON -DTRITON_BUILD_TESTS=OFF -DTRITON_BUILD_PYTHON=OFF >/dev/null
 fuzz_targets=$(cmake --build build/ci-fuzz --target help | sed -n 's/^\(fuzz_[A-Za-z0-9_]*\):.*/\1/p')
 cmake --build build/ci-fuzz -j "$JOBS" --target $fuzz_targets
