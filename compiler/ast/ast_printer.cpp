@@ -4,6 +4,8 @@
 // hash order, so it is stable enough for golden files.
 #include "ast/ast_printer.h"
 
+#include "lex/lexer.h"
+
 #include <charconv>
 
 namespace triton::ast {
@@ -13,22 +15,6 @@ std::string number_text(double value) {
   char text[64];
   const auto result = std::to_chars(text, text + sizeof text, value);
   return std::string(text, result.ptr);
-}
-
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\0': out += "\\0"; break;
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      default: out.push_back(c);
-    }
-  }
-  return out + "\"";
 }
 
 int precedence(const Expr& expr) {
@@ -80,7 +66,7 @@ void write_source(std::string& out, const Expr* expr, int) {
   }
   switch (expr->kind) {
     case ExprKind::Number: out += cast<NumberExpr>(*expr).spelling; break;
-    case ExprKind::String: out += quoted(cast<StringExpr>(*expr).value); break;
+    case ExprKind::String: out += quote_for_dump(cast<StringExpr>(*expr).value); break;
     case ExprKind::Bool: out += cast<BoolExpr>(*expr).value ? "true" : "false"; break;
     case ExprKind::None: out += "None"; break;
     case ExprKind::Name: out += cast<NameExpr>(*expr).name; break;
@@ -168,7 +154,7 @@ void write_source(std::string& out, const Expr* expr, int) {
       out += '{';
       for (size_t i = 0; i < e.entries.size(); ++i) {
         out += i > 0 ? ", " : " ";
-        out += e.entries[i].key_is_string ? quoted(e.entries[i].key.name) : e.entries[i].key.name;
+        out += e.entries[i].key_is_string ? quote_for_dump(e.entries[i].key.name) : e.entries[i].key.name;
         out += ": ";
         write_source(out, e.entries[i].value.get());
       }
@@ -372,7 +358,7 @@ class Dumper {
 
   void dump_map_entries(int depth, const MapExpr& map) {
     for (const auto& entry : map.entries) {
-      line(depth, "Entry " + (entry.key_is_string ? quoted(entry.key.name) : name(entry.key)),
+      line(depth, "Entry " + (entry.key_is_string ? quote_for_dump(entry.key.name) : name(entry.key)),
            entry.range);
       dump_expr(depth + 1, entry.value.get());
     }

@@ -407,6 +407,9 @@ class Lexer {
   std::vector<std::string> strings_;
 };
 
+
+}  // namespace
+
 std::string quote_for_dump(std::string_view text) {
   std::string out = "\"";
   for (char c : text) {
@@ -422,8 +425,6 @@ std::string quote_for_dump(std::string_view text) {
   }
   return out + "\"";
 }
-
-}  // namespace
 
 TokenList lex(const SourceBuffer& buffer, DiagnosticEngine& diags, const LexerLimits& limits) {
   if (buffer.text().size() > limits.max_file_bytes) {

@@ -23,4 +23,8 @@ TokenList lex(const SourceBuffer& buffer, DiagnosticEngine& diags, const LexerLi
 // `--emit=tokens`: one token per line, `line:col Kind 'spelling' [value]`.
 std::string dump_tokens(const SourceBuffer& buffer, const TokenList& tokens);
 
+// A string as the text dumps (tokens, AST) show it: double-quoted, with newline, tab,
+// carriage return, NUL, backslash and quote escaped, so every dump stays one line per item.
+std::string quote_for_dump(std::string_view text);
+
 }  // namespace triton
