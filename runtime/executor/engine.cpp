@@ -156,7 +156,14 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     }
   }
   std::vector<Tensor> outputs;
-  for (std::uint32_t v : model_.outputs) outputs.push_back(values[v]);
+  for (std::uint32_t v : model_.outputs) {
+    // The last use of a value that is an output once may give its buffer away.
+    if (--uses[v] == 0) {
+      outputs.push_back(std::move(values[v]));
+    } else {
+      outputs.push_back(values[v]);
+    }
+  }
   return outputs;
 }
 

@@ -15,6 +15,8 @@ namespace triton_rt {
 namespace {
 
 constexpr std::int64_t kGemmMinRows = 4;
+// GEMV work (rows x mask blocks) below which a layer runs on the calling thread only.
+constexpr std::int64_t kInlineGemvBlocks = 4096;
 
 void epilogue(float* row, std::int64_t n, float bias, Activation act) {
   if (bias != 0.0f) {
@@ -72,17 +74,32 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   float* y = out.data.data();
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;
-    std::vector<float> padded(pw.blocks * kernels::kMaskBlockWeights, 0.0f);
+    // The kernel reads whole blocks of 16: a row whose length is a multiple of 16 is read in
+    // place, others are copied into a zero-padded buffer kept by this thread.
+    const std::int64_t padded_k = pw.blocks * kernels::kMaskBlockWeights;
+    thread_local std::vector<float> padded;
+    if (padded_k != k && static_cast<std::int64_t>(padded.size()) < padded_k) padded.resize(padded_k);
     for (std::int64_t r = 0; r < rows; ++r) {
-      std::copy(x.data.data() + r * k, x.data.data() + (r + 1) * k, padded.begin());
+      const float* xr = x.data.data() + r * k;
+      if (padded_k != k) {
+        std::copy(xr, xr + k, padded.begin());
+        std::fill(padded.begin() + k, padded.begin() + padded_k, 0.0f);
+        xr = padded.data();
+      }
       float* yr = y + r * o_count;
-      ctx.pool.parallel_for(o_count, 64, [&](std::int64_t b, std::int64_t e) {
-        ctx.kernels.gemv(pw, padded.data(), yr, b, e);
-        for (std::int64_t o = b; o < e; ++o) {
-          yr[o] += bias_at(bias, o);
-          apply_activation(op.act, yr + o, 1);
+      auto rows_fn = [&](std::int64_t b, std::int64_t e) {
+        ctx.kernels.gemv(pw, xr, yr, b, e);
+        if (bias != nullptr) {
+          for (std::int64_t o = b; o < e; ++o) yr[o] += bias->values[o];
         }
-      });
+        apply_activation(op.act, yr + b, e - b);
+      };
+      // Small layers run on the calling thread: waking the pool costs more than they do.
+      if (ctx.pool.size() == 1 || o_count * pw.blocks < kInlineGemvBlocks) {
+        rows_fn(0, o_count);
+      } else {
+        ctx.pool.parallel_for(o_count, 64, rows_fn);
+      }
     }
     return {};
   }

@@ -183,3 +183,21 @@ def test_ternary_conv_geometries(tmp_path, geometry, isa, monkeypatch):
             want = model(x).numpy()
         got = native.load(tmp_path / "c.tpk", threads=threads).run(x.numpy())
         assert relative_error(got, want) < TOLERANCE, (geometry, batch, threads)
+
+
+@pytest.mark.parametrize("features", [(37, 70, False), (300, 301, True), (64, 9, True)])
+def test_ternary_linear_small_batches(tmp_path, features):
+    # Batch rows below the GEMM threshold run the GEMV per row: rows whose length is not a
+    # multiple of 16 go through the padded copy; large layers split over the pool.
+    from triton_dsl import layers as L
+    cin, cout, bias = features
+    model = torch.nn.Sequential(L.TernaryLinear(in_features=cin, out_features=cout, bias=bias),
+                                L.ReLU()).eval()
+    save_packed(model, tmp_path / "l.tpk", example_input=torch.randn(1, cin))
+    for threads in (1, 2):
+        engine = native.load(tmp_path / "l.tpk", threads=threads)
+        for batch in (1, 2, 3):
+            x = torch.randn(batch, cin)
+            with torch.no_grad():
+                want = model(x).numpy()
+            assert relative_error(engine.run(x.numpy()), want) < TOLERANCE, (features, batch)
