@@ -150,6 +150,19 @@ void gemm_t2f32__avx512_1x64(const PreparedTernary& w, const float* x, std::int6
   }
 }
 
+// A write mask straight from memory (kmovw k, m16: a load-port uop); compilers otherwise
+// go through a general register (movzwl + kmovw k, r32), an extra uop on port 5, which
+// the FMAs need.
+inline __mmask16 load_mask(const std::uint16_t* p) {
+#if defined(__GNUC__)
+  __mmask16 k;
+  asm("kmovw %1, %0" : "=Yk"(k) : "m"(*p));
+  return k;
+#else
+  return *p;
+#endif
+}
+
 // Register-blocked over output channels: 16 rows (one zmm of decoded weights per column k)
 // x 16 columns (16 zmm accumulators), one FMA with a broadcast activation per (k, column),
 // so each decoded weight vector serves 16 columns and each activation 16 rows. Zero weights
@@ -173,7 +186,8 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
       __m512 acc[kOcPanel];
       for (auto& a : acc) a = _mm512_setzero_ps();
       for (std::int64_t k = 0; k < k_count; ++k) {
-        const __m512 wv = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(m[k].plus, one), m[k].minus, neg);
+        const __m512 wv = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(load_mask(&m[k].plus), one),
+                                             load_mask(&m[k].minus), neg);
         const float* xr = panel + k * kOcPanel;
         for (int j = 0; j < kOcPanel; ++j) acc[j] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[j]), acc[j]);
       }
