@@ -48,6 +48,25 @@ Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& ou
   return {};
 }
 
+// Fills `out` (already shaped `shape`) in row-major order from `x` read with per-dimension
+// element `strides`: the one gather behind permute (permuted strides) and expand (stride 0
+// on broadcast dimensions).
+void gather_strided(const Tensor& x, const std::vector<std::int64_t>& shape,
+                    const std::vector<std::int64_t>& strides, Tensor& out) {
+  const int rank = static_cast<int>(shape.size());
+  std::vector<std::int64_t> idx(rank, 0);
+  const std::int64_t total = out.numel();
+  for (std::int64_t o = 0; o < total; ++o) {
+    std::int64_t src = 0;
+    for (int d = 0; d < rank; ++d) src += idx[d] * strides[d];
+    out.data[o] = x.data[src];
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
 Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {  // same size as x
   const int rank = x.rank();
   if (static_cast<int>(op.ints.size()) != rank) {
@@ -70,17 +89,7 @@ Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {  // same size a
     strides[i] = in_strides[perm[i]];
   }
   out = Tensor(shape);
-  std::vector<std::int64_t> idx(rank, 0);
-  const std::int64_t n = out.numel();
-  for (std::int64_t o = 0; o < n; ++o) {
-    std::int64_t src = 0;
-    for (int d = 0; d < rank; ++d) src += idx[d] * strides[d];
-    out.data[o] = x.data[src];
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  gather_strided(x, shape, strides, out);
   return {};
 }
 
@@ -154,17 +163,7 @@ Status expand(const OpDesc& op, std::int64_t batch, std::int64_t limit, const Te
     stride *= have;
   }
   if (Status st = allocate(out, shape, limit); !st.ok()) return st;
-  std::vector<std::int64_t> idx(rank, 0);
-  const std::int64_t total = out.numel();
-  for (std::int64_t o = 0; o < total; ++o) {
-    std::int64_t src = 0;
-    for (int d = 0; d < rank; ++d) src += idx[d] * strides[d];
-    out.data[o] = x.data[src];
-    for (int d = rank - 1; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-  }
+  gather_strided(x, shape, strides, out);
   return {};
 }
 
