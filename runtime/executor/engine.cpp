@@ -36,14 +36,19 @@ Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit
 Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
+      int8_kernels_(&kernels::selected_int8_kernels()),
       pool_(options.threads),
       max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
+  prepared_int8_.resize(model_.ops.size());
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     if (op.kind != OpKind::kLinear && op.kind != OpKind::kConv2d) continue;
     const TensorData* w = op.tensor(model_.tensors, 0);
-    if (w != nullptr && w->is_ternary()) {
+    if (w != nullptr && w->is_ternary() && has_activation_scale(op)) {
+      prepared_int8_[i] = std::make_unique<kernels::PreparedTernaryInt8>(
+          kernels::prepare_ternary_int8(w->ternary));
+    } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
     }
   }
@@ -98,7 +103,8 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
-    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), batch, max_elements_};
+    const OpContext ctx{model_, pool_,         *kernels_, prepared_[i].get(), batch, max_elements_,
+                        prepared_int8_[i].get(), int8_kernels_};
     Tensor& out = values[op.output];
     const auto started = std::chrono::steady_clock::now();
     Status s;
@@ -184,6 +190,11 @@ EngineInfo Engine::info() const {
   }
   for (const auto& p : prepared_) {
     if (p) info.ternary_nonzeros += p->nonzeros();
+  }
+  for (const auto& p : prepared_int8_) {
+    if (p) {
+      for (std::int8_t code : p->codes) info.ternary_nonzeros += code != 0;
+    }
   }
   info.threads = pool_.size();
   info.isa = kernels::isa_name(kernels_->isa);

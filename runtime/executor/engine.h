@@ -13,6 +13,7 @@
 #include "format/model.h"
 #include "format/status.h"
 #include "kernels/ternary.h"
+#include "kernels/ternary_int8.h"
 #include "kernels/thread_pool.h"
 
 namespace triton_rt {
@@ -64,7 +65,10 @@ class Engine {
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
+  // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry).
+  std::vector<std::unique_ptr<kernels::PreparedTernaryInt8>> prepared_int8_;
   const kernels::KernelSet* kernels_;
+  const kernels::Int8KernelSet* int8_kernels_;
   ThreadPool pool_;
   std::int64_t max_elements_;
 };

@@ -11,6 +11,7 @@
 #include "format/model.h"
 #include "format/status.h"
 #include "kernels/ternary.h"
+#include "kernels/ternary_int8.h"
 #include "kernels/thread_pool.h"
 
 namespace triton_rt {
@@ -22,6 +23,10 @@ struct OpContext {
   const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
   std::int64_t batch;                       // dim 0 of the graph's first input
   std::int64_t max_elements;                // largest tensor an op may produce
+  // Ops with an activation scale (8-bit activations): their ternary weights as int8 codes
+  // (null for float weights), and the int8 kernels.
+  const kernels::PreparedTernaryInt8* ternary_int8 = nullptr;
+  const kernels::Int8KernelSet* int8_kernels = nullptr;
 };
 
 using Inputs = std::vector<const Tensor*>;
@@ -30,6 +35,11 @@ using Inputs = std::vector<const Tensor*>;
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+// ops_quantized.cpp: linear and conv2d whose record carries an activation scale
+bool has_activation_scale(const OpDesc& op);
+Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 
 // ops_elementwise.cpp
 void apply_activation(Activation act, float* data, std::int64_t n);

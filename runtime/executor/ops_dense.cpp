@@ -58,6 +58,7 @@ float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->valu
 }  // namespace
 
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  if (has_activation_scale(op)) return run_linear_int8(op, ctx, in, out);
   const Tensor& x = *in[0];
   const TensorData& w = *op.tensor(ctx.model.tensors, 0);
   const TensorData* bias = op.tensor(ctx.model.tensors, 1);
@@ -264,6 +265,7 @@ void depthwise(const float* x, const ConvGeometry& g, const std::vector<float>& 
 }  // namespace
 
 Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
+  if (has_activation_scale(op)) return run_conv2d_int8(op, ctx, in, out);
   const Tensor& x = *in[0];
   const TensorData& w = *op.tensor(ctx.model.tensors, 0);
   const TensorData* bias = op.tensor(ctx.model.tensors, 1);

@@ -16,7 +16,12 @@ static_assert(std::endian::native == std::endian::little,
               "the .tpk reader assumes a little-endian host");
 
 inline constexpr char kMagic[8] = {'T', 'R', 'T', 'N', 'T', 'P', 'K', '\0'};
-inline constexpr std::uint32_t kFormatVersion = 1;
+// The newest version this runtime writes and reads, and the oldest it reads. Version 2 adds
+// the activation scale of linear/conv2d ops (8-bit activations); a file without such ops
+// is written as version 1, byte for byte as before.
+inline constexpr std::uint32_t kFormatVersion = 2;
+inline constexpr std::uint32_t kMinFormatVersion = 1;
+inline constexpr std::uint32_t kVersionActivationScale = 2;
 inline constexpr std::uint32_t kFlagBase3 = 1;
 inline constexpr std::uint32_t kAbsent = 0xFFFFFFFFu;
 inline constexpr std::uint64_t kDataAlign = 64;

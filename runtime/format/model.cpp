@@ -39,10 +39,10 @@ std::int64_t TensorData::numel() const {
 namespace {
 
 struct OpRule {
-  std::uint32_t code, min_inputs, max_inputs, min_ints, max_ints, floats, tensors;
+  std::uint32_t code, min_inputs, max_inputs, min_ints, max_ints, min_floats, max_floats, tensors;
 };
 constexpr OpRule kRules[] = {
-#define OP(name, code, a, b, c, d, e, f) {code, a, b, c, d, e, f},
+#define OP(name, code, a, b, c, d, e, f, g) {code, a, b, c, d, e, f, g},
 #include "format/ops.def"
 #undef OP
 };
@@ -57,6 +57,9 @@ const OpRule* rule_for(std::uint32_t code) {
 // Limits far above any real model; they keep allocations bounded on hostile input.
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 31;
 constexpr std::uint64_t kMaxElements = std::uint64_t{1} << 32;
+// Inputs per output of an 8-bit layer: int32 accumulators of the shifted sums (at most
+// 255 per input) cannot overflow (kernels/ternary_int8.h, kInt8MaxCols).
+constexpr std::int64_t kMaxInt8Cols = std::int64_t{1} << 23;
 
 bool add_ok(std::uint64_t a, std::uint64_t b, std::uint64_t* out) {
   if (a > std::numeric_limits<std::uint64_t>::max() - b) return false;
@@ -116,9 +119,10 @@ Expected<format::FileHeader> read_header(const Reader& r) {
   if (std::memcmp(h.magic, format::kMagic, sizeof h.magic) != 0) {
     return Status::error("not a .tpk file: bad magic bytes");
   }
-  if (h.version != format::kFormatVersion) {
+  if (h.version < format::kMinFormatVersion || h.version > format::kFormatVersion) {
     return Status::error("unsupported .tpk format version " + str(h.version) +
-                         " (this runtime reads version " + str(format::kFormatVersion) + ")");
+                         " (this runtime reads versions " + str(format::kMinFormatVersion) +
+                         " to " + str(format::kFormatVersion) + ")");
   }
   if ((h.flags & ~format::kFlagBase3) != 0) {
     return Status::error("corrupt file: unknown header flags " + str(h.flags));
@@ -263,7 +267,8 @@ Status read_ops(const Reader& r, const format::FileHeader& h, Model& m) {
     op.act = static_cast<Activation>(oh.fused_activation);
     if (oh.input_count < rule->min_inputs || oh.input_count > rule->max_inputs ||
         oh.output_count != 1 || oh.int_count < rule->min_ints || oh.int_count > rule->max_ints ||
-        oh.float_count != rule->floats || oh.tensor_count != rule->tensors) {
+        oh.float_count < rule->min_floats || oh.float_count > rule->max_floats ||
+        oh.tensor_count != rule->tensors) {
       return Status::error(where + name + "has the wrong number of inputs or attributes");
     }
     const std::uint64_t expected = sizeof(format::OpHeader) +
@@ -368,6 +373,22 @@ Status check_op(const Model& m, std::size_t index) {
         }
       }
       if (!float_vector(1, rows)) return Status::error(where + "bias must have one value per row");
+      if (!op.floats.empty()) {
+        // 8-bit activations: the input's quantization scale.
+        if (m.version < format::kVersionActivationScale) {
+          return Status::error(where + "an activation scale needs format version " +
+                               str(format::kVersionActivationScale) + ", the file says " +
+                               str(m.version));
+        }
+        const float scale = op.floats[0];
+        if (!(scale > 0.0f && scale <= std::numeric_limits<float>::max())) {
+          return Status::error(where + "activation scale must be positive and finite");
+        }
+        if (w->is_ternary() && w->ternary.cols > kMaxInt8Cols) {
+          return Status::error(where + "8-bit activations support at most " + str(kMaxInt8Cols) +
+                               " inputs per output");
+        }
+      }
       break;
     }
     case OpKind::kActivation:

@@ -44,6 +44,9 @@ class TpkBuilder {
                     std::move(tensors)});
   }
   void input(std::uint32_t v) { inputs_.push_back(v); }
+  // The header's version; by default 2 when an op carries an activation scale, else 1,
+  // as the exporter writes it.
+  void version(std::uint32_t v) { version_ = v; }
   void output(std::uint32_t v) { outputs_.push_back(v); }
 
   std::vector<std::uint8_t> bytes() const {
@@ -88,7 +91,11 @@ class TpkBuilder {
 
     format::FileHeader h{};
     std::memcpy(h.magic, format::kMagic, 8);
-    h.version = format::kFormatVersion;
+    bool activation_scale = false;
+    for (const Op& o : ops_) {
+      activation_scale |= (o.kind == OpKind::kLinear || o.kind == OpKind::kConv2d) && !o.floats.empty();
+    }
+    h.version = version_ != 0 ? version_ : activation_scale ? format::kVersionActivationScale : 1;
     h.flags = base3_ ? format::kFlagBase3 : 0;
     h.value_count = static_cast<std::uint32_t>(values_.size());
     h.tensor_count = static_cast<std::uint32_t>(tensors_.size());
@@ -132,6 +139,7 @@ class TpkBuilder {
     std::vector<float> floats;
     std::vector<std::uint32_t> tensors;
   };
+  std::uint32_t version_ = 0;
   static void append(std::vector<std::uint8_t>& v, const void* p, std::size_t n) {
     if (n == 0) return;
     const std::size_t at = v.size();
