@@ -34,6 +34,14 @@ std::vector<AttrSchema> ternary_attrs() {
   };
 }
 
+// Only the two ternary layers the native engine can run on int8 inputs take it.
+AttrSchema activation_bits_attr() {
+  return opt("activation_bits", AttrType::Int, CV::of_int(32),
+             "bits of the layer's input: 32 keeps float activations, 8 quantizes them to int8 "
+             "with a running per-tensor scale",
+             {"8", "32"});
+}
+
 std::vector<AttrSchema> concat(std::vector<AttrSchema> a, std::vector<AttrSchema> b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -360,9 +368,9 @@ std::vector<LayerSchema> make_layers() {
   };
   std::vector<LayerSchema> l;
   l.push_back({"TernaryLinear", "fully connected layer with ternary weights",
-               concat(linear, ternary_attrs()), "in_features", "out_features", false, linear_rule, tl});
+               concat(concat(linear, ternary_attrs()), {activation_bits_attr()}), "in_features", "out_features", false, linear_rule, tl});
   l.push_back({"TernaryConv2d", "2-d convolution with ternary weights",
-               concat(conv, ternary_attrs()), "in_channels", "out_channels", false, conv_rule, tc});
+               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv_rule, tc});
   l.push_back({"TernaryActivation", "quantizes activations with a clipped straight-through gradient",
                {opt("method", T::Str, CV::of_str("ternary"), "output levels", {"sign", "ternary"}),
                 opt("clip_value", T::Float, CV::of_float(1.0), "inputs are clipped to [-clip_value, clip_value]"),

@@ -75,7 +75,10 @@ std::string dump_builtins_json() {
       if (!a.required) out += ", \"default\": " + json_value(a.default_value);
       if (!a.choices.empty()) {
         out += ", \"choices\": [";
-        for (size_t k = 0; k < a.choices.size(); ++k) out += (k ? ", " : "") + json_string(a.choices[k]);
+        for (size_t k = 0; k < a.choices.size(); ++k) {
+          // Int choices are JSON numbers; the schema keeps every choice as text.
+          out += (k ? ", " : "") + (a.type == AttrType::Str ? json_string(a.choices[k]) : std::string(a.choices[k]));
+        }
         out += "]";
       }
       out += ", \"doc\": " + json_string(a.doc) + "}";
@@ -112,7 +115,8 @@ std::string dump_builtins_markdown() {
       attrs += "`";
       if (!a.choices.empty()) {
         attrs += " (";
-        for (size_t k = 0; k < a.choices.size(); ++k) attrs += (k ? " \\| " : "") + std::string("\"") + std::string(a.choices[k]) + "\"";
+        const std::string quote = a.type == AttrType::Str ? "\"" : "";
+        for (size_t k = 0; k < a.choices.size(); ++k) attrs += (k ? " \\| " : "") + quote + std::string(a.choices[k]) + quote;
         attrs += ")";
       }
     }

@@ -46,6 +46,16 @@ std::optional<bool> truth(const AbsValue& v) {
   return !const_unary(ConstUnaryOp::Not, *c).value->as_bool();
 }
 
+// An attribute value among its schema's choices (strings, or ints written as text).
+bool is_choice(const AttrSchema& a, const ConstValue& v) {
+  const std::string text = v.is_str() ? v.as_str() : v.is_int() ? std::to_string(v.as_int()) : std::string();
+  return std::find(a.choices.begin(), a.choices.end(), text) != a.choices.end();
+}
+
+std::string choice_source(const AttrSchema& a, std::string_view choice) {
+  return a.type == AttrType::Str ? ConstValue::of_str(std::string(choice)).to_source() : std::string(choice);
+}
+
 ir::ValueType to_type(const AbsValue& v) {
   ir::ValueType t;
   using VK = ir::ValueType::Kind;
@@ -196,9 +206,11 @@ class Elaborator {
               c_.diags_.report(DiagKind::attribute_type_mismatch, r,
                                {std::string(a.name), inst.type_name, "`" + std::string(attr_type_name(a.type)) + "`", v.type_name() + " " + v.to_source()});
             v = a.default_value;
-          } else if (!a.choices.empty() && std::find(a.choices.begin(), a.choices.end(), v.as_str()) == a.choices.end()) {
+          }
+          // After coercion, so `activation_bits: 8.0` is checked as the int it became.
+          if (!a.choices.empty() && !is_choice(a, v)) {
             std::string choices;
-            for (auto ch : a.choices) choices += (choices.empty() ? "" : ", ") + ConstValue::of_str(std::string(ch)).to_source();
+            for (auto ch : a.choices) choices += (choices.empty() ? "" : ", ") + choice_source(a, ch);
             if (c_.first_report(DiagKind::attribute_bad_choice, r, v.to_source()))
               c_.diags_.report(DiagKind::attribute_bad_choice, r, {std::string(a.name), inst.type_name, choices, v.to_source()});
             v = a.default_value;

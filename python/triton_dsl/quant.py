@@ -12,6 +12,15 @@ Every statistic is taken per output channel (dim 0 of the weight) for "per_chann
 or over the whole tensor for "per_layer". A channel (or layer) whose codes are all zero gets
 alpha = 0, so its quantized weight is exactly zero rather than NaN.
 
+8-bit activations (`activation_bits: 8`) are symmetric per-tensor int8 with one scale per
+layer input, s = amax / 127, amax being a running (EMA) estimate of max|x|:
+
+    q = clamp(round_half_to_even(x / s), -127, 127)        x_hat = q * s
+
+computed in float32 exactly as the native engine computes it (a true division, not a
+multiply by 1/s), so both quantize every value identically. The backward is the identity
+where |x| <= amax and zero outside (`fake_quantize_int8`).
+
 Gradients: the forward value is `w_q`, the backward is the identity ("ste") or the identity
 masked to |w| <= 1 ("clipped_ste"). Both are written with `detach` (`straight_through`)
 rather than as a custom `autograd.Function`: plain tensor ops trace with `torch.jit.trace`,
@@ -32,6 +41,13 @@ QUANTIZATION_METHODS = ("deterministic", "stochastic", "ternary", "none")
 SCALING_MODES = ("per_channel", "per_layer")
 GRADIENT_ESTIMATORS = ("ste", "clipped_ste")
 ACTIVATION_METHODS = ("sign", "ternary")
+ACTIVATION_BITS = (8, 32)
+# The running max|x| of an 8-bit layer's input: amax <- (1 - m) * amax + m * max|x| per
+# training batch, the first batch setting it outright (amax is 0 until then).
+INPUT_AMAX_MOMENTUM = 0.1
+# Keeps s positive for a layer that never saw a nonzero input (the native format needs s > 0).
+MIN_INPUT_AMAX = 1e-8
+INT8_MAX = 127.0
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
@@ -53,6 +69,12 @@ def check_scaling(value: str) -> str:
 
 def check_gradient_estimator(value: str) -> str:
     return _check_choice("gradient_estimator", value, GRADIENT_ESTIMATORS)
+
+
+def check_activation_bits(value: int) -> int:
+    if isinstance(value, bool) or value not in ACTIVATION_BITS:
+        raise UserError(f"`activation_bits` must be 8 or 32, got {value!r}")
+    return int(value)
 
 
 def check_threshold(value: float) -> float:
@@ -183,3 +205,29 @@ def quantize_activation(x: Tensor, *, method: str = "ternary", clip_value: float
         return q
     inside = 1.0 - _positive_(x.detach().abs().sub_(clip_value))  # [|x| <= clip_value]
     return q.detach() + (x - x.detach()) * inside
+
+
+def update_input_amax_(amax: Tensor, x: Tensor, momentum: float = INPUT_AMAX_MOMENTUM) -> None:
+    """One training step of the running max|x| (in place, no gradient): the EMA of the
+    batch maxima, the first batch (amax still 0) setting it outright."""
+    with torch.no_grad():
+        batch_max = x.detach().abs().amax().to(amax.dtype)
+        ema = amax * (1.0 - momentum) + batch_max * momentum
+        amax.copy_(torch.where(amax > 0, ema, batch_max))
+
+
+def int8_scale(amax: Tensor) -> Tensor:
+    """s = amax / 127 as a float32 scalar tensor: the value the packed file stores."""
+    return amax.detach().to(torch.float32).clamp_min(MIN_INPUT_AMAX) / INT8_MAX
+
+
+def fake_quantize_int8(x: Tensor, amax: Tensor, with_gradient: bool = True) -> Tensor:
+    """x_hat = clamp(round_half_to_even(x / s), -127, 127) * s with s = int8_scale(amax); the
+    gradient passes (identity) where |x| <= amax and is zero outside. `with_gradient=False`
+    returns the bare values (inference)."""
+    scale = int8_scale(amax).to(x.dtype)
+    x_hat = torch.round(x.detach() / scale).clamp_(-INT8_MAX, INT8_MAX).mul_(scale)
+    if not with_gradient:
+        return x_hat
+    inside = 1.0 - _positive_(x.detach().abs() - scale * INT8_MAX)  # [|x| <= 127 s]
+    return x_hat + (x - x.detach()) * inside

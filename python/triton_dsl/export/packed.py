@@ -252,9 +252,10 @@ class _Builder:
             weight = self.ternary_tensor(m)
             if hasattr(m, "kernel_size"):
                 self.op(node, "conv2d", [x], ints=self.conv_ints(m),
-                        tensors=[weight, self.bias_tensor(m)])
+                        floats=_input_scale(m), tensors=[weight, self.bias_tensor(m)])
             else:
-                self.op(node, "linear", [x], tensors=[weight, self.bias_tensor(m)])
+                self.op(node, "linear", [x], floats=_input_scale(m),
+                        tensors=[weight, self.bias_tensor(m)])
         elif _is_attention(m):
             self.attention(node, m)
         elif _is_ternary_activation(m):
@@ -262,12 +263,12 @@ class _Builder:
             self.op(node, "ternary_activation", [x], ints=[0 if method == "sign" else 1],
                     floats=[float(m.clip_value), float(m.threshold)])
         elif isinstance(m, nn.Linear):
-            self.op(node, "linear", [x], tensors=[self.graph.add_float(_np(m.weight)),
-                                                  self.bias_tensor(m)])
+            self.op(node, "linear", [x], floats=_input_scale(m),
+                    tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
         elif isinstance(m, nn.Conv2d):
             if m.padding_mode != "zeros":
                 raise ExportError(f"conv padding_mode `{m.padding_mode}` is not supported")
-            self.op(node, "conv2d", [x], ints=self.conv_ints(m),
+            self.op(node, "conv2d", [x], ints=self.conv_ints(m), floats=_input_scale(m),
                     tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             self.batch_norm(node, m)
@@ -685,6 +686,14 @@ class _Builder:
             vid = reshaped
         self.value_of[node] = vid
         self.creator[vid] = node
+
+
+def _input_scale(module: nn.Module) -> list[float]:
+    """The op's floats: [s] for a layer with 8-bit activations (its input scale, float32
+    amax / 127), none otherwise."""
+    input_scale = getattr(module, "input_scale", None)
+    scale = input_scale() if callable(input_scale) else None
+    return [] if scale is None else [scale]
 
 
 def _act_code(name: str) -> int:

@@ -16,7 +16,10 @@ import numpy as np
 from triton_dsl import packing
 
 MAGIC = b"TRTNTPK\0"
-FORMAT_VERSION = 1
+# Version 2 adds the activation scale of linear/conv2d ops (8-bit activations). A file is
+# written as version 2 only when it uses one, so other files stay byte-identical to version 1.
+FORMAT_VERSION = 2
+FORMAT_VERSION_BASE = 1
 FLAG_BASE3 = 1
 ABSENT = 0xFFFFFFFF
 DATA_ALIGN = 64
@@ -135,8 +138,10 @@ def serialize(graph: Graph) -> bytes:
         data[off:off + len(t.payload)] = t.payload
     file_size = data_off + len(data)
 
+    version = FORMAT_VERSION if any(op.kind in ("linear", "conv2d") and op.floats
+                                    for op in graph.ops) else FORMAT_VERSION_BASE
     header = struct.pack(
-        "<8sIIQ6I10Q", MAGIC, FORMAT_VERSION, FLAG_BASE3 if graph.base3 else 0, file_size,
+        "<8sIIQ6I10Q", MAGIC, version, FLAG_BASE3 if graph.base3 else 0, file_size,
         len(graph.values), len(graph.tensors), len(graph.ops), len(graph.inputs),
         len(graph.outputs), 0,
         values_off, len(values), tensors_off, len(tensors), ops_off, len(ops),

@@ -19,6 +19,12 @@ anything may have changed the latent weight:
 Writing through `param.data` bypasses the version counter too; after such a write in eval
 mode, call `model.eval()` again (or `clear_cache()`) before evaluating.
 
+With `activation_bits=8` a layer also fake-quantizes its input to symmetric per-tensor int8
+(`triton_dsl.quant.fake_quantize_int8`): the buffer `input_amax` (in the state_dict, so
+checkpoints and resumed runs keep it) follows max|x| as an EMA while training, and
+evaluation uses the stored value. Layers with the default 32 have no such buffer, so their
+state_dict keys are unchanged.
+
 An eval-mode `torch.jit.trace` (which
 `torch.onnx.export` and the TorchScript export use) records the quantized weight as a
 constant; `torch.fx`, `torch.compile` and training-mode traces write the quantization into
@@ -76,6 +82,31 @@ class TernaryWeightMixin:
     def is_ternary(self) -> bool:
         """False for `quantization: "none"`, a float layer with the same parameters."""
         return self.quantization != "none"
+
+    def _init_activation_bits(self, activation_bits: int) -> None:
+        self.activation_bits = quant.check_activation_bits(activation_bits)
+        if self.activation_bits == 8:
+            self.register_buffer("input_amax", torch.zeros((), dtype=torch.float32))
+
+    def _quantize_input(self, x: Tensor) -> Tensor:
+        """The input the layer multiplies: x itself, or its int8 fake quantization."""
+        if self.activation_bits == 32:
+            return x
+        amax = self.input_amax
+        if self.training:
+            quant.update_input_amax_(amax, x)
+        if _is_tracing(x):
+            with_gradient = self.training
+        else:
+            with_gradient = torch.is_grad_enabled() and x.requires_grad
+        return quant.fake_quantize_int8(x, amax, with_gradient=with_gradient)
+
+    def input_scale(self) -> float | None:
+        """The float32 input scale s = amax / 127 of an 8-bit layer (what the packed file
+        stores), None for float activations."""
+        if self.activation_bits == 32:
+            return None
+        return float(quant.int8_scale(self.input_amax).cpu())
 
     def _quantize(self, w: Tensor, stochastic_draw: bool) -> Tensor:
         return quant.quantize_weight(w, quantization=self.quantization,
@@ -159,8 +190,10 @@ class TernaryWeightMixin:
         return super().train(mode)
 
     def _quantization_repr(self) -> str:
+        bits = f", activation_bits={self.activation_bits}" if self.activation_bits != 32 else ""
         return (f"quantization={self.quantization!r}, threshold={self.threshold}, "
-                f"scaling={self.scaling!r}, gradient_estimator={self.gradient_estimator!r}")
+                f"scaling={self.scaling!r}, gradient_estimator={self.gradient_estimator!r}"
+                f"{bits}")
 
     def __getstate__(self) -> dict[str, Any]:
         # A weak reference cannot be pickled (torch.save of a whole module); the cache is
@@ -175,12 +208,14 @@ class TernaryLinear(TernaryWeightMixin, nn.Linear):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  quantization: str = "deterministic", threshold: float = 0.7,
-                 scaling: str = "per_channel", gradient_estimator: str = "ste") -> None:
+                 scaling: str = "per_channel", gradient_estimator: str = "ste",
+                 activation_bits: int = 32) -> None:
         nn.Linear.__init__(self, in_features, out_features, bias=bias)
         self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+        self._init_activation_bits(activation_bits)
 
     def forward(self, x: Tensor) -> Tensor:
-        return nn.functional.linear(x, self._forward_weight(), self.bias)
+        return nn.functional.linear(self._quantize_input(x), self._forward_weight(), self.bias)
 
     def extra_repr(self) -> str:
         return f"{nn.Linear.extra_repr(self)}, {self._quantization_repr()}"
@@ -193,15 +228,17 @@ class TernaryConv2d(TernaryWeightMixin, nn.Conv2d):
                  stride: int | list[int] = 1, padding: int | list[int] = 0,
                  dilation: int | list[int] = 1, groups: int = 1, bias: bool = True,
                  quantization: str = "deterministic", threshold: float = 0.7,
-                 scaling: str = "per_channel", gradient_estimator: str = "ste") -> None:
+                 scaling: str = "per_channel", gradient_estimator: str = "ste",
+                 activation_bits: int = 32) -> None:
         _check_groups(in_channels, out_channels, groups)
         nn.Conv2d.__init__(self, in_channels, out_channels, _size(kernel_size),
                            stride=_size(stride), padding=_size(padding),
                            dilation=_size(dilation), groups=groups, bias=bias)
         self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+        self._init_activation_bits(activation_bits)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(x, self._forward_weight(), self.bias)
+        return self._conv_forward(self._quantize_input(x), self._forward_weight(), self.bias)
 
     def extra_repr(self) -> str:
         return f"{nn.Conv2d.extra_repr(self)}, {self._quantization_repr()}"
