@@ -3,7 +3,7 @@
 For each case (model, batch) the same trained-shape model (random weights, batch norm with
 non-trivial statistics) runs three ways with the same thread count:
   - `native`: the `.tpk` file through `triton_dsl.native` (2-bit weights, float32
-    activations);
+    activations; 8-bit activations for `mlp8`, SimpleMLP with `activation_bits: 8`);
   - `eager`: PyTorch float32 eager on the dequantized weights (each ternary layer replaced
     by a plain `nn.Conv2d`/`nn.Linear` holding `scale * code`);
   - `compile`: the same float module through `torch.compile`, where it works.
@@ -33,7 +33,8 @@ import native_models
 from triton_dsl import native
 from triton_dsl.export.packed import save_packed
 
-CASES = [("mlp", 1), ("mlp", 128), ("resnet18", 1), ("resnet18", 32), ("mobilenetv2", 1)]
+CASES = [("mlp", 1), ("mlp", 128), ("mlp8", 1), ("mlp8", 128), ("resnet18", 1),
+         ("resnet18", 32), ("mobilenetv2", 1)]
 TARGETS = {("mlp", 1): 3.0, ("resnet18", 1): 1.5}
 
 
@@ -70,7 +71,7 @@ def median_ms(fn, runs: int, warmup: int) -> float:
 
 
 def runs_for(name: str, batch: int) -> tuple[int, int]:
-    work = {"mlp": 1, "resnet18": 60, "mobilenetv2": 40, "vit_b16": 400}[name] * batch
+    work = {"mlp": 1, "mlp8": 1, "resnet18": 60, "mobilenetv2": 40, "vit_b16": 400}[name] * batch
     runs = max(5, min(200, int(2000 / work)))
     return runs, max(2, runs // 5)
 
@@ -90,8 +91,11 @@ def bench_case(name: str, batch: int, threads: int, use_compile: bool, tmp: Path
     engine = native.load(tmp / f"{name}_2.tpk", threads=threads)
     x = torch.randn(batch, *shape)
     x_np = x.numpy()
+    # The error column compares like with like: an 8-bit model against its own (fake
+    # quantized) PyTorch eval output; the float eager timing still uses float_model.
+    int8 = any(getattr(m, "activation_bits", 32) == 8 for m in model.modules())
     with torch.no_grad():
-        want = float_model(x).numpy()
+        want = (model if int8 else float_model)(x).numpy()
     got = engine.run(x_np)
     rel = float(np.abs(got - want).max() / np.abs(want).max())
     runs, warmup = runs_for(name, batch)
@@ -117,7 +121,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     parser.add_argument("--cases", nargs="*", default=None,
-                        help="subset like mlp:1 resnet18:32 (default: the standard five)")
+                        help="subset like mlp:1 resnet18:32 (default: the standard cases)")
     args = parser.parse_args()
     cases = CASES if not args.cases else [
         (c.split(":")[0], int(c.split(":")[1])) for c in args.cases]

@@ -18,10 +18,13 @@ from triton_dsl import layers as L
 
 
 class SimpleMLP(nn.Module):
-    def __init__(self, *, num_classes: int = 10, hidden: int = 256) -> None:
+    def __init__(self, *, num_classes: int = 10, hidden: int = 256,
+                 activation_bits: int = 32) -> None:
         super().__init__()
-        self.fc1 = L.TernaryLinear(in_features=784, out_features=hidden, bias=True)
-        self.fc2 = L.TernaryLinear(in_features=hidden, out_features=num_classes, bias=True)
+        self.fc1 = L.TernaryLinear(in_features=784, out_features=hidden, bias=True,
+                                   activation_bits=activation_bits)
+        self.fc2 = L.TernaryLinear(in_features=hidden, out_features=num_classes, bias=True,
+                                   activation_bits=activation_bits)
 
     def forward(self, x):
         x = F.flatten(x, start_dim=1)
@@ -200,9 +203,19 @@ def randomize_batch_norm(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def calibrated(model: nn.Module, shape: tuple[int, ...]) -> nn.Module:
+    """Sets the input_amax of 8-bit layers from a few training-mode passes on random inputs."""
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(16, *shape))
+    return model
+
+
 # name -> (builder, example input shape without the batch)
 MODELS = {
     "mlp": (lambda: SimpleMLP(), (1, 28, 28)),
+    "mlp8": (lambda: calibrated(SimpleMLP(activation_bits=8), (1, 28, 28)), (1, 28, 28)),
     "resnet18": (lambda: ResNet18(), (3, 32, 32)),
     "resnet18_small": (lambda: ResNet18(width=8), (3, 32, 32)),
     "mobilenetv2": (lambda: MobileNetV2(), (3, 224, 224)),

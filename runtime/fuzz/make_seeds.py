@@ -37,7 +37,14 @@ def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
     act = nn.Sequential(L.TernaryLinear(in_features=5, out_features=4),
                         L.TernaryActivation(method="ternary"), L.LayerNorm(normalized_shape=4),
                         L.GELU(), L.Linear(in_features=4, out_features=2), L.Tanh())
+    # 8-bit activations (format version 2): one training-mode pass sets each input_amax.
+    int8 = nn.Sequential(
+        L.TernaryConv2d(in_channels=2, out_channels=4, kernel_size=3, padding=1,
+                        activation_bits=8), L.ReLU(),
+        L.Flatten(), L.TernaryLinear(in_features=4 * 5 * 5, out_features=3, activation_bits=8))
+    int8(torch.randn(4, 2, 5, 5))
     return {
+        "int8": (int8.eval(), torch.randn(2, 2, 5, 5)),
         "mlp": (native_models.randomize_batch_norm(mlp), torch.randn(2, 3, 4)),
         "conv": (native_models.randomize_batch_norm(conv), torch.randn(2, 2, 9, 9)),
         "vit": (vit.eval(), torch.randn(2, 3, 8, 8)),
