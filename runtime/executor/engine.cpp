@@ -41,6 +41,7 @@ Engine::Engine(Model model, const EngineOptions& options)
       max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
   prepared_int8_.resize(model_.ops.size());
+  tiles_.resize(model_.ops.size());
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     if (op.kind != OpKind::kLinear && op.kind != OpKind::kConv2d) continue;
@@ -50,6 +51,15 @@ Engine::Engine(Model model, const EngineOptions& options)
           kernels::prepare_ternary_int8(w->ternary));
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
+      const auto& a = op.ints;
+      if (kernels_->tile_conv && op.kind == OpKind::kConv2d &&
+          kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[8], a[2], a[3], a[6], a[7])) {
+        // The output size as traced (the engine only runs that image size).
+        const auto& traced = model_.values[op.output].dims;
+        const bool unrolled = traced.size() == 4 && kernels::tile_conv_unrolls(traced[2], traced[3]);
+        tiles_[i] = std::make_unique<kernels::TileConvWeights>(
+            kernels::prepare_tile_conv(*prepared_[i], a[0], a[1], unrolled));
+      }
     }
   }
 }
@@ -103,8 +113,8 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
-    const OpContext ctx{model_, pool_,         *kernels_, prepared_[i].get(), batch, max_elements_,
-                        prepared_int8_[i].get(), int8_kernels_};
+    const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
+                        max_elements_, prepared_int8_[i].get(), int8_kernels_};
     Tensor& out = values[op.output];
     const auto started = std::chrono::steady_clock::now();
     Status s;

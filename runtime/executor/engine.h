@@ -14,6 +14,7 @@
 #include "format/status.h"
 #include "kernels/ternary.h"
 #include "kernels/ternary_int8.h"
+#include "kernels/ternary_tiles.h"
 #include "kernels/thread_pool.h"
 
 namespace triton_rt {
@@ -65,6 +66,7 @@ class Engine {
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
+  std::vector<std::unique_ptr<kernels::TileConvWeights>> tiles_;     // per op, or null
   // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry).
   std::vector<std::unique_ptr<kernels::PreparedTernaryInt8>> prepared_int8_;
   const kernels::KernelSet* kernels_;

@@ -12,6 +12,7 @@
 #include "format/status.h"
 #include "kernels/ternary.h"
 #include "kernels/ternary_int8.h"
+#include "kernels/ternary_tiles.h"
 #include "kernels/thread_pool.h"
 
 namespace triton_rt {
@@ -21,6 +22,7 @@ struct OpContext {
   ThreadPool& pool;
   const kernels::KernelSet& kernels;
   const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
+  const kernels::TileConvWeights* tiles;    // their AMX tiles, for convolutions that fit
   std::int64_t batch;                       // dim 0 of the graph's first input
   std::int64_t max_elements;                // largest tensor an op may produce
   // Ops with an activation scale (8-bit activations): their ternary weights as int8 codes
@@ -35,6 +37,11 @@ using Inputs = std::vector<const Tensor*>;
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+
+// ops_conv_tiles.cpp: a ternary conv2d whose weights have AMX tiles (ctx.tiles); `out` is
+// allocated with its final shape.
+void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
+                      const kernels::TileConvGeometry& g, Tensor& out);
 
 // ops_quantized.cpp: linear and conv2d whose record carries an activation scale
 bool has_activation_scale(const OpDesc& op);

@@ -289,6 +289,15 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   }
   g.p = g.oh * g.ow;
   if (Status st = allocate(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
+  if (ctx.tiles != nullptr && ctx.kernels.tile_conv) {
+    kernels::TileConvGeometry t;
+    t.channels = g.c, t.height = g.h, t.width = g.w, t.out_channels = g.o;
+    t.kernel_h = g.kh, t.kernel_w = g.kw, t.stride = g.sh, t.pad_h = g.ph, t.pad_w = g.pw;
+    t.out_h = g.oh, t.out_w = g.ow, t.unrolled = ctx.tiles->unrolled;
+    t.finish();
+    run_conv2d_tiles(op, ctx, x, t, out);
+    return {};
+  }
   if (g.cg == 1 && g.groups > 1) {
     std::vector<float> dense(g.o * g.kh * g.kw);
     if (w.is_ternary()) {

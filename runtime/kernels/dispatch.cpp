@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/ternary.h"
+#include "kernels/ternary_tiles.h"
 
 namespace triton_rt::kernels {
 
@@ -17,6 +18,8 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAmx:
+      return "amx";
   }
   return "scalar";
 }
@@ -26,7 +29,7 @@ Isa detected_isa() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
-    return Isa::kAvx512;
+    return tile_conv_available() ? Isa::kAmx : Isa::kAvx512;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
 #endif
@@ -41,15 +44,27 @@ Isa selected_isa() {
   if (std::strcmp(forced, "scalar") == 0) want = Isa::kScalar;
   if (std::strcmp(forced, "avx2") == 0) want = Isa::kAvx2;
   if (std::strcmp(forced, "avx512") == 0) want = Isa::kAvx512;
+  if (std::strcmp(forced, "amx") == 0) want = Isa::kAmx;
   return static_cast<int>(want) < static_cast<int>(best) ? want : best;
 }
 
 const KernelSet& kernel_set(Isa isa) {
   const Isa best = detected_isa();
   if (static_cast<int>(isa) > static_cast<int>(best)) isa = best;
+  if (isa == Isa::kAmx) return *amx_kernels();
   if (isa == Isa::kAvx512) return *avx512_kernels();
   if (isa == Isa::kAvx2) return *avx2_kernels();
   return *scalar_kernels();
+}
+
+const KernelSet* amx_kernels() {
+  static const KernelSet amx = [] {
+    KernelSet set = *avx512_kernels();
+    set.isa = Isa::kAmx;
+    set.tile_conv = true;
+    return set;
+  }();
+  return &amx;
 }
 
 }  // namespace triton_rt::kernels

@@ -18,7 +18,8 @@
 
 namespace triton_rt::kernels {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// kAmx is AVX-512 plus AMX bf16 tiles, which only the convolution path uses (ternary_tiles.h).
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 const char* isa_name(Isa isa);
 
 struct MaskBlock {
@@ -54,6 +55,10 @@ struct PreparedTernary {
   // `plus` / `minus` when row 16 * b + i has weight +1 / -1 (rows past `rows` are 0).
   std::int64_t row_blocks = 0;
   std::vector<MaskBlock> colmasks;
+  // Table-lookup GEMV form: columns in groups of 4, rows in blocks of 16;
+  // nibbles[(b * groups + g) * 16 + i] holds, for row 16 * b + i and columns 4g..4g+3, the
+  // +1 weights as bits 0-3 and the -1 weights as bits 4-7 (groups = blocks * 4).
+  std::vector<std::uint8_t> nibbles;
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
@@ -110,6 +115,8 @@ struct KernelSet {
   // Null where the ISA has no register-blocked variant (the executor then uses `gemm`).
   const char* gemm_oc_name = nullptr;
   GemmOcFn gemm_oc = nullptr;
+  // Whether convolutions run on AMX tiles (ternary_tiles.h) where their shape allows.
+  bool tile_conv = false;
 };
 
 // The scalar reference of every gemm_oc variant.
@@ -120,12 +127,13 @@ void gemm_oc_t2f32__scalar_16x16(const PreparedTernary& w, const float* x, std::
 const KernelSet& kernel_set(Isa isa);
 // What the CPU supports (cpuid).
 Isa detected_isa();
-// The level to use: detected_isa(), lowered by TRITON_RT_FORCE_ISA=scalar|avx2|avx512.
+// The level to use: detected_isa(), lowered by TRITON_RT_FORCE_ISA=scalar|avx2|avx512|amx.
 Isa selected_isa();
 
 // The per-ISA sets; those not compiled in (or not supported here) return nullptr.
 const KernelSet* scalar_kernels();
 const KernelSet* avx2_kernels();
 const KernelSet* avx512_kernels();
+const KernelSet* amx_kernels();  // the AVX-512 set with tile convolutions
 
 }  // namespace triton_rt::kernels

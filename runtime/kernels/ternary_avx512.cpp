@@ -1,9 +1,7 @@
 // AVX-512 ternary kernels (compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl; only
 // called after cpuid says the CPU has them, see dispatch.cpp).
 //
-// gemv: 16 weights per mask block map onto one zmm of activations: the +1 mask and the -1
-// mask are the write masks of two masked adds, into separate accumulators so the adds of
-// 4 rows x 2 signs form 8 independent dependency chains.
+// gemv: table lookup over groups of 4 activations, 16 rows per zmm (see the kernel).
 // gemm: one 64-column panel (4 zmm) per step, one load+add per nonzero weight; alternate
 // weights feed two accumulator sets for 8 independent chains.
 #include <immintrin.h>
@@ -15,6 +13,8 @@
 #endif
 
 #include <algorithm>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/ternary.h"
 
@@ -29,42 +29,76 @@ inline float finish(__m512 plus, __m512 minus) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-void gemv_t2f32__avx512_4x1(const PreparedTernary& w, const float* x, float* y,
-                            std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t nb = w.blocks;
-  std::int64_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) {
-    const MaskBlock* m0 = w.masks.data() + r * nb;
-    const MaskBlock* m1 = m0 + nb;
-    const MaskBlock* m2 = m1 + nb;
-    const MaskBlock* m3 = m2 + nb;
-    __m512 p0 = _mm512_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
-    __m512 n0 = p0, n1 = p0, n2 = p0, n3 = p0;
-    for (std::int64_t b = 0; b < nb; ++b) {
-      const __m512 xv = _mm512_loadu_ps(x + b * kMaskBlockWeights);
-      p0 = _mm512_mask_add_ps(p0, m0[b].plus, p0, xv);
-      n0 = _mm512_mask_add_ps(n0, m0[b].minus, n0, xv);
-      p1 = _mm512_mask_add_ps(p1, m1[b].plus, p1, xv);
-      n1 = _mm512_mask_add_ps(n1, m1[b].minus, n1, xv);
-      p2 = _mm512_mask_add_ps(p2, m2[b].plus, p2, xv);
-      n2 = _mm512_mask_add_ps(n2, m2[b].minus, n2, xv);
-      p3 = _mm512_mask_add_ps(p3, m3[b].plus, p3, xv);
-      n3 = _mm512_mask_add_ps(n3, m3[b].minus, n3, xv);
-    }
-    y[r] = w.scales[r] * finish(p0, n0);
-    y[r + 1] = w.scales[r + 1] * finish(p1, n1);
-    y[r + 2] = w.scales[r + 2] * finish(p2, n2);
-    y[r + 3] = w.scales[r + 3] * finish(p3, n3);
+// A write mask straight from memory (kmovw k, m16: a load-port uop); compilers otherwise
+// go through a general register (movzwl + kmovw k, r32), an extra uop on port 5, which
+// the FMAs need.
+inline __mmask16 load_mask(const std::uint16_t* p) {
+#if defined(__GNUC__)
+  __mmask16 k;
+  asm("kmovw %1, %0" : "=Yk"(k) : "m"(*p));
+  return k;
+#else
+  return *p;
+#endif
+}
+
+// Table-lookup GEMV: for each group of 4 activations, the 16 sums of its subsets fill one
+// zmm; a row's +1 weights in the group (4 bits) and its -1 weights (4 more) index that table
+// with vpermps, so 16 rows x 4 columns cost two permutes and two adds instead of eight
+// masked adds (measured 2.5x on a 784x256 layer). The index bytes of 16 rows are one
+// 16-byte load (see PreparedTernary::nibbles).
+void gemv_t2f32__avx512_16x4lut(const PreparedTernary& w, const float* x, float* y,
+                                std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t groups = w.blocks * 4;
+  thread_local std::vector<float> table_store;
+  if (static_cast<std::int64_t>(table_store.size()) < groups * 16 + 16) table_store.resize(groups * 16 + 16);
+  // 64-byte aligned tables (the vector's storage is only 16-byte aligned).
+  float* tables = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(table_store.data()) + 63) &
+                                           ~std::uintptr_t{63});
+  // Bit j of lane i: whether subset i contains activation j.
+  const __m512 bit0 = _mm512_set_ps(1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);
+  const __m512 bit1 = _mm512_set_ps(1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0);
+  const __m512 bit2 = _mm512_set_ps(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
+  const __m512 bit3 = _mm512_set_ps(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const float* xg = x + 4 * g;
+    __m512 t = _mm512_mul_ps(bit0, _mm512_set1_ps(xg[0]));
+    t = _mm512_fmadd_ps(bit1, _mm512_set1_ps(xg[1]), t);
+    t = _mm512_fmadd_ps(bit2, _mm512_set1_ps(xg[2]), t);
+    t = _mm512_fmadd_ps(bit3, _mm512_set1_ps(xg[3]), t);
+    _mm512_store_ps(tables + 16 * g, t);
   }
-  for (; r < row_end; ++r) {
-    const MaskBlock* m0 = w.masks.data() + r * nb;
-    __m512 p0 = _mm512_setzero_ps(), n0 = p0;
-    for (std::int64_t b = 0; b < nb; ++b) {
-      const __m512 xv = _mm512_loadu_ps(x + b * kMaskBlockWeights);
-      p0 = _mm512_mask_add_ps(p0, m0[b].plus, p0, xv);
-      n0 = _mm512_mask_add_ps(n0, m0[b].minus, n0, xv);
+  auto indices = [](const std::uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  };
+  for (std::int64_t b = row_begin / kOcBlock; b * kOcBlock < row_end; ++b) {
+    const std::uint8_t* nib = w.nibbles.data() + b * groups * kOcBlock;
+    __m512 p[4], n[4];
+    for (int u = 0; u < 4; ++u) p[u] = n[u] = _mm512_setzero_ps();
+    std::int64_t g = 0;
+    // Four groups per step into separate accumulators: eight independent add chains.
+    for (; g + 4 <= groups; g += 4) {
+      for (int u = 0; u < 4; ++u) {
+        const __m512i i = indices(nib + (g + u) * kOcBlock);
+        const __m512 t = _mm512_load_ps(tables + 16 * (g + u));
+        p[u] = _mm512_add_ps(p[u], _mm512_permutexvar_ps(i, t));
+        n[u] = _mm512_add_ps(n[u], _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), t));
+      }
     }
-    y[r] = w.scales[r] * finish(p0, n0);
+    for (; g < groups; ++g) {
+      const __m512i i = indices(nib + g * kOcBlock);
+      const __m512 t = _mm512_load_ps(tables + 16 * g);
+      p[0] = _mm512_add_ps(p[0], _mm512_permutexvar_ps(i, t));
+      n[0] = _mm512_add_ps(n[0], _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), t));
+    }
+    const __m512 sum = _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(p[0], p[1]), _mm512_add_ps(p[2], p[3])),
+                                     _mm512_add_ps(_mm512_add_ps(n[0], n[1]), _mm512_add_ps(n[2], n[3])));
+    // Rows of this block inside [row_begin, row_end) and the matrix.
+    const std::int64_t first = std::max(row_begin, b * kOcBlock);
+    const std::int64_t last = std::min({row_end, w.rows, (b + 1) * kOcBlock});
+    const auto lanes = static_cast<__mmask16>(((1u << (last - first)) - 1u) << (first - b * kOcBlock));
+    const __m512 scales = _mm512_maskz_loadu_ps(lanes, w.scales.data() + b * kOcBlock);
+    _mm512_mask_storeu_ps(y + b * kOcBlock, lanes, _mm512_mul_ps(sum, scales));
   }
 }
 
@@ -150,19 +184,6 @@ void gemm_t2f32__avx512_1x64(const PreparedTernary& w, const float* x, std::int6
   }
 }
 
-// A write mask straight from memory (kmovw k, m16: a load-port uop); compilers otherwise
-// go through a general register (movzwl + kmovw k, r32), an extra uop on port 5, which
-// the FMAs need.
-inline __mmask16 load_mask(const std::uint16_t* p) {
-#if defined(__GNUC__)
-  __mmask16 k;
-  asm("kmovw %1, %0" : "=Yk"(k) : "m"(*p));
-  return k;
-#else
-  return *p;
-#endif
-}
-
 // Register-blocked over output channels: 16 rows (one zmm of decoded weights per column k)
 // x 16 columns (16 zmm accumulators), one FMA with a broadcast activation per (k, column),
 // so each decoded weight vector serves 16 columns and each activation 16 rows. Zero weights
@@ -204,7 +225,7 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
   _mm_setcsr(saved_csr);
 }
 
-const KernelSet kAvx512 = {Isa::kAvx512, "gemv_t2f32__avx512_4x1", gemv_t2f32__avx512_4x1,
+const KernelSet kAvx512 = {Isa::kAvx512, "gemv_t2f32__avx512_16x4lut", gemv_t2f32__avx512_16x4lut,
                            "gemm_t2f32__avx512_1x64", gemm_t2f32__avx512_1x64,
                            "gemm_oc_t2f32__avx512_16x16", gemm_oc_t2f32__avx512_16x16};
 

@@ -16,6 +16,7 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
   p.masks.assign(p.rows * p.blocks, MaskBlock{0, 0});
   p.row_blocks = (m.rows + kOcBlock - 1) / kOcBlock;
   p.colmasks.assign(p.row_blocks * p.cols, MaskBlock{0, 0});
+  p.nibbles.assign(p.row_blocks * p.blocks * 4 * kOcBlock, 0);
   p.starts.reserve(p.rows + 1);
   p.splits.reserve(p.rows);
   std::vector<std::uint32_t> minus;
@@ -31,6 +32,9 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
       const auto row_bit = static_cast<std::uint16_t>(1u << (r % kOcBlock));
       if (code > 0) cb.plus |= row_bit;
       if (code < 0) cb.minus |= row_bit;
+      std::uint8_t& nibble = p.nibbles[(r / kOcBlock * p.blocks * 4 + c / 4) * kOcBlock + r % kOcBlock];
+      if (code > 0) nibble |= static_cast<std::uint8_t>(1u << (c % 4));
+      if (code < 0) nibble |= static_cast<std::uint8_t>(16u << (c % 4));
       if (code > 0) {
         b.plus |= bit;
         p.indices.push_back(static_cast<std::uint32_t>(c));

@@ -53,7 +53,7 @@ def test_parity_with_pytorch(exported, batch):
     assert relative_error(got, want) < TOLERANCE, name
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "amx"])
 def test_every_kernel_level_agrees(exported, isa, monkeypatch):
     _, model, shape, path, _ = exported
     monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
@@ -163,7 +163,7 @@ def test_threads_are_configurable(tmp_path):
     assert native.load(tmp_path / "m.tpk", threads=3).info()["threads"] == 3
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "amx"])
 @pytest.mark.parametrize("geometry", [
     # (in, out, kernel, stride, padding, dilation, size): output channels not a multiple of
     # 16, output sizes not a multiple of 16 columns, strided, dilated and 1x1 convolutions.

@@ -150,7 +150,7 @@ TEST_P(EachIsa, LinearGemvAndGemmPathsMatchNaive) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, EachIsa, ::testing::Values("scalar", "avx2", "avx512"));
+INSTANTIATE_TEST_SUITE_P(Isa, EachIsa, ::testing::Values("scalar", "avx2", "avx512", "amx"));
 
 TEST(Executor, Pooling) {
   TpkBuilder b;

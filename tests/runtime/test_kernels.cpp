@@ -32,7 +32,7 @@ TernaryMatrix random_matrix(std::int64_t rows, std::int64_t cols, std::mt19937& 
 
 std::vector<const KernelSet*> runnable_sets() {
   std::vector<const KernelSet*> sets;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
     if (static_cast<int>(isa) <= static_cast<int>(detected_isa())) sets.push_back(&kernel_set(isa));
   }
   return sets;
@@ -182,7 +182,8 @@ TEST(Kernels, PanelPackingLayout) {
 
 TEST(Kernels, NamesFollowTheConvention) {
   for (const KernelSet* set : runnable_sets()) {
-    const std::string isa = isa_name(set->isa);
+    // The AMX level adds tile convolutions (ternary_tiles.h) to the AVX-512 matrix kernels.
+    const std::string isa = set->isa == Isa::kAmx ? "avx512" : isa_name(set->isa);
     EXPECT_EQ(std::string(set->gemv_name).rfind("gemv_t2f32__" + isa + "_", 0), 0u);
     EXPECT_EQ(std::string(set->gemm_name).rfind("gemm_t2f32__" + isa + "_", 0), 0u);
     if (set->gemm_oc != nullptr) {
@@ -198,10 +199,15 @@ TEST(Dispatch, ForceIsaLowersTheLevelButNeverRaisesIt) {
   EXPECT_EQ(static_cast<int>(selected_isa()),
             std::min(static_cast<int>(Isa::kAvx2), static_cast<int>(detected_isa())));
   setenv("TRITON_RT_FORCE_ISA", "avx512", 1);
+  EXPECT_EQ(static_cast<int>(selected_isa()),
+            std::min(static_cast<int>(Isa::kAvx512), static_cast<int>(detected_isa())));
+  setenv("TRITON_RT_FORCE_ISA", "amx", 1);
   EXPECT_EQ(selected_isa(), detected_isa());
   unsetenv("TRITON_RT_FORCE_ISA");
   EXPECT_EQ(selected_isa(), detected_isa());
-  EXPECT_EQ(kernel_set(Isa::kAvx512).isa, detected_isa());
+  EXPECT_EQ(kernel_set(Isa::kAmx).isa, detected_isa());
+  EXPECT_EQ(kernel_set(Isa::kAmx).tile_conv, detected_isa() == Isa::kAmx);
+  EXPECT_FALSE(kernel_set(Isa::kAvx512).tile_conv);
 }
 
 TEST(ThreadPool, CoversEveryIndexOnce) {

@@ -1,0 +1,56 @@
+// Conv2d on AMX tiles: the executor side of kernels/ternary_tiles.h. For each image it
+// packs the input into bf16 slices (parallel over channel pairs), then runs the tile
+// kernel over (32 output channels x 32 positions) units (parallel over units). Batches at
+// least as large as the thread pool run whole images per thread instead.
+#include <algorithm>
+
+#include "executor/ops.h"
+
+namespace triton_rt {
+
+void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
+                      const kernels::TileConvGeometry& g, Tensor& out) {
+  using kernels::TileClamp;
+  const TensorData* bias_tensor = op.tensor(ctx.model.tensors, 1);
+  const float* bias = bias_tensor != nullptr ? bias_tensor->values.data() : nullptr;
+  const TileClamp clamp = op.act == Activation::kRelu    ? TileClamp::kRelu
+                          : op.act == Activation::kRelu6 ? TileClamp::kRelu6
+                                                         : TileClamp::kNone;
+  const std::int64_t batch = x.shape[0];
+  const std::int64_t in_size = g.channels * g.height * g.width;
+  const std::int64_t out_size = g.out_channels * g.out_h * g.out_w;
+  const std::int64_t units = g.out_blocks() * g.position_blocks();
+  const kernels::TileConvWeights& w = *ctx.tiles;
+  auto run_image = [&](std::int64_t n, std::vector<std::uint32_t>& packed, bool whole) {
+    const float* image = x.data.data() + n * in_size;
+    float* y = out.data.data() + n * out_size;
+    if (whole) {
+      kernels::tile_conv_pack(image, g, packed.data(), 0, g.pairs());
+      kernels::tile_conv_run(w, g, packed.data(), bias, clamp, y, 0, units);
+    } else {
+      ctx.pool.parallel_for(g.pairs(), 4, [&](std::int64_t b, std::int64_t e) {
+        kernels::tile_conv_pack(image, g, packed.data(), b, e);
+      });
+      ctx.pool.parallel_for(units, 1, [&](std::int64_t b, std::int64_t e) {
+        kernels::tile_conv_run(w, g, packed.data(), bias, clamp, y, b, e);
+      });
+    }
+  };
+  if (batch >= ctx.pool.size() && ctx.pool.size() > 1) {
+    ctx.pool.parallel_for(batch, 1, [&](std::int64_t b, std::int64_t e) {
+      std::vector<std::uint32_t> packed(g.packed_words());
+      for (std::int64_t n = b; n < e; ++n) run_image(n, packed, true);
+    });
+  } else {
+    // Kept across calls on this thread (a fresh buffer per convolution costs page faults);
+    // the packer writes every word the kernel reads.
+    thread_local std::vector<std::uint32_t> packed;
+    if (packed.size() < static_cast<std::size_t>(g.packed_words())) packed.resize(g.packed_words());
+    for (std::int64_t n = 0; n < batch; ++n) run_image(n, packed, ctx.pool.size() == 1);
+  }
+  if (clamp == TileClamp::kNone && op.act != Activation::kNone) {
+    apply_activation(op.act, out.data.data(), out.numel());
+  }
+}
+
+}  // namespace triton_rt

@@ -1,0 +1,351 @@
+// AMX tile convolution for ternary weights (see ternary_tiles.h for the method and the
+// layouts). Compiled with -mamx-tile -mamx-bf16 and AVX-512 flags; the executor calls it
+// only after tile_conv_available() said yes, and TRITON_RT_FORCE_ISA=avx512 (or lower)
+// turns it off. Its reference is the scalar GEMM over im2col columns (tests/runtime).
+#include "kernels/ternary_tiles.h"
+
+#include <immintrin.h>
+
+// GCC 12's AVX-512 headers build 256-bit halves from _mm256_undefined_*(), which its own
+// -Wmaybe-uninitialized then flags in every caller (a known false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <algorithm>
+#include <cpuid.h>
+
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+namespace triton_rt::kernels {
+namespace {
+
+constexpr std::int64_t kTileElems = 16 * 32;  // bf16 values in one weight tile
+constexpr std::uint16_t kBf16One = 0x3F80;
+constexpr std::uint16_t kBf16MinusOne = 0xBF80;
+
+std::int64_t round_up(std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; }
+
+// The tile register configuration (palette 1): all eight tiles are 16 rows of 64 bytes.
+// Tiles 0-3 accumulate (16 outputs x 16 positions of float32), 4-5 hold weights, 6-7
+// activations.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t bytes_per_row[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+TileConfig full_tiles() {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.bytes_per_row[t] = 64;
+    c.rows[t] = 16;
+  }
+  return c;
+}
+
+// Cuts 16 floats into three bf16 slices whose sum is exact: each slice keeps the top 8
+// significant bits of what the previous ones left. Returns the slices as float32 values
+// whose low 16 bits are zero.
+struct Slices {
+  __m512i hi, mid, lo;
+};
+inline Slices slice(__m512 v) {
+  const __m512i mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  Slices s;
+  s.hi = _mm512_and_si512(_mm512_castps_si512(v), mask);
+  const __m512 r1 = _mm512_sub_ps(v, _mm512_castsi512_ps(s.hi));
+  s.mid = _mm512_and_si512(_mm512_castps_si512(r1), mask);
+  const __m512 r2 = _mm512_sub_ps(r1, _mm512_castsi512_ps(s.mid));
+  s.lo = _mm512_and_si512(_mm512_castps_si512(r2), mask);
+  return s;
+}
+
+// One 32-bit word per position: the bf16 of the even channel low, of the odd channel high.
+inline __m512i interleave(__m512i even, __m512i odd) {
+  return _mm512_or_si512(_mm512_srli_epi32(even, 16), odd);
+}
+
+// Writes `count` (<= 16) words of each slice for positions whose values are in `a` (even
+// channel) and `b` (odd channel).
+inline void put_words(__m512 a, __m512 b, std::uint32_t* dst[kTileSlices], std::int64_t at,
+                      __mmask16 mask) {
+  const Slices sa = slice(a), sb = slice(b);
+  _mm512_mask_storeu_epi32(dst[0] + at, mask, interleave(sa.hi, sb.hi));
+  _mm512_mask_storeu_epi32(dst[1] + at, mask, interleave(sa.mid, sb.mid));
+  _mm512_mask_storeu_epi32(dst[2] + at, mask, interleave(sa.lo, sb.lo));
+}
+
+inline __mmask16 first_lanes(std::int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// Loads `n` (<= 16) floats at stride `stride` from `src`, zeros past n; a null row is zeros.
+inline __m512 load_row(const float* src, std::int64_t stride, std::int64_t n) {
+  if (src == nullptr) return _mm512_setzero_ps();
+  const __mmask16 m = first_lanes(n);
+  if (stride == 1) return _mm512_maskz_loadu_ps(m, src);
+  const __m512i index = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+                                                            5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(static_cast<int>(stride)));
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, src, 4);
+}
+
+}  // namespace
+
+void TileConvGeometry::finish() {
+  if (unrolled) {
+    gemm_channels = channels * kernel_h * kernel_w;
+    run_kernel_h = run_kernel_w = run_stride = 1;
+    phases = 1;
+    phase_h = out_h;
+    phase_w = out_w;
+  } else {
+    gemm_channels = channels;
+    run_kernel_h = kernel_h, run_kernel_w = kernel_w, run_stride = stride;
+    phases = stride * stride;
+    phase_h = (height + 2 * pad_h + stride - 1) / stride;
+    phase_w = (width + 2 * pad_w + stride - 1) / stride;
+  }
+  channels_padded = round_up(gemm_channels, 32);
+  positions = round_up(out_h * phase_w, 32);
+  // The farthest word a tap reads past a position: its row and column offset in the phase.
+  const std::int64_t reach =
+      (run_kernel_h - 1) / run_stride * phase_w + (run_kernel_w - 1) / run_stride;
+  plane = round_up(std::max(phase_h * phase_w, positions + reach), 16);
+}
+
+bool tile_conv_fits(std::int64_t channels, std::int64_t groups, std::int64_t stride_h,
+                    std::int64_t stride_w, std::int64_t dilation_h, std::int64_t dilation_w) {
+  return groups == 1 && channels >= 16 && stride_h == stride_w && (stride_h == 1 || stride_h == 2) &&
+         dilation_h == 1 && dilation_w == 1;
+}
+
+bool tile_conv_available() {
+  static const bool available = [] {
+#if defined(__linux__) && (defined(__x86_64__) || defined(__i386__))
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    const bool amx_bf16 = (d >> 22) & 1u, amx_tile = (d >> 24) & 1u;
+    const bool avx512 = ((b >> 16) & 1u) && ((b >> 30) & 1u);  // F and BW
+    if (!amx_bf16 || !amx_tile || !avx512) return false;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0 || ((c >> 27) & 1u) == 0) return false;  // OSXSAVE
+    unsigned xcr0_lo = 0, xcr0_hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if (((xcr0_lo >> 17) & 3u) != 3u) return false;  // the OS saves tile config and data
+    // Linux hands out tile data state only on request (ARCH_REQ_XCOMP_PERM, XTILEDATA).
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureTileData = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureTileData) == 0;
+#else
+    return false;
+#endif
+  }();
+  return available;
+}
+
+TileConvWeights prepare_tile_conv(const PreparedTernary& w, std::int64_t kernel_h,
+                                  std::int64_t kernel_w, bool unrolled) {
+  TileConvWeights t;
+  t.unrolled = unrolled;
+  t.kernel_h = unrolled ? 1 : kernel_h;
+  t.kernel_w = unrolled ? 1 : kernel_w;
+  const std::int64_t taps = t.kernel_h * t.kernel_w;
+  t.out_channels = w.rows;
+  t.channels = w.cols / taps;
+  t.channels_padded = round_up(t.channels, 32);
+  t.out_padded = round_up(t.out_channels, 32);
+  const std::int64_t cblocks = t.channels_padded / 32;
+  t.tiles.assign(t.out_padded / 16 * taps * cblocks * kTileElems, 0);
+  t.scales.assign(t.out_padded, 0.0f);
+  for (std::int64_t o = 0; o < w.rows; ++o) {
+    t.scales[o] = w.scales[o];
+    for (std::uint32_t i = w.starts[o]; i < w.starts[o + 1]; ++i) {
+      const std::int64_t col = w.indices[i], c = col / taps, tap = col % taps;
+      const std::int64_t tile = (o / 16 * taps + tap) * cblocks + c / 32;
+      t.tiles[tile * kTileElems + o % 16 * 32 + c % 32] =
+          i < w.splits[o] ? kBf16One : kBf16MinusOne;
+    }
+  }
+  return t;
+}
+
+namespace {
+
+// The unrolled (im2col) form: row k = (channel, tap) of the convolution over the output
+// positions, built one float line per row, then interleaved in pairs.
+void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
+                   std::int64_t pair_begin, std::int64_t pair_end) {
+  const std::int64_t taps = g.kernel_h * g.kernel_w, count = g.out_h * g.out_w;
+  std::vector<float> lines(2 * static_cast<std::size_t>(count));
+  auto build_line = [&](std::int64_t k, float* line) {
+    if (k >= g.gemm_channels) return false;
+    const std::int64_t c = k / taps, i = k / g.kernel_w % g.kernel_h, j = k % g.kernel_w;
+    const float* plane = image + c * g.height * g.width;
+    for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
+      const std::int64_t iy = oy * g.stride - g.pad_h + i;
+      float* d = line + oy * g.out_w;
+      for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+        const std::int64_t ix = ox * g.stride - g.pad_w + j;
+        d[ox] = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width ? plane[iy * g.width + ix] : 0.0f;
+      }
+    }
+    return true;
+  };
+  for (std::int64_t pair = pair_begin; pair < pair_end; ++pair) {
+    std::uint32_t* dst[kTileSlices];
+    for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
+      dst[sl] = packed + (sl * g.pairs() + pair) * g.plane;
+      std::fill(dst[sl] + count, dst[sl] + g.plane, 0u);
+    }
+    const bool has_even = build_line(2 * pair, lines.data());
+    const bool has_odd = build_line(2 * pair + 1, lines.data() + count);
+    for (std::int64_t at = 0; at < count; at += 16) {
+      const std::int64_t n = std::min<std::int64_t>(16, count - at);
+      put_words(load_row(has_even ? lines.data() + at : nullptr, 1, n),
+                load_row(has_odd ? lines.data() + count + at : nullptr, 1, n), dst, at,
+                first_lanes(n));
+    }
+  }
+}
+
+}  // namespace
+
+void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
+                    std::int64_t pair_begin, std::int64_t pair_end) {
+  if (g.unrolled) {
+    pack_unrolled(image, g, packed, pair_begin, pair_end);
+    return;
+  }
+  const std::int64_t s = g.stride, plane_used = g.phase_h * g.phase_w;
+  for (std::int64_t pair = pair_begin; pair < pair_end; ++pair) {
+    const std::int64_t c0 = 2 * pair, c1 = 2 * pair + 1;
+    for (std::int64_t py = 0; py < s; ++py) {
+      for (std::int64_t px = 0; px < s; ++px) {
+        const std::int64_t phase = py * s + px;
+        std::uint32_t* dst[kTileSlices];
+        for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
+          dst[sl] = packed + ((sl * g.phases + phase) * g.pairs() + pair) * g.plane;
+          std::fill(dst[sl] + plane_used, dst[sl] + g.plane, 0u);
+        }
+        // Phase columns x' whose input column s * x' + px - pad_w lies inside the image.
+        const std::int64_t x_begin = std::clamp<std::int64_t>((g.pad_w - px + s - 1) / s, 0, g.phase_w);
+        const std::int64_t x_end =
+            std::clamp<std::int64_t>((g.width + g.pad_w - px + s - 1) / s, x_begin, g.phase_w);
+        for (std::int64_t yq = 0; yq < g.phase_h; ++yq) {
+          const std::int64_t row = s * yq + py - g.pad_h;
+          const std::int64_t at = yq * g.phase_w;
+          if (row < 0 || row >= g.height) {
+            for (auto* d : dst) std::fill(d + at, d + at + g.phase_w, 0u);
+            continue;
+          }
+          for (auto* d : dst) {
+            std::fill(d + at, d + at + x_begin, 0u);
+            std::fill(d + at + x_end, d + at + g.phase_w, 0u);
+          }
+          const std::int64_t first_col = s * x_begin + px - g.pad_w;
+          const float* even = c0 < g.channels ? image + (c0 * g.height + row) * g.width + first_col : nullptr;
+          const float* odd = c1 < g.channels ? image + (c1 * g.height + row) * g.width + first_col : nullptr;
+          for (std::int64_t x = x_begin; x < x_end; x += 16) {
+            const std::int64_t n = std::min<std::int64_t>(16, x_end - x);
+            const std::int64_t offset = (x - x_begin) * s;
+            const __m512 a = load_row(even ? even + offset : nullptr, s, n);
+            const __m512 b = load_row(odd ? odd + offset : nullptr, s, n);
+            put_words(a, b, dst, at + x, first_lanes(n));
+          }
+        }
+      }
+    }
+  }
+}
+
+void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
+                   const std::uint32_t* packed, const float* bias, TileClamp clamp, float* y,
+                   std::int64_t unit_begin, std::int64_t unit_end) {
+  static const TileConfig config = full_tiles();
+  _tile_loadconfig(&config);
+  const std::int64_t taps = w.kernel_h * w.kernel_w, cblocks = w.channels_padded / 32;
+  const std::int64_t pblocks = g.position_blocks(), s = g.run_stride;
+  const std::int64_t act_stride = g.plane * 4;  // bytes between channel pairs
+  const std::int64_t out_plane = g.out_h * g.out_w;
+  alignas(64) float acc[4][256];
+  const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+  for (std::int64_t unit = unit_begin; unit < unit_end; ++unit) {
+    const std::int64_t ob = unit / pblocks, pb = unit % pblocks;
+    const std::uint16_t* w0 = w.tiles.data() + 2 * ob * taps * cblocks * kTileElems;
+    const std::uint16_t* w1 = w0 + taps * cblocks * kTileElems;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (std::int64_t i = 0; i < w.kernel_h; ++i) {
+      for (std::int64_t j = 0; j < w.kernel_w; ++j) {
+        const std::int64_t tap = i * w.kernel_w + j, phase = i % s * s + j % s;
+        const std::int64_t offset = i / s * g.phase_w + j / s + pb * 32;
+        for (std::int64_t cb = 0; cb < cblocks; ++cb) {
+          const std::int64_t tile = (tap * cblocks + cb) * kTileElems;
+          _tile_loadd(4, w0 + tile, 64);
+          _tile_loadd(5, w1 + tile, 64);
+          for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
+            const std::uint32_t* a =
+                packed + ((sl * g.phases + phase) * g.pairs() + cb * 16) * g.plane + offset;
+            _tile_loadd(6, a, act_stride);
+            _tile_loadd(7, a + 16, act_stride);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(2, 5, 6);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+      }
+    }
+    _tile_stored(0, acc[0], 64);
+    _tile_stored(1, acc[1], 64);
+    _tile_stored(2, acc[2], 64);
+    _tile_stored(3, acc[3], 64);
+    // Write-back: each half of the 32 positions maps to at most a few runs of one output
+    // row; a run's lanes are compressed to the front and stored contiguously.
+    for (std::int64_t half = 0; half < 2; ++half) {
+      struct Run {
+        __mmask16 lanes;
+        std::int64_t count, dst;
+      };
+      Run runs[16];
+      int nruns = 0;
+      const std::int64_t q0 = pb * 32 + half * 16;
+      for (std::int64_t q = q0; q < q0 + 16;) {
+        const std::int64_t oy = q / g.phase_w, ox = q % g.phase_w;
+        if (oy >= g.out_h) break;
+        const std::int64_t row_end = std::min(q0 + 16, (oy + 1) * g.phase_w);
+        const std::int64_t count = std::min(row_end - q, g.out_w - ox);
+        if (count > 0) {
+          const auto lanes = static_cast<__mmask16>(first_lanes(count) << (q - q0));
+          runs[nruns++] = {lanes, count, oy * g.out_w + ox};
+        }
+        q = row_end;
+      }
+      if (nruns == 0) continue;
+      for (std::int64_t r = 0; r < 32; ++r) {
+        const std::int64_t o = ob * 32 + r;
+        if (o >= w.out_channels) break;
+        __m512 v = _mm512_load_ps(acc[r / 16 * 2 + half] + r % 16 * 16);
+        v = _mm512_fmadd_ps(v, _mm512_set1_ps(w.scales[o]),
+                            _mm512_set1_ps(bias != nullptr ? bias[o] : 0.0f));
+        if (clamp != TileClamp::kNone) v = _mm512_max_ps(v, zero);
+        if (clamp == TileClamp::kRelu6) v = _mm512_min_ps(v, six);
+        float* out = y + o * out_plane;
+        for (int k = 0; k < nruns; ++k) {
+          _mm512_mask_storeu_ps(out + runs[k].dst, first_lanes(runs[k].count),
+                                _mm512_maskz_compress_ps(runs[k].lanes, v));
+        }
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace triton_rt::kernels
