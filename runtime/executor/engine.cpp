@@ -52,8 +52,13 @@ Engine::Engine(Model model, const EngineOptions& options)
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
       const auto& a = op.ints;
-      if (kernels_->tile_conv && op.kind == OpKind::kConv2d &&
-          kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[8], a[2], a[3], a[6], a[7])) {
+      if (!kernels_->tile_conv || has_activation_scale(op)) continue;
+      if (op.kind == OpKind::kLinear && w->ternary.cols >= 16) {
+        // A linear layer runs on tiles as a 1x1 convolution over its rows (ops_dense.cpp).
+        tiles_[i] = std::make_unique<kernels::TileConvWeights>(
+            kernels::prepare_tile_conv(*prepared_[i], 1, 1, false));
+      } else if (op.kind == OpKind::kConv2d &&
+                 kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[8], a[2], a[3], a[6], a[7])) {
         // The output size as traced (the engine only runs that image size).
         const auto& traced = model_.values[op.output].dims;
         const bool unrolled = traced.size() == 4 && kernels::tile_conv_unrolls(traced[2], traced[3]);

@@ -15,6 +15,8 @@ namespace triton_rt {
 namespace {
 
 constexpr std::int64_t kGemmMinRows = 4;
+// Rows from which a linear layer with AMX tiles uses them (a tile holds 16 positions).
+constexpr std::int64_t kTileMinRows = 16;
 // GEMV work (rows x mask blocks) below which a layer runs on the calling thread only.
 constexpr std::int64_t kInlineGemvBlocks = 4096;
 
@@ -102,6 +104,22 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         ctx.pool.parallel_for(o_count, 64, rows_fn);
       }
     }
+    return {};
+  }
+  if (ctx.tiles != nullptr && ctx.kernels.tile_conv && rows >= kTileMinRows) {
+    // AMX tiles: the rows are the positions of a 1x1 convolution over a [k, 1, rows] image.
+    Tensor image, result;
+    image.shape = {1, k, 1, rows};
+    image.data.resize(k * rows);
+    transpose(x.data.data(), rows, k, image.data.data());
+    result.shape = {1, o_count, 1, rows};
+    result.data.resize(o_count * rows);
+    kernels::TileConvGeometry g;
+    g.channels = k, g.height = 1, g.width = rows, g.out_channels = o_count;
+    g.kernel_h = g.kernel_w = 1, g.out_h = 1, g.out_w = rows;
+    g.finish();
+    run_conv2d_tiles(op, ctx, image, g, result);
+    transpose(result.data.data(), o_count, rows, y);
     return {};
   }
   // GEMM path: activations transposed to [k, rows] (panel-major for the ternary kernels) so

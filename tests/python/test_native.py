@@ -201,3 +201,24 @@ def test_ternary_linear_small_batches(tmp_path, features):
             with torch.no_grad():
                 want = model(x).numpy()
             assert relative_error(engine.run(x.numpy()), want) < TOLERANCE, (features, batch)
+
+
+@pytest.mark.parametrize("isa", ["avx512", "amx"])
+@pytest.mark.parametrize("features", [(37, 70, False), (300, 301, True), (16, 33, True)])
+def test_ternary_linear_large_batches(tmp_path, features, isa, monkeypatch):
+    # From 16 rows a linear layer runs on AMX tiles where the CPU has them (a 1x1
+    # convolution over the rows); other levels take the GEMM. Row counts around the
+    # 32-position tile block and over tokens of a 3-d input.
+    from triton_dsl import layers as L
+    cin, cout, bias = features
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    model = torch.nn.Sequential(L.TernaryLinear(in_features=cin, out_features=cout, bias=bias),
+                                L.ReLU()).eval()
+    save_packed(model, tmp_path / "l.tpk", example_input=torch.randn(2, 5, cin))
+    for threads in (1, 2):
+        engine = native.load(tmp_path / "l.tpk", threads=threads)
+        for batch in (4, 7, 40):
+            x = torch.randn(batch, 5, cin)
+            with torch.no_grad():
+                want = model(x).numpy()
+            assert relative_error(engine.run(x.numpy()), want) < TOLERANCE, (features, batch)
