@@ -58,10 +58,13 @@ Engine::Engine(Model model, const EngineOptions& options)
         tiles_[i] = std::make_unique<kernels::TileConvWeights>(
             kernels::prepare_tile_conv(*prepared_[i], 1, 1, false));
       } else if (op.kind == OpKind::kConv2d &&
-                 kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[8], a[2], a[3], a[6], a[7])) {
+                 kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[0] * a[1], a[8], a[2],
+                                         a[3], a[6], a[7])) {
         // The output size as traced (the engine only runs that image size).
         const auto& traced = model_.values[op.output].dims;
-        const bool unrolled = traced.size() == 4 && kernels::tile_conv_unrolls(traced[2], traced[3]);
+        const bool unrolled =
+            traced.size() == 4 &&
+            kernels::tile_conv_unrolls(w->ternary.cols / (a[0] * a[1]), traced[2], traced[3]);
         tiles_[i] = std::make_unique<kernels::TileConvWeights>(
             kernels::prepare_tile_conv(*prepared_[i], a[0], a[1], unrolled));
       }

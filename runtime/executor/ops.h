@@ -50,6 +50,8 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
 
 // ops_elementwise.cpp
 void apply_activation(Activation act, float* data, std::int64_t n);
+// The clamp a kernel can fuse for `act` (kNone for activations applied afterwards).
+kernels::Clamp clamp_of(Activation act);
 Status run_binary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 

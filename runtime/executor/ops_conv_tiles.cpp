@@ -10,12 +10,10 @@ namespace triton_rt {
 
 void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
                       const kernels::TileConvGeometry& g, Tensor& out) {
-  using kernels::TileClamp;
+  using kernels::Clamp;
   const TensorData* bias_tensor = op.tensor(ctx.model.tensors, 1);
   const float* bias = bias_tensor != nullptr ? bias_tensor->values.data() : nullptr;
-  const TileClamp clamp = op.act == Activation::kRelu    ? TileClamp::kRelu
-                          : op.act == Activation::kRelu6 ? TileClamp::kRelu6
-                                                         : TileClamp::kNone;
+  const Clamp clamp = clamp_of(op.act);
   const std::int64_t batch = x.shape[0];
   const std::int64_t in_size = g.channels * g.height * g.width;
   const std::int64_t out_size = g.out_channels * g.out_h * g.out_w;
@@ -48,7 +46,7 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
     if (packed.size() < static_cast<std::size_t>(g.packed_words())) packed.resize(g.packed_words());
     for (std::int64_t n = 0; n < batch; ++n) run_image(n, packed, ctx.pool.size() == 1);
   }
-  if (clamp == TileClamp::kNone && op.act != Activation::kNone) {
+  if (clamp == Clamp::kNone && op.act != Activation::kNone) {
     apply_activation(op.act, out.data.data(), out.numel());
   }
 }

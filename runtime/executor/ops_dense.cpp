@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "executor/ops.h"
+#include "kernels/depthwise.h"
 
 namespace triton_rt {
 namespace {
@@ -327,6 +328,32 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
     } else {
       dense = w.values;
+    }
+    if (g.dh == 1 && g.dw == 1 && g.sh == g.sw) {
+      // The per-ISA kernels (kernels/depthwise.h), one channel per call.
+      const kernels::DepthwiseKernel& kernel = kernels::depthwise_kernel(ctx.kernels.isa);
+      kernels::DepthwiseShape shape;
+      shape.height = g.h, shape.width = g.w, shape.kernel_h = g.kh, shape.kernel_w = g.kw;
+      shape.stride = g.sh, shape.pad_h = g.ph, shape.pad_w = g.pw, shape.out_h = g.oh,
+      shape.out_w = g.ow;
+      const kernels::Clamp clamp = clamp_of(op.act);
+      ctx.pool.parallel_for(g.n * g.o, 4, [&](std::int64_t b, std::int64_t e) {
+        thread_local std::vector<float> scratch;
+        if (scratch.size() < static_cast<std::size_t>(shape.scratch_floats())) {
+          scratch.resize(shape.scratch_floats());
+        }
+        for (std::int64_t item = b; item < e; ++item) {
+          const std::int64_t n = item / g.o, oc = item % g.o;
+          const float* plane = x.data.data() + (n * g.c + oc / g.og) * g.h * g.w;
+          float* y = out.data.data() + (n * g.o + oc) * g.p;
+          const float* taps = dense.data() + oc * g.kh * g.kw;
+          kernel.run(plane, shape, taps, bias_at(bias, oc), clamp, y, scratch.data());
+        }
+      });
+      if (clamp == kernels::Clamp::kNone && op.act != Activation::kNone) {
+        apply_activation(op.act, out.data.data(), out.numel());
+      }
+      return {};
     }
     for (std::int64_t n = 0; n < g.n; ++n) {
       const float* xn = x.data.data() + n * g.c * g.h * g.w;

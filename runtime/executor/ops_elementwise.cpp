@@ -7,6 +7,12 @@
 
 namespace triton_rt {
 
+kernels::Clamp clamp_of(Activation act) {
+  if (act == Activation::kRelu) return kernels::Clamp::kRelu;
+  if (act == Activation::kRelu6) return kernels::Clamp::kRelu6;
+  return kernels::Clamp::kNone;
+}
+
 void apply_activation(Activation act, float* d, std::int64_t n) {
   switch (act) {
     case Activation::kNone:

@@ -22,6 +22,9 @@ namespace triton_rt::kernels {
 enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAmx = 3 };
 const char* isa_name(Isa isa);
 
+// An output clamp that kernels fuse into their write-back (other activations run after).
+enum class Clamp { kNone, kRelu, kRelu6 };
+
 struct MaskBlock {
   std::uint16_t plus;
   std::uint16_t minus;

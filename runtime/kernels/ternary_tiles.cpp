@@ -120,10 +120,11 @@ void TileConvGeometry::finish() {
   plane = round_up(std::max(phase_h * phase_w, positions + reach), 16);
 }
 
-bool tile_conv_fits(std::int64_t channels, std::int64_t groups, std::int64_t stride_h,
-                    std::int64_t stride_w, std::int64_t dilation_h, std::int64_t dilation_w) {
-  return groups == 1 && channels >= 16 && stride_h == stride_w && (stride_h == 1 || stride_h == 2) &&
-         dilation_h == 1 && dilation_w == 1;
+bool tile_conv_fits(std::int64_t channels, std::int64_t taps, std::int64_t groups,
+                    std::int64_t stride_h, std::int64_t stride_w, std::int64_t dilation_h,
+                    std::int64_t dilation_w) {
+  return groups == 1 && channels * taps >= 16 && stride_h == stride_w &&
+         (stride_h == 1 || stride_h == 2) && dilation_h == 1 && dilation_w == 1;
 }
 
 bool tile_conv_available() {
@@ -264,7 +265,7 @@ void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t
 }
 
 void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
-                   const std::uint32_t* packed, const float* bias, TileClamp clamp, float* y,
+                   const std::uint32_t* packed, const float* bias, Clamp clamp, float* y,
                    std::int64_t unit_begin, std::int64_t unit_end) {
   static const TileConfig config = full_tiles();
   _tile_loadconfig(&config);
@@ -335,8 +336,8 @@ void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
         __m512 v = _mm512_load_ps(acc[r / 16 * 2 + half] + r % 16 * 16);
         v = _mm512_fmadd_ps(v, _mm512_set1_ps(w.scales[o]),
                             _mm512_set1_ps(bias != nullptr ? bias[o] : 0.0f));
-        if (clamp != TileClamp::kNone) v = _mm512_max_ps(v, zero);
-        if (clamp == TileClamp::kRelu6) v = _mm512_min_ps(v, six);
+        if (clamp != Clamp::kNone) v = _mm512_max_ps(v, zero);
+        if (clamp == Clamp::kRelu6) v = _mm512_min_ps(v, six);
         float* out = y + o * out_plane;
         for (int k = 0; k < nruns; ++k) {
           _mm512_mask_storeu_ps(out + runs[k].dst, first_lanes(runs[k].count),

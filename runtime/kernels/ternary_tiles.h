@@ -57,12 +57,16 @@ struct TileConvGeometry {
 };
 
 // Whether a convolution of this shape can run as a tile conv (ungrouped, dilation 1,
-// stride 1 or 2, at least 16 input channels).
-bool tile_conv_fits(std::int64_t channels, std::int64_t groups, std::int64_t stride_h,
-                    std::int64_t stride_w, std::int64_t dilation_h, std::int64_t dilation_w);
+// stride 1 or 2, at least 16 products per output: channels x taps).
+bool tile_conv_fits(std::int64_t channels, std::int64_t taps, std::int64_t groups,
+                    std::int64_t stride_h, std::int64_t stride_w, std::int64_t dilation_h,
+                    std::int64_t dilation_w);
 
-// Whether a convolution with this output size runs unrolled (see above).
-inline bool tile_conv_unrolls(std::int64_t out_h, std::int64_t out_w) { return out_h * out_w <= 64; }
+// Whether a convolution runs unrolled (see above): small outputs, and inputs with fewer
+// channels than half a tile row (an RGB image would fill 3 of 32 channel slots per tap).
+inline bool tile_conv_unrolls(std::int64_t channels, std::int64_t out_h, std::int64_t out_w) {
+  return channels < 16 || out_h * out_w <= 64;
+}
 
 struct TileConvWeights {
   // kernel_h/kernel_w are the taps the tiles hold: 1x1 when unrolled (channels then counts
@@ -87,14 +91,11 @@ bool tile_conv_available();
 void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
                     std::int64_t pair_begin, std::int64_t pair_end);
 
-// Output clamp fused into the write-back.
-enum class TileClamp { kNone, kRelu, kRelu6 };
-
 // Computes work units [unit_begin, unit_end) of one image, a unit being 32 output channels x
 // 32 output positions (unit = out_block * position_blocks + position_block). Writes
 // y[o, oy, ox] = clamp(scale[o] * sum + bias[o]) into the CHW output `y`.
 void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
-                   const std::uint32_t* packed, const float* bias, TileClamp clamp, float* y,
+                   const std::uint32_t* packed, const float* bias, Clamp clamp, float* y,
                    std::int64_t unit_begin, std::int64_t unit_end);
 
 }  // namespace triton_rt::kernels

@@ -23,7 +23,7 @@ const Case kCases[] = {
     {16, 5, 7, 16, 3, 1, 1},   {32, 8, 8, 32, 3, 1, 1},   {48, 9, 6, 40, 3, 2, 1},
     {64, 4, 4, 64, 3, 1, 1},   {33, 11, 13, 17, 1, 1, 0}, {64, 16, 16, 96, 1, 2, 0},
     {40, 7, 9, 24, 5, 1, 2},   {32, 10, 10, 32, 3, 2, 0}, {96, 3, 3, 128, 3, 1, 1},
-    {24, 32, 32, 8, 3, 1, 1},
+    {24, 32, 32, 8, 3, 1, 1},  {3, 17, 15, 32, 3, 2, 1},  {3, 8, 8, 16, 3, 1, 1},
 };
 
 }  // namespace
@@ -59,7 +59,7 @@ TEST(TileConv, MatchesDirectConvolution) {
     for (auto& v : x) v = dist(rng) * std::exp2(static_cast<float>(static_cast<int>(rng() % 9)) - 4.0f);
     std::vector<std::uint32_t> packed(g.packed_words(), 0xFFFFFFFFu);
     tile_conv_pack(x.data(), g, packed.data(), 0, g.pairs());
-    const TileClamp clamp = static_cast<TileClamp>(clamp_index++ % 3);
+    const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
     std::vector<float> y(cs.o * g.out_h * g.out_w, -12345.0f);
     // Two calls over split unit ranges, as two threads would make.
     const std::int64_t units = g.out_blocks() * g.position_blocks();
@@ -81,8 +81,8 @@ TEST(TileConv, MatchesDirectConvolution) {
             }
           }
           double want = m.scales[o] * sum + bias[o];
-          if (clamp != TileClamp::kNone) want = std::max(want, 0.0);
-          if (clamp == TileClamp::kRelu6) want = std::min(want, 6.0);
+          if (clamp != Clamp::kNone) want = std::max(want, 0.0);
+          if (clamp == Clamp::kRelu6) want = std::min(want, 6.0);
           const double got = y[(o * g.out_h + oy) * g.out_w + ox];
           // float32 accumulation of |terms| summing to `magnitude`.
           ASSERT_NEAR(got, want, 1e-6 * (m.scales[o] * magnitude + std::fabs(bias[o])) + 1e-6)
@@ -98,11 +98,15 @@ TEST(TileConv, MatchesDirectConvolution) {
 }
 
 TEST(TileConv, FitsOnlyUngroupedDenseStrides) {
-  EXPECT_TRUE(tile_conv_fits(64, 1, 1, 1, 1, 1));
-  EXPECT_TRUE(tile_conv_fits(16, 1, 2, 2, 1, 1));
-  EXPECT_FALSE(tile_conv_fits(8, 1, 1, 1, 1, 1));   // too few channels to pay
-  EXPECT_FALSE(tile_conv_fits(64, 2, 1, 1, 1, 1));  // grouped
-  EXPECT_FALSE(tile_conv_fits(64, 1, 2, 1, 1, 1));  // uneven strides
-  EXPECT_FALSE(tile_conv_fits(64, 1, 3, 3, 1, 1));
-  EXPECT_FALSE(tile_conv_fits(64, 1, 1, 1, 2, 2));  // dilated
+  EXPECT_TRUE(tile_conv_fits(64, 9, 1, 1, 1, 1, 1));
+  EXPECT_TRUE(tile_conv_fits(16, 1, 1, 2, 2, 1, 1));
+  EXPECT_TRUE(tile_conv_fits(3, 9, 1, 2, 2, 1, 1));    // an RGB stem, unrolled
+  EXPECT_FALSE(tile_conv_fits(8, 1, 1, 1, 1, 1, 1));   // too few products to pay
+  EXPECT_FALSE(tile_conv_fits(64, 9, 2, 1, 1, 1, 1));  // grouped
+  EXPECT_FALSE(tile_conv_fits(64, 9, 1, 2, 1, 1, 1));  // uneven strides
+  EXPECT_FALSE(tile_conv_fits(64, 9, 1, 3, 3, 1, 1));
+  EXPECT_FALSE(tile_conv_fits(64, 9, 1, 1, 1, 2, 2));  // dilated
+  EXPECT_TRUE(tile_conv_unrolls(3, 112, 112));
+  EXPECT_TRUE(tile_conv_unrolls(512, 4, 4));
+  EXPECT_FALSE(tile_conv_unrolls(64, 32, 32));
 }
