@@ -7,7 +7,9 @@ non-trivial statistics) runs three ways with the same thread count:
   - `eager`: PyTorch float32 eager on the dequantized weights (each ternary layer replaced
     by a plain `nn.Conv2d`/`nn.Linear` holding `scale * code`);
   - `compile`: the same float module through `torch.compile`, where it works.
-It prints the median latency of each, the speed-up of native over eager, and the packed
+The three are timed in interleaved rounds (each round runs each once), so the machine's slow
+spells fall on all of them alike. It prints the median latency of each, the speed-up of
+native over eager, and the packed
 sizes at 2 and 1.6 bits. Run: `PYTHONPATH=python python benchmarks/native_bench.py`.
 """
 
@@ -59,15 +61,21 @@ def dequantized(model: nn.Module) -> nn.Module:
     return model
 
 
-def median_ms(fn, runs: int, warmup: int) -> float:
+def interleaved_medians(fns: dict, runs: int, warmup: int) -> dict:
+    """Median milliseconds of each callable, timed in rounds that run every callable once (in
+    a rotating order), so a slow spell of this shared machine hits all of them alike instead
+    of whichever happened to be measured then."""
+    names = list(fns)
     for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        for name in names:
+            fns[name]()
+    times = {name: [] for name in names}
+    for i in range(runs):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def runs_for(name: str, batch: int) -> tuple[int, int]:
@@ -101,18 +109,17 @@ def bench_case(name: str, batch: int, threads: int, use_compile: bool, tmp: Path
     runs, warmup = runs_for(name, batch)
     row = {"case": f"{name} b{batch}", "runs": runs, "rel_err": rel, "sizes": sizes,
            "float_bytes": float_bytes}
-    row["native"] = median_ms(lambda: engine.run(x_np), runs, warmup)
-    with torch.inference_mode():
-        row["eager"] = median_ms(lambda: float_model(x), runs, warmup)
+    fns = {"native": lambda: engine.run(x_np), "eager": lambda: float_model(x)}
     row["compile"] = None
-    if use_compile:
-        try:
-            compiled = torch.compile(float_model)
-            with torch.inference_mode():
+    with torch.inference_mode():
+        if use_compile:
+            try:
+                compiled = torch.compile(float_model)
                 compiled(x)
-                row["compile"] = median_ms(lambda: compiled(x), runs, warmup)
-        except Exception as exc:  # noqa: BLE001 (the table says it did not work)
-            row["compile_error"] = f"{type(exc).__name__}"
+                fns["compile"] = lambda: compiled(x)
+            except Exception as exc:  # noqa: BLE001 (the table says it did not work)
+                row["compile_error"] = f"{type(exc).__name__}"
+        row.update(interleaved_medians(fns, runs, warmup))
     return row
 
 

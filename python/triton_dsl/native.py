@@ -74,7 +74,7 @@ def load_bytes(data: bytes, *, threads: int = 0) -> Engine:
 
 
 def detected_isa() -> str:
-    """The best kernel level this CPU supports: "scalar", "avx2" or "avx512"."""
+    """The best kernel level this CPU supports: "scalar", "avx2", "avx512" or "amx"."""
     return _module().detected_isa()
 
 

@@ -120,6 +120,16 @@ void TileConvGeometry::finish() {
   plane = round_up(std::max(phase_h * phase_w, positions + reach), 16);
 }
 
+bool tile_conv_unrolls(TileConvGeometry g) {
+  if (g.channels < 16) return true;
+  g.unrolled = false;
+  g.finish();
+  const std::int64_t taps_mode = g.positions;
+  g.unrolled = true;
+  g.finish();
+  return 4 * g.positions <= 3 * taps_mode;
+}
+
 bool tile_conv_fits(std::int64_t channels, std::int64_t taps, std::int64_t groups,
                     std::int64_t stride_h, std::int64_t stride_w, std::int64_t dilation_h,
                     std::int64_t dilation_w) {
@@ -178,38 +188,52 @@ TileConvWeights prepare_tile_conv(const PreparedTernary& w, std::int64_t kernel_
 namespace {
 
 // The unrolled (im2col) form: row k = (channel, tap) of the convolution over the output
-// positions, built one float line per row, then interleaved in pairs.
+// positions. The channels the pairs need are first copied into zero-padded planes, so each
+// output row of an im2col row is one unchecked (masked) vector read.
 void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
                    std::int64_t pair_begin, std::int64_t pair_end) {
   const std::int64_t taps = g.kernel_h * g.kernel_w, count = g.out_h * g.out_w;
-  std::vector<float> lines(2 * static_cast<std::size_t>(count));
-  auto build_line = [&](std::int64_t k, float* line) {
-    if (k >= g.gemm_channels) return false;
-    const std::int64_t c = k / taps, i = k / g.kernel_w % g.kernel_h, j = k % g.kernel_w;
-    const float* plane = image + c * g.height * g.width;
-    for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
-      const std::int64_t iy = oy * g.stride - g.pad_h + i;
-      float* d = line + oy * g.out_w;
-      for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
-        const std::int64_t ix = ox * g.stride - g.pad_w + j;
-        d[ox] = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width ? plane[iy * g.width + ix] : 0.0f;
-      }
+  const std::int64_t rows = g.height + 2 * g.pad_h, cols = g.width + 2 * g.pad_w;
+  const std::int64_t c_begin = std::min(2 * pair_begin / taps, g.channels);
+  const std::int64_t c_end = std::min((2 * pair_end + taps - 1) / taps, g.channels);
+  thread_local std::vector<float> padded;
+  padded.assign(static_cast<std::size_t>((c_end - c_begin) * rows * cols), 0.0f);
+  for (std::int64_t c = c_begin; c < c_end; ++c) {
+    for (std::int64_t y = 0; y < g.height; ++y) {
+      const float* src = image + (c * g.height + y) * g.width;
+      std::copy(src, src + g.width, padded.data() + ((c - c_begin) * rows + y + g.pad_h) * cols + g.pad_w);
     }
-    return true;
+  }
+  // Where im2col row k reads its first output row in the padded planes, or null past the
+  // rows (its output row oy starts oy * stride rows further). Rows are visited in order, so
+  // (channel, tap) advance without divisions.
+  std::int64_t next_k = 2 * pair_begin, c = next_k / taps, tap = next_k % taps;
+  auto next_source = [&]() -> const float* {
+    const float* at = nullptr;
+    if (next_k < g.gemm_channels) {
+      at = padded.data() + ((c - c_begin) * rows + tap / g.kernel_w) * cols + tap % g.kernel_w;
+    }
+    ++next_k;
+    if (++tap == taps) tap = 0, ++c;
+    return at;
   };
+  const std::int64_t row_step = g.stride * cols;
   for (std::int64_t pair = pair_begin; pair < pair_end; ++pair) {
     std::uint32_t* dst[kTileSlices];
     for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
       dst[sl] = packed + (sl * g.pairs() + pair) * g.plane;
       std::fill(dst[sl] + count, dst[sl] + g.plane, 0u);
     }
-    const bool has_even = build_line(2 * pair, lines.data());
-    const bool has_odd = build_line(2 * pair + 1, lines.data() + count);
-    for (std::int64_t at = 0; at < count; at += 16) {
-      const std::int64_t n = std::min<std::int64_t>(16, count - at);
-      put_words(load_row(has_even ? lines.data() + at : nullptr, 1, n),
-                load_row(has_odd ? lines.data() + count + at : nullptr, 1, n), dst, at,
-                first_lanes(n));
+    const float* even = next_source();
+    const float* odd = next_source();
+    for (std::int64_t oy = 0; oy < g.out_h; ++oy, even = even ? even + row_step : nullptr,
+                      odd = odd ? odd + row_step : nullptr) {
+      for (std::int64_t ox = 0; ox < g.out_w; ox += 16) {
+        const std::int64_t n = std::min<std::int64_t>(16, g.out_w - ox);
+        put_words(load_row(even ? even + ox * g.stride : nullptr, g.stride, n),
+                  load_row(odd ? odd + ox * g.stride : nullptr, g.stride, n), dst,
+                  oy * g.out_w + ox, first_lanes(n));
+      }
     }
   }
 }

@@ -106,7 +106,14 @@ TEST(TileConv, FitsOnlyUngroupedDenseStrides) {
   EXPECT_FALSE(tile_conv_fits(64, 9, 1, 2, 1, 1, 1));  // uneven strides
   EXPECT_FALSE(tile_conv_fits(64, 9, 1, 3, 3, 1, 1));
   EXPECT_FALSE(tile_conv_fits(64, 9, 1, 1, 1, 2, 2));  // dilated
-  EXPECT_TRUE(tile_conv_unrolls(3, 112, 112));
-  EXPECT_TRUE(tile_conv_unrolls(512, 4, 4));
-  EXPECT_FALSE(tile_conv_unrolls(64, 32, 32));
+  auto conv3x3 = [](std::int64_t channels, std::int64_t size) {
+    TileConvGeometry g;
+    g.channels = channels, g.height = g.width = size, g.out_channels = 64;
+    g.kernel_h = g.kernel_w = 3, g.pad_h = g.pad_w = 1, g.out_h = g.out_w = size;
+    return g;
+  };
+  EXPECT_TRUE(tile_conv_unrolls(conv3x3(3, 224)));    // RGB stem
+  EXPECT_TRUE(tile_conv_unrolls(conv3x3(256, 8)));    // 96 positions taps-mode, 64 unrolled
+  EXPECT_FALSE(tile_conv_unrolls(conv3x3(512, 4)));   // 32 either way
+  EXPECT_FALSE(tile_conv_unrolls(conv3x3(64, 32)));
 }
