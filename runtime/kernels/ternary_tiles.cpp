@@ -113,7 +113,7 @@ void TileConvGeometry::finish() {
     phase_w = (width + 2 * pad_w + stride - 1) / stride;
   }
   channels_padded = round_up(gemm_channels, 32);
-  positions = round_up(out_h * phase_w, 32);
+  positions = round_up(out_h * phase_w, 16);
   // The farthest word a tap reads past a position: its row and column offset in the phase.
   const std::int64_t reach =
       (run_kernel_h - 1) / run_stride * phase_w + (run_kernel_w - 1) / run_stride;
@@ -288,14 +288,56 @@ void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t
   }
 }
 
+namespace {
+
+// Tiles 0-3 = the products of output block pb (32 positions; 16 when Narrow, tiles 0 and 2
+// only) with the weights of 32 output channels at w0 / w1, over every tap, channel block and
+// slice.
+template <bool Narrow>
+inline void accumulate(const std::uint16_t* w0, const std::uint16_t* w1, const TileConvWeights& w,
+                       const TileConvGeometry& g, const std::uint32_t* packed, std::int64_t pb) {
+  const std::int64_t cblocks = w.channels_padded / 32, s = g.run_stride;
+  const std::int64_t act_stride = g.plane * 4;  // bytes between channel pairs
+  _tile_zero(0);
+  _tile_zero(2);
+  if constexpr (!Narrow) {
+    _tile_zero(1);
+    _tile_zero(3);
+  }
+  for (std::int64_t i = 0; i < w.kernel_h; ++i) {
+    for (std::int64_t j = 0; j < w.kernel_w; ++j) {
+      const std::int64_t tap = i * w.kernel_w + j, phase = i % s * s + j % s;
+      const std::int64_t offset = i / s * g.phase_w + j / s + pb * 32;
+      for (std::int64_t cb = 0; cb < cblocks; ++cb) {
+        const std::int64_t tile = (tap * cblocks + cb) * kTileElems;
+        _tile_loadd(4, w0 + tile, 64);
+        _tile_loadd(5, w1 + tile, 64);
+        for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
+          const std::uint32_t* a =
+              packed + ((sl * g.phases + phase) * g.pairs() + cb * 16) * g.plane + offset;
+          _tile_loadd(6, a, act_stride);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(2, 5, 6);
+          if constexpr (!Narrow) {
+            _tile_loadd(7, a + 16, act_stride);
+            _tile_dpbf16ps(1, 4, 7);
+            _tile_dpbf16ps(3, 5, 7);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
                    const std::uint32_t* packed, const float* bias, Clamp clamp, float* y,
                    std::int64_t unit_begin, std::int64_t unit_end) {
   static const TileConfig config = full_tiles();
   _tile_loadconfig(&config);
   const std::int64_t taps = w.kernel_h * w.kernel_w, cblocks = w.channels_padded / 32;
-  const std::int64_t pblocks = g.position_blocks(), s = g.run_stride;
-  const std::int64_t act_stride = g.plane * 4;  // bytes between channel pairs
+  const std::int64_t pblocks = g.position_blocks();
   const std::int64_t out_plane = g.out_h * g.out_w;
   alignas(64) float acc[4][256];
   const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
@@ -303,38 +345,23 @@ void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
     const std::int64_t ob = unit / pblocks, pb = unit % pblocks;
     const std::uint16_t* w0 = w.tiles.data() + 2 * ob * taps * cblocks * kTileElems;
     const std::uint16_t* w1 = w0 + taps * cblocks * kTileElems;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    for (std::int64_t i = 0; i < w.kernel_h; ++i) {
-      for (std::int64_t j = 0; j < w.kernel_w; ++j) {
-        const std::int64_t tap = i * w.kernel_w + j, phase = i % s * s + j % s;
-        const std::int64_t offset = i / s * g.phase_w + j / s + pb * 32;
-        for (std::int64_t cb = 0; cb < cblocks; ++cb) {
-          const std::int64_t tile = (tap * cblocks + cb) * kTileElems;
-          _tile_loadd(4, w0 + tile, 64);
-          _tile_loadd(5, w1 + tile, 64);
-          for (std::int64_t sl = 0; sl < kTileSlices; ++sl) {
-            const std::uint32_t* a =
-                packed + ((sl * g.phases + phase) * g.pairs() + cb * 16) * g.plane + offset;
-            _tile_loadd(6, a, act_stride);
-            _tile_loadd(7, a + 16, act_stride);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_dpbf16ps(1, 4, 7);
-            _tile_dpbf16ps(2, 5, 6);
-            _tile_dpbf16ps(3, 5, 7);
-          }
-        }
-      }
+    // A last block of only 16 positions (positions are a multiple of 16) uses half the
+    // tiles: a 4x4 output is 16 positions, and would otherwise pay for 32.
+    const bool narrow = pb * 32 + 16 >= g.positions;
+    if (narrow) {
+      accumulate<true>(w0, w1, w, g, packed, pb);
+    } else {
+      accumulate<false>(w0, w1, w, g, packed, pb);
     }
     _tile_stored(0, acc[0], 64);
-    _tile_stored(1, acc[1], 64);
     _tile_stored(2, acc[2], 64);
-    _tile_stored(3, acc[3], 64);
+    if (!narrow) {
+      _tile_stored(1, acc[1], 64);
+      _tile_stored(3, acc[3], 64);
+    }
     // Write-back: each half of the 32 positions maps to at most a few runs of one output
     // row; a run's lanes are compressed to the front and stored contiguously.
-    for (std::int64_t half = 0; half < 2; ++half) {
+    for (std::int64_t half = 0; half < (narrow ? 1 : 2); ++half) {
       struct Run {
         __mmask16 lanes;
         std::int64_t count, dst;

@@ -47,13 +47,13 @@ struct TileConvGeometry {
   std::int64_t channels_padded = 0;  // gemm_channels rounded up to 32
   std::int64_t phases = 1;           // stride * stride
   std::int64_t phase_h = 0, phase_w = 0;
-  std::int64_t positions = 0;        // out_h * phase_w, rounded up to 32
+  std::int64_t positions = 0;        // out_h * phase_w, rounded up to 16
   std::int64_t plane = 0;            // words per (slice, phase, pair) plane
   void finish();
   std::int64_t pairs() const { return channels_padded / 2; }
   std::int64_t packed_words() const { return kTileSlices * phases * pairs() * plane; }
   std::int64_t out_blocks() const { return (out_channels + 31) / 32; }
-  std::int64_t position_blocks() const { return positions / 32; }
+  std::int64_t position_blocks() const { return (positions + 31) / 32; }  // the last may be 16
 };
 
 // Whether a convolution of this shape can run as a tile conv (ungrouped, dilation 1,
