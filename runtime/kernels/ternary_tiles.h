@@ -19,8 +19,8 @@
 //    consecutive words.
 //  - output positions are linearized over the phase width (q = oy * phase_w + ox); the
 //    columns ox >= out_w of each row are computed and dropped.
-// Small feature maps (an 8x8 output computes a 10-wide phase row per 8 outputs and rounds
-// 80 positions up to 96) run "unrolled" instead: the kernel taps are folded into the channels
+// Small feature maps (a 4x4 output computes a 6-wide phase row per 4 outputs, 24 positions
+// rounded up to 32) run "unrolled" instead: the kernel taps are folded into the channels
 // (im2col, K = C * kh * kw in PyTorch's column order) and the product is a 1x1 convolution
 // over exactly out_h * out_w positions.
 #pragma once
@@ -64,8 +64,8 @@ bool tile_conv_fits(std::int64_t channels, std::int64_t taps, std::int64_t group
 
 // Whether a convolution runs unrolled (see above): inputs with fewer channels than half a
 // tile row (an RGB image would fill 3 of 32 channel slots per tap), and outputs where the
-// phase-width rows waste a quarter or more of the positions (an 8x8 output computes 96
-// positions for 64 taps-mode, 64 unrolled). `g` needs its conv fields, not `finish`.
+// phase-width rows waste a quarter or more of the positions (a 4x4 output computes 32
+// positions taps-mode, 16 unrolled). `g` needs its conv fields, not `finish`.
 bool tile_conv_unrolls(TileConvGeometry g);
 
 struct TileConvWeights {
