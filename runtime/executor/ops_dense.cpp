@@ -11,6 +11,7 @@
 
 #include "executor/ops.h"
 #include "kernels/depthwise.h"
+#include "kernels/float_gemm.h"
 
 namespace triton_rt {
 namespace {
@@ -28,20 +29,11 @@ void epilogue(float* row, std::int64_t n, float bias, Activation act) {
   apply_activation(act, row, n);
 }
 
-// y[o, :] = sum_k w[o, k] * x[k, :] for o in [begin, end); w is [*, k], x is [k, p].
-void float_gemm_rows(const float* w, const float* x, std::int64_t k, std::int64_t p, float* y,
-                     std::int64_t begin, std::int64_t end) {
-  for (std::int64_t o = begin; o < end; ++o) {
-    float* out = y + o * p;
-    std::fill(out, out + p, 0.0f);
-    const float* wr = w + o * k;
-    for (std::int64_t i = 0; i < k; ++i) {
-      const float a = wr[i];
-      if (a == 0.0f) continue;
-      const float* xr = x + i * p;
-      for (std::int64_t j = 0; j < p; ++j) out[j] += a * xr[j];
-    }
-  }
+// C[m, n] = A[m, k] * B[k, n] (row-major, leading dimensions k, n, n) with the float kernel of
+// the context's ISA level.
+void float_gemm(const OpContext& ctx, const float* a, const float* b, float* c, std::int64_t m,
+                std::int64_t k, std::int64_t n) {
+  kernels::float_gemm_kernel(ctx.kernels.isa).run({a, k, b, n, c, n, m, k, n});
 }
 
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {
@@ -136,7 +128,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     if (w.is_ternary()) {
       ctx.kernels.gemm(*ctx.ternary, xt.data(), rows, yt.data(), b, e);
     } else {
-      float_gemm_rows(w.values.data(), xt.data(), k, rows, yt.data(), b, e);
+      float_gemm(ctx, w.values.data() + b * k, xt.data(), yt.data() + b * rows, e - b, k, rows);
     }
     for (std::int64_t o = b; o < e; ++o) epilogue(yt.data() + o * rows, rows, bias_at(bias, o), op.act);
   });
@@ -420,8 +412,8 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
           ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);
         } else {
           // Float weights of group gi start at row `first`; rows index from there.
-          float_gemm_rows(w.values.data() + first * g.k, columns, g.k, g.p, yn + first * g.p,
-                          b, e);
+          float_gemm(ctx, w.values.data() + (first + b) * g.k, columns, yn + (first + b) * g.p,
+                     e - b, g.k, g.p);
         }
         for (std::int64_t o = first + b; o < first + e; ++o) {
           epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
@@ -476,16 +468,21 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   shape.push_back(n);
   if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t batches = Tensor::numel_of(batch);
-  ctx.pool.parallel_for(batches * m, 8, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t idx = begin; idx < end; ++idx) {
-      std::int64_t bi = idx / m, row = idx % m, off_a = 0, off_b = 0;
+  // Work units of up to 16 rows of one batch entry.
+  constexpr std::int64_t kRowsPerUnit = 16;
+  const std::int64_t row_units = (m + kRowsPerUnit - 1) / kRowsPerUnit;
+  ctx.pool.parallel_for(batches * row_units, 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t unit = begin; unit < end; ++unit) {
+      std::int64_t bi = unit / row_units, off_a = 0, off_b = 0;
+      const std::int64_t row = unit % row_units * kRowsPerUnit;
+      const std::int64_t entry = bi;
       for (int i = rank - 3; i >= 0; --i) {
         off_a += (bi % batch[i]) * sa[i];
         off_b += (bi % batch[i]) * sb[i];
         bi /= batch[i];
       }
-      float_gemm_rows(a.data.data() + off_a + row * k, b.data.data() + off_b, k, n,
-                      out.data.data() + idx * n, 0, 1);
+      float_gemm(ctx, a.data.data() + off_a + row * k, b.data.data() + off_b,
+                 out.data.data() + (entry * m + row) * n, std::min(kRowsPerUnit, m - row), k, n);
     }
   });
   apply_activation(op.act, out.data.data(), out.numel());
