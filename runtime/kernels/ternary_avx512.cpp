@@ -21,14 +21,6 @@
 namespace triton_rt::kernels {
 namespace {
 
-inline float finish(__m512 plus, __m512 minus) {
-  const __m512 v = _mm512_sub_ps(plus, minus);
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
 // A write mask straight from memory (kmovw k, m16: a load-port uop); compilers otherwise
 // go through a general register (movzwl + kmovw k, r32), an extra uop on port 5, which
 // the FMAs need.
