@@ -49,7 +49,20 @@ def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
         "conv": (native_models.randomize_batch_norm(conv), torch.randn(2, 2, 9, 9)),
         "vit": (vit.eval(), torch.randn(2, 3, 8, 8)),
         "act": (act.eval(), torch.randn(2, 5)),
+        # Last, so the seeds above keep their bytes: shapes that take the AMX tile
+        # convolutions where the CPU has them (an RGB stem unrolled, a 16-channel 3x3 read
+        # tap by tap, stride 2 over phases, a 1x1).
+        "tiles": (tile_convs(), torch.randn(2, 3, 6, 6)),
     }
+
+
+def tile_convs() -> nn.Module:
+    return nn.Sequential(
+        L.TernaryConv2d(in_channels=3, out_channels=16, kernel_size=3, padding=1), L.ReLU(),
+        L.TernaryConv2d(in_channels=16, out_channels=16, kernel_size=3, padding=1),
+        L.TernaryConv2d(in_channels=16, out_channels=32, kernel_size=3, stride=2, padding=1),
+        L.ReLU6(), L.TernaryConv2d(in_channels=32, out_channels=16, kernel_size=1),
+        L.Flatten(), L.TernaryLinear(in_features=16 * 3 * 3, out_features=4)).eval()
 
 
 def main() -> None:
