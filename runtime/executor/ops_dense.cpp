@@ -307,7 +307,8 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     t.out_h = g.oh, t.out_w = g.ow, t.unrolled = ctx.tiles->unrolled;
     t.finish();
     // The packed input is a few times the input (three slices, channels padded to 32); a
-    // file whose shapes would make it huge takes the paths below, which respect the limit.
+    // file whose shapes would make it huge (taps folded into millions of channels) does not
+    // get to allocate it.
     if (t.packed_words() <= 4 * ctx.max_elements) {
       run_conv2d_tiles(op, ctx, x, t, out);
       return {};
