@@ -16,12 +16,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<triton_rt::Tensor> inputs;
   for (std::uint32_t v : m.inputs) {
     std::vector<std::int64_t> shape = m.values[v].dims;
+    // Keep each run fast (big shapes add no coverage), checking before each product: traced
+    // dimensions may each be up to 2^31, and six of them overflow 64 bits.
+    constexpr std::int64_t kMaxInput = 1 << 16;
     std::int64_t n = 1;
     for (std::int64_t& d : shape) {
       d = d < 1 ? 1 : d;
+      if (d > kMaxInput / n) return 0;
       n *= d;
     }
-    if (n > (1 << 16)) return 0;  // keep each run fast; big shapes add no coverage
     triton_rt::Tensor t(shape);
     for (std::int64_t i = 0; i < n; ++i) t.data[i] = static_cast<float>(i % 7) - 3.0f;
     inputs.push_back(std::move(t));
