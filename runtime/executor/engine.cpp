@@ -34,6 +34,26 @@ Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit
   return {};
 }
 
+namespace {
+
+// Dead values' buffers kept for reuse within one run.
+constexpr std::size_t kMaxSpareBuffers = 8;
+
+// A value's element count as traced, with a leading batch dimension scaled to `batch`;
+// 0 when unknown or implausible (no buffer is reused for it then).
+std::int64_t expected_elements(const ValueDesc& v, std::int64_t batch) {
+  constexpr std::int64_t kLimit = std::int64_t{1} << 40;
+  std::int64_t n = 1;
+  for (std::size_t d = 0; d < v.dims.size(); ++d) {
+    const std::int64_t dim = d == 0 && v.batch_leading ? batch : v.dims[d];
+    if (dim < 1 || n > kLimit / dim) return 0;
+    n *= dim;
+  }
+  return n;
+}
+
+}  // namespace
+
 Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
@@ -65,7 +85,10 @@ Engine::Engine(Model model, const EngineOptions& options)
         const auto& in_dims = model_.values[op.inputs[0]].dims;
         const auto& out_dims = model_.values[op.output].dims;
         bool unrolled = false;
-        if (in_dims.size() == 4 && out_dims.size() == 4) {
+        constexpr std::int64_t kMaxSide = std::int64_t{1} << 20;  // keeps the geometry in range
+        auto side_ok = [&](std::int64_t d) { return d >= 1 && d <= kMaxSide; };
+        if (in_dims.size() == 4 && out_dims.size() == 4 && side_ok(in_dims[2]) &&
+            side_ok(in_dims[3]) && side_ok(out_dims[2]) && side_ok(out_dims[3])) {
           kernels::TileConvGeometry g;
           g.channels = in_dims[1], g.height = in_dims[2], g.width = in_dims[3];
           g.out_channels = out_dims[1], g.out_h = out_dims[2], g.out_w = out_dims[3];
@@ -132,15 +155,18 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
                         max_elements_, prepared_int8_[i].get(), int8_kernels_};
     Tensor& out = values[op.output];
-    // The output takes the largest buffer a dead value left behind: its capacity is reused
-    // instead of fresh pages (page faults and zeroing cost large batches several percent).
-    if (!spare.empty()) {
-      auto largest = std::max_element(spare.begin(), spare.end(), [](const auto& a, const auto& b) {
-        return a.capacity() < b.capacity();
-      });
-      out.data = std::move(*largest);
+    // The output reuses the smallest buffer a dead value left behind that fits its traced
+    // size (scaled to this batch): no fresh pages to fault in, which large batches noticed.
+    const std::int64_t expected = expected_elements(model_.values[op.output], batch);
+    auto fit = spare.end();
+    for (auto it = spare.begin(); it != spare.end(); ++it) {
+      const auto cap = static_cast<std::int64_t>(it->capacity());
+      if (cap >= expected && (fit == spare.end() || it->capacity() < fit->capacity())) fit = it;
+    }
+    if (expected > 0 && fit != spare.end()) {
+      out.data = std::move(*fit);
       out.data.clear();
-      spare.erase(largest);
+      spare.erase(fit);
     }
     const auto started = std::chrono::steady_clock::now();
     Status s;
@@ -196,6 +222,11 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     for (std::uint32_t v : op.inputs) {
       if (--uses[v] == 0) {
         if (values[v].data.capacity() > 0) spare.push_back(std::move(values[v].data));
+        if (spare.size() > kMaxSpareBuffers) {  // let the smallest go
+          spare.erase(std::min_element(spare.begin(), spare.end(), [](const auto& a, const auto& b) {
+            return a.capacity() < b.capacity();
+          }));
+        }
         values[v] = Tensor();
       }
     }

