@@ -86,7 +86,17 @@ TEST(Kernels, GemvVariantsMatchScalarReference) {
         set->gemv(p, x.data(), got.data(), 1, rows - 1);
         EXPECT_EQ(got[0], -7.0f);
         EXPECT_EQ(got[rows - 1], -7.0f);
-        expect_close(got[1], want[1], set->gemv_name);
+        for (std::int64_t r = 1; r < rows - 1; ++r) expect_close(got[r], want[r], set->gemv_name);
+      }
+      // Ranges split where threads would split them, off the kernels' 4- and 16-row blocks.
+      for (std::int64_t split : {3, 7, 17, 33}) {
+        if (split >= rows) continue;
+        std::fill(got.begin(), got.end(), -7.0f);
+        set->gemv(p, x.data(), got.data(), 0, split);
+        set->gemv(p, x.data(), got.data(), split, rows);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          expect_close(got[r], want[r], std::string(set->gemv_name) + " split " + std::to_string(split));
+        }
       }
     }
   }
