@@ -131,10 +131,22 @@ Status softmax(const OpDesc& op, const Tensor& x, Tensor& out, bool log) {
       float mx = -std::numeric_limits<float>::infinity();
       for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j * inner]);
       double sum = 0.0;
-      for (std::int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(p[j * inner] - mx));
-      for (std::int64_t j = 0; j < n; ++j) {
-        const double v = p[j * inner] - mx;
-        p[j * inner] = static_cast<float>(log ? v - std::log(sum) : std::exp(v) / sum);
+      if (log) {
+        for (std::int64_t j = 0; j < n; ++j) sum += std::exp(static_cast<double>(p[j * inner] - mx));
+        const double log_sum = std::log(sum);
+        for (std::int64_t j = 0; j < n; ++j) {
+          p[j * inner] = static_cast<float>(static_cast<double>(p[j * inner] - mx) - log_sum);
+        }
+      } else {
+        // One float exp per element, kept in place, summed in double (attention rows are
+        // hundreds long; the exp dominated this op when it ran twice in double).
+        for (std::int64_t j = 0; j < n; ++j) {
+          const float e = std::exp(p[j * inner] - mx);
+          p[j * inner] = e;
+          sum += e;
+        }
+        const auto scale = static_cast<float>(1.0 / sum);
+        for (std::int64_t j = 0; j < n; ++j) p[j * inner] *= scale;
       }
     }
   }
