@@ -38,7 +38,7 @@ struct DepthwiseKernel {
 // nothing here and uses the AVX-512 kernel). Strides other than 1 and 2 use the reference.
 const DepthwiseKernel& depthwise_kernel(Isa isa);
 
-void depthwise_f32__scalar_1x1(const float* in, const DepthwiseShape& shape, const float* taps,
+void depthwise_f32f32__scalar_1x1(const float* in, const DepthwiseShape& shape, const float* taps,
                                float bias, Clamp clamp, float* out, float* scratch);
 const DepthwiseKernel* depthwise_avx2();
 const DepthwiseKernel* depthwise_avx512();

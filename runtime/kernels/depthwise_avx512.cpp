@@ -45,10 +45,10 @@ void rows(const DepthwiseShape& s, const float* padded, const float* taps, float
   }
 }
 
-void depthwise_f32__avx512_1x16(const float* in, const DepthwiseShape& s, const float* taps,
+void depthwise_f32f32__avx512_1x16(const float* in, const DepthwiseShape& s, const float* taps,
                                 float bias, Clamp clamp, float* out, float* scratch) {
   if (s.stride != 1 && s.stride != 2) {
-    depthwise_f32__scalar_1x1(in, s, taps, bias, clamp, out, scratch);
+    depthwise_f32f32__scalar_1x1(in, s, taps, bias, clamp, out, scratch);
     return;
   }
   depthwise_pad(in, s, scratch);
@@ -59,7 +59,7 @@ void depthwise_f32__avx512_1x16(const float* in, const DepthwiseShape& s, const 
   }
 }
 
-const DepthwiseKernel kAvx512 = {Isa::kAvx512, "depthwise_f32__avx512_1x16", depthwise_f32__avx512_1x16};
+const DepthwiseKernel kAvx512 = {Isa::kAvx512, "depthwise_f32f32__avx512_1x16", depthwise_f32f32__avx512_1x16};
 
 }  // namespace
 

@@ -6,7 +6,7 @@
 
 namespace triton_rt::kernels {
 
-void depthwise_f32__scalar_1x1(const float* in, const DepthwiseShape& s, const float* taps,
+void depthwise_f32f32__scalar_1x1(const float* in, const DepthwiseShape& s, const float* taps,
                                float bias, Clamp clamp, float* out, float* /*scratch*/) {
   for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
     for (std::int64_t ox = 0; ox < s.out_w; ++ox) {
@@ -42,7 +42,7 @@ void depthwise_pad(const float* in, const DepthwiseShape& s, float* scratch) {
 }
 
 namespace {
-const DepthwiseKernel kScalar = {Isa::kScalar, "depthwise_f32__scalar_1x1", depthwise_f32__scalar_1x1};
+const DepthwiseKernel kScalar = {Isa::kScalar, "depthwise_f32f32__scalar_1x1", depthwise_f32f32__scalar_1x1};
 }  // namespace
 
 const DepthwiseKernel& depthwise_kernel(Isa isa) {

@@ -33,7 +33,7 @@ TEST(Depthwise, VariantsMatchScalarReference) {
     const float bias = dist(rng);
     const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
     std::vector<float> want(s.out_h * s.out_w);
-    depthwise_f32__scalar_1x1(in.data(), s, taps.data(), bias, clamp, want.data(), nullptr);
+    depthwise_f32f32__scalar_1x1(in.data(), s, taps.data(), bias, clamp, want.data(), nullptr);
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAmx}) {
       if (static_cast<int>(isa) > static_cast<int>(detected_isa())) continue;
       const DepthwiseKernel& kernel = depthwise_kernel(isa);
@@ -55,6 +55,6 @@ TEST(Depthwise, NamesFollowTheConvention) {
     if (static_cast<int>(isa) > static_cast<int>(detected_isa())) continue;
     const DepthwiseKernel& kernel = depthwise_kernel(isa);
     EXPECT_EQ(kernel.isa, isa);
-    EXPECT_EQ(std::string(kernel.name).rfind(std::string("depthwise_f32__") + isa_name(isa) + "_", 0), 0u);
+    EXPECT_EQ(std::string(kernel.name).rfind(std::string("depthwise_f32f32__") + isa_name(isa) + "_", 0), 0u);
   }
 }
