@@ -34,6 +34,10 @@ struct OpContext {
 using Inputs = std::vector<const Tensor*>;
 
 // ops_dense.cpp
+// Checks a linear layer's input [..., k] and sizes its output [..., o_count]; `rows` is the
+// product of the leading dimensions.
+Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
+                              const OpContext& ctx, Tensor& out, std::int64_t& rows);
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);

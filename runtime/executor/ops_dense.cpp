@@ -57,6 +57,18 @@ float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->valu
 
 }  // namespace
 
+Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
+                              const OpContext& ctx, Tensor& out, std::int64_t& rows) {
+  if (x.rank() < 1 || x.dim(-1) != k) {
+    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
+                         shape_string(x.shape));
+  }
+  rows = x.numel() / k;
+  std::vector<std::int64_t> shape = x.shape;
+  shape.back() = o_count;
+  return allocate(out, shape, ctx.max_elements);
+}
+
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
   if (has_activation_scale(op)) return run_linear_int8(op, ctx, in, out);
   const Tensor& x = *in[0];
@@ -64,14 +76,8 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const TensorData* bias = op.tensor(ctx.model.tensors, 1);
   const std::int64_t o_count = w.dims[0];
   const std::int64_t k = w.is_ternary() ? w.ternary.cols : w.dims[1];
-  if (x.rank() < 1 || x.dim(-1) != k) {
-    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
-                         shape_string(x.shape));
-  }
-  const std::int64_t rows = x.numel() / k;
-  std::vector<std::int64_t> shape = x.shape;
-  shape.back() = o_count;
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  std::int64_t rows = 0;
+  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
   float* y = out.data.data();
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;

@@ -71,14 +71,8 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   const TensorData* bias = op.tensor(ctx.model.tensors, 1);
   const Tensor& x = *in[0];
   const std::int64_t k = w.cols, o_count = w.rows, ld = w.padded_cols;
-  if (x.rank() < 1 || x.dim(-1) != k) {
-    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
-                         shape_string(x.shape));
-  }
-  const std::int64_t rows = x.numel() / k;
-  std::vector<std::int64_t> shape = x.shape;
-  shape.back() = o_count;
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  std::int64_t rows = 0;
+  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
   const float scale = op.floats[0];
   // [rows, ld] quantized rows; the padding past k stays 0.
   std::vector<std::int8_t> xq(static_cast<std::size_t>(rows * ld), 0);

@@ -43,7 +43,12 @@ void depthwise_f32f32__scalar_1x1(const float* in, const DepthwiseShape& shape, 
 const DepthwiseKernel* depthwise_avx2();
 const DepthwiseKernel* depthwise_avx512();
 
-// Shared by the SIMD variants: the input copied into the zero-padded scratch plane.
-void depthwise_pad(const float* in, const DepthwiseShape& shape, float* scratch);
+// The body of the SIMD variants: strides 1 and 2 copy the input into the zero-padded scratch
+// plane and run `stride1` / `stride2` over it; other strides use the reference.
+using DepthwiseRowsFn = void (*)(const DepthwiseShape& shape, const float* padded,
+                                 const float* taps, float bias, Clamp clamp, float* out);
+void depthwise_padded(const float* in, const DepthwiseShape& shape, const float* taps, float bias,
+                      Clamp clamp, float* out, float* scratch, DepthwiseRowsFn stride1,
+                      DepthwiseRowsFn stride2);
 
 }  // namespace triton_rt::kernels

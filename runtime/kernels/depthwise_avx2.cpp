@@ -46,17 +46,8 @@ void rows(const DepthwiseShape& s, const float* padded, const float* taps, float
 }
 
 void depthwise_f32f32__avx2_1x8(const float* in, const DepthwiseShape& s, const float* taps,
-                             float bias, Clamp clamp, float* out, float* scratch) {
-  if (s.stride != 1 && s.stride != 2) {
-    depthwise_f32f32__scalar_1x1(in, s, taps, bias, clamp, out, scratch);
-    return;
-  }
-  depthwise_pad(in, s, scratch);
-  if (s.stride == 1) {
-    rows<1>(s, scratch, taps, bias, clamp, out);
-  } else {
-    rows<2>(s, scratch, taps, bias, clamp, out);
-  }
+                                float bias, Clamp clamp, float* out, float* scratch) {
+  depthwise_padded(in, s, taps, bias, clamp, out, scratch, rows<1>, rows<2>);
 }
 
 const DepthwiseKernel kAvx2 = {Isa::kAvx2, "depthwise_f32f32__avx2_1x8", depthwise_f32f32__avx2_1x8};

@@ -26,7 +26,9 @@ void depthwise_f32f32__scalar_1x1(const float* in, const DepthwiseShape& s, cons
   }
 }
 
-void depthwise_pad(const float* in, const DepthwiseShape& s, float* scratch) {
+namespace {
+
+void pad_plane(const float* in, const DepthwiseShape& s, float* scratch) {
   const std::int64_t cols = s.scratch_cols();
   for (std::int64_t r = 0; r < s.scratch_rows(); ++r) {
     float* row = scratch + r * cols;
@@ -39,6 +41,19 @@ void depthwise_pad(const float* in, const DepthwiseShape& s, float* scratch) {
     std::copy(in + iy * s.width, in + (iy + 1) * s.width, row + s.pad_w);
     std::fill(row + s.pad_w + s.width, row + cols, 0.0f);
   }
+}
+
+}  // namespace
+
+void depthwise_padded(const float* in, const DepthwiseShape& s, const float* taps, float bias,
+                      Clamp clamp, float* out, float* scratch, DepthwiseRowsFn stride1,
+                      DepthwiseRowsFn stride2) {
+  if (s.stride != 1 && s.stride != 2) {
+    depthwise_f32f32__scalar_1x1(in, s, taps, bias, clamp, out, scratch);
+    return;
+  }
+  pad_plane(in, s, scratch);
+  (s.stride == 1 ? stride1 : stride2)(s, scratch, taps, bias, clamp, out);
 }
 
 namespace {

@@ -9,34 +9,13 @@
 #include <random>
 
 #include "executor/engine.h"
+#include "test_support.h"
 #include "tpk_builder.h"
 
 using namespace triton_rt;
-using triton_rt::test_support::TpkBuilder;
+using namespace triton_rt::test_support;
 
 namespace {
-
-std::vector<float> random_vector(std::size_t n, std::mt19937& rng) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-std::vector<std::int8_t> random_codes(std::size_t n, std::mt19937& rng) {
-  std::vector<std::int8_t> v(n);
-  for (auto& c : v) c = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
-  return v;
-}
-
-Tensor run_one(const std::vector<std::uint8_t>& bytes, const Tensor& x, int threads = 2) {
-  auto engine = Engine::from_bytes(bytes, {threads});
-  EXPECT_TRUE(engine.ok()) << engine.message();
-  if (!engine.ok()) return {};
-  auto out = engine.value()->run({x});
-  EXPECT_TRUE(out.ok()) << out.message();
-  return out.ok() ? out.value()[0] : Tensor();
-}
 
 void expect_all_near(const Tensor& got, const std::vector<std::int64_t>& shape,
                      const std::vector<float>& want, const std::string& what) {
@@ -114,7 +93,7 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
           }
         }
       }
-      expect_all_near(run_one(b.bytes(), in), {t.n, t.o, oh, ow}, want,
+      expect_all_near(run_engine(b.bytes(), in, 2), {t.n, t.o, oh, ow}, want,
                       std::string("conv ") + (ternary ? "ternary" : "float") + " c=" +
                           std::to_string(t.c) + " groups=" + std::to_string(t.groups));
     }
@@ -144,7 +123,7 @@ TEST_P(EachIsa, LinearGemvAndGemmPathsMatchNaive) {
           want.push_back(static_cast<float>(acc * scales[r]));
         }
       }
-      expect_all_near(run_one(b.bytes(), in, 3), {rows, o}, want,
+      expect_all_near(run_engine(b.bytes(), in, 3), {rows, o}, want,
                       "linear rows=" + std::to_string(rows) + " " + std::to_string(o) + "x" + std::to_string(k));
     }
   }
@@ -204,7 +183,7 @@ TEST(Executor, ShapeOpsFollowTheBatch) {
       for (int q = 1; q < 12; q += 3) want.push_back(twice[q]);
     }
     for (int n = 0; n < batch; ++n) want.insert(want.end(), {9, 8, 7, 6});
-    expect_all_near(run_one(b.bytes(), in), {2 * batch, 4}, want, "shape ops, batch " + std::to_string(batch));
+    expect_all_near(run_engine(b.bytes(), in, 2), {2 * batch, 4}, want, "shape ops, batch " + std::to_string(batch));
   }
 }
 

@@ -12,37 +12,20 @@
 #include "executor/engine.h"
 #include "format/packing.h"
 #include "kernels/ternary_int8.h"
+#include "test_support.h"
 #include "tpk_builder.h"
 
 using namespace triton_rt;
 using namespace triton_rt::kernels;
-using triton_rt::test_support::TpkBuilder;
+using namespace triton_rt::test_support;
 
 namespace {
-
-std::vector<std::int8_t> random_codes(std::size_t n, std::mt19937& rng) {
-  std::vector<std::int8_t> v(n);
-  for (auto& c : v) c = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
-  return v;
-}
 
 std::vector<float> random_floats(std::size_t n, std::mt19937& rng) {
   std::normal_distribution<float> d;
   std::vector<float> v(n);
   for (float& x : v) x = d(rng);
   return v;
-}
-
-TernaryMatrix matrix_of(const std::vector<std::int8_t>& codes, std::int64_t rows,
-                        std::int64_t cols, std::mt19937& rng) {
-  TernaryMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.row_bytes = static_cast<std::int64_t>(format::t2_row_bytes(cols));
-  m.packed = format::encode_t2(codes, rows, cols);
-  std::uniform_real_distribution<float> scale(0.1f, 2.0f);
-  for (std::int64_t r = 0; r < rows; ++r) m.scales.push_back(scale(rng));
-  return m;
 }
 
 std::vector<const Int8KernelSet*> simd_sets() {
@@ -67,7 +50,7 @@ TEST(Int8Kernels, PrepareExpandsCodesAndRowSums) {
   std::mt19937 rng(3);
   const std::int64_t rows = 5, cols = 70;
   const auto codes = random_codes(rows * cols, rng);
-  const PreparedTernaryInt8 w = prepare_ternary_int8(matrix_of(codes, rows, cols, rng));
+  const PreparedTernaryInt8 w = prepare_ternary_int8(ternary_matrix(codes, rows, cols, rng));
   ASSERT_EQ(w.padded_cols, 128);
   for (std::int64_t r = 0; r < rows; ++r) {
     std::int32_t sum = 0;
@@ -114,7 +97,7 @@ TEST(Int8Kernels, EveryVariantMatchesTheReferenceOnRaggedShapes) {
   for (std::int64_t rows : {1, 3, 4, 5, 17, 64}) {
     for (std::int64_t cols : {1, 7, 63, 64, 65, 130, 700}) {
       const auto codes = random_codes(rows * cols, rng);
-      const PreparedTernaryInt8 w = prepare_ternary_int8(matrix_of(codes, rows, cols, rng));
+      const PreparedTernaryInt8 w = prepare_ternary_int8(ternary_matrix(codes, rows, cols, rng));
       for (std::int64_t p : {1, 2, 3, 4, 5, 9}) {
         std::vector<std::int8_t> x(p * w.padded_cols, 0);
         for (std::int64_t j = 0; j < p; ++j) {
@@ -219,15 +202,6 @@ class Int8EachIsa : public ::testing::TestWithParam<const char*> {
   void TearDown() override { unsetenv("TRITON_RT_FORCE_ISA"); }
 };
 
-Tensor run_model(const std::vector<std::uint8_t>& bytes, const Tensor& x, int threads) {
-  auto engine = Engine::from_bytes(bytes, {threads});
-  EXPECT_TRUE(engine.ok()) << engine.message();
-  if (!engine.ok()) return {};
-  auto out = engine.value()->run({x});
-  EXPECT_TRUE(out.ok()) << out.message();
-  return out.ok() ? out.value()[0] : Tensor();
-}
-
 void expect_near_all(const Tensor& got, const std::vector<float>& want, const std::string& what) {
   ASSERT_EQ(got.data.size(), want.size()) << what;
   for (std::size_t i = 0; i < want.size(); ++i) {
@@ -265,7 +239,7 @@ TEST_P(Int8EachIsa, LinearGemvAndGemmMatchNaive) {
         }
       }
       for (int threads : {1, 2}) {
-        expect_near_all(run_model(b.bytes(), x, threads), want,
+        expect_near_all(run_engine(b.bytes(), x, threads), want,
                         "batch=" + std::to_string(batch) + " in=" + std::to_string(in));
       }
     }
@@ -297,7 +271,7 @@ TEST_P(Int8EachIsa, Conv2dMatchesNaive) {
     b.input(vx);
     b.output(vy);
     for (int threads : {1, 2}) {
-      const Tensor got = run_model(b.bytes(), x, threads);
+      const Tensor got = run_engine(b.bytes(), x, threads);
       EXPECT_EQ(got.shape, (std::vector<std::int64_t>{cs.n, cs.o, oh, ow}));
       expect_near_all(got, want, "conv c=" + std::to_string(cs.c) + " groups=" + std::to_string(cs.groups));
     }
@@ -316,7 +290,7 @@ TEST(Int8Executor, FloatWeightsFakeQuantizeTheirInput) {
   b.output(vy);
   Tensor x({1, 2});
   x.data = {0.74f, 0.26f};  // q = 1 (1.48 rounds to 1), 1 (0.52 rounds to 1): 0.5 + 2 * 0.5
-  const Tensor got = run_model(b.bytes(), x, 1);
+  const Tensor got = run_engine(b.bytes(), x, 1);
   ASSERT_EQ(got.data.size(), 1u);
   EXPECT_FLOAT_EQ(got.data[0], 1.5f);
 }

@@ -11,6 +11,7 @@
 #include "format/packing.h"
 #include "kernels/ternary.h"
 #include "kernels/thread_pool.h"
+#include "test_support.h"
 
 using namespace triton_rt;
 using namespace triton_rt::kernels;
@@ -18,16 +19,7 @@ using namespace triton_rt::kernels;
 namespace {
 
 TernaryMatrix random_matrix(std::int64_t rows, std::int64_t cols, std::mt19937& rng) {
-  std::vector<std::int8_t> codes(rows * cols);
-  for (auto& c : codes) c = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
-  TernaryMatrix m;
-  m.rows = rows;
-  m.cols = cols;
-  m.row_bytes = static_cast<std::int64_t>(format::t2_row_bytes(cols));
-  m.packed = format::encode_t2(codes, rows, cols);
-  std::uniform_real_distribution<float> scale(0.1f, 2.0f);
-  for (std::int64_t r = 0; r < rows; ++r) m.scales.push_back(scale(rng));
-  return m;
+  return test_support::ternary_matrix(test_support::random_codes(rows * cols, rng), rows, cols, rng);
 }
 
 std::vector<const KernelSet*> runnable_sets() {

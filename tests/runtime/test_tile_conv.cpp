@@ -35,77 +35,77 @@ TEST(TileConv, MatchesDirectConvolution) {
   std::normal_distribution<float> dist;
   int clamp_index = 0;
   for (const Case& cs : kCases) {
-   for (bool unrolled : {false, true}) {
-    TileConvGeometry g;
-    g.unrolled = unrolled;
-    g.channels = cs.c, g.height = cs.h, g.width = cs.w, g.out_channels = cs.o;
-    g.kernel_h = g.kernel_w = cs.k, g.stride = cs.stride, g.pad_h = g.pad_w = cs.pad;
-    g.out_h = (cs.h + 2 * cs.pad - cs.k) / cs.stride + 1;
-    g.out_w = (cs.w + 2 * cs.pad - cs.k) / cs.stride + 1;
-    g.finish();
-    const std::int64_t cols = cs.c * cs.k * cs.k;
-    std::vector<std::int8_t> codes(cs.o * cols);
-    for (auto& v : codes) v = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
-    TernaryMatrix m;
-    m.rows = cs.o, m.cols = cols, m.row_bytes = static_cast<std::int64_t>(format::t2_row_bytes(cols));
-    m.packed = format::encode_t2(codes, cs.o, cols);
-    std::vector<float> bias(cs.o);
-    for (std::int64_t o = 0; o < cs.o; ++o) {
-      m.scales.push_back(0.5f + 0.01f * static_cast<float>(o));
-      bias[o] = dist(rng);
-    }
-    const TileConvWeights w = prepare_tile_conv(prepare_ternary(m), cs.k, cs.k, unrolled);
-    // Values spanning many binades, so all three bf16 slices matter.
-    std::vector<float> x(cs.c * cs.h * cs.w);
-    for (auto& v : x) v = dist(rng) * std::exp2(static_cast<float>(static_cast<int>(rng() % 9)) - 4.0f);
-    std::vector<std::uint32_t> packed(g.packed_words(), 0xFFFFFFFFu);
-    // Packed in two uneven calls, as two threads would (a split inside a channel's taps
-    // when unrolled).
-    const std::int64_t split = std::min<std::int64_t>(3, g.pairs());
-    tile_conv_pack(x.data(), g, packed.data(), 0, split);
-    tile_conv_pack(x.data(), g, packed.data(), split, g.pairs());
-    const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
-    // Guard elements on both sides of the output catch a stray write without ASan.
-    constexpr std::int64_t kGuard = 64;
-    std::vector<float> guarded(cs.o * g.out_h * g.out_w + 2 * kGuard, -12345.0f);
-    float* y = guarded.data() + kGuard;
-    // Two calls over split unit ranges, as two threads would make.
-    const std::int64_t units = g.out_blocks() * g.position_blocks();
-    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, 0, units / 2);
-    tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, units / 2, units);
-    for (std::int64_t i = 0; i < kGuard; ++i) {
-      ASSERT_EQ(guarded[i], -12345.0f) << "write before the output";
-      ASSERT_EQ(guarded[guarded.size() - 1 - i], -12345.0f) << "write past the output";
-    }
-    for (std::int64_t o = 0; o < cs.o; ++o) {
-      for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
-        for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
-          double sum = 0.0, magnitude = 0.0;
-          for (std::int64_t c = 0; c < cs.c; ++c) {
-            for (std::int64_t i = 0; i < cs.k; ++i) {
-              for (std::int64_t j = 0; j < cs.k; ++j) {
-                const std::int64_t iy = oy * cs.stride - cs.pad + i, ix = ox * cs.stride - cs.pad + j;
-                if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
-                const double v = x[(c * cs.h + iy) * cs.w + ix];
-                sum += codes[o * cols + (c * cs.k + i) * cs.k + j] * v;
-                magnitude += std::fabs(v);
+    for (bool unrolled : {false, true}) {
+      TileConvGeometry g;
+      g.unrolled = unrolled;
+      g.channels = cs.c, g.height = cs.h, g.width = cs.w, g.out_channels = cs.o;
+      g.kernel_h = g.kernel_w = cs.k, g.stride = cs.stride, g.pad_h = g.pad_w = cs.pad;
+      g.out_h = (cs.h + 2 * cs.pad - cs.k) / cs.stride + 1;
+      g.out_w = (cs.w + 2 * cs.pad - cs.k) / cs.stride + 1;
+      g.finish();
+      const std::int64_t cols = cs.c * cs.k * cs.k;
+      std::vector<std::int8_t> codes(cs.o * cols);
+      for (auto& v : codes) v = static_cast<std::int8_t>(static_cast<int>(rng() % 3) - 1);
+      TernaryMatrix m;
+      m.rows = cs.o, m.cols = cols, m.row_bytes = static_cast<std::int64_t>(format::t2_row_bytes(cols));
+      m.packed = format::encode_t2(codes, cs.o, cols);
+      std::vector<float> bias(cs.o);
+      for (std::int64_t o = 0; o < cs.o; ++o) {
+        m.scales.push_back(0.5f + 0.01f * static_cast<float>(o));
+        bias[o] = dist(rng);
+      }
+      const TileConvWeights w = prepare_tile_conv(prepare_ternary(m), cs.k, cs.k, unrolled);
+      // Values spanning many binades, so all three bf16 slices matter.
+      std::vector<float> x(cs.c * cs.h * cs.w);
+      for (auto& v : x) v = dist(rng) * std::exp2(static_cast<float>(static_cast<int>(rng() % 9)) - 4.0f);
+      std::vector<std::uint32_t> packed(g.packed_words(), 0xFFFFFFFFu);
+      // Packed in two uneven calls, as two threads would (a split inside a channel's taps
+      // when unrolled).
+      const std::int64_t split = std::min<std::int64_t>(3, g.pairs());
+      tile_conv_pack(x.data(), g, packed.data(), 0, split);
+      tile_conv_pack(x.data(), g, packed.data(), split, g.pairs());
+      const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
+      // Guard elements on both sides of the output catch a stray write without ASan.
+      constexpr std::int64_t kGuard = 64;
+      std::vector<float> guarded(cs.o * g.out_h * g.out_w + 2 * kGuard, -12345.0f);
+      float* y = guarded.data() + kGuard;
+      // Two calls over split unit ranges, as two threads would make.
+      const std::int64_t units = g.out_blocks() * g.position_blocks();
+      tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, 0, units / 2);
+      tile_conv_run(w, g, packed.data(), bias.data(), clamp, y, units / 2, units);
+      for (std::int64_t i = 0; i < kGuard; ++i) {
+        ASSERT_EQ(guarded[i], -12345.0f) << "write before the output";
+        ASSERT_EQ(guarded[guarded.size() - 1 - i], -12345.0f) << "write past the output";
+      }
+      for (std::int64_t o = 0; o < cs.o; ++o) {
+        for (std::int64_t oy = 0; oy < g.out_h; ++oy) {
+          for (std::int64_t ox = 0; ox < g.out_w; ++ox) {
+            double sum = 0.0, magnitude = 0.0;
+            for (std::int64_t c = 0; c < cs.c; ++c) {
+              for (std::int64_t i = 0; i < cs.k; ++i) {
+                for (std::int64_t j = 0; j < cs.k; ++j) {
+                  const std::int64_t iy = oy * cs.stride - cs.pad + i, ix = ox * cs.stride - cs.pad + j;
+                  if (iy < 0 || iy >= cs.h || ix < 0 || ix >= cs.w) continue;
+                  const double v = x[(c * cs.h + iy) * cs.w + ix];
+                  sum += codes[o * cols + (c * cs.k + i) * cs.k + j] * v;
+                  magnitude += std::fabs(v);
+                }
               }
             }
+            double want = m.scales[o] * sum + bias[o];
+            if (clamp != Clamp::kNone) want = std::max(want, 0.0);
+            if (clamp == Clamp::kRelu6) want = std::min(want, 6.0);
+            const double got = y[(o * g.out_h + oy) * g.out_w + ox];
+            // float32 accumulation of |terms| summing to `magnitude`.
+            ASSERT_NEAR(got, want, 1e-6 * (m.scales[o] * magnitude + std::fabs(bias[o])) + 1e-6)
+                << "case c=" << cs.c << " h=" << cs.h << " w=" << cs.w << " o=" << cs.o
+                << " k=" << cs.k << " s=" << cs.stride << " p=" << cs.pad
+                << (unrolled ? " unrolled" : "") << " at " << o << ","
+                << oy << "," << ox;
           }
-          double want = m.scales[o] * sum + bias[o];
-          if (clamp != Clamp::kNone) want = std::max(want, 0.0);
-          if (clamp == Clamp::kRelu6) want = std::min(want, 6.0);
-          const double got = y[(o * g.out_h + oy) * g.out_w + ox];
-          // float32 accumulation of |terms| summing to `magnitude`.
-          ASSERT_NEAR(got, want, 1e-6 * (m.scales[o] * magnitude + std::fabs(bias[o])) + 1e-6)
-              << "case c=" << cs.c << " h=" << cs.h << " w=" << cs.w << " o=" << cs.o
-              << " k=" << cs.k << " s=" << cs.stride << " p=" << cs.pad
-              << (unrolled ? " unrolled" : "") << " at " << o << ","
-              << oy << "," << ox;
         }
       }
     }
-   }
   }
 }
 
