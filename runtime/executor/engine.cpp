@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "executor/ops.h"
+#include "kernels/depthwise.h"
+#include "kernels/float_gemm.h"
 
 namespace triton_rt {
 
@@ -270,6 +272,11 @@ EngineInfo Engine::info() const {
   info.isa = kernels::isa_name(kernels_->isa);
   info.gemv_kernel = kernels_->gemv_name;
   info.gemm_kernel = kernels_->gemm_name;
+  info.conv_kernel = kernels_->tile_conv              ? kernels::kTileConvName
+                     : kernels_->gemm_oc != nullptr ? kernels_->gemm_oc_name
+                                                    : kernels_->gemm_name;
+  info.depthwise_kernel = kernels::depthwise_kernel(kernels_->isa).name;
+  info.float_gemm_kernel = kernels::float_gemm_kernel(kernels_->isa).name;
   for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
   for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
   for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));

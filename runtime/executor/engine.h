@@ -39,6 +39,9 @@ struct EngineInfo {
   std::string isa;
   std::string gemv_kernel;
   std::string gemm_kernel;
+  std::string conv_kernel;       // ungrouped ternary convolutions (where the shape allows)
+  std::string depthwise_kernel;
+  std::string float_gemm_kernel;  // float layers and MatMul
   std::vector<std::vector<std::int64_t>> input_shapes;   // as traced
   std::vector<std::vector<std::int64_t>> output_shapes;  // as traced
   std::vector<std::string> op_kinds;

@@ -34,6 +34,8 @@ namespace triton_rt::kernels {
 
 inline constexpr std::int64_t kTileSlices = 3;      // bf16 slices of a float32 activation
 inline constexpr std::int64_t kTileElems = 16 * 32;  // bf16 values in one weight tile
+// The kernel's name in the <op>_<weights><activations>__<isa>_<tile> convention.
+inline constexpr const char* kTileConvName = "conv_t2f32__amx_bf16x3";
 
 struct TileConvGeometry {
   std::int64_t channels = 0, height = 0, width = 0;

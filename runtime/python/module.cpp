@@ -89,6 +89,9 @@ py::dict info(const Engine& engine) {
   d["isa"] = i.isa;
   d["gemv_kernel"] = i.gemv_kernel;
   d["gemm_kernel"] = i.gemm_kernel;
+  d["conv_kernel"] = i.conv_kernel;
+  d["depthwise_kernel"] = i.depthwise_kernel;
+  d["float_gemm_kernel"] = i.float_gemm_kernel;
   d["input_shapes"] = i.input_shapes;
   d["output_shapes"] = i.output_shapes;
   d["op_kinds"] = i.op_kinds;

@@ -234,3 +234,18 @@ def test_ternary_linear_large_batches(tmp_path, features, isa, monkeypatch):
             with torch.no_grad():
                 want = model(x).numpy()
             assert relative_error(engine.run(x.numpy()), want) < TOLERANCE, (features, batch)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "amx"])
+def test_info_names_the_kernels_of_the_level(exported, isa, monkeypatch):
+    _, _, _, path, _ = exported
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    info = native.load(path, threads=1).info()
+    level = expected_level(isa)
+    kernels_level = "avx512" if level == "amx" else level  # amx adds tiles to the avx512 set
+    for key in ("gemv_kernel", "gemm_kernel", "depthwise_kernel", "float_gemm_kernel"):
+        assert f"__{kernels_level}_" in info[key], (key, info[key])
+    if level == "amx":
+        assert info["conv_kernel"] == "conv_t2f32__amx_bf16x3"
+    else:
+        assert f"__{level}_" in info["conv_kernel"], info["conv_kernel"]
