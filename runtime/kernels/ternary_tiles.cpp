@@ -246,7 +246,8 @@ void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
   alignas(64) float acc[4][256];
   const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
   for (std::int64_t unit = unit_begin; unit < unit_end; ++unit) {
-    const std::int64_t ob = unit / pblocks, pb = unit % pblocks;
+    const std::int64_t ob = g.position_major ? unit % g.out_blocks() : unit / pblocks;
+    const std::int64_t pb = g.position_major ? unit / g.out_blocks() : unit % pblocks;
     const std::uint16_t* w0 = w.tiles.data() + 2 * ob * taps * cblocks * kTileElems;
     const std::uint16_t* w1 = w0 + taps * cblocks * kTileElems;
     // A last block of only 16 positions (positions are a multiple of 16) uses half the

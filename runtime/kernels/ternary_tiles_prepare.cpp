@@ -41,6 +41,9 @@ void TileConvGeometry::finish() {
   const std::int64_t reach =
       (run_kernel_h - 1) / run_stride * phase_w + (run_kernel_w - 1) / run_stride;
   plane = round_up(std::max(phase_h * phase_w, positions + reach), 16);
+  const std::int64_t weight_bytes =
+      out_blocks() * 32 * run_kernel_h * run_kernel_w * channels_padded * 2;
+  position_major = weight_bytes * position_blocks() < packed_words() * 4 * out_blocks();
 }
 
 bool tile_conv_unrolls(TileConvGeometry g) {
