@@ -54,13 +54,26 @@ Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& ou
 void gather_strided(const Tensor& x, const std::vector<std::int64_t>& shape,
                     const std::vector<std::int64_t>& strides, Tensor& out) {
   const int rank = static_cast<int>(shape.size());
-  std::vector<std::int64_t> idx(rank, 0);
   const std::int64_t total = out.numel();
-  for (std::int64_t o = 0; o < total; ++o) {
+  if (rank == 0) {
+    if (total == 1) out.data[0] = x.data[0];
+    return;
+  }
+  // The innermost dimension is a run (a contiguous copy when its stride is 1, as in the
+  // head split of attention); the outer indices advance as an odometer.
+  const std::int64_t inner = shape[rank - 1], step = strides[rank - 1];
+  std::vector<std::int64_t> idx(rank, 0);
+  for (std::int64_t o = 0; o < total; o += inner) {
     std::int64_t src = 0;
-    for (int d = 0; d < rank; ++d) src += idx[d] * strides[d];
-    out.data[o] = x.data[src];
-    for (int d = rank - 1; d >= 0; --d) {
+    for (int d = 0; d + 1 < rank; ++d) src += idx[d] * strides[d];
+    float* dst = out.data.data() + o;
+    const float* from = x.data.data() + src;
+    if (step == 1) {
+      std::copy(from, from + inner, dst);
+    } else {
+      for (std::int64_t i = 0; i < inner; ++i) dst[i] = from[i * step];
+    }
+    for (int d = rank - 2; d >= 0; --d) {
       if (++idx[d] < shape[d]) break;
       idx[d] = 0;
     }
