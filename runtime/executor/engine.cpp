@@ -54,6 +54,68 @@ std::int64_t expected_elements(const ValueDesc& v, std::int64_t batch) {
   return n;
 }
 
+// The AMX tiles of a ternary linear or conv2d op, or null when its shape does not fit them.
+// Linear layers run on tiles as a 1x1 convolution over their rows (ops_dense.cpp); a
+// convolution's layout (taps or unrolled) follows its traced sizes, the only ones it runs.
+std::unique_ptr<kernels::TileConvWeights> tiles_for(const Model& model, const OpDesc& op,
+                                                    const kernels::PreparedTernary& w) {
+  if (op.kind == OpKind::kLinear) {
+    if (w.cols < 16) return nullptr;
+    return std::make_unique<kernels::TileConvWeights>(kernels::prepare_tile_conv(w, 1, 1, false));
+  }
+  const auto& a = op.ints;  // kh, kw, sh, sw, ph, pw, dh, dw, groups
+  const std::int64_t taps = std::int64_t{a[0]} * a[1];
+  if (!kernels::tile_conv_fits(w.cols / taps, taps, a[8], a[2], a[3], a[6], a[7])) return nullptr;
+  const auto& in_dims = model.values[op.inputs[0]].dims;
+  const auto& out_dims = model.values[op.output].dims;
+  constexpr std::int64_t kMaxSide = std::int64_t{1} << 20;  // keeps the geometry in range
+  auto side_ok = [&](std::int64_t d) { return d >= 1 && d <= kMaxSide; };
+  bool unrolled = false;
+  if (in_dims.size() == 4 && out_dims.size() == 4 && side_ok(in_dims[2]) && side_ok(in_dims[3]) &&
+      side_ok(out_dims[2]) && side_ok(out_dims[3])) {
+    kernels::TileConvGeometry g;
+    g.channels = in_dims[1], g.height = in_dims[2], g.width = in_dims[3];
+    g.out_channels = out_dims[1], g.out_h = out_dims[2], g.out_w = out_dims[3];
+    g.kernel_h = a[0], g.kernel_w = a[1], g.stride = a[2], g.pad_h = a[4], g.pad_w = a[5];
+    unrolled = kernels::tile_conv_unrolls(g);
+  }
+  return std::make_unique<kernels::TileConvWeights>(
+      kernels::prepare_tile_conv(w, a[0], a[1], unrolled));
+}
+
+// Storage of values past their last use, handed to later op outputs: no fresh pages to
+// fault in, which large batches noticed. At most kMaxSpareBuffers are kept.
+class SpareBuffers {
+ public:
+  // The smallest kept buffer of at least `elements` capacity, emptied; none for 0.
+  std::vector<float> take(std::int64_t elements) {
+    auto fit = buffers_.end();
+    for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
+      if (static_cast<std::int64_t>(it->capacity()) >= elements &&
+          (fit == buffers_.end() || it->capacity() < fit->capacity())) {
+        fit = it;
+      }
+    }
+    if (elements <= 0 || fit == buffers_.end()) return {};
+    std::vector<float> buffer = std::move(*fit);
+    buffers_.erase(fit);
+    buffer.clear();
+    return buffer;
+  }
+  void keep(std::vector<float>&& buffer) {
+    if (buffer.capacity() == 0) return;
+    buffers_.push_back(std::move(buffer));
+    if (buffers_.size() > kMaxSpareBuffers) {  // let the smallest go
+      buffers_.erase(std::min_element(buffers_.begin(), buffers_.end(), [](const auto& a, const auto& b) {
+        return a.capacity() < b.capacity();
+      }));
+    }
+  }
+
+ private:
+  std::vector<std::vector<float>> buffers_;
+};
+
 }  // namespace
 
 Engine::Engine(Model model, const EngineOptions& options)
@@ -74,32 +136,7 @@ Engine::Engine(Model model, const EngineOptions& options)
           kernels::prepare_ternary_int8(w->ternary));
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
-      const auto& a = op.ints;
-      if (!kernels_->tile_conv || has_activation_scale(op)) continue;
-      if (op.kind == OpKind::kLinear && w->ternary.cols >= 16) {
-        // A linear layer runs on tiles as a 1x1 convolution over its rows (ops_dense.cpp).
-        tiles_[i] = std::make_unique<kernels::TileConvWeights>(
-            kernels::prepare_tile_conv(*prepared_[i], 1, 1, false));
-      } else if (op.kind == OpKind::kConv2d &&
-                 kernels::tile_conv_fits(w->ternary.cols / (a[0] * a[1]), a[0] * a[1], a[8], a[2],
-                                         a[3], a[6], a[7])) {
-        // The sizes as traced (the engine only runs that image size).
-        const auto& in_dims = model_.values[op.inputs[0]].dims;
-        const auto& out_dims = model_.values[op.output].dims;
-        bool unrolled = false;
-        constexpr std::int64_t kMaxSide = std::int64_t{1} << 20;  // keeps the geometry in range
-        auto side_ok = [&](std::int64_t d) { return d >= 1 && d <= kMaxSide; };
-        if (in_dims.size() == 4 && out_dims.size() == 4 && side_ok(in_dims[2]) &&
-            side_ok(in_dims[3]) && side_ok(out_dims[2]) && side_ok(out_dims[3])) {
-          kernels::TileConvGeometry g;
-          g.channels = in_dims[1], g.height = in_dims[2], g.width = in_dims[3];
-          g.out_channels = out_dims[1], g.out_h = out_dims[2], g.out_w = out_dims[3];
-          g.kernel_h = a[0], g.kernel_w = a[1], g.stride = a[2], g.pad_h = a[4], g.pad_w = a[5];
-          unrolled = kernels::tile_conv_unrolls(g);
-        }
-        tiles_[i] = std::make_unique<kernels::TileConvWeights>(
-            kernels::prepare_tile_conv(*prepared_[i], a[0], a[1], unrolled));
-      }
+      if (kernels_->tile_conv) tiles_[i] = tiles_for(model_, op, *prepared_[i]);
     }
   }
 }
@@ -149,7 +186,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   }
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
-  std::vector<std::vector<float>> spare;  // storage of values past their last use
+  SpareBuffers spare;
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
@@ -157,19 +194,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
                         max_elements_, prepared_int8_[i].get(), int8_kernels_};
     Tensor& out = values[op.output];
-    // The output reuses the smallest buffer a dead value left behind that fits its traced
-    // size (scaled to this batch): no fresh pages to fault in, which large batches noticed.
-    const std::int64_t expected = expected_elements(model_.values[op.output], batch);
-    auto fit = spare.end();
-    for (auto it = spare.begin(); it != spare.end(); ++it) {
-      const auto cap = static_cast<std::int64_t>(it->capacity());
-      if (cap >= expected && (fit == spare.end() || it->capacity() < fit->capacity())) fit = it;
-    }
-    if (expected > 0 && fit != spare.end()) {
-      out.data = std::move(*fit);
-      out.data.clear();
-      spare.erase(fit);
-    }
+    out.data = spare.take(expected_elements(model_.values[op.output], batch));
     const auto started = std::chrono::steady_clock::now();
     Status s;
     switch (op.kind) {
@@ -223,12 +248,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     }
     for (std::uint32_t v : op.inputs) {
       if (--uses[v] == 0) {
-        if (values[v].data.capacity() > 0) spare.push_back(std::move(values[v].data));
-        if (spare.size() > kMaxSpareBuffers) {  // let the smallest go
-          spare.erase(std::min_element(spare.begin(), spare.end(), [](const auto& a, const auto& b) {
-            return a.capacity() < b.capacity();
-          }));
-        }
+        spare.keep(std::move(values[v].data));
         values[v] = Tensor();
       }
     }

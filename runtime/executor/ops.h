@@ -22,7 +22,7 @@ struct OpContext {
   ThreadPool& pool;
   const kernels::KernelSet& kernels;
   const kernels::PreparedTernary* ternary;  // the op's weights when they are ternary
-  const kernels::TileConvWeights* tiles;    // their AMX tiles, for convolutions that fit
+  const kernels::TileConvWeights* tiles;    // their AMX tiles (amx level only), where they fit
   std::int64_t batch;                       // dim 0 of the graph's first input
   std::int64_t max_elements;                // largest tensor an op may produce
   // Ops with an activation scale (8-bit activations): their ternary weights as int8 codes

@@ -110,7 +110,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     }
     return {};
   }
-  if (ctx.tiles != nullptr && ctx.kernels.tile_conv && rows >= kTileMinRows) {
+  if (ctx.tiles != nullptr && rows >= kTileMinRows) {
     // AMX tiles: the rows are the positions of a 1x1 convolution over a [k, 1, rows] image.
     Tensor image, result;
     image.shape = {1, k, 1, rows};
@@ -311,7 +311,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   }
   g.p = g.oh * g.ow;
   if (Status st = allocate(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
-  if (ctx.tiles != nullptr && ctx.kernels.tile_conv) {
+  if (ctx.tiles != nullptr) {
     kernels::TileConvGeometry t;
     t.channels = g.c, t.height = g.h, t.width = g.w, t.out_channels = g.o;
     t.kernel_h = g.kh, t.kernel_w = g.kw, t.stride = g.sh, t.pad_h = g.ph, t.pad_w = g.pw;

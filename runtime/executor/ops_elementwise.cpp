@@ -11,20 +11,18 @@ namespace triton_rt {
 // least-squares fit with at most 3e-7 absolute error over the whole line, branch-free so the
 // GELU loop vectorizes (std::erf does not, and dominated ViT's MLP layers).
 inline float erf_rational(float x) {
+  // Coefficients of z^5 .. z^0 in P and Q.
+  constexpr float kP[] = {2.0446464e-06f, 2.8374447e-04f, 3.7414160e-03f,
+                          5.2666465e-02f, 1.8991401e-01f, 1.1283792f};
+  constexpr float kQ[] = {3.7979510e-05f, 1.1557013e-03f, 1.4919187e-02f,
+                          1.1389036e-01f, 5.0163974e-01f, 1.0f};
   const float c = std::min(4.0f, std::max(-4.0f, x));
   const float z = c * c;
-  float p = 2.0446464e-06f;
-  p = p * z + 2.8374447e-04f;
-  p = p * z + 3.7414160e-03f;
-  p = p * z + 5.2666465e-02f;
-  p = p * z + 1.8991401e-01f;
-  p = p * z + 1.1283792f;
-  float q = 3.7979510e-05f;
-  q = q * z + 1.1557013e-03f;
-  q = q * z + 1.4919187e-02f;
-  q = q * z + 1.1389036e-01f;
-  q = q * z + 5.0163974e-01f;
-  q = q * z + 1.0f;
+  float p = 0.0f, q = 0.0f;
+  for (int i = 0; i < 6; ++i) {
+    p = p * z + kP[i];
+    q = q * z + kQ[i];
+  }
   return c * p / q;
 }
 
