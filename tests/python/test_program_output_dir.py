@@ -221,6 +221,14 @@ def test_crafted_checkpoint_value_is_one_line_naming_the_field(field, index, fin
     assert not out.exists()  # a mistake leaves no trace
 
 
+def test_resume_from_a_few_bytes_of_garbage_is_one_line(tmp_path, data_dir, capsys):
+    torn = tmp_path / "checkpoint_epoch_4.pth"
+    torn.write_bytes(b"torn")  # torch's unpickler fails on this with an IndexError
+    status, lines = _main(_args(data_dir, tmp_path / "out", "--resume", str(torn)), capsys)
+    assert status == 2 and lines == [f"error: `{torn}` is not a readable checkpoint "
+                                     f"(pop from empty list)"], lines
+
+
 def test_stale_temporaries_of_killed_writes_are_removed_and_nothing_else(tmp_path, data_dir,
                                                                          capsys):
     ours = [".checkpoint_epoch_3.pth.k2j_x9a1.tmp", ".tiny_cnn_best.pth.0abcdefg.tmp",

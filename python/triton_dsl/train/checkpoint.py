@@ -308,7 +308,9 @@ def load_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
-            UnicodeDecodeError, KeyError, AttributeError, TypeError) as error:
+            UnicodeDecodeError, KeyError, AttributeError, TypeError, IndexError,
+            OverflowError) as error:
+        # (IndexError: torch's weights-only unpickler on a few bytes of garbage.)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if len(reason) > 120:
             reason = reason[:117] + "..."

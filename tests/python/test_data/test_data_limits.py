@@ -17,6 +17,7 @@ import os
 import struct
 import threading
 import tracemalloc
+import warnings
 import zlib
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from datafiles import write_image_folder, write_mnist
 
 from triton_dsl import functional as F
 from triton_dsl.data import cifar, download, get_dataset, make_loader
-from triton_dsl.data.folders import CorruptImageWarning
 from triton_dsl.data.idx import read_idx
 from triton_dsl.errors import UserError
 from triton_dsl.layers import BatchNorm2d, LayerNorm
@@ -178,19 +178,22 @@ def test_fifo_named_like_an_image_is_skipped_without_opening_it(tmp_path):
     result: list = []
 
     def load() -> None:
-        with pytest.warns(CorruptImageWarning, match="not a regular file"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             spec = get_dataset("custom", data_path=root, image_size=8)
-        loader = make_loader(spec, batch_size=8, train=False, num_workers=0)
-        result.append([y for _, y in loader])
+            loader = make_loader(spec, batch_size=8, train=False, num_workers=0)
+            result.append(([y for _, y in loader], [str(w.message) for w in caught]))
 
     worker = threading.Thread(target=load, daemon=True)
     worker.start()
-    worker.join(30)
-    if worker.is_alive():  # the old behaviour: blocked opening the FIFO; release it
+    worker.join(20)
+    if worker.is_alive():  # blocked opening the FIFO for reading: release it, then fail
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         worker.join(5)
         pytest.fail("loading blocked on a FIFO named like an image")
-    assert result and sorted(torch.cat(result[0]).tolist()) == [0, 0, 1, 1]
+    labels, messages = result[0]
+    assert sorted(torch.cat(labels).tolist()) == [0, 0, 1, 1]
+    assert any(f"skipping `{fifo}`: not a regular file" in m for m in messages), messages
 
 
 @pytest.mark.parametrize(("value", "match"), [
