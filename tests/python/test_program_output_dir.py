@@ -225,8 +225,8 @@ def test_resume_from_a_few_bytes_of_garbage_is_one_line(tmp_path, data_dir, caps
     torn = tmp_path / "checkpoint_epoch_4.pth"
     torn.write_bytes(b"torn")  # torch's unpickler fails on this with an IndexError
     status, lines = _main(_args(data_dir, tmp_path / "out", "--resume", str(torn)), capsys)
-    assert status == 2 and lines == [f"error: `{torn}` is not a readable checkpoint "
-                                     f"(pop from empty list)"], lines
+    expected = f"error: `{torn}` is not a readable checkpoint (pop from empty list)"
+    assert status == 2 and lines == [expected], lines
 
 
 def test_stale_temporaries_of_killed_writes_are_removed_and_nothing_else(tmp_path, data_dir,

@@ -27,8 +27,12 @@ import os
 import socket
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from triton_dsl.errors import UserError
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
+    from typing import Self
 
 LOCK_NAME = ".triton-train.lock"
 # The holder's description is one short line; a longer file is not ours to print.
@@ -120,7 +124,7 @@ class OutputDirLock:
                 self.directory.rmdir()  # only succeeds when empty
             self._created_dir = False
 
-    def __enter__(self) -> OutputDirLock:
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -90,7 +90,7 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         self.send_response(200)
         if self.path.endswith("huge"):
             self.send_header("Content-Length", str(10 << 30))
