@@ -147,6 +147,21 @@ def test_full_disk_is_one_line_and_keeps_the_earlier_checkpoints(tmp_path, data_
     assert _digests(out) == before  # checkpoint 1 and the best weights intact, no temporary
 
 
+def test_full_disk_at_the_packed_model_is_an_error_not_a_warning(tmp_path, data_dir, capsys,
+                                                                 monkeypatch):
+    from triton_dsl.program import measure
+
+    def disk_full(model, path, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(measure, "save_packed", disk_full)
+    status, lines = _main(_args(data_dir, tmp_path, "--epochs", "1"), capsys)
+    assert status == 2 and len(lines) == 1, lines
+    assert "tiny_cnn.tpk" in lines[0] and "no space left on device" in lines[0]
+    assert (tmp_path / "checkpoint_epoch_1.pth").is_file()
+    assert not (tmp_path / "tiny_cnn.tpk").exists()
+
+
 # --- 14: resume gaps ----------------------------------------------------------------------
 
 def test_resume_finishes_a_run_killed_before_its_packed_model(tmp_path, data_dir, capsys):
