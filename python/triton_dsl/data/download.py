@@ -17,7 +17,8 @@ may be at most `size_limit(remote)` bytes (twice its known size plus 1 MiB, else
 `DEFAULT_MAX_BYTES`), refused up front when the server announces more and stopped as soon
 as more arrives; and a transfer that moves fewer than `STALL_BYTES` in `STALL_SECONDS`
 (a mirror trickling a byte at a time, or silent) is abandoned. Every socket read also times
-out after `STALL_SECONDS`. Whatever fails, the partial `.part` file is removed.
+out after `STALL_SECONDS`. Whatever fails, the partial `.part` file is removed. Verifying
+a decompressed digest and unpacking an archive stop at `DEFAULT_MAX_BYTES` of content too.
 
 `TRITON_DATA_MIRROR` (or the `mirrors` argument) replaces the official mirror list with
 one base URL; it exists for the tests, which serve files from 127.0.0.1.
@@ -152,10 +153,14 @@ def verify(path: Path, remote: RemoteFile) -> str | None:
             return None
     elif remote.content_md5:
         content = hashlib.md5()
+        inflated = 0
         try:
             with gzip.open(path, "rb") as f:
                 while chunk := f.read(_CHUNK):
                     content.update(chunk)
+                    inflated += len(chunk)
+                    if inflated > DEFAULT_MAX_BYTES:  # a gzip bomb: no dataset file is this big
+                        return "checksum mismatch (the content is too long)"
         except (OSError, EOFError, zlib.error):
             return "checksum mismatch (corrupt gzip stream)"
         if content.hexdigest() == remote.content_md5:
@@ -231,6 +236,10 @@ def extract_dir(archive: Path, member_dir: str, dest_dir: Path, *, what: str) ->
                        if m.name == member_dir or m.name.startswith(member_dir + "/")]
             if not members:
                 raise UserError(f"`{archive}` holds no `{member_dir}/` directory")
+            unpacked = sum(m.size for m in members)
+            if unpacked > DEFAULT_MAX_BYTES:
+                raise UserError(f"`{archive}` would unpack to {unpacked:,} bytes, more than "
+                                f"the {DEFAULT_MAX_BYTES:,} a dataset may take")
             tar.extractall(staging, members=members, filter="data")
         os.replace(staging / member_dir, target)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:

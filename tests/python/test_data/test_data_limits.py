@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import io
 import math
 import os
 import struct
+import tarfile
 import threading
 import tracemalloc
 import warnings
@@ -79,6 +81,26 @@ def test_cifar_gzip_bomb_stops_at_the_record_limit(tmp_path, monkeypatch):
     error, peak = _peak_bytes_of(lambda: cifar.read_binary_batch(bomb))
     assert error is not None and "too long" in str(error)
     assert peak < 8 << 20
+
+
+def test_archive_that_would_unpack_past_the_limit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "DEFAULT_MAX_BYTES", 1 << 20)
+    archive = tmp_path / "a.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member = tarfile.TarInfo("cifar-10-batches-bin/data_batch_1.bin")
+        member.size = 2 << 20
+        tar.addfile(member, io.BytesIO(bytes(member.size)))
+    with pytest.raises(UserError, match="would unpack to 2,097,152 bytes"):
+        download.extract_dir(archive, "cifar-10-batches-bin", tmp_path, what="cifar10")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tar.gz"]
+
+
+def test_content_digest_of_a_gzip_bomb_stops_at_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "DEFAULT_MAX_BYTES", 1 << 20)
+    bomb = tmp_path / "x.gz"
+    _write_bomb(bomb, b"", 8 << 20)
+    problem = download.verify(bomb, download.RemoteFile("x.gz", content_md5="0" * 32))
+    assert problem == "checksum mismatch (the content is too long)"
 
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
