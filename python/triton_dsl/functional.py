@@ -240,8 +240,10 @@ def layer_norm(x: Tensor, normalized_shape: Dims, eps: float = 1e-5, *,
                weight: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
     """Normalizes over the trailing `normalized_shape` dimensions; `weight` and `bias`
     (keyword only, so a positional `eps` stays `eps`) apply a learned affine map."""
+    from triton_dsl.layers.norm import check_eps
+
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    return torch_f.layer_norm(x, shape, weight, bias, eps)
+    return torch_f.layer_norm(x, shape, weight, bias, check_eps(eps, "layer_norm"))
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -9,7 +9,8 @@ CIFAR-100 likewise: `cifar-100-binary/{train,test}.bin`, flat, or `cifar-100-pyt
 
 A binary record is the label byte(s) then 3,072 pixel bytes (R, G, B planes of 32x32):
 one label for CIFAR-10, coarse then fine for CIFAR-100 (the fine label is the class). A
-file whose size is not a whole number of records is reported as truncated. A missing
+file whose size is not a whole number of records is reported as truncated, one with more
+than `MAX_RECORDS_PER_FILE` as too long (read no further than that). A missing
 dataset is downloaded as the official binary tarball (MD5-verified) and unpacked.
 """
 
@@ -30,6 +31,10 @@ from triton_dsl.errors import UserError
 
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 _PIXELS = 3 * 32 * 32
+# The most records one batch file may hold: all 60,000 images of either dataset. An official
+# file holds 10,000 or 50,000; the cap keeps a `.bin.gz` that inflates without end (a "gzip
+# bomb") from being read past it.
+MAX_RECORDS_PER_FILE = 60_000
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,8 @@ CIFAR10 = CifarInfo(
     stems={"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
     label_bytes=1, num_classes=10, class_file="batches.meta.txt",
     mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616),
-    archive=download.RemoteFile("cifar-10-binary.tar.gz", md5="c32a1d4ab5d03f1284b67883e8d87530"),
+    archive=download.RemoteFile("cifar-10-binary.tar.gz", md5="c32a1d4ab5d03f1284b67883e8d87530",
+                                    size=170_052_171),
     torchvision_class="CIFAR10",
     meta={"filename": "batches.meta", "key": "label_names", "md5": None})
 
@@ -71,7 +77,8 @@ CIFAR100 = CifarInfo(
     stems={"train": ("train",), "test": ("test",)},
     label_bytes=2, num_classes=100, class_file="fine_label_names.txt",
     mean=(0.5071, 0.4865, 0.4409), std=(0.2673, 0.2564, 0.2762),
-    archive=download.RemoteFile("cifar-100-binary.tar.gz", md5="03b5dce01913d631647c71ecec9e9cb8"),
+    archive=download.RemoteFile("cifar-100-binary.tar.gz", md5="03b5dce01913d631647c71ecec9e9cb8",
+                                    size=168_513_733),
     torchvision_class="CIFAR100",
     meta={"filename": "meta", "key": "fine_label_names", "md5": None})
 
@@ -118,7 +125,7 @@ def _find(info: CifarInfo, directory: Path, split: str) -> tuple[str, object] | 
 
 def read_binary_batch(path: Path, info: CifarInfo = CIFAR10) -> tuple[np.ndarray, np.ndarray]:
     """One binary batch file as (uint8 images [N, 3, 32, 32], uint8 labels [N])."""
-    data = read_bytes(path)
+    data = read_bytes(path, limit=MAX_RECORDS_PER_FILE * info.record)
     if not data or len(data) % info.record:
         raise UserError(f"`{path}` is truncated or not a {info.name} binary batch: {len(data)} "
                         f"bytes is not a whole number of {info.record}-byte records")

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from triton_dsl.data.base import BatchLoader
-from triton_dsl.data.folders import CorruptImageWarning
+from triton_dsl.data.folders import CorruptImageWarning, open_regular
 from triton_dsl.data.loaders import EpochSampler
 from triton_dsl.data.transforms.augment import EVAL_CROP_RATIO
 from triton_dsl.data.transforms.config import AugmentConfig
@@ -54,7 +54,7 @@ class EncodedImages(Dataset):
         index, seed = key
         path, label = self.samples[index]
         try:
-            with open(path, "rb") as f:
+            with open_regular(path) as f:
                 data = np.frombuffer(f.read(), dtype=np.uint8)
         except OSError:
             data = np.zeros(0, dtype=np.uint8)

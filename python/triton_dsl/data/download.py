@@ -12,6 +12,14 @@ downloaded; `content_md5` is of the decompressed content of a `.gz`. Both kinds 
 because the publicly known MNIST digests are of the original 1998 gzip streams *and* of
 the decompressed IDX files, and a recompressed copy keeps only the second.
 
+Limits, so that a broken or hostile mirror costs a bounded amount of disk and time: a file
+may be at most `size_limit(remote)` bytes (twice its known size plus 1 MiB, else
+`DEFAULT_MAX_BYTES`), refused up front when the server announces more and stopped as soon
+as more arrives; and a transfer that moves fewer than `STALL_BYTES` in `STALL_SECONDS`
+(a mirror trickling a byte at a time, or silent) is abandoned. Every socket read also times
+out after `STALL_SECONDS`. Whatever fails, the partial `.part` file is removed. Verifying
+a decompressed digest and unpacking an archive stop at `DEFAULT_MAX_BYTES` of content too.
+
 `TRITON_DATA_MIRROR` (or the `mirrors` argument) replaces the official mirror list with
 one base URL; it exists for the tests, which serve files from 127.0.0.1.
 """
@@ -20,11 +28,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -36,7 +46,16 @@ from triton_dsl.errors import UserError
 
 MIRROR_ENV = "TRITON_DATA_MIRROR"
 _CHUNK = 1 << 20
-_TIMEOUT_S = 30
+# A file of unknown size may be this large (the largest dataset archive fetched, CIFAR-10's,
+# is 170 MB).
+DEFAULT_MAX_BYTES = 1 << 30
+# A download that moves fewer than STALL_BYTES in STALL_SECONDS is abandoned as stalled.
+STALL_SECONDS = 30.0
+STALL_BYTES = 16 << 10
+
+
+class _TransferError(Exception):
+    """A download broke one of the limits; the message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,39 @@ class RemoteFile:
     md5: str | None = None
     sha256: str | None = None
     content_md5: str | None = None
+    size: int | None = None  # bytes of the official file, where known
+
+
+def size_limit(remote: RemoteFile) -> int:
+    """The most bytes accepted for `remote`: room for a recompressed copy, no more."""
+    return 2 * remote.size + (1 << 20) if remote.size else DEFAULT_MAX_BYTES
+
+
+def _copy_limited(response, out, limit: int) -> None:
+    """Copies `response` to `out`, enforcing the size limit and the stall rule."""
+    announced = response.headers.get("Content-Length")
+    if announced and announced.isdigit() and int(announced) > limit:
+        raise _TransferError(f"the server announces {int(announced):,} bytes, more than the "
+                             f"{limit:,} allowed")
+    total = 0
+    window_start, window_bytes = time.monotonic(), 0
+    while True:
+        # read1 returns what one socket read brings, so a trickle cannot hold the loop in
+        # a read that waits for a whole chunk.
+        chunk = response.read1(_CHUNK)
+        if not chunk:
+            return
+        total += len(chunk)
+        if total > limit:
+            raise _TransferError(f"more than the {limit:,} bytes allowed")
+        out.write(chunk)
+        window_bytes += len(chunk)
+        now = time.monotonic()
+        if window_bytes >= STALL_BYTES:
+            window_start, window_bytes = now, 0
+        elif now - window_start > STALL_SECONDS:
+            raise _TransferError(f"stalled: {window_bytes} bytes in the last "
+                                 f"{now - window_start:.0f} s")
 
 
 def mirrors_for(default: Sequence[str], override: Sequence[str] | None = None) -> list[str]:
@@ -101,10 +153,14 @@ def verify(path: Path, remote: RemoteFile) -> str | None:
             return None
     elif remote.content_md5:
         content = hashlib.md5()
+        inflated = 0
         try:
             with gzip.open(path, "rb") as f:
                 while chunk := f.read(_CHUNK):
                     content.update(chunk)
+                    inflated += len(chunk)
+                    if inflated > DEFAULT_MAX_BYTES:  # a gzip bomb: no dataset file is this big
+                        return "checksum mismatch (the content is too long)"
         except (OSError, EOFError, zlib.error):
             return "checksum mismatch (corrupt gzip stream)"
         if content.hexdigest() == remote.content_md5:
@@ -137,13 +193,16 @@ def fetch(remote: RemoteFile, dest_dir: Path, mirrors: Sequence[str], *, what: s
         tmp = Path(tmp_name)
         try:
             print(f"downloading {url}", file=sys.stderr, flush=True)
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as r:
-                shutil.copyfileobj(r, out, _CHUNK)
+            with os.fdopen(fd, "wb") as out, \
+                    urllib.request.urlopen(url, timeout=STALL_SECONDS) as r:
+                _copy_limited(r, out, size_limit(remote))
             problem = verify(tmp, remote)
             if problem is None:
                 os.replace(tmp, final)
                 return final
             failures.append(f"{problem} from {url}")
+        except (_TransferError, http.client.HTTPException) as e:
+            failures.append(f"{str(e) or type(e).__name__} from {url}")
         except (urllib.error.URLError, OSError, ValueError) as e:
             failures.append(f"{_reason(e)} from {url}")
         finally:
@@ -177,6 +236,10 @@ def extract_dir(archive: Path, member_dir: str, dest_dir: Path, *, what: str) ->
                        if m.name == member_dir or m.name.startswith(member_dir + "/")]
             if not members:
                 raise UserError(f"`{archive}` holds no `{member_dir}/` directory")
+            unpacked = sum(m.size for m in members)
+            if unpacked > DEFAULT_MAX_BYTES:
+                raise UserError(f"`{archive}` would unpack to {unpacked:,} bytes, more than "
+                                f"the {DEFAULT_MAX_BYTES:,} a dataset may take")
             tar.extractall(staging, members=members, filter="data")
         os.replace(staging / member_dir, target)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:

@@ -9,16 +9,24 @@ A corrupt or unreadable image is skipped with a `CorruptImageWarning` naming the
 per file per process), not fatal: one bad JPEG in a million should not end a day of
 training. The collate function drops the skipped samples, so such a batch is one image
 short. An empty folder (no class directories, or no images in them) is a UserError.
+
+Only regular files (or links to them) are images: a FIFO, socket or device named `*.png`
+would block the first read forever (a FIFO with no writer) or never end (a device), so such
+entries are skipped with a warning when the folder is listed, by `stat` alone. Reading
+opens with `O_NONBLOCK` and checks the opened file again (`open_regular`), in case the entry
+was swapped after the listing.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import warnings
 from pathlib import Path
 
 from torch.utils.data import default_collate
-from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
 from triton_dsl.data import locate
 from triton_dsl.data.spec import DatasetSpec
@@ -39,21 +47,53 @@ class CorruptImageWarning(UserWarning):
 _warned: set[str] = set()
 
 
+def _warn_once(path: str, text: str) -> None:
+    if path not in _warned:
+        _warned.add(path)
+        warnings.warn(text, CorruptImageWarning, stacklevel=3)
+
+
+def open_regular(path: str):
+    """`open(path, "rb")` for a regular file; OSError for anything else, without blocking.
+
+    O_NONBLOCK makes opening a FIFO return at once instead of waiting for a writer; the
+    opened file is then checked with fstat before a byte is read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_image_file(path: str) -> bool:
+    """An image file of the folder: an image extension and a regular file (see the top)."""
+    if not has_file_allowed_extension(path, IMG_EXTENSIONS):
+        return False
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        regular = False  # a dangling link: nothing to read
+    if not regular:
+        _warn_once(path, f"skipping `{path}`: not a regular file")
+    return regular
+
+
 def load_image(path: str, mode: str):
     """Open `path` as a PIL image in `mode` ("RGB" or "L"), or None when it is corrupt."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             image = Image.open(f)
             image.load()
             return image.convert(mode)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError,
             Image.DecompressionBombError) as e:
-        if path not in _warned:
-            _warned.add(path)
-            warnings.warn(f"skipping corrupt image `{path}`: {e}", CorruptImageWarning,
-                          stacklevel=2)
+        _warn_once(path, f"skipping corrupt image `{path}`: {e}")
         return None
 
 
@@ -78,7 +118,7 @@ def _make_image_folder(root: Path, mode: str, classes: list[str] | None):
 
     try:
         return SkippingImageFolder(str(root), loader=lambda p: load_image(p, mode),
-                                   allow_empty=True)
+                                   is_valid_file=is_image_file, allow_empty=True)
     except FileNotFoundError as e:
         raise UserError(f"image folder `{root}` has no class directories: {e}") from None
 

@@ -5,6 +5,10 @@ Lookup order (documented in `docs/datasets.md`): the `--data-path` argument, the
 else `~/.cache/triton_dsl`). Each root is tried first as `<root>/<dataset>/` and then as
 `<root>/` itself, so `--data-path ~/data` and `--data-path ~/data/mnist` both work. The
 first directory that holds a complete split wins; nothing is ever written while looking.
+
+A root the file system cannot name (longer than `PATH_MAX`, a component longer than
+`NAME_MAX`, a NUL byte) is a one-line error naming where it came from, checked before it is
+used: otherwise the first `stat` of it raises `ENAMETOOLONG` deep inside a lookup.
 """
 
 from __future__ import annotations
@@ -12,6 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from triton_dsl.errors import UserError
+
+# Linux's limits, the strictest of the systems we run on.
+PATH_MAX = 4096
+NAME_MAX = 255
 
 
 def cache_root() -> Path:
@@ -21,14 +31,32 @@ def cache_root() -> Path:
     return base / "triton_dsl"
 
 
+def checked_root(value: str | os.PathLike, source: str) -> Path:
+    """`value` as a path, or a UserError naming `source` when no file system could hold it."""
+    text = os.fsdecode(value)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    if "\0" in text:
+        raise UserError(f"{source} `{shown}` contains a NUL byte")
+    path = Path(text).expanduser()
+    size = len(os.fsencode(str(path)))
+    if size > PATH_MAX:
+        raise UserError(f"{source} is {size} bytes long, more than a path may be "
+                        f"({PATH_MAX}): `{shown}`")
+    for part in path.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            name = part if len(part) <= 40 else part[:37] + "..."
+            raise UserError(f"{source} has a component longer than {NAME_MAX} bytes: `{name}`")
+    return path
+
+
 def search_roots(data_path: str | os.PathLike | None) -> list[Path]:
     """The roots in lookup order, without duplicates; roots need not exist."""
     roots: list[Path] = []
     if data_path:
-        roots.append(Path(data_path).expanduser())
+        roots.append(checked_root(data_path, "`--data-path`"))
     env = os.environ.get("TRITON_DATA")
     if env:
-        roots.append(Path(env).expanduser())
+        roots.append(checked_root(env, "`TRITON_DATA`"))
     roots.append(cache_root())
     unique: list[Path] = []
     for root in roots:

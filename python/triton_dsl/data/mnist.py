@@ -38,12 +38,15 @@ class IdxDatasetInfo:
     std: tuple[float, ...]
 
 
-def _remote(stem: str, md5: str, content_md5: str | None = None) -> tuple[str, download.RemoteFile]:
-    return stem, download.RemoteFile(stem + ".gz", md5=md5, content_md5=content_md5)
+def _remote(stem: str, md5: str, content_md5: str | None = None, *,
+            size: int) -> tuple[str, download.RemoteFile]:
+    return stem, download.RemoteFile(stem + ".gz", md5=md5, content_md5=content_md5,
+                                     size=size)
 
 
 # The `md5` values are of the original .gz files on the mirrors; `content_md5` of the
-# decompressed IDX files (the digests a recompressed copy still matches).
+# decompressed IDX files (the digests a recompressed copy still matches). `size` is of the
+# original .gz file and bounds a download (see `download.size_limit`).
 MNIST = IdxDatasetInfo(
     name="mnist",
     dir_names=("mnist", "MNIST", "MNIST/raw"),
@@ -51,13 +54,13 @@ MNIST = IdxDatasetInfo(
              "http://yann.lecun.com/exdb/mnist/"),
     remotes=dict([
         _remote("train-images-idx3-ubyte", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-                "6bbc9ace898e44ae57da46a324031adb"),
+                "6bbc9ace898e44ae57da46a324031adb", size=9_912_422),
         _remote("train-labels-idx1-ubyte", "d53e105ee54ea40749a09fcbcd1e9432",
-                "a25bea736e30d166cdddb491f175f624"),
+                "a25bea736e30d166cdddb491f175f624", size=28_881),
         _remote("t10k-images-idx3-ubyte", "9fb629c4189551a2d022fa330f9573f3",
-                "2646ac647ad5339dbf082846283269ea"),
+                "2646ac647ad5339dbf082846283269ea", size=1_648_877),
         _remote("t10k-labels-idx1-ubyte", "ec29112dd5afa0611ce80d1b7f02629c",
-                "27ae3e4e09519cfbb04c329615203637"),
+                "27ae3e4e09519cfbb04c329615203637", size=4_542),
     ]),
     classes=tuple(str(d) for d in range(10)),
     mean=(0.1307,),
@@ -69,10 +72,10 @@ FASHION_MNIST = IdxDatasetInfo(
     dir_names=("fashion_mnist", "fashion-mnist", "FashionMNIST", "FashionMNIST/raw"),
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     remotes=dict([
-        _remote("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
-        _remote("train-labels-idx1-ubyte", "25c81989df183df01b3e8a0aad5dffbe"),
-        _remote("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79"),
-        _remote("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310"),
+        _remote("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", size=26_421_880),
+        _remote("train-labels-idx1-ubyte", "25c81989df183df01b3e8a0aad5dffbe", size=29_515),
+        _remote("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79", size=4_422_102),
+        _remote("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310", size=5_148),
     ]),
     classes=("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
              "sneaker", "bag", "ankle boot"),

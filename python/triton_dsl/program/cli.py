@@ -10,10 +10,12 @@ value (`triton_dsl.train.config` applies the precedence: section < recipe < flag
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 from triton_dsl.errors import UserError
 
+_NAME_MAX = 255  # bytes of one path component on common file systems
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "imagenet", "custom")
 
 _DESCRIPTION = """\
@@ -22,7 +24,8 @@ Train, evaluate and export a ternary model compiled by Triton DSL.
 The model file's `training` section supplies the defaults; flags override it. Outputs go
 to --output-dir (default: the current directory): <stem>_best.pth (the best weights, a plain
 state dict), checkpoint_epoch_N.pth (everything needed to resume) and <stem>.tpk (the packed
-ternary model).
+ternary model). One training at a time holds an output directory; --run-name NAME puts a
+second one into a subfolder.
 """
 
 _EPILOG = """\
@@ -55,6 +58,15 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got `{text}`") from None
+
+
+def _check_run_name(name: str) -> None:
+    """A run name is one plain folder name, so it can never point outside --output-dir."""
+    if (not name or name in (".", "..") or "/" in name or "\0" in name
+            or (os.sep != "/" and os.sep in name) or len(name.encode()) > _NAME_MAX):
+        shown = name if len(name) <= 40 else name[:37] + "..."
+        raise UserError(f"--run-name must be a folder name (no `/`, not `.` or `..`, at most "
+                        f"{_NAME_MAX} bytes), got `{shown}`")
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -92,6 +104,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="weights to start --fine-tune from")
     files.add_argument("--output-dir", metavar="DIR", default=None,
                        help="where checkpoints and the packed model go (default: .)")
+    files.add_argument("--run-name", metavar="NAME",
+                       help="write into the subfolder NAME of --output-dir (for a second "
+                            "training beside one that holds --output-dir's lock)")
     files.add_argument("--output", metavar="PATH", help="the file an export writes")
     files.add_argument("--keep-checkpoints", type=_int, default=0, metavar="N",
                        help="keep only the newest N epoch checkpoints this run writes "
@@ -177,6 +192,10 @@ def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argp
         value = getattr(args, flag)
         if value is not None and value < 1 and not (flag == "workers" and value == 0):
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+    if args.run_name is not None:
+        _check_run_name(args.run_name)
+        # Everything downstream reads --output-dir only, so the subfolder is settled here.
+        args.output_dir = os.path.join(args.output_dir or ".", args.run_name)
     if args.keep_checkpoints < 0:
         raise UserError(f"--keep-checkpoints must be 0 or more, got {args.keep_checkpoints}")
     return args

@@ -4,10 +4,14 @@ Each function takes the `ProgramContext` and the parsed flags and returns an exi
 All checks that can fail on the user's input (settings, device, output directory, data,
 checkpoints) run before the first epoch or the first file written, so a mistake costs
 nothing and overwrites nothing. Only rank 0 of a distributed job prints and writes.
+A training holds its output directory's lock (`train/output_lock.py`) from before it reads
+the directory until it ends, so two runs never write into one folder; the holder alone
+may clean the temporaries a killed run left there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from triton_dsl.train.distributed import DistContext, init_distributed, shutdown
 from triton_dsl.train.evaluate import evaluate
 from triton_dsl.train.loop import RunIdentity, Trainer
 from triton_dsl.train.model_setup import apply_gradient_estimator
+from triton_dsl.train.output_lock import OutputDirLock
 from triton_dsl.train.report import Measurements, format_accuracy, format_report
 from triton_dsl.train.seeding import seed_everything
 
@@ -57,15 +62,30 @@ def _latency_threads(context: ProgramContext, args) -> int | None:
     return configured if isinstance(configured, int) and configured > 0 else None
 
 
-def _resume_path(resume: str | None, output_dir: Path) -> Path | None:
+def _resume_path(resume: str | None, output_dir: Path, log) -> Path | None:
+    """`--resume PATH` as given; bare `--resume`: the checkpoint of `output_dir` that records
+    the most completed epochs (by its content; unusable files are skipped with a note)."""
     if resume is None:
         return None
     if resume != "latest":
         return Path(resume)
-    found = ckpt.epoch_checkpoints(output_dir)
-    if not found:
+    if not ckpt.epoch_checkpoints(output_dir):
         raise UserError(f"--resume: no checkpoint_epoch_N.pth in `{output_dir}`; pass the file")
-    return found[-1][1]
+    newest, skipped = ckpt.newest_epoch_checkpoint(output_dir)
+    for path, reason in skipped:
+        log(f"note: --resume skips `{path}`: {reason}")
+    if newest is None:
+        path, reason = skipped[-1]
+        raise UserError(f"--resume: no usable checkpoint_epoch_N.pth in `{output_dir}` "
+                        f"(`{path.name}`: {reason}); pass the file")
+    return newest
+
+
+def _stale_temporaries(output_dir: Path, stem: str, log) -> None:
+    """Removes what killed runs left half-written here (only under the directory's lock)."""
+    names = [f"{stem}_best.pth", f"{stem}.tpk"]
+    for path in ckpt.remove_stale_temporaries(output_dir, names):
+        log(f"note: removed `{path}`, left half-written by an interrupted run")
 
 
 def train(context: ProgramContext, args) -> int:
@@ -73,25 +93,33 @@ def train(context: ProgramContext, args) -> int:
     dist = init_distributed(args.distributed, use_gpu=args.gpu is not None,
                             local_rank_arg=args.local_rank)
     try:
-        return _train(context, args, config, dist)
+        output_dir = check_output_dir(args.output_dir or ".")
+        # One training per output directory (train/output_lock.py); only rank 0 writes.
+        lock = OutputDirLock(output_dir) if dist.is_main else contextlib.nullcontext()
+        with lock:
+            return _train(context, args, config, dist, output_dir)
     finally:
         shutdown(dist)
 
 
-def _train(context: ProgramContext, args, config, dist) -> int:
+def _train(context: ProgramContext, args, config, dist, output_dir: Path) -> int:
     def log(text: str) -> None:
         if dist.is_main:
             print(text, flush=True)
 
     device = resolve_device(args.gpu, local_rank=dist.local_rank if dist.enabled else None)
-    output_dir = check_output_dir(args.output_dir or ".")
-    resume = _resume_path(args.resume, output_dir)
+    if dist.is_main:
+        _stale_temporaries(output_dir, context.stem, log)
+    resume = _resume_path(args.resume, output_dir, log)
+    packed_path = output_dir / f"{context.stem}.tpk"
 
     hyper = model_hyperparameters(context, args.num_classes)
     if resume is not None:
         loaded = ckpt.load_file(resume)
         if ckpt.is_training_checkpoint(loaded) and args.num_classes is None:
-            recorded = loaded.get("hyperparameters") or {}
+            recorded = loaded.get("hyperparameters")
+            if not isinstance(recorded, dict):
+                recorded = {}  # resume_from names the broken field
             hyper.update({k: v for k, v in recorded.items() if k in hyper})
     splits = datasets.load_splits(context, args, need_train=True)
     model_classes = hyper.get("num_classes")
@@ -115,7 +143,11 @@ def _train(context: ProgramContext, args, config, dist) -> int:
                       keep_checkpoints=args.keep_checkpoints,
                       progress=False if args.no_progress else None)
     if resume is not None:
-        trainer.resume_from(resume)
+        # A run killed after its last checkpoint but before its packed model may finish.
+        trainer.resume_from(resume, allow_completed=not packed_path.exists())
+        if trainer.start_epoch >= config.epochs:
+            log(f"all {config.epochs} epochs were trained before; writing what the run "
+                f"did not finish")
     if dist.is_main:
         make_output_dir(output_dir)
         log(f"training {context.model_name} ({sum(p.numel() for p in model.parameters()):,} "
@@ -142,6 +174,9 @@ def _train(context: ProgramContext, args, config, dist) -> int:
         return 0
 
     best_path = output_dir / f"{context.stem}_best.pth"
+    if not best_path.is_file():
+        raise UserError(f"the best weights `{best_path}` are missing; the last checkpoint is "
+                        f"{result.last_checkpoint or resume}")
     model.load_state_dict(ckpt.load_file(best_path))
     measurements = Measurements(
         test_accuracy=result.best_accuracy, top5_accuracy=result.best_top5,
@@ -149,7 +184,7 @@ def _train(context: ProgramContext, args, config, dist) -> int:
         data_wait_share=result.data_wait_share, best_epoch=result.best_epoch)
     example = example_input(context, splits.test.input_shape)
     packed = measure_deployment(model, example, measurements,
-                                packed_path=output_dir / f"{context.stem}.tpk", bits=args.bits,
+                                packed_path=packed_path, bits=args.bits,
                                 threads=_latency_threads(context, args))
     log(f"best test accuracy {format_accuracy(result.best_accuracy)} at epoch "
         f"{result.best_epoch}; weights {best_path}"

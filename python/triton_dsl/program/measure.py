@@ -4,7 +4,8 @@ After training the packed model is written beside the checkpoints as `<stem>.tpk
 `--eval` it is written to a temporary directory only to measure it, so evaluating never
 changes what is on disk. The write goes through a temporary file and a rename like every
 other output. A model the packed exporter cannot handle still gets its table, with the
-sizes shown as not measured and the reason printed once on stderr.
+sizes shown as not measured and the reason printed once on stderr; a write the file system
+refuses (a full disk) ends the run with its one-line error instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from triton_dsl.errors import UserError
 from triton_dsl.export.packed import ExportError, save_packed
 from triton_dsl.train.checkpoint import atomic_write
 from triton_dsl.train.latency import measure_cpu_latency
@@ -53,6 +55,8 @@ def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Me
         measurements.float32_bytes = report.float32_bytes
     except ExportError as error:
         print(f"note: no packed model: {error}", file=sys.stderr)
+    except UserError:
+        raise  # the file system refused the write (a full disk): that is the run's error
     except Exception as error:  # noqa: BLE001 - the run's checkpoints are safe; say why
         # A failure inside the exporter must not cost the user the rest of the report.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -13,11 +13,21 @@ and plain containers inside, so loading never runs code from the file):
 
 Every write goes to a temporary file in the destination's directory and is renamed over
 the target, so an interrupted run (Ctrl-C, a crash, a full disk) leaves either the old file
-or the new one, never a torn one.
+or the new one, never a torn one. A write that fails (a full disk, a quota) is one line
+naming the file; `torch.save` is handed an open Python file for that reason, since given a
+path its C++ writer reports a full disk as an obscure `RuntimeError`. A temporary file can
+only outlive its write when the process is killed; the training that next holds the
+directory's lock removes such leftovers (`remove_stale_temporaries`).
+
+A training checkpoint is validated field by field before anything of it is used
+(`check_training_state`), so a damaged or hand-edited file is one line naming the field,
+never a traceback in the middle of restoring it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import pickle
 import random
@@ -45,28 +55,69 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _temporary_prefix(name: str) -> str:
+    return f".{name}."
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Calls `write(temp_path)` and renames the result over `path`."""
+    """Calls `write(temp_path)` and renames the result over `path`.
+
+    An `OSError` of the file system (a full disk, a quota, a read-only remount) becomes a
+    one-line `UserError`; `path` keeps its previous content either way.
+    """
     path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    temp = None
     try:
+        fd, temp = tempfile.mkstemp(prefix=_temporary_prefix(path.name), suffix=".tmp",
+                                    dir=path.parent)
+        os.close(fd)
         write(temp)
         os.chmod(temp, _file_mode())
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         # Also on KeyboardInterrupt: the target keeps its previous content.
-        if os.path.exists(temp):
+        if temp is not None and os.path.exists(temp):
             os.unlink(temp)
+        if isinstance(error, OSError) and error.errno is not None:
+            kept = "its previous content is unchanged" if path.exists() else "nothing written"
+            raise UserError(f"cannot write `{path}`: {(error.strerror or str(error)).lower()} "
+                            f"({kept})") from None
         raise
     return path
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """`torch.save` through a temporary file and a rename."""
-    return atomic_write(path, lambda temp: torch.save(obj, temp))
+    def write(temp: str) -> None:
+        # A Python file, not a path: write errors then arrive as OSError (see the top).
+        with open(temp, "wb") as handle:
+            torch.save(obj, handle)
+
+    return atomic_write(path, write)
+
+
+def remove_stale_temporaries(directory: str | os.PathLike, names: list[str]) -> list[Path]:
+    """Deletes the temporaries `atomic_write` leaves for `names` when killed mid-write.
+
+    Only for the holder of the directory's training lock: no other training can be writing
+    them. `names` are the final names (`checkpoint_epoch_*.pth` is matched as a pattern).
+    Returns the removed paths.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for entry in directory.iterdir():
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        owner = entry.name[1:].rsplit(".", 2)[0]  # ".NAME.XXXXXXXX.tmp" -> NAME
+        if (owner in names or _EPOCH_FILE.match(owner)) and entry.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed.append(entry)
+    return removed
 
 
 def epoch_checkpoint_name(epoch: int) -> str:
@@ -84,6 +135,111 @@ def epoch_checkpoints(directory: str | os.PathLike) -> list[tuple[int, Path]]:
         if match:
             found.append((int(match.group(1)), entry))
     return sorted(found)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _bad_field(path: str | os.PathLike, key: str, expected: str, value: Any) -> UserError:
+    return UserError(f"checkpoint `{path}` has an invalid `{key}`: expected {expected}, "
+                     f"got `{_shown(value)}`")
+
+
+# Keys of a history entry that the trainer reads back after a resume.
+_HISTORY_NUMBERS = ("seconds", "images", "data_wait_share")
+
+
+def check_training_state(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Raises a one-line `UserError` naming the first field of a training checkpoint that a
+    resume could not use; the model and optimizer tensors are checked where they are loaded
+    (against the model they must fit)."""
+    epoch = state.get("epoch")
+    if not _is_whole(epoch) or epoch < 1:
+        raise _bad_field(path, "epoch", "the number of completed epochs (1 or more)", epoch)
+    best_epoch = state.get("best_epoch", 0)
+    if not _is_whole(best_epoch) or not 0 <= best_epoch <= epoch:
+        raise _bad_field(path, "best_epoch", f"a whole number from 0 to {epoch}", best_epoch)
+    for key in ("best_accuracy", "best_top5"):
+        value = state.get(key, 0.0)
+        if not _is_real(value) or not 0.0 <= value <= 1.0:
+            raise _bad_field(path, key, "a fraction from 0 to 1", value)
+    elapsed = state.get("elapsed_seconds", 0.0)
+    if not _is_real(elapsed) or elapsed < 0:
+        raise _bad_field(path, "elapsed_seconds", "a number of seconds (0 or more)", elapsed)
+    history = state.get("history", [])
+    if not isinstance(history, list) or len(history) > epoch:
+        raise _bad_field(path, "history", f"a list of at most {epoch} epoch entries", history)
+    for entry in history:
+        if not isinstance(entry, dict) or not all(
+                _is_real(entry.get(k)) and entry.get(k) >= 0 for k in _HISTORY_NUMBERS):
+            raise _bad_field(path, "history", "entries with numeric "
+                             + ", ".join(f"`{k}`" for k in _HISTORY_NUMBERS), entry)
+    for key in ("hyperparameters", "optimizer"):
+        if not isinstance(state.get(key), dict):
+            raise _bad_field(path, key, "a map", state.get(key))
+    if state.get("model_name") is not None and not isinstance(state.get("model_name"), str):
+        raise _bad_field(path, "model_name", "a name", state.get("model_name"))
+    scheduler = state.get("scheduler")
+    if (not isinstance(scheduler, dict) or not _is_whole(scheduler.get("step"))
+            or scheduler["step"] < 0):
+        raise _bad_field(path, "scheduler", "a map with a whole `step` of 0 or more", scheduler)
+    if state.get("scaler") is not None and not isinstance(state.get("scaler"), dict):
+        raise _bad_field(path, "scaler", "a map", state.get("scaler"))
+    problem = rng_state_problem(state.get("rng"))
+    if problem:
+        raise UserError(f"checkpoint `{path}` has an invalid `rng`: {problem}")
+
+
+def read_epoch(path: Path) -> tuple[int | None, str | None]:
+    """(completed epochs, None) as recorded inside a training checkpoint, else (None, why).
+
+    Tensors are memory-mapped, not read, so asking every checkpoint of a run is cheap."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is skipped with its reason
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return None, (reason[:80] or type(error).__name__)
+    if not is_training_checkpoint(state):
+        return None, "not a training checkpoint"
+    try:
+        check_training_state(state, path)
+    except UserError as error:
+        return None, str(error).split(": ", 1)[-1]
+    return state["epoch"], None
+
+
+def newest_epoch_checkpoint(directory: str | os.PathLike
+                            ) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The `checkpoint_epoch_N.pth` of `directory` that records the most completed epochs.
+
+    Chosen by the epoch inside each file, not the number in its name (a copied or renamed
+    file can carry any name); a tie goes to the newer file. Returns the path (None when no
+    file is usable) and the (path, reason) of every file skipped as unusable."""
+    best, best_key, skipped = None, None, []
+    for number, path in epoch_checkpoints(directory):
+        epoch, problem = read_epoch(path)
+        if epoch is None:
+            skipped.append((path, problem or "unreadable"))
+            continue
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        key = (epoch, mtime, number)
+        if best_key is None or key > best_key:
+            best, best_key = path, key
+    return best, skipped
 
 
 # --- random number generator states, as tensors and lists ---------------------------------
@@ -106,14 +262,36 @@ def capture_rng_state() -> dict[str, Any]:
     return state
 
 
+def _rng_states(state: Any):
+    """The generator states `state` describes, in the forms the generators take."""
+    n, p = state["numpy"], state["python"]
+    numpy_state = (n["kind"], n["keys"].numpy().astype(np.uint32), n["position"],
+                   n["has_gauss"], n["cached_gaussian"])
+    python_state = (p["version"], tuple(p["internal"]), p["gauss_next"])
+    return state["torch"].cpu(), numpy_state, python_state, list(state.get("cuda") or [])
+
+
+def rng_state_problem(state: Any) -> str | None:
+    """None when `state` restores cleanly, else why not; tried on throwaway generators."""
+    try:
+        torch_state, numpy_state, python_state, cuda = _rng_states(state)
+        torch.Generator().set_state(torch_state)
+        np.random.RandomState().set_state(numpy_state)
+        random.Random().setstate(python_state)
+        if not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in cuda):
+            return "the CUDA states are not byte tensors"
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError,
+            OverflowError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"the generator states do not restore ({type(error).__name__}: {reason[:80]})"
+    return None
+
+
 def restore_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["position"],
-                         n["has_gauss"], n["cached_gaussian"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
-    cuda = state.get("cuda") or []
+    torch_state, numpy_state, python_state, cuda = _rng_states(state)
+    torch.set_rng_state(torch_state)
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
 
@@ -130,7 +308,9 @@ def load_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
-            UnicodeDecodeError, KeyError, AttributeError, TypeError) as error:
+            UnicodeDecodeError, KeyError, AttributeError, TypeError, IndexError,
+            OverflowError) as error:
+        # (IndexError: torch's weights-only unpickler on a few bytes of garbage.)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if len(reason) > 120:
             reason = reason[:117] + "..."

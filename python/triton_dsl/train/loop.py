@@ -189,8 +189,15 @@ class Trainer:
             "elapsed_seconds": r.training_seconds,
         }
 
-    def resume_from(self, path: str | os.PathLike) -> None:
-        """Restores everything a checkpoint holds; the next `fit` continues after its epoch."""
+    def resume_from(self, path: str | os.PathLike, *, allow_completed: bool = False) -> None:
+        """Restores everything a checkpoint holds; the next `fit` continues after its epoch.
+
+        Every field is checked before any is used (`ckpt.check_training_state`). A checkpoint
+        that already completed all `config.epochs` is refused unless `allow_completed` (the
+        run was killed after its last checkpoint, before its packed model was written): `fit`
+        then trains nothing and the caller finishes the run.
+        """
+        path = Path(path)
         state = ckpt.load_file(path)
         if not ckpt.is_training_checkpoint(state):
             raise UserError(f"`{path}` holds only model weights; `--resume` needs a "
@@ -198,7 +205,12 @@ class Trainer:
                             f"to start from weights)")
         ckpt.check_model_name(state, self.identity.model_name, path)
         model_state = ckpt.model_state_of(state, path)
-        theirs = state.get("hyperparameters") or {}
+        ckpt.check_training_state(state, path)
+        epoch = state["epoch"]
+        if epoch > self.config.epochs or (epoch == self.config.epochs and not allow_completed):
+            raise UserError(f"checkpoint `{path}` already completed epoch {epoch} of "
+                            f"{self.config.epochs}; pass a larger `--epochs` to train further")
+        theirs = state["hyperparameters"]
         ours = self.identity.hyperparameters
         differing = [k for k in ours if k in theirs and theirs[k] != ours[k]]
         if differing:
@@ -210,26 +222,59 @@ class Trainer:
                               model_name=self.identity.model_name)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
-        except (ValueError, KeyError) as error:
+        except (ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise UserError(f"the optimizer state in `{path}` does not fit this run's "
-                            f"`{self.config.optimizer}` optimizer ({error})") from None
+                            f"`{self.config.optimizer}` optimizer ({reason[:100]})") from None
         self.schedule.load_state_dict(state["scheduler"])
         if state.get("scaler"):
-            self.precision.scaler.load_state_dict(state["scaler"])
-        epoch = int(state["epoch"])
-        if epoch >= self.config.epochs:
-            raise UserError(f"checkpoint `{path}` already completed epoch {epoch} of "
-                            f"{self.config.epochs}; pass a larger `--epochs` to train further")
+            try:
+                self.precision.scaler.load_state_dict(state["scaler"])
+            except (ValueError, KeyError, TypeError, RuntimeError) as error:
+                raise UserError(f"checkpoint `{path}` has an invalid `scaler` "
+                                f"({type(error).__name__})") from None
         self.start_epoch = epoch
         r = self.result
         r.best_accuracy = float(state.get("best_accuracy", 0.0))
         r.best_top5 = float(state.get("best_top5", 0.0))
-        r.best_epoch = int(state.get("best_epoch", 0))
+        r.best_epoch = state.get("best_epoch", 0)
         r.history = list(state.get("history", []))
         r.training_seconds = float(state.get("elapsed_seconds", 0.0))
         r.epochs_completed = epoch
         ckpt.restore_rng_state(state["rng"])
         self.log(f"resumed from {path} after epoch {epoch}")
+        if self.dist.is_main:
+            self._carry_best_weights(path.parent, state)
+
+    def _carry_best_weights(self, source_dir: Path, state: dict[str, Any]) -> None:
+        """Makes sure `<stem>_best.pth` exists in the output directory after a resume.
+
+        Resuming into another `--output-dir` starts a folder without the best weights of the
+        epochs already done; they come from the checkpoint's folder (its best file, else the
+        best epoch's checkpoint). When neither exists any more, the best is chosen afresh
+        among the epochs still to train, and the log says so.
+        """
+        r = self.result
+        target = self.output_dir / f"{self.identity.stem}_best.pth"
+        if target.exists() or r.best_epoch == 0:
+            return
+        best_file = source_dir / target.name
+        best_checkpoint = source_dir / ckpt.epoch_checkpoint_name(r.best_epoch)
+        weights = None
+        if best_file.is_file():
+            weights = ckpt.model_state_of(ckpt.load_file(best_file), best_file)
+        elif r.best_epoch == state["epoch"]:
+            weights = state["model"]
+        elif best_checkpoint.is_file():
+            weights = ckpt.model_state_of(ckpt.load_file(best_checkpoint), best_checkpoint)
+        if weights is None:
+            self.log(f"note: the best weights of epoch {r.best_epoch} are not in "
+                     f"`{source_dir}`; the best of the epochs trained now is kept instead")
+            r.best_accuracy, r.best_top5, r.best_epoch = 0.0, 0.0, 0
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.atomic_save(weights, target)
+        r.best_path = target
 
     def _save_epoch(self, epoch: int, improved: bool) -> None:
         if not self.dist.is_main:
