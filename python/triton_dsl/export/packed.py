@@ -132,8 +132,9 @@ class _Builder:
     """Turns the traced fx graph into a `Graph`, node by node."""
 
     def __init__(self, gm: fx.GraphModule, results: dict[fx.Node, Any], bits: str,
-                 grown: dict[fx.Node, Any]) -> None:
+                 grown: dict[fx.Node, Any], fuse_bn: bool = True) -> None:
         self.gm = gm
+        self.fuse_bn = fuse_bn
         self.results = results
         self.grown = grown  # the same nodes' results with one more batch row
         self.bits = bits
@@ -315,7 +316,7 @@ class _Builder:
             raise ExportError(f"batch norm `{node.target}` has no running statistics")
         inv = scale / np.sqrt(_np(m.running_var) + m.eps)
         offset = shift - _np(m.running_mean) * inv
-        producer = self.fusable(x)
+        producer = self.fusable(x) if self.fuse_bn else None
         if producer is not None and producer.kind in ("linear", "conv2d") and \
                 producer.act == "none":
             self.fold_scale_shift(producer, inv, offset)
@@ -701,8 +702,10 @@ def _act_code(name: str) -> int:
     return ACT[name]
 
 
-def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph, int]:
-    """Traces `model` and returns the packed graph and the number of ternary weights."""
+def build_graph(model: nn.Module, example_input, bits: str = "2",
+                fuse_bn: bool = True) -> tuple[Graph, int]:
+    """Traces `model` and returns the packed graph and the number of ternary weights.
+    `fuse_bn=False` keeps every batch norm as its own `channel_affine` op."""
     if bits not in ("2", "1.6"):
         raise ValueError(f'bits must be "2" or "1.6", got {bits!r}')
     was_training = model.training
@@ -719,16 +722,18 @@ def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph
             other = _Recorder(gm)
             other.run(*[torch.cat([x, x[:1]]) if isinstance(x, torch.Tensor) and x.dim() > 0
                         else x for x in inputs])
-            builder = _Builder(gm, recorder.results, bits, other.results)
+            builder = _Builder(gm, recorder.results, bits, other.results, fuse_bn)
             packed = builder.build(inputs)
     finally:
         model.train(was_training)
     return packed, builder.ternary_weights
 
 
-def save_packed(model: nn.Module, path, *, example_input, bits: str = "2") -> PackedReport:
-    """Writes `model` (evaluated in eval mode) to `path` as a `.tpk` file; returns sizes."""
-    graph, ternary_weights = build_graph(model, example_input, bits)
+def save_packed(model: nn.Module, path, *, example_input, bits: str = "2",
+                fuse_bn: bool = True) -> PackedReport:
+    """Writes `model` (evaluated in eval mode) to `path` as a `.tpk` file; returns sizes.
+    `fuse_bn` is the `optimization` section's key of that name (program/optimization.py)."""
+    graph, ternary_weights = build_graph(model, example_input, bits, fuse_bn)
     data = serialize(graph)
     path = os.fspath(path)
     with open(path, "wb") as f:
