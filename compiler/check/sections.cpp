@@ -85,7 +85,7 @@ const std::vector<KeySpec>& performance_keys() {
 // `skip_zero_weights`, `quantize_first_last`, `target`) now get the unknown-key warning.
 const std::vector<KeySpec>& optimization_keys() {
   static const std::vector<KeySpec> keys = {
-      {"fuse_bn", K::Bool, {}}, {"pack_bits", K::Number, {}}, {"num_threads", K::Int, {}}, {"target", K::Str, {}},
+      {"fuse_bn", K::Bool, {}}, {"pack_bits", K::Number, {}}, {"num_threads", K::Int, {}},
   };
   return keys;
 }
