@@ -27,11 +27,11 @@ def test_a_hand_edited_layer_table_in_the_architecture_doc_fails_the_check(
     shutil.copytree(REPO / "docs", docs)
     command = [sys.executable, str(REPO / "tools" / "update_docs"), "--check", "--triton",
                str(triton_compiler), "--docs", str(docs)]
-    assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run(command, capture_output=True, timeout=60, check=False).returncode == 0
     arch = docs / "architecture.md"
     # The drift the table once had: an attribute missing from one row.
     arch.write_text(arch.read_text(encoding="utf-8").replace(
         ", `activation_bits: int = 32` (8 \\| 32)", "", 1), encoding="utf-8")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
     assert "architecture.md out of date" in result.stdout

@@ -22,7 +22,7 @@ from triton_dsl.export.packed_format import ACT, OP
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "benchmarks"))
-import seed_models  # noqa: E402
+import seed_models
 
 OP_LINE = re.compile(r"^OP\((\w+),\s*(\d+)((?:,\s*\d+){7})\)", re.MULTILINE)
 

@@ -128,7 +128,7 @@ def test_a_removed_hint_is_warned_about(triton_compiler, tmp_path):
                       " forward(x: Tensor[batch, 4]) -> Tensor { return fc(x) }\n"
                       " optimization { skip_zero_weights: true, num_threads: 2 }\n}\n")
     result = subprocess.run([str(triton_compiler), "compile", str(source), "--stop-after=check"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "unknown key `skip_zero_weights` in `optimization`" in result.stderr
     assert "`num_threads`" not in result.stderr

@@ -25,6 +25,10 @@ ABSENT = 0xFFFFFFFF
 DATA_ALIGN = 64
 MAX_VALUE_RANK = 6
 
+class ExportError(ValueError):
+    """The model uses something the packed format cannot express."""
+
+
 TENSOR_F32 = 0
 TENSOR_T2 = 1
 TENSOR_T3 = 2

@@ -38,10 +38,11 @@ def write_packed(model: nn.Module, path: Path, example: torch.Tensor, deploy: De
 
 def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Measurements, *,
                        packed_path: Path | None,
-                       deploy: Deployment = Deployment()) -> Path | None:
+                       deploy: Deployment | None = None) -> Path | None:
     """Fills the size and latency fields of `measurements`; returns the written .tpk path."""
     # A copy, on the CPU, in the default memory format and eval mode: measuring must not
     # change the caller's model (its device, layout or mode).
+    deploy = deploy or Deployment()
     cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     written = None
     try:
