@@ -1,16 +1,19 @@
 """Native packed-ternary engine vs PyTorch on this machine: latency and packed file size.
 
 For each case (model, batch) the same trained-shape model (random weights, batch norm with
-non-trivial statistics) runs three ways with the same thread count:
+non-trivial statistics), compiled from its `.triton` file by the installed `triton`, runs
+three ways with the same thread count:
   - `native`: the `.tpk` file through `triton_dsl.native` (2-bit weights, float32
-    activations; 8-bit activations for `mlp8`, SimpleMLP with `activation_bits: 8`);
+    activations; 8-bit activations for `simple_mlp_int8`, SimpleMLP with
+    `activation_bits: 8`, from benchmarks/models/);
   - `eager`: PyTorch float32 eager on the dequantized weights (each ternary layer replaced
     by a plain `nn.Conv2d`/`nn.Linear` holding `scale * code`);
   - `compile`: the same float module through `torch.compile`, where it works.
 The three are timed in interleaved rounds (each round runs each once), so the machine's slow
 spells fall on all of them alike. It prints the median latency of each, the speed-up of
 native over eager, and the packed
-sizes at 2 and 1.6 bits. Run: `PYTHONPATH=python python benchmarks/native_bench.py`.
+sizes at 2 and 1.6 bits. Run: `python benchmarks/native_bench.py [FILE.triton ...]
+[--batches 1 32]`; without files it runs the standard cases of the seed models.
 """
 
 from __future__ import annotations
@@ -30,14 +33,19 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import native_models
+import seed_models
 
 from triton_dsl import native
 from triton_dsl.export.packed import save_packed
 
-CASES = [("mlp", 1), ("mlp", 128), ("mlp8", 1), ("mlp8", 128), ("resnet18", 1),
-         ("resnet18", 32), ("mobilenetv2", 1)]
-TARGETS = {("mlp", 1): 3.0, ("resnet18", 1): 1.5}
+HERE = Path(__file__).resolve().parent
+INT8_MLP = HERE / "models" / "simple_mlp_int8.triton"
+CASES = [(seed_models.EXAMPLES / "simple_mlp.triton", 1),
+         (seed_models.EXAMPLES / "simple_mlp.triton", 128), (INT8_MLP, 1), (INT8_MLP, 128),
+         (seed_models.EXAMPLES / "resnet18.triton", 1),
+         (seed_models.EXAMPLES / "resnet18.triton", 32),
+         (seed_models.EXAMPLES / "mobilenetv2.triton", 1)]
+TARGETS = {("simple_mlp", 1): 3.0, ("resnet18", 1): 1.5}
 
 
 def dequantized(model: nn.Module) -> nn.Module:
@@ -79,16 +87,19 @@ def interleaved_medians(fns: dict, runs: int, warmup: int) -> dict:
 
 
 def runs_for(name: str, batch: int) -> tuple[int, int]:
-    work = {"mlp": 1, "mlp8": 1, "resnet18": 60, "mobilenetv2": 40, "vit_b16": 400}[name] * batch
+    # Relative cost of one image, to keep each case's wall time similar; other files count
+    # as a mid-size model.
+    work = {"simple_mlp": 1, "simple_mlp_int8": 1, "resnet18": 60, "mobilenetv2": 40,
+            "vision_transformer": 400}.get(name, 60) * batch
     runs = max(5, min(200, int(2000 / work)))
     return runs, max(2, runs // 5)
 
 
-def bench_case(name: str, batch: int, threads: int, use_compile: bool, tmp: Path,
+def bench_case(file: Path, batch: int, threads: int, use_compile: bool, tmp: Path,
                cache: dict) -> dict:
+    name = file.stem
     if name not in cache:
-        model = native_models.build(name)
-        shape = native_models.MODELS[name][1]
+        model, shape = seed_models.build(file)
         sizes = {}
         for bits in ("2", "1.6"):
             report = save_packed(model, tmp / f"{name}_{bits}.tpk",
@@ -127,16 +138,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
-    parser.add_argument("--cases", nargs="*", default=None,
-                        help="subset like mlp:1 resnet18:32 (default: the standard cases)")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help=".triton files to measure (default: the standard cases)")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1],
+                        help="batch sizes for the given files (default 1)")
     args = parser.parse_args()
-    cases = CASES if not args.cases else [
-        (c.split(":")[0], int(c.split(":")[1])) for c in args.cases]
+    cases = CASES if not args.files else [(f, b) for f in args.files for b in args.batches]
     torch.set_num_threads(args.threads)
     engine_isa = native.selected_isa()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, "
           f"torch {torch.__version__}, threads {args.threads} (both), native isa {engine_isa}")
-    header = (f"{'case':18} {'native ms':>10} {'eager ms':>10} {'compile ms':>10} "
+    header = (f"{'case':24} {'native ms':>10} {'eager ms':>10} {'compile ms':>10} "
               f"{'vs eager':>9} {'target':>7} {'2-bit KB':>9} {'1.6-bit KB':>10} "
               f"{'f32 KB':>9} {'rel err':>9}")
     print(header)
@@ -144,15 +156,16 @@ def main() -> int:
     cache: dict = {}
     missed = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, batch in cases:
-            r = bench_case(name, batch, args.threads, not args.no_compile, Path(tmp), cache)
+        for file, batch in cases:
+            r = bench_case(Path(file), batch, args.threads, not args.no_compile, Path(tmp),
+                           cache)
             ratio = r["eager"] / r["native"]
-            target = TARGETS.get((name, batch))
+            target = TARGETS.get((Path(file).stem, batch))
             if target and ratio < target:
                 missed.append(r["case"])
             compiled = f"{r['compile']:10.3f}" if r["compile"] is not None else \
                 f"{r.get('compile_error', 'skipped')[:10]:>10}"
-            print(f"{r['case']:18} {r['native']:10.3f} {r['eager']:10.3f} {compiled} "
+            print(f"{r['case']:24} {r['native']:10.3f} {r['eager']:10.3f} {compiled} "
                   f"{ratio:8.2f}x {(f'{target:.1f}x' if target else '-'):>7} "
                   f"{r['sizes']['2'] / 1024:9.1f} {r['sizes']['1.6'] / 1024:10.1f} "
                   f"{r['float_bytes'] / 1024:9.1f} {r['rel_err']:9.1e}", flush=True)

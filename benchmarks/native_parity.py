@@ -1,11 +1,12 @@
-"""Parity of the native engine with PyTorch on the full-size seed models (manual run).
+"""Parity of the native engine with PyTorch on full-size models (manual run).
 
-CI checks narrow variants (tests/python/test_native.py); this script exports the real
-SimpleMLP, ResNet-18 (CIFAR), MobileNetV2 (224) and ViT-B/16 (224) built from
-`triton_dsl.layers` and prints, per model and packing, the file size, the maximum relative
-error of the engine against eval-mode PyTorch (float32 activations; tolerance 1e-4) and
-the time of one engine run. Run: `PYTHONPATH=python python benchmarks/native_parity.py
-[mlp resnet18 mobilenetv2 vit_b16]`.
+CI checks small variants (tests/python/test_native.py); this script compiles each given
+`.triton` file (default: the seed models `examples/basic/*.triton`: SimpleMLP, ResNet-18
+(CIFAR), MobileNetV2 (224) and ViT-B/16 (224)) with the installed `triton`, exports the
+entry model at its declared input shape and prints, per model and packing, the file size,
+the maximum relative error of the engine against eval-mode PyTorch (float32 activations;
+tolerance 1e-4) and the time of one engine run. Run:
+`python benchmarks/native_parity.py [FILE.triton ...]`.
 """
 
 from __future__ import annotations
@@ -19,21 +20,21 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import native_models
+import seed_models
 
 from triton_dsl.export.packed import load_packed, save_packed
 
 TOLERANCE = 1e-4
 
 
-def main(names: list[str]) -> int:
+def main(files: list[str]) -> int:
     failed = []
-    print(f"{'model':12} {'bits':>4} {'batch':>5} {'file KB':>9} {'export s':>9} "
+    print(f"{'model':18} {'bits':>4} {'batch':>5} {'file KB':>9} {'export s':>9} "
           f"{'run ms':>9} {'rel err':>9}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
-            model = native_models.build(name)
-            shape = native_models.MODELS[name][1]
+        for file in files:
+            name = Path(file).stem
+            model, shape = seed_models.build(file)
             for bits in ("2", "1.6"):
                 path = Path(tmp) / f"{name}_{bits}.tpk"
                 t0 = time.perf_counter()
@@ -51,7 +52,7 @@ def main(names: list[str]) -> int:
                     rel = float(np.abs(got - want).max() / np.abs(want).max())
                     if not rel < TOLERANCE:
                         failed.append(f"{name}/{bits}/b{batch}")
-                    print(f"{name:12} {bits:>4} {batch:5d} {report.packed_bytes / 1024:9.1f} "
+                    print(f"{name:18} {bits:>4} {batch:5d} {report.packed_bytes / 1024:9.1f} "
                           f"{export_s:9.2f} {run_ms:9.1f} {rel:9.1e}", flush=True)
     print(f"over tolerance: {', '.join(failed)}" if failed else
           f"all within {TOLERANCE:g} relative error")
@@ -59,4 +60,4 @@ def main(names: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["mlp", "resnet18", "mobilenetv2", "vit_b16"]))
+    sys.exit(main(sys.argv[1:] or [str(p) for p in seed_models.SEED_FILES]))

@@ -12,7 +12,10 @@ Without `--data-path`, CIFAR-10-shaped synthetic files (random pixels, the offic
 layout) are written to a temporary directory: throughput does not depend on pixel values,
 and the benchmark then needs no download. Accuracy in that case is chance, and says nothing.
 
-    python benchmarks/train_cifar_speed.py --model resnet18.py --gpu --epochs 3
+    python benchmarks/train_cifar_speed.py --model examples/basic/resnet18.triton --gpu
+
+`--model` takes a `.triton` file (compiled by the installed `triton` first) or a generated
+`.py` file.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ import numpy as np
 import torch
 
 from triton_dsl import program
+from triton_dsl.compiler import compile_file
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL = REPO / "tests" / "python" / "fixtures" / "resnet18.py"
+DEFAULT_MODEL = REPO / "examples" / "basic" / "resnet18.triton"
 
 
 def write_synthetic_cifar(directory: Path, *, train: int = 50000, test: int = 10000) -> Path:
@@ -86,7 +90,8 @@ def run_variant(module, script: Path, argv: list[str], output_dir: Path) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
-                        help="a generated CIFAR-10 model file (default: the ResNet-18 fixture)")
+                        help="a CIFAR-10 model: .triton source or generated .py (default: "
+                             "examples/basic/resnet18.triton)")
     parser.add_argument("--data-path", type=Path, help="real CIFAR-10 files (default: synthetic)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--gpu", action="store_true", help="train on GPU 0")
@@ -99,9 +104,11 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="print each run's log")
     args = parser.parse_args()
 
-    module = load_model_file(args.model)
     with tempfile.TemporaryDirectory(prefix="train-speed-") as scratch:
         scratch = Path(scratch)
+        if args.model.suffix in (".triton", ".tri"):
+            args.model = compile_file(args.model, scratch / f"{args.model.stem}.py")
+        module = load_model_file(args.model)
         data = args.data_path or write_synthetic_cifar(scratch / "cifar10",
                                                          train=args.synthetic[0],
                                                          test=args.synthetic[1])

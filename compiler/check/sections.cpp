@@ -2,7 +2,14 @@
 // like constants (they may name the model's constants; count suffixes are already numbers)
 // and checked against the known keys below. An unknown key is a warning naming the closest
 // known key, never a silent no-op; a value of the wrong kind is an error.
+//
+// The key tables are the one list of section keys: `triton --dump-sections=json` prints
+// them (`dump_sections_json` below), and a Python test compares that with the keys the
+// `triton_dsl` program reads, so a key accepted here is one the generated program acts on.
+#include "check/sections.h"
+
 #include <functional>
+#include <sstream>
 
 #include "check/checker_impl.h"
 #include "diag/edit_distance.h"
@@ -71,10 +78,14 @@ const std::vector<KeySpec>& performance_keys() {
   return keys;
 }
 
+// Only settings the generated program acts on (docs/language.md): `fuse_bn` folds batch
+// norm into the packed export's convolutions (false keeps it as its own op), `pack_bits` is
+// the packed export's default packing (2 or 1.6), `num_threads` the default thread count of
+// latency measurements. Former hints that nothing read (`use_packed_weights`,
+// `skip_zero_weights`, `quantize_first_last`, `target`) now get the unknown-key warning.
 const std::vector<KeySpec>& optimization_keys() {
   static const std::vector<KeySpec> keys = {
-      {"fuse_bn", K::Bool, {}},           {"use_packed_weights", K::Bool, {}}, {"skip_zero_weights", K::Bool, {}},
-      {"quantize_first_last", K::Bool, {}}, {"target", K::Str, {}},            {"pack_bits", K::Int, {}},
+      {"fuse_bn", K::Bool, {}}, {"pack_bits", K::Number, {}}, {"num_threads", K::Int, {}},
   };
   return keys;
 }
@@ -103,6 +114,35 @@ bool fits(K k, const ConstValue& v) {
     case K::Any: return true;
   }
   return true;
+}
+
+std::string_view kind_name(K k) {
+  switch (k) {
+    case K::Int: return "int";
+    case K::Number: return "number";
+    case K::Bool: return "bool";
+    case K::Str: return "str";
+    case K::Map: return "map";
+    case K::Recipes: return "recipes";
+    case K::List: return "list";
+    case K::Any: return "any";
+  }
+  return "any";
+}
+
+// Keys are identifiers, so they need no JSON escaping. Order is the table's order.
+void write_keys(std::ostringstream& out, const std::vector<KeySpec>& keys, int indent) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  out << "{";
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out << (i ? ",\n" : "\n") << pad << "  \"" << keys[i].name << "\": {\"kind\": \"" << kind_name(keys[i].kind) << "\"";
+    if (!keys[i].children.empty()) {
+      out << ", \"keys\": ";
+      write_keys(out, keys[i].children, indent + 2);
+    }
+    out << "}";
+  }
+  out << "\n" << pad << "}";
 }
 
 }  // namespace
@@ -181,3 +221,19 @@ ConstValue Checker::check_section(const ast::SectionItem& s, const ir::Module& m
 }
 
 }  // namespace triton::check_detail
+
+namespace triton {
+
+std::string dump_sections_json() {
+  std::ostringstream out;
+  out << "{\n  \"training\": ";
+  check_detail::write_keys(out, check_detail::training_keys(), 2);
+  out << ",\n  \"performance\": ";
+  check_detail::write_keys(out, check_detail::performance_keys(), 2);
+  out << ",\n  \"optimization\": ";
+  check_detail::write_keys(out, check_detail::optimization_keys(), 2);
+  out << "\n}\n";
+  return out.str();
+}
+
+}  // namespace triton

@@ -18,6 +18,7 @@
 #include "driver/pipeline.h"
 #ifdef TRITON_HAVE_CHECK
 #include "check/builtins.h"
+#include "check/sections.h"
 #endif
 #ifdef TRITON_HAVE_RUNTIME_CLI
 #include "cli/run_command.h"
@@ -45,7 +46,9 @@ constexpr char kMainUsage[] =
     "  --version                show the version\n"
     "  --list-diagnostics       list every diagnostic kind: id, severity, message format\n"
     "  --dump-builtins=json|markdown\n"
-    "                           print the schema of the built-in layers and functions\n";
+    "                           print the schema of the built-in layers and functions\n"
+    "  --dump-sections=json     print the known keys of the training, performance and\n"
+    "                           optimization sections\n";
 
 bool wants_help(const std::vector<std::string>& args) {
   for (const std::string& arg : args) {
@@ -86,6 +89,20 @@ int dump_builtins(std::string_view format) {
     return 0;
   }
   std::cerr << "triton: error: `--dump-builtins` takes `json` or `markdown`, got `" << format << "`\n";
+#else
+  (void)format;
+  std::cerr << "triton: error: this build of `triton` has no checker\n";
+#endif
+  return kExitUsage;
+}
+
+int dump_sections(std::string_view format) {
+#ifdef TRITON_HAVE_CHECK
+  if (format == "json") {
+    std::cout << dump_sections_json();
+    return 0;
+  }
+  std::cerr << "triton: error: `--dump-sections` takes `json`, got `" << format << "`\n";
 #else
   (void)format;
   std::cerr << "triton: error: this build of `triton` has no checker\n";
@@ -142,6 +159,11 @@ int dispatch(const std::vector<std::string>& args) {
     std::string_view format = args[0] == "--dump-builtins" ? std::string_view(args.size() > 1 ? args[1] : "json")
                                                            : std::string_view(args[0]).substr(std::string_view("--dump-builtins=").size());
     return dump_builtins(format);
+  }
+  if (args[0].rfind("--dump-sections", 0) == 0) {
+    std::string_view format = args[0] == "--dump-sections" ? std::string_view(args.size() > 1 ? args[1] : "json")
+                                                           : std::string_view(args[0]).substr(std::string_view("--dump-sections=").size());
+    return dump_sections(format);
   }
   for (const Command& command : kCommands) {
     if (args[0] == command.name) return command.run({args.begin() + 1, args.end()});

@@ -73,3 +73,28 @@ def compile_file(source: str | os.PathLike, output: str | os.PathLike, *flags: s
     error.diagnostics = diagnostics
     error.returncode = result.returncode
     raise error
+
+
+def load_module(source: str | os.PathLike, output_dir: str | os.PathLike):
+    """Compiles `source` (a `.triton` file) into `output_dir` and imports the generated
+    module without running its `__main__` block; `module.Model` is the entry model class.
+
+    Tests, parity checks and benchmarks build the seed models this way, from
+    `examples/basic/*.triton`, so they run what the compiler emits rather than copies.
+    Compiling again over an up-to-date output is skipped (the output is newer than the
+    source and than the compiler).
+    """
+    import importlib.util
+
+    source = Path(source)
+    output = Path(output_dir) / f"{source.stem}.py"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not output.is_file() or output.stat().st_mtime < max(
+            source.stat().st_mtime, find_compiler().stat().st_mtime):
+        compile_file(source, output)
+    name = f"triton_generated_{source.stem}_{abs(hash(str(output.resolve()))):x}"
+    spec = importlib.util.spec_from_file_location(name, output)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    spec.loader.exec_module(module)
+    return module

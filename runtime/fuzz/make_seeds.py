@@ -15,7 +15,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import native_models
+import seed_models
 
 from triton_dsl import layers as L
 from triton_dsl.export.packed import save_packed
@@ -32,8 +32,9 @@ def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
         L.TernaryConv2d(in_channels=4, out_channels=4, kernel_size=3, stride=2, groups=4),
         L.MaxPool2d(kernel_size=2), L.Conv2d(in_channels=4, out_channels=3, kernel_size=1),
         L.AdaptiveAvgPool2d(output_size=1), L.Flatten(), L.SiLU())
-    vit = native_models.VisionTransformer(num_classes=3, image_size=8, patch_size=4,
-                                          embed_dim=8, depth=1, num_heads=2, mlp_ratio=2)
+    vit = seed_models.module_for(seed_models.EXAMPLES / "vision_transformer.triton").Model(
+        num_classes=3, image_size=8, patch_size=4, embed_dim=8, depth=1, num_heads=2,
+        mlp_ratio=2)
     act = nn.Sequential(L.TernaryLinear(in_features=5, out_features=4),
                         L.TernaryActivation(method="ternary"), L.LayerNorm(normalized_shape=4),
                         L.GELU(), L.Linear(in_features=4, out_features=2), L.Tanh())
@@ -45,8 +46,8 @@ def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
     int8(torch.randn(4, 2, 5, 5))
     return {
         "int8": (int8.eval(), torch.randn(2, 2, 5, 5)),
-        "mlp": (native_models.randomize_batch_norm(mlp), torch.randn(2, 3, 4)),
-        "conv": (native_models.randomize_batch_norm(conv), torch.randn(2, 2, 9, 9)),
+        "mlp": (seed_models.randomize_batch_norm(mlp), torch.randn(2, 3, 4)),
+        "conv": (seed_models.randomize_batch_norm(conv), torch.randn(2, 2, 9, 9)),
         "vit": (vit.eval(), torch.randn(2, 3, 8, 8)),
         "act": (act.eval(), torch.randn(2, 5)),
         # Last, so the seeds above keep their bytes: shapes that take the AMX tile

@@ -51,3 +51,23 @@ def triton_compiler() -> Path:
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return candidate
     pytest.skip("no `triton` compiler built (set TRITON_COMPILER or build into build/<name>)")
+
+
+@pytest.fixture(scope="session")
+def seed_model_file(triton_compiler, tmp_path_factory):
+    """`seed_model_file("resnet18")`: the generated Python file of
+    examples/basic/resnet18.triton, compiled once per session by `triton_compiler`. Tests use
+    what the compiler emits, never hand-written copies of the seed models."""
+    import subprocess
+
+    directory = tmp_path_factory.mktemp("seed_models")
+
+    def compiled(stem: str) -> Path:
+        target = directory / f"{stem}.py"
+        if not target.is_file():
+            source = REPO_ROOT / "examples" / "basic" / f"{stem}.triton"
+            subprocess.run([str(triton_compiler), "compile", str(source), "--output",
+                            str(target)], check=True, capture_output=True, text=True)
+        return target
+
+    return compiled

@@ -1,10 +1,11 @@
-"""The native engine against PyTorch: exported seed architectures (built from
-`triton_dsl.layers`) must give the eval-mode outputs within 1e-4 relative error, at several
-batch sizes, both packings and every kernel level; bad files and inputs raise ValueError.
+"""The native engine against PyTorch: the exported seed models must give the eval-mode
+outputs within 1e-4 relative error, at several batch sizes, both packings and every kernel
+level; bad files and inputs raise ValueError.
 
-The models come from the registry in `benchmarks/native_models.py` (narrow variants of
-ResNet-18, MobileNetV2 and ViT keep this suite fast; the full-size models are measured by
-`benchmarks/native_bench.py`).
+The models are compiled from `examples/basic/*.triton` by the installed compiler
+(`benchmarks/seed_models.py`); small inputs (MobileNetV2 at 64x64) and a small ViT
+(hyper-parameters overridden) keep this suite fast; the full-size models are measured by
+`benchmarks/native_bench.py` and `benchmarks/native_parity.py`.
 """
 
 import struct
@@ -21,7 +22,7 @@ from triton_dsl import native
 from triton_dsl.export.packed import ExportError, load_packed, save_packed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import native_models
+import seed_models
 
 TOLERANCE = 1e-4
 LEVELS = ["scalar", "avx2", "avx512", "amx"]
@@ -32,18 +33,36 @@ def expected_level(forced: str) -> str:
     return LEVELS[min(LEVELS.index(forced), LEVELS.index(native.detected_isa()))]
 
 
-PARITY_MODELS = ["mlp", "resnet18_small", "mobilenetv2_small", "vit_tiny"]
+# name -> (hyper-parameter overrides, input shape without the batch; None: the declared one)
+PARITY_MODELS = {
+    "simple_mlp": ({}, None),
+    "resnet18": ({}, (3, 16, 16)),
+    "mobilenetv2": ({"num_classes": 10}, (3, 64, 64)),
+    "vision_transformer": ({"num_classes": 10, "image_size": 32, "patch_size": 8,
+                            "embed_dim": 64, "depth": 2, "num_heads": 4}, (3, 32, 32)),
+}
+
+
+@pytest.fixture(scope="session")
+def seed_dir(triton_compiler, tmp_path_factory):
+    """One folder of compiled seed models for the whole session."""
+    return tmp_path_factory.mktemp("seed_models")
+
+
+def seed(name: str, cache_dir) -> tuple[torch.nn.Module, tuple[int, ...]]:
+    hyper, shape = PARITY_MODELS[name]
+    return seed_models.build(seed_models.EXAMPLES / f"{name}.triton", shape=shape,
+                             cache_dir=cache_dir, **hyper)
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
 
 
-@pytest.fixture(scope="module", params=PARITY_MODELS)
-def exported(request, tmp_path_factory):
+@pytest.fixture(scope="module", params=list(PARITY_MODELS))
+def exported(request, tmp_path_factory, seed_dir):
     name = request.param
-    model = native_models.build(name)
-    shape = native_models.MODELS[name][1]
+    model, shape = seed(name, seed_dir)
     path = tmp_path_factory.mktemp(name) / f"{name}.tpk"
     report = save_packed(model, path, example_input=torch.randn(2, *shape))
     return name, model, shape, path, report
@@ -83,8 +102,8 @@ def test_base3_packing_gives_the_same_outputs(exported, tmp_path):
     assert load_packed(small).info()["bits"] == "1.6"
 
 
-def test_mlp_report_and_sizes(tmp_path):
-    model = native_models.build("mlp")
+def test_mlp_report_and_sizes(tmp_path, seed_dir):
+    model, _ = seed("simple_mlp", seed_dir)
     report = save_packed(model, tmp_path / "m.tpk", example_input=torch.randn(1, 1, 28, 28))
     assert report.packed_bytes == (tmp_path / "m.tpk").stat().st_size
     assert report.packed_bytes <= 53 * 1024
@@ -99,8 +118,8 @@ def test_mlp_report_and_sizes(tmp_path):
     assert info["ternary_weights"] == report.ternary_weights
 
 
-def test_batch_norm_is_folded(tmp_path):
-    model = native_models.build("resnet18_small")
+def test_batch_norm_is_folded(tmp_path, seed_dir):
+    model, _ = seed("resnet18", seed_dir)
     save_packed(model, tmp_path / "r.tpk", example_input=torch.randn(1, 3, 32, 32))
     kinds = load_packed(tmp_path / "r.tpk").info()["op_kinds"]
     assert "ChannelAffine" not in kinds and "Activation" not in kinds
@@ -116,7 +135,7 @@ def test_float_layers_and_unfused_ops(tmp_path):
                         quantization="none"),
         L.AvgPool2d(kernel_size=2), L.Flatten(), L.Linear(in_features=24, out_features=5),
         L.Tanh(), L.Softmax(dim=-1))
-    native_models.randomize_batch_norm(model)
+    seed_models.randomize_batch_norm(model)
     save_packed(model, tmp_path / "f.tpk", example_input=torch.randn(2, 3, 16, 16))
     x = torch.randn(3, 3, 16, 16)
     with torch.no_grad():
@@ -146,8 +165,8 @@ def test_unsupported_layers_are_refused(tmp_path):
         save_packed(model, tmp_path / "x.tpk", example_input=torch.randn(1, 4))
 
 
-def test_bad_files_raise_value_error(tmp_path):
-    model = native_models.build("mlp")
+def test_bad_files_raise_value_error(tmp_path, seed_dir):
+    model, _ = seed("simple_mlp", seed_dir)
     path = tmp_path / "m.tpk"
     save_packed(model, path, example_input=torch.randn(1, 1, 28, 28))
     data = path.read_bytes()
@@ -164,8 +183,8 @@ def test_bad_files_raise_value_error(tmp_path):
         engine.run(np.zeros((1, 1, 27, 28), np.float32))
 
 
-def test_threads_are_configurable(tmp_path):
-    model = native_models.build("mlp")
+def test_threads_are_configurable(tmp_path, seed_dir):
+    model, _ = seed("simple_mlp", seed_dir)
     save_packed(model, tmp_path / "m.tpk", example_input=torch.randn(1, 1, 28, 28))
     assert native.load(tmp_path / "m.tpk", threads=1).info()["threads"] == 1
     assert native.load(tmp_path / "m.tpk", threads=3).info()["threads"] == 3

@@ -185,18 +185,20 @@ def _image_folder(root: Path, classes: int, *, size: int, mode: str, per_class: 
     return root
 
 
-def test_fine_tune_on_a_custom_folder_dataset_with_more_classes(tmp_path, capsys):
+def test_fine_tune_on_a_custom_folder_dataset_with_more_classes(tmp_path, capsys,
+                                                               seed_model_file):
     # The seed ResNet-18 with 10 classes, fine-tuned on a 12-class folder dataset.
-    module = load_model_module("resnet18.py")
+    script = seed_model_file("resnet18")
+    module = load_model_module(script)
     pretrained = tmp_path / "imagenet_checkpoint.pth"
     torch.save(module.Model().state_dict(), pretrained)
     folder = _image_folder(tmp_path / "custom", 12, size=32, mode="RGB")
     common = ["--dataset", "custom", "--data-path", str(folder), "--threads", "1"]
     with pytest.raises(UserError, match="has 12 classes but the model outputs 10; pass "
                                         "--num-classes 12"):
-        run_in_process("resnet18.py", ["--fine-tune", "--pretrained", str(pretrained),
+        run_in_process(script, ["--fine-tune", "--pretrained", str(pretrained),
                                        *common, "--output-dir", str(tmp_path / "x")])
-    assert run_in_process("resnet18.py", [
+    assert run_in_process(script, [
         "--fine-tune", "--pretrained", str(pretrained), "--num-classes", "12", *common,
         "--epochs", "1", "--batch-size", "8", "--max-train-batches", "1", "--no-progress",
         "--output-dir", str(tmp_path / "tuned")]) == 0

@@ -3,9 +3,10 @@
 `save_packed(model, path, example_input=..., bits="2"|"1.6")` traces the eval-mode module
 with `torch.fx` (ternary layers of `triton_dsl.layers` stay leaves, so their packed codes
 and scales come from `ternary_weight()`), runs the traced graph once on the example input
-to learn every value's shape, folds batch norm into the convolution or linear layer before
-it, fuses a following activation into its producer, and writes the graph with packed
-weights (`docs/packed-format.md`). `load_packed(path)` opens the file with the native
+to learn every value's shape, lowers each node (layers through the registry of
+`packed_layers.py`, functions and methods here), folds batch norm into the convolution or
+linear layer before it and fuses a following activation into its producer
+(`packed_passes.py`), and writes the graph with packed weights (`docs/packed-format.md`). `load_packed(path)` opens the file with the native
 engine. The graph comes from the trained module rather than from the compiler so the engine
 runs exactly what was trained (see `docs/architecture.md`).
 """
@@ -18,12 +19,18 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as tf
 from torch import fx, nn
 
-from triton_dsl.export.packed_format import ABSENT, Graph, Op, serialize
+from triton_dsl import layers as L
+from triton_dsl.export import packed_passes
+from triton_dsl.export.packed_format import ABSENT, ExportError, Graph, Op, serialize
+from triton_dsl.export.packed_layers import as_numpy as _np
+from triton_dsl.export.packed_layers import lowering_for
+from triton_dsl.export.packed_layers import pair as _pair
+
+__all__ = ["ExportError", "PackedReport", "build_graph", "load_packed", "save_packed"]
 
 # In reshape and expand targets: "the batch size", dim 0 of the graph's first input.
 BATCH = -2
@@ -51,39 +58,11 @@ class PackedReport:
                 f"{self.compression:.1f}x smaller, {self.ops} ops")
 
 
-class ExportError(ValueError):
-    """The model uses something the packed format cannot express."""
-
-
-def _is_ternary(module: nn.Module) -> bool:
-    """A layer whose weight is exported packed: it has `ternary_weight()` and is not a
-    `quantization: "none"` (float) instance."""
-    return callable(getattr(module, "ternary_weight", None)) and \
-        bool(getattr(module, "is_ternary", True))
-
-
-def _is_attention(module: nn.Module) -> bool:
-    return type(module).__name__ == "MultiHeadAttention" and hasattr(module, "qkv")
-
-
-def _builtin_leaf(module: nn.Module) -> bool:
-    try:
-        from triton_dsl.layers import is_leaf
-    except ImportError:  # the exporter also serves plain torch.nn models
-        return False
-    return is_leaf(module)
-
-
-def _is_ternary_activation(module: nn.Module) -> bool:
-    return type(module).__name__ == "TernaryActivation"
-
-
 class _Tracer(fx.Tracer):
     """Keeps ternary layers and torch.nn built-ins as leaves; traces through the rest."""
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if callable(getattr(m, "ternary_weight", None)) or _is_ternary_activation(m) \
-                or _builtin_leaf(m):
+        if callable(getattr(m, "ternary_weight", None)) or L.is_leaf(m):
             return True
         if isinstance(m, nn.modules.batchnorm._BatchNorm):  # its forward branches on input
             return True
@@ -105,8 +84,6 @@ class _Recorder(fx.Interpreter):
         return result
 
 
-_ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Sigmoid: "sigmoid",
-                nn.Tanh: "tanh"}
 _ACT_FUNCTIONS = {torch.relu: "relu", tf.relu: "relu", torch.sigmoid: "sigmoid",
                   tf.sigmoid: "sigmoid", torch.tanh: "tanh", tf.tanh: "tanh", tf.silu: "silu",
                   tf.relu6: "relu6", torch.nn.functional.hardtanh: None}
@@ -116,16 +93,6 @@ _BINARY = {operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul
            operator.iadd: "add", operator.imul: "mul"}
 _BINARY_METHODS = {"add": "add", "mul": "mul", "sub": "sub", "div": "div", "add_": "add",
                    "mul_": "mul"}
-_IDENTITY_MODULES = (nn.Dropout, nn.Identity)
-_FUSABLE_PRODUCERS = {"linear", "conv2d", "add", "channel_affine", "sub", "mul"}
-
-
-def _pair(v) -> tuple[int, int]:
-    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float32).cpu().numpy()
 
 
 class _Builder:
@@ -183,17 +150,6 @@ class _Builder:
         rank = len(self.shape(node))
         return d + rank if d < 0 else d
 
-    def fusable(self, arg: fx.Node) -> Op | None:
-        """The op producing `arg` when this node is its only user and nothing is fused yet."""
-        vid = self.value_of.get(arg)
-        op = self.producer.get(vid)
-        creator = self.creator.get(vid)
-        if op is None or creator is None or len(arg.users) != 1:
-            return None
-        if creator is not arg and set(creator.users) != {arg}:
-            return None  # an alias (dropout, view) of a value that has other users
-        return op
-
     # -- node kinds ---------------------------------------------------------------------
     def build(self, example_input: tuple) -> Graph:
         for node in self.gm.graph.nodes:
@@ -217,7 +173,8 @@ class _Builder:
                 self.op(node, "constant", [],
                         tensors=[self.graph.add_float(_np(self.results[node]))])
             elif node.op == "call_module":
-                self.call_module(node, self.modules[node.target])
+                lowering_for(self.modules[node.target], node.target)(
+                    self, node, self.modules[node.target])
             elif node.op == "call_function":
                 self.call_function(node)
             elif node.op == "call_method":
@@ -226,123 +183,9 @@ class _Builder:
                 raise ExportError(f"unsupported fx node `{node.format_node()}`")
         return self.graph
 
-    def ternary_tensor(self, module: nn.Module) -> int:
-        codes, scales = module.ternary_weight()
-        codes = torch.as_tensor(codes).detach().to(torch.int8).cpu().numpy()
-        scales = np.broadcast_to(_np(torch.as_tensor(scales)).reshape(-1), (codes.shape[0],))
-        self.ternary_weights += codes.size
-        return self.graph.add_ternary(codes.reshape(codes.shape[0], -1), scales, self.bits)
-
-    def bias_tensor(self, module: nn.Module) -> int:
-        bias = getattr(module, "bias", None)
-        return ABSENT if bias is None else self.graph.add_float(_np(bias))
-
-    def conv_ints(self, m: nn.Module) -> list[int]:
-        kh, kw = _pair(m.kernel_size)
-        sh, sw = _pair(m.stride)
-        if isinstance(m.padding, str):
-            raise ExportError("string padding is not supported; give the padding in pixels")
-        ph, pw = _pair(m.padding)
-        dh, dw = _pair(m.dilation)
-        return [kh, kw, sh, sw, ph, pw, dh, dw, int(m.groups)]
-
-    def call_module(self, node: fx.Node, m: nn.Module) -> None:
-        x = node.args[0] if node.args else None
-        if _is_ternary(m):
-            weight = self.ternary_tensor(m)
-            if hasattr(m, "kernel_size"):
-                self.op(node, "conv2d", [x], ints=self.conv_ints(m),
-                        floats=_input_scale(m), tensors=[weight, self.bias_tensor(m)])
-            else:
-                self.op(node, "linear", [x], floats=_input_scale(m),
-                        tensors=[weight, self.bias_tensor(m)])
-        elif _is_attention(m):
-            self.attention(node, m)
-        elif _is_ternary_activation(m):
-            method = str(getattr(m, "method", "ternary"))
-            self.op(node, "ternary_activation", [x], ints=[0 if method == "sign" else 1],
-                    floats=[float(m.clip_value), float(m.threshold)])
-        elif isinstance(m, nn.Linear):
-            self.op(node, "linear", [x], floats=_input_scale(m),
-                    tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
-        elif isinstance(m, nn.Conv2d):
-            if m.padding_mode != "zeros":
-                raise ExportError(f"conv padding_mode `{m.padding_mode}` is not supported")
-            self.op(node, "conv2d", [x], ints=self.conv_ints(m), floats=_input_scale(m),
-                    tensors=[self.graph.add_float(_np(m.weight)), self.bias_tensor(m)])
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            self.batch_norm(node, m)
-        elif isinstance(m, tuple(_ACT_MODULES)):
-            name = next(v for k, v in _ACT_MODULES.items() if isinstance(m, k))
-            self.activation(node, x, name)
-        elif isinstance(m, nn.GELU):
-            self.activation(node, x, "gelu_tanh" if m.approximate == "tanh" else "gelu")
-        elif isinstance(m, _IDENTITY_MODULES):
-            self.alias(node, x)
-        elif isinstance(m, nn.Flatten):
-            self.reshape(node, x)
-        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-            self.pool(node, x, m.kernel_size, m.stride, m.padding,
-                      isinstance(m, nn.MaxPool2d), getattr(m, "count_include_pad", True),
-                      getattr(m, "ceil_mode", False), getattr(m, "dilation", 1))
-        elif isinstance(m, nn.AdaptiveAvgPool2d):
-            self.op(node, "adaptive_avg_pool2d", [x], ints=list(self.shape(node)[-2:]))
-        elif isinstance(m, nn.LayerNorm):
-            self.layer_norm(node, x, m.normalized_shape, m.weight, m.bias, m.eps)
-        elif isinstance(m, nn.Softmax):
-            self.op(node, "softmax", [x], ints=[self.dim(node, m.dim if m.dim is not None
-                                                         else -1)])
-        elif isinstance(m, nn.Embedding):
-            self.op(node, "embedding", [x], tensors=[self.graph.add_float(_np(m.weight))])
-        else:
-            raise ExportError(f"layer `{node.target}` of type {type(m).__name__} cannot be "
-                              "exported to the packed format")
-
     def activation(self, node: fx.Node, x: fx.Node, name: str) -> None:
-        producer = self.fusable(x)
-        if producer is not None and producer.act == "none" and \
-                producer.kind in _FUSABLE_PRODUCERS:
-            producer.act = name
-            self.alias(node, x)
-        else:
-            self.op(node, "activation", [x], ints=[_act_code(name)])
-
-    def batch_norm(self, node: fx.Node, m: nn.Module) -> None:
-        x = node.args[0]
-        scale = _np(m.weight) if m.weight is not None else np.ones(m.num_features, np.float32)
-        shift = _np(m.bias) if m.bias is not None else np.zeros(m.num_features, np.float32)
-        if m.running_mean is None:
-            raise ExportError(f"batch norm `{node.target}` has no running statistics")
-        inv = scale / np.sqrt(_np(m.running_var) + m.eps)
-        offset = shift - _np(m.running_mean) * inv
-        producer = self.fusable(x)
-        if producer is not None and producer.kind in ("linear", "conv2d") and \
-                producer.act == "none":
-            self.fold_scale_shift(producer, inv, offset)
-            self.alias(node, x)
-            return
-        self.op(node, "channel_affine", [x], tensors=[self.graph.add_float(inv),
-                                                       self.graph.add_float(offset)])
-
-    def fold_scale_shift(self, op: Op, inv: np.ndarray, offset: np.ndarray) -> None:
-        """Folds y*inv + offset (per output channel) into the producer's weights and bias."""
-        weight = self.graph.tensors[op.tensors[0]]
-        rows = weight.dims[0]
-        if weight.kind == 0:
-            w = np.frombuffer(weight.payload, dtype="<f4").reshape(rows, -1) * inv[:, None]
-            weight.payload = np.ascontiguousarray(w, dtype="<f4").tobytes()
-        else:  # ternary: the scales are the last 4*rows bytes; codes stay as they are
-            scales = np.frombuffer(weight.payload[-4 * rows:], dtype="<f4") * inv
-            weight.payload = weight.payload[:-4 * rows] + scales.astype("<f4").tobytes()
-        if op.tensors[1] == ABSENT:
-            bias = np.zeros(rows, np.float32)
-        else:
-            bias = np.frombuffer(self.graph.tensors[op.tensors[1]].payload, dtype="<f4")
-        new_bias = bias * inv + offset
-        if op.tensors[1] == ABSENT:
-            op.tensors[1] = self.graph.add_float(new_bias)
-        else:
-            self.graph.tensors[op.tensors[1]].payload = new_bias.astype("<f4").tobytes()
+        """An `activation` op; `packed_passes.fuse_activations` fuses it where it can."""
+        self.op(node, "activation", [x], ints=[_act_code(name)])
 
     def layer_norm(self, node, x, normalized_shape, weight, bias, eps) -> None:
         rank = len(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else 1
@@ -519,43 +362,6 @@ class _Builder:
         self.emit(Op("softmax", [scaled], probs, ints=[len(scores_shape) - 1]))
         self.emit(Op("matmul", [probs, v], out))
 
-    def attention(self, node: fx.Node, m: nn.Module) -> None:
-        """`triton_dsl.layers.MultiHeadAttention` (an fx leaf), lowered to primitive ops."""
-        x = node.args[0]
-        b, n, e = self.shape(x)
-        h, d = m.num_heads, m.head_dim
-
-        def linear(layer: nn.Module, src: int, shape) -> int:
-            out = self.graph.add_value(shape)
-            weight = self.ternary_tensor(layer) if _is_ternary(layer) else \
-                self.graph.add_float(_np(layer.weight))
-            self.emit(Op("linear", [src], out, tensors=[weight, self.bias_tensor(layer)]))
-            return out
-
-        def value(kind: str, src: list[int], shape, **kw) -> int:
-            out = self.graph.add_value(tuple(shape))
-            self.emit(Op(kind, src, out, **kw))
-            return out
-
-        qkv = linear(m.qkv, self.val(x), (b, n, 3 * e))
-        heads = value("reshape", [qkv], (b, n, 3, h, d), ints=[0, 0, 3, h, d])
-        heads = value("permute", [heads], (3, b, h, n, d), ints=[2, 0, 3, 1, 4])
-        parts = []
-        for i in range(3):
-            part = value("slice", [heads], (1, b, h, n, d), ints=[0, i, i + 1, 1])
-            parts.append(value("reshape", [part], (b, h, n, d), ints=[-1, h, n, d]))
-        attended = self.graph.add_value((b, h, n, d))
-        self.emit_attention(parts[0], parts[1], parts[2], (b, h, n, d), (b, h, n, d),
-                            1.0 / math.sqrt(d), attended)
-        merged = value("permute", [attended], (b, n, h, d), ints=[0, 2, 1, 3])
-        merged = value("reshape", [merged], (b, n, e), ints=[0, 0, e])
-        out = self.graph.add_value(self.shape(node))
-        weight = self.ternary_tensor(m.proj) if _is_ternary(m.proj) else \
-            self.graph.add_float(_np(m.proj.weight))
-        self.emit(Op("linear", [merged], out, tensors=[weight, self.bias_tensor(m.proj)]))
-        self.value_of[node] = out
-        self.creator[out] = node
-
     def clamp(self, node: fx.Node, x: fx.Node) -> None:
         lo = self.arg(node, 1, "min", None)
         hi = self.arg(node, 2, "max", None)
@@ -688,21 +494,15 @@ class _Builder:
         self.creator[vid] = node
 
 
-def _input_scale(module: nn.Module) -> list[float]:
-    """The op's floats: [s] for a layer with 8-bit activations (its input scale, float32
-    amax / 127), none otherwise."""
-    input_scale = getattr(module, "input_scale", None)
-    scale = input_scale() if callable(input_scale) else None
-    return [] if scale is None else [scale]
-
-
 def _act_code(name: str) -> int:
     from triton_dsl.export.packed_format import ACT
     return ACT[name]
 
 
-def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph, int]:
-    """Traces `model` and returns the packed graph and the number of ternary weights."""
+def build_graph(model: nn.Module, example_input, bits: str = "2",
+                fuse_bn: bool = True) -> tuple[Graph, int]:
+    """Traces `model` and returns the packed graph and the number of ternary weights.
+    `fuse_bn=False` keeps every batch norm as its own `channel_affine` op."""
     if bits not in ("2", "1.6"):
         raise ValueError(f'bits must be "2" or "1.6", got {bits!r}')
     was_training = model.training
@@ -721,14 +521,19 @@ def build_graph(model: nn.Module, example_input, bits: str = "2") -> tuple[Graph
                         else x for x in inputs])
             builder = _Builder(gm, recorder.results, bits, other.results)
             packed = builder.build(inputs)
+        if fuse_bn:
+            packed = packed_passes.fold_batch_norm(packed)
+        packed = packed_passes.fuse_activations(packed)
     finally:
         model.train(was_training)
     return packed, builder.ternary_weights
 
 
-def save_packed(model: nn.Module, path, *, example_input, bits: str = "2") -> PackedReport:
-    """Writes `model` (evaluated in eval mode) to `path` as a `.tpk` file; returns sizes."""
-    graph, ternary_weights = build_graph(model, example_input, bits)
+def save_packed(model: nn.Module, path, *, example_input, bits: str = "2",
+                fuse_bn: bool = True) -> PackedReport:
+    """Writes `model` (evaluated in eval mode) to `path` as a `.tpk` file; returns sizes.
+    `fuse_bn` is the `optimization` section's key of that name (program/optimization.py)."""
+    graph, ternary_weights = build_graph(model, example_input, bits, fuse_bn)
     data = serialize(graph)
     path = os.fspath(path)
     with open(path, "wb") as f:

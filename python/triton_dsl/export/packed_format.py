@@ -25,16 +25,24 @@ ABSENT = 0xFFFFFFFF
 DATA_ALIGN = 64
 MAX_VALUE_RANK = 6
 
+class ExportError(ValueError):
+    """The model uses something the packed format cannot express."""
+
+
 TENSOR_F32 = 0
 TENSOR_T2 = 1
 TENSOR_T3 = 2
 
-# Op kinds and activation codes, numbered as in docs/packed-format.md.
-OP = {name: i + 1 for i, name in enumerate([
-    "linear", "conv2d", "add", "mul", "activation", "max_pool2d", "avg_pool2d",
-    "adaptive_avg_pool2d", "reshape", "permute", "concat", "layer_norm", "softmax", "matmul",
-    "channel_affine", "constant", "mean", "scalar_affine", "ternary_activation", "slice",
-    "expand", "embedding", "log_softmax", "sub", "div"])}
+# Op kinds and activation codes, as in docs/packed-format.md. The codes are written out, not
+# derived from a list position, because the runtime's `runtime/format/ops.def` and
+# `runtime/format/model.h` number them independently; `tests/python/test_packed_ops_def.py`
+# fails when a name or code here differs from the runtime's, or when the exporter writes an
+# op whose input/int/float/tensor counts fall outside the runtime's ranges.
+OP = {"linear": 1, "conv2d": 2, "add": 3, "mul": 4, "activation": 5, "max_pool2d": 6,
+      "avg_pool2d": 7, "adaptive_avg_pool2d": 8, "reshape": 9, "permute": 10, "concat": 11,
+      "layer_norm": 12, "softmax": 13, "matmul": 14, "channel_affine": 15, "constant": 16,
+      "mean": 17, "scalar_affine": 18, "ternary_activation": 19, "slice": 20, "expand": 21,
+      "embedding": 22, "log_softmax": 23, "sub": 24, "div": 25}
 ACT = {"none": 0, "relu": 1, "relu6": 2, "gelu": 3, "gelu_tanh": 4, "silu": 5, "sigmoid": 6,
        "tanh": 7}
 

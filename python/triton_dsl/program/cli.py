@@ -160,11 +160,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     run.add_argument("--local-rank", "--local_rank", type=int, dest="local_rank",
                      help=argparse.SUPPRESS)
     run.add_argument("--threads", type=_int, metavar="N",
-                     help="CPU threads for the latency measurement (default: PyTorch's)")
+                     help="CPU threads for the latency measurement (default: the "
+                          "`optimization` section's `num_threads`, else PyTorch's)")
     run.add_argument("--no-progress", action="store_true",
                      help="no progress bar (epoch lines are still printed)")
-    run.add_argument("--bits", choices=("2", "1.6"), default="2",
-                     help="packing of ternary weights in .tpk files (default 2)")
+    run.add_argument("--bits", choices=("2", "1.6"), default=None,
+                     help="packing of ternary weights in .tpk files (default: the "
+                          "`optimization` section's `pack_bits`, else 2)")
     return parser
 
 

@@ -29,6 +29,7 @@ from triton_dsl.program.context import (
     resolve_device,
 )
 from triton_dsl.program.measure import measure_deployment, write_packed
+from triton_dsl.program.optimization import Deployment, deployment
 from triton_dsl.program.weights import load_pretrained, load_trained_model
 from triton_dsl.train import checkpoint as ckpt
 from triton_dsl.train.config import apply_recipe, training_config
@@ -54,12 +55,9 @@ def resolve_config(context: ProgramContext, args):
     return training_config(section, overrides)
 
 
-def _latency_threads(context: ProgramContext, args) -> int | None:
-    """`--threads`, else the `optimization` section's `num_threads`, else PyTorch's."""
-    if args.threads:
-        return args.threads
-    configured = context.optimization.get("num_threads") or context.optimization.get("threads")
-    return configured if isinstance(configured, int) and configured > 0 else None
+def _deployment(context: ProgramContext, args) -> Deployment:
+    """The `optimization` section with `--bits` and `--threads` laid over."""
+    return deployment(context.optimization, bits=args.bits, threads=args.threads)
 
 
 def _resume_path(resume: str | None, output_dir: Path, log) -> Path | None:
@@ -184,8 +182,8 @@ def _train(context: ProgramContext, args, config, dist, output_dir: Path) -> int
         data_wait_share=result.data_wait_share, best_epoch=result.best_epoch)
     example = example_input(context, splits.test.input_shape)
     packed = measure_deployment(model, example, measurements,
-                                packed_path=packed_path, bits=args.bits,
-                                threads=_latency_threads(context, args))
+                                packed_path=packed_path,
+                                deploy=_deployment(context, args))
     log(f"best test accuracy {format_accuracy(result.best_accuracy)} at epoch "
         f"{result.best_epoch}; weights {best_path}"
         + (f"; packed model {packed}" if packed else ""))
@@ -220,7 +218,7 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
     measurements = Measurements(test_accuracy=result.accuracy,
                                 top5_accuracy=result.top5_accuracy)
     measure_deployment(model, example_input(context, splits.test.input_shape), measurements,
-                       packed_path=None, bits=args.bits, threads=_latency_threads(context, args))
+                       packed_path=None, deploy=_deployment(context, args))
     print(format_report(measurements, context.performance,
                         title=f"{context.model_name}: evaluation of {path}"), flush=True)
     return 0
@@ -252,7 +250,7 @@ def export(context: ProgramContext, args, kind: str) -> int:
         export_mobile(model, target, example_input=example)
         print(f"wrote {target} (TorchScript lite) from {path}")
     else:
-        report = write_packed(model, target, example, args.bits)
+        report = write_packed(model, target, example, _deployment(context, args))
         print(f"wrote {target} ({report.packed_bytes / 1024:.1f} KB packed, "
               f"{report.float32_bytes / report.packed_bytes:.1f}x smaller than float32) "
               f"from {path}")

@@ -32,8 +32,13 @@ class Splits:
 
 
 def default_dataset(context: ProgramContext, requested: str | None) -> str:
+    """`--dataset`, else the training section's `dataset`, else one guessed from the input
+    shape."""
     if requested:
         return requested
+    named = context.training.get("dataset")
+    if isinstance(named, str) and named:
+        return named
     shape = context.input_shape()
     if shape and len(shape) == 4 and all(isinstance(d, int) for d in shape[1:]):
         name = _SHAPE_TO_DATASET.get(tuple(shape[1:]))

@@ -20,37 +20,40 @@ from torch import nn
 
 from triton_dsl.errors import UserError
 from triton_dsl.export.packed import ExportError, save_packed
+from triton_dsl.program.optimization import Deployment
 from triton_dsl.train.checkpoint import atomic_write
 from triton_dsl.train.latency import measure_cpu_latency
 from triton_dsl.train.report import Measurements
 
 
-def write_packed(model: nn.Module, path: Path, example: torch.Tensor, bits: str):
+def write_packed(model: nn.Module, path: Path, example: torch.Tensor, deploy: Deployment):
     """`save_packed` through a temporary file; returns its report."""
     reports = []
 
     def write(temp: str) -> None:
-        reports.append(save_packed(model, temp, example_input=example, bits=bits))
+        reports.append(save_packed(model, temp, example_input=example, bits=deploy.bits,
+                                   fuse_bn=deploy.fuse_bn))
 
     atomic_write(path, write)
     return reports[0]
 
 
 def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Measurements, *,
-                       packed_path: Path | None, bits: str = "2",
-                       threads: int | None = None) -> Path | None:
+                       packed_path: Path | None,
+                       deploy: Deployment | None = None) -> Path | None:
     """Fills the size and latency fields of `measurements`; returns the written .tpk path."""
     # A copy, on the CPU, in the default memory format and eval mode: measuring must not
     # change the caller's model (its device, layout or mode).
+    deploy = deploy or Deployment()
     cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     written = None
     try:
         if packed_path is not None:
-            report = write_packed(cpu_model, packed_path, example, bits)
+            report = write_packed(cpu_model, packed_path, example, deploy)
             written = packed_path
         else:
             with tempfile.TemporaryDirectory(prefix="triton-measure-") as scratch:
-                report = write_packed(cpu_model, Path(scratch) / "model.tpk", example, bits)
+                report = write_packed(cpu_model, Path(scratch) / "model.tpk", example, deploy)
         measurements.packed_bytes = report.packed_bytes
         measurements.float32_bytes = report.float32_bytes
     except ExportError as error:
@@ -62,6 +65,6 @@ def measure_deployment(model: nn.Module, example: torch.Tensor, measurements: Me
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         print(f"warning: packed export failed: {type(error).__name__}: {reason}",
               file=sys.stderr)
-    measurements.cpu_latency_ms = measure_cpu_latency(cpu_model, example, threads=threads)
-    measurements.latency_threads = threads or torch.get_num_threads()
+    measurements.cpu_latency_ms = measure_cpu_latency(cpu_model, example, threads=deploy.threads)
+    measurements.latency_threads = deploy.threads or torch.get_num_threads()
     return written
