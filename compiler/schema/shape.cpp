@@ -1,5 +1,5 @@
 // Printing and helpers for the abstract values of shape inference (see shape.h).
-#include "check/shape.h"
+#include "schema/shape.h"
 
 #include <algorithm>
 

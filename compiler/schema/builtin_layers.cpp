@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "check/builtins.h"
+#include "schema/builtins.h"
 
 namespace triton {
 

@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "check/const_value.h"
-#include "check/shape.h"
+#include "schema/const_value.h"
+#include "schema/shape.h"
 
 namespace triton {
 

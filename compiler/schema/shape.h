@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "check/const_value.h"
+#include "schema/const_value.h"
 
 namespace triton {
 
