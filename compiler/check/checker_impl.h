@@ -34,6 +34,10 @@ struct DeclInfo {
 
 using Env = std::map<std::string, ConstValue>;
 
+// The width attributes a layer type threads through stacks and infers from its first input:
+// its schema row's for a built-in, the block row's it declares for a user block.
+std::vector<WidthAttrs> stack_widths(const ir::Program& p, const ir::Instance& inst);
+
 // An instantiated layer during elaboration (see elaborate.cpp).
 struct LayerState;
 struct SubState {
@@ -45,7 +49,8 @@ struct LayerState {
   std::string type_name;
   const LayerSchema* builtin = nullptr;
   AttrSet attrs;
-  std::string pending_width;  // a builtin's input-width attribute to infer at first call
+  std::string pending_width;  // an input-width attribute to infer at the first call
+  WidthDim pending_dim = WidthDim::Last;  // the input dimension it is read from
   ir::Instance* instance = nullptr;  // the IR instance, to record an inferred width
   ModuleId owner;                    // module whose expressions the instance's attrs use
   std::optional<ModuleId> user;

@@ -40,7 +40,7 @@ AbsValue join(const AbsValue& a, const AbsValue& b) {
 
 std::optional<bool> truth(const AbsValue& v) {
   if (v.kind == AbsValue::Kind::None) return false;
-  if (v.kind == AbsValue::Kind::Tensor) return true;
+  if (v.kind == AbsValue::Kind::Tensor || v.kind == AbsValue::Kind::Module) return true;
   auto c = v.to_const();
   if (!c) return std::nullopt;
   return !const_unary(ConstUnaryOp::Not, *c).value->as_bool();
@@ -66,8 +66,9 @@ ir::ValueType to_type(const AbsValue& v) {
     case AbsValue::Kind::None: t.kind = VK::None; break;
     case AbsValue::Kind::Tuple: t.kind = VK::Tuple; break;
     case AbsValue::Kind::Const:
-      t.kind = v.value.is_float() ? VK::Float : v.value.is_bool() ? VK::Bool : v.value.is_str() ? (v.value.as_str() == "<layer>" ? VK::Module : VK::Str) : VK::Unknown;
+      t.kind = v.value.is_float() ? VK::Float : v.value.is_bool() ? VK::Bool : v.value.is_str() ? VK::Str : VK::Unknown;
       break;
+    case AbsValue::Kind::Module: t.kind = VK::Module; break;
   }
   return t;
 }
@@ -150,11 +151,6 @@ class Elaborator {
     return true;
   }
 
-  static std::string width_attr_in(const LayerState& s) {
-    if (s.builtin) return std::string(s.builtin->input_width_attr);
-    return "";
-  }
-
   std::unique_ptr<LayerState> instantiate(ir::Instance& inst, ir::ModuleId owner, const Env& env, const std::string& path,
                                           bool allow_pending, bool poisoned = false) {
     auto st = std::make_unique<LayerState>();
@@ -218,6 +214,7 @@ class Elaborator {
         } else if (a.required) {
           if (allow_pending && a.name == inst.builtin->input_width_attr) {
             st->pending_width = std::string(a.name);
+            st->pending_dim = inst.builtin->width_dim;
           } else if (c_.first_report(DiagKind::missing_attribute, inst.range, std::string(a.name))) {
             c_.diags_.report(DiagKind::missing_attribute, inst.range, {inst.type_name, std::string(a.name)});
           }
@@ -232,6 +229,12 @@ class Elaborator {
       return st;
     }
     const ir::Module& um = p_.module(*inst.user);
+    const std::vector<WidthAttrs> widths = allow_pending ? stack_widths(p_, inst) : std::vector<WidthAttrs>{};
+    auto width_of = [&](const std::string& name) -> const WidthAttrs* {
+      for (const auto& w : widths)
+        if (w.input == name) return &w;
+      return nullptr;
+    };
     for (const auto& k : um.constants) {
       if (!k.is_parameter) continue;
       auto it = given.find(k.name);
@@ -241,8 +244,9 @@ class Elaborator {
         else st->env[k.name] = k.type == "int" ? ConstValue::of_int(1) : it->second.value;
       } else if (k.value) {
         if (auto v = eval(um, *k.value, st->env)) st->env[k.name] = *v;
-      } else if (allow_pending && (k.name == "in_channels" || k.name == "in_features")) {
+      } else if (const WidthAttrs* w = width_of(k.name)) {
         st->pending_width = k.name;
+        st->pending_dim = w->dim;
       } else {
         if (c_.first_report(DiagKind::missing_param_value, inst.range, k.name))
           c_.diags_.report(DiagKind::missing_param_value, inst.range, {inst.type_name, k.name})
@@ -340,7 +344,7 @@ class Elaborator {
     const std::string& attr = st.pending_width;
     Dim d;
     if (in.is_tensor() && in.shape.ranked && in.shape.rank() >= 2)
-      d = (attr == "in_channels" || attr == "num_features") ? in.shape.dims[1] : in.shape.dims.back();
+      d = st.pending_dim == WidthDim::Channel ? in.shape.dims[1] : in.shape.dims.back();
     if (!d.is_known()) {
       if (c_.first_report(DiagKind::missing_attribute, st.range, attr))
         c_.diags_.report(DiagKind::missing_attribute, st.range, {st.type_name, attr})
@@ -564,7 +568,7 @@ class Elaborator {
           const std::string& n = ir::attrs_of<ir::LayerRefAttrs>(op).submodule;
           size_t idx = static_cast<size_t>(fr.m.find_submodule(n) - fr.m.submodules.data());
           bool present = idx < fr.st.subs.size() && fr.st.subs[idx].present;
-          set(present ? AbsValue::constant(ConstValue::of_str("<layer>")) : AbsValue::none());
+          set(present ? AbsValue::module() : AbsValue::none());
           break;
         }
         case OpKind::CallLayer: {
