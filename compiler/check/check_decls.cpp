@@ -649,7 +649,7 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
       }
       // Each row's input width is the previous row's output width.
       auto widths = stack_widths(program_, *base);
-      std::optional<WidthAttrs> width = widths.empty() ? std::nullopt : std::optional<WidthAttrs>(widths.front());
+      const WidthAttrs* width = widths.empty() ? nullptr : &widths.front();
       std::optional<ExprId> prev_out = width ? get_attr(*base, std::string(width->input)) : std::nullopt;
       for (const auto& row : spec.rows) {
         if (row->elements.size() != columns.size()) {
