@@ -163,15 +163,19 @@ void Checker::collect_decls() {
 
 // Depth-first: a module is appended after every user module its layers instantiate. A
 // declaration found on the current path is recursion, reported at the first layer that
-// closes the cycle; the declaration is then left out.
+// closes the cycle; the declaration is then left out. So is one that nests blocks more than
+// kMaxBlockNesting deep, reported at the layer where the chain passes the limit (the path
+// is never longer than that, so neither this walk nor elaboration can overflow the stack).
+// Membership is kept in sets, so a file of n declarations is ordered in O(n log n).
 bool Checker::order_modules(const std::string& name, std::vector<std::string>& stack, std::vector<std::string>& order) {
-  if (std::find(order.begin(), order.end(), name) != order.end()) return true;
+  if (ordered_.count(name)) return true;
   if (failed_.count(name) && std::find(stack.begin(), stack.end(), name) == stack.end()) return false;
   auto pos = std::find(stack.begin(), stack.end(), name);
   if (pos != stack.end()) return false;
   stack.push_back(name);
   DeclInfo& info = decls_[name];
   bool ok = true;
+  size_t nesting = 1;
   for (const auto& [lname, item] : info.layers) {
     std::vector<const ast::LayerSpec*> specs{item->spec.get()};
     while (!specs.empty()) {
@@ -181,6 +185,18 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
       const std::string& t = s->type_name.name;
       if (t.empty() || !decls_.count(t)) continue;
       bool closes_cycle = std::find(stack.begin(), stack.end(), t) != stack.end();
+      auto too_deep = [&] {
+        diags_.report(DiagKind::instantiation_too_deep, s->type_name.range, {lname, name, std::to_string(kMaxBlockNesting)});
+        ok = false;
+      };
+      if (!closes_cycle && !ordered_.count(t) && !failed_.count(t) && stack.size() >= kMaxBlockNesting) {
+        // Met on the way down (a file that declares users before what they use): every
+        // later walk into the same chain would meet it again, so it is reported once.
+        if (!deep_walk_reported_) too_deep();
+        deep_walk_reported_ = true;
+        ok = false;
+        continue;
+      }
       if (!order_modules(t, stack, order)) {
         // Report a cycle once, where it closes; modules that merely use it are left out quietly.
         if (ok && closes_cycle && !failed_.count(t)) {
@@ -190,12 +206,21 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
           diags_.report(DiagKind::recursive_block, s->type_name.range, {name, "layer " + q(lname) + " (" + path + q(t) + ")"});
         }
         ok = false;
+      } else if (nesting_[t] + 1 > kMaxBlockNesting) {
+        too_deep();
+      } else {
+        nesting = std::max(nesting, nesting_[t] + 1);
       }
     }
   }
   stack.pop_back();
-  if (ok) order.push_back(name);
-  else failed_.insert(name);
+  if (ok) {
+    order.push_back(name);
+    ordered_.insert(name);
+    nesting_[name] = nesting;
+  } else {
+    failed_.insert(name);
+  }
   return ok;
 }
 

@@ -34,6 +34,11 @@ struct DeclInfo {
 
 using Env = std::map<std::string, ConstValue>;
 
+// How deep blocks may nest (a block whose layer is another block counts one level per
+// block): instantiation and interpretation recurse once per level, so the limit keeps a
+// chain of thousands of blocks from overflowing the stack.
+constexpr size_t kMaxBlockNesting = 100;
+
 // The width attributes a layer type threads through stacks and infers from its first input:
 // its schema row's for a built-in, the block row's it declares for a user block.
 std::vector<WidthAttrs> stack_widths(const ir::Program& p, const ir::Instance& inst);
@@ -106,6 +111,9 @@ class Checker {
   std::map<std::string, DeclInfo> decls_;
   std::vector<std::string> decl_order_;  // source order
   std::set<std::string> failed_;          // declarations left out (recursive, or using one)
+  std::set<std::string> ordered_;         // declarations already in the module order
+  std::map<std::string, size_t> nesting_;  // levels of blocks below and including each
+  bool deep_walk_reported_ = false;
   ir::Program program_;
   std::set<std::tuple<int, uint32_t, uint32_t, std::string>> reported_;
 };

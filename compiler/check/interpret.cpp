@@ -91,7 +91,7 @@ AbsValue Elaborator::call_user(LayerState& st, const std::vector<AbsValue>& args
   ir::Module& m = p_.module(*st.user);
   if (!m.forward) return AbsValue::unknown();
   const DeclInfo& info = c_.decls_[m.name];
-  if (depth_ > 64) return AbsValue::unknown();
+  if (depth_ > static_cast<int>(kMaxBlockNesting)) return AbsValue::unknown();  // never: order_modules bounds it
   ++depth_;
   Frame fr{st, m, *m.forward, {}, {}};
   fr.vals.resize(m.forward->values.size());
