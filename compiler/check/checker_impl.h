@@ -1,7 +1,9 @@
 // Internal state of the checker, shared by its files:
 //   check_decls.cpp     declarations, constants, layer specs, tensors, module order
 //   lower_forward.cpp   `forward` bodies to IR ops, with flow-sensitive name resolution
-//   elaborate.cpp       instantiation under default values and shape inference
+//   elaborate.cpp       instantiation under default values and shape inference (the
+//                       Elaborator of elaborator.h; its jobs in instantiate.cpp,
+//                       infer_width.cpp and interpret.cpp)
 //   sections.cpp        the known keys of training/performance/optimization
 // Not part of the checker's interface (checker.h).
 #pragma once

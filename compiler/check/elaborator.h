@@ -40,10 +40,10 @@ class Elaborator {
   std::string shown(const ir::Module& m, ir::ExprId e, const Env& env);
 
   // Elaboration materializes every layer; a program that expands to absurdly many (nested
-  // repeats) is reported once instead of exhausting memory.
+  // repeats, blocks using the previous block twice) is reported once instead of exhausting
+  // memory: the budget counts every instantiated layer, so memory stays proportional to it.
   static constexpr int64_t kMaxRepeat = 100'000;
-
-  static constexpr int64_t kMaxLayers = 1'000'000;
+  static constexpr int64_t kMaxLayers = 100'000;  // the message spells it
 
   bool budget_exhausted(SourceRange at);
 

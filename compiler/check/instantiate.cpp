@@ -50,7 +50,8 @@ bool Elaborator::budget_exhausted(SourceRange at) {
   if (++layers_made_ <= kMaxLayers) return false;
   if (!budget_reported_) {
     budget_reported_ = true;
-    c_.diags_.report(DiagKind::constant_error, at, {"the model expands to more than 1,000,000 layers"});
+    c_.diags_.report(DiagKind::too_many_layers, at, {p_.entry_module().name, "100,000"})
+        .hint("each use of a block instantiates all of its layers again");
   }
   return true;
 }
@@ -59,14 +60,17 @@ std::unique_ptr<LayerState> Elaborator::instantiate(ir::Instance& inst, ir::Modu
                                         bool allow_pending, bool poisoned) {
   auto st = std::make_unique<LayerState>();
   st->poisoned = poisoned;
-  size_t errors_before = c_.diags_.error_count();
   st->path = path;
   st->type_name = inst.type_name;
+  st->range = inst.range;
+  // Past the budget a layer stays an empty placeholder (no type, never interpreted), so
+  // blocks that use the previous one twice stop growing instead of doubling memory.
+  if (budget_exhausted(inst.range)) return st;
+  size_t errors_before = c_.diags_.error_count();
   st->builtin = inst.builtin;
   st->user = inst.user;
   st->instance = &inst;
   st->owner = owner;
-  st->range = inst.range;
   const ir::Module& m = p_.module(owner);
   struct Given {
     ConstValue value;
@@ -197,7 +201,7 @@ void Elaborator::materialize(LayerState& st) {
                 .hint(n->is_int() && n->as_int() > kMaxRepeat ? "at most 100,000 repetitions" : "");
           break;
         }
-        for (int64_t i = 0; i < n->as_int() && !budget_exhausted(m.expr(*sub.count).range); ++i)
+        for (int64_t i = 0; i < n->as_int() && !budget_reported_; ++i)
           ss.layers.push_back(instantiate(sub.instances[i == 0 ? 0 : 1], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
         break;
       }

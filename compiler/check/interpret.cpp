@@ -41,6 +41,7 @@ std::optional<bool> truth(const AbsValue& v) {
 }
 
 AbsValue Elaborator::call(LayerState& st, const std::vector<AbsValue>& args, SourceRange use, const std::string& name) {
+  if (!st.builtin && !st.user) return AbsValue::unknown();  // a placeholder past the layer budget
   if (!st.pending_width.empty() && !(args.size() == 1 && infer_width(st, args[0], use))) return AbsValue::unknown();
   if (st.user) return call_user(st, args, use, false);
   if (st.builtin->is_container) {

@@ -76,5 +76,41 @@ TEST(CheckLimits, NestingAtTheLimitIsInterpretedToTheBottom) {
   EXPECT_FALSE(check_text(block_chain(100, false)).program);
 }
 
+// Blocks that each use two copies of the previous one: 2^levels layers.
+std::string doubling_blocks(int levels) {
+  std::string text = "block B0 {\n    layer fc: Linear { in_features: 4, out_features: 4 }\n"
+                     "    forward(x: Tensor) -> Tensor { return fc(x) }\n}\n";
+  for (int i = 1; i <= levels; ++i) {
+    std::string prev = "B" + std::to_string(i - 1);
+    text += "block B" + std::to_string(i) + " {\n    layer a: " + prev + "\n    layer b: " + prev +
+            "\n    forward(x: Tensor) -> Tensor { return b(a(x)) }\n}\n";
+  }
+  return text + "model M {\n    layer b: B" + std::to_string(levels) +
+         "\n    forward(x: Tensor[batch, 4]) -> Tensor { return b(x) }\n}\n";
+}
+
+TEST(CheckLimits, DoublingBlocksStopAtTheLayerBudget) {
+  auto c = check_text(doubling_blocks(40));  // 2^40 layers: terabytes if instantiated
+  EXPECT_FALSE(c.program);
+  auto m = c.messages();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].rfind("`M` expands to more than 100,000 layers", 0), 0u) << m[0];
+  // Just under the budget still compiles.
+  EXPECT_TRUE(check_text(doubling_blocks(15)).program);  // 65,534 layers, blocks included
+}
+
+TEST(CheckLimits, HugeListLiteralIsOneErrorAndIsNotBuilt) {
+  std::string list;
+  for (int i = 0; i < 1'000'000; ++i) list += i ? ",1" : "1";
+  auto c = check_text("model M {\n    sizes: [" + list + "]\n    layer fc: Linear { in_features: 4, out_features: 4 }\n"
+                      "    forward(x: Tensor[batch, 4]) -> Tensor { return fc(x) }\n}\n");
+  EXPECT_FALSE(c.program);
+  auto m = c.messages();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0], "list literal has more than 10000 elements");
+  // The model's other items still parsed (no cascade after the skipped rest of the list).
+  ASSERT_EQ(c.file.decls.size(), 1u);
+}
+
 }  // namespace
 }  // namespace triton
