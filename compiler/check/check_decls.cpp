@@ -177,6 +177,7 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
   bool ok = true;
   size_t nesting = 1;
   for (const auto& [lname, item] : info.layers) {
+    const std::string& layer = lname;  // clang's lambdas cannot capture a structured binding
     std::vector<const ast::LayerSpec*> specs{item->spec.get()};
     while (!specs.empty()) {
       const ast::LayerSpec* s = specs.back();
@@ -186,7 +187,7 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
       if (t.empty() || !decls_.count(t)) continue;
       bool closes_cycle = std::find(stack.begin(), stack.end(), t) != stack.end();
       auto too_deep = [&] {
-        diags_.report(DiagKind::instantiation_too_deep, s->type_name.range, {lname, name, std::to_string(kMaxBlockNesting)});
+        diags_.report(DiagKind::instantiation_too_deep, s->type_name.range, {layer, name, std::to_string(kMaxBlockNesting)});
         ok = false;
       };
       if (!closes_cycle && !ordered_.count(t) && !failed_.count(t) && stack.size() >= kMaxBlockNesting) {
