@@ -19,8 +19,6 @@ namespace {
 
 std::string q(std::string_view s) { return "`" + std::string(s) + "`"; }
 
-std::string width_out_for(std::string_view in) { return in == "in_channels" ? "out_channels" : "out_features"; }
-
 }  // namespace
 
 bool Checker::first_report(DiagKind kind, SourceRange range, const std::string& message) {
@@ -165,16 +163,21 @@ void Checker::collect_decls() {
 
 // Depth-first: a module is appended after every user module its layers instantiate. A
 // declaration found on the current path is recursion, reported at the first layer that
-// closes the cycle; the declaration is then left out.
+// closes the cycle; the declaration is then left out. So is one that nests blocks more than
+// kMaxBlockNesting deep, reported at the layer where the chain passes the limit (the path
+// is never longer than that, so neither this walk nor elaboration can overflow the stack).
+// Membership is kept in sets, so a file of n declarations is ordered in O(n log n).
 bool Checker::order_modules(const std::string& name, std::vector<std::string>& stack, std::vector<std::string>& order) {
-  if (std::find(order.begin(), order.end(), name) != order.end()) return true;
+  if (ordered_.count(name)) return true;
   if (failed_.count(name) && std::find(stack.begin(), stack.end(), name) == stack.end()) return false;
   auto pos = std::find(stack.begin(), stack.end(), name);
   if (pos != stack.end()) return false;
   stack.push_back(name);
   DeclInfo& info = decls_[name];
   bool ok = true;
+  size_t nesting = 1;
   for (const auto& [lname, item] : info.layers) {
+    const std::string& layer = lname;  // clang's lambdas cannot capture a structured binding
     std::vector<const ast::LayerSpec*> specs{item->spec.get()};
     while (!specs.empty()) {
       const ast::LayerSpec* s = specs.back();
@@ -183,6 +186,18 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
       const std::string& t = s->type_name.name;
       if (t.empty() || !decls_.count(t)) continue;
       bool closes_cycle = std::find(stack.begin(), stack.end(), t) != stack.end();
+      auto too_deep = [&] {
+        diags_.report(DiagKind::instantiation_too_deep, s->type_name.range, {layer, name, std::to_string(kMaxBlockNesting)});
+        ok = false;
+      };
+      if (!closes_cycle && !ordered_.count(t) && !failed_.count(t) && stack.size() >= kMaxBlockNesting) {
+        // Met on the way down (a file that declares users before what they use): every
+        // later walk into the same chain would meet it again, so it is reported once.
+        if (!deep_walk_reported_) too_deep();
+        deep_walk_reported_ = true;
+        ok = false;
+        continue;
+      }
       if (!order_modules(t, stack, order)) {
         // Report a cycle once, where it closes; modules that merely use it are left out quietly.
         if (ok && closes_cycle && !failed_.count(t)) {
@@ -192,12 +207,21 @@ bool Checker::order_modules(const std::string& name, std::vector<std::string>& s
           diags_.report(DiagKind::recursive_block, s->type_name.range, {name, "layer " + q(lname) + " (" + path + q(t) + ")"});
         }
         ok = false;
+      } else if (nesting_[t] + 1 > kMaxBlockNesting) {
+        too_deep();
+      } else {
+        nesting = std::max(nesting, nesting_[t] + 1);
       }
     }
   }
   stack.pop_back();
-  if (ok) order.push_back(name);
-  else failed_.insert(name);
+  if (ok) {
+    order.push_back(name);
+    ordered_.insert(name);
+    nesting_[name] = nesting;
+  } else {
+    failed_.insert(name);
+  }
   return ok;
 }
 
@@ -519,7 +543,24 @@ bool takes(const ir::Program& p, const ir::Instance& inst, const std::string& na
   return false;
 }
 
+// The table columns of a layer type that names none: its schema row's, or the block row's.
+std::vector<std::string> default_columns(const ir::Instance& inst) {
+  const auto& cols = inst.builtin ? inst.builtin->table_columns : block_schema().table_columns;
+  return {cols.begin(), cols.end()};
+}
+
 }  // namespace
+
+std::vector<WidthAttrs> stack_widths(const ir::Program& p, const ir::Instance& inst) {
+  std::vector<WidthAttrs> out;
+  if (inst.builtin) {
+    if (auto w = inst.builtin->widths()) out.push_back(*w);
+  } else if (inst.user) {
+    for (const auto& w : block_schema().widths)
+      if (p.module(*inst.user).find_constant(std::string(w.input))) out.push_back(w);
+  }
+  return out;
+}
 
 std::optional<ir::Instance> Checker::lower_instance(ir::Module& m, const DeclInfo& info, const ast::LayerSpec& spec) {
   ir::Instance inst;
@@ -570,6 +611,7 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
   ir::Submodule sub;
   sub.name = item.name.name;
   sub.range = item.name.range;
+  const std::string stride(block_schema().stride_attr), repeat_column(block_schema().repeat_column);
   auto literal = [&](ConstValue v, SourceRange r) {
     ir::ExprNode n;
     n.literal = std::move(v);
@@ -595,11 +637,11 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
       sub.count = lower_const_expr(m, info, *spec.count);
       // Later instances: input width from the previous output width, stride 1.
       ir::Instance rest = *inst;
-      for (std::string in : {"in_channels", "in_features"}) {
-        auto out = get_attr(*inst, width_out_for(in));
-        if (out && takes(program_, rest, in)) set_attr(rest, in, *out);
+      for (const WidthAttrs& w : stack_widths(program_, *inst)) {
+        auto out = get_attr(*inst, std::string(w.output));
+        if (out) set_attr(rest, std::string(w.input), *out);
       }
-      if (takes(program_, rest, "stride") && get_attr(rest, "stride")) set_attr(rest, "stride", literal(ConstValue::of_int(1), spec.range));
+      if (get_attr(rest, stride)) set_attr(rest, stride, literal(ConstValue::of_int(1), spec.range));
       sub.instances.push_back(std::move(*inst));
       sub.instances.push_back(std::move(rest));
       break;
@@ -608,25 +650,33 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
       auto base = lower_instance(m, info, spec);
       if (!base) return;
       sub.form = ir::SubmoduleForm::List;
-      std::vector<std::string> columns = {"expand_ratio", "out_channels", "repeat", "stride"};
+      std::vector<std::string> columns = default_columns(*base);
       if (spec.has_columns) {
         columns.clear();
         for (const auto& c : spec.columns) {
-          if (c.name != "repeat" && !takes(program_, *base, c.name)) {
+          if (c.name != repeat_column && !takes(program_, *base, c.name)) {
             diags_.report(DiagKind::unknown_table_column, c.range, {base->type_name, c.name});
             return;
           }
           columns.push_back(c.name);
         }
       } else {
+        const std::string example = "as in `" + base->type_name + "[](out_channels, repeat, stride)`";
+        if (columns.empty()) {
+          diags_.report(DiagKind::table_columns_required, spec.type_name.range, {base->type_name}).hint("name them, " + example);
+          return;
+        }
+        const std::string hint = "name the columns, " + example;
         for (const auto& c : columns)
-          if (c != "repeat" && !takes(program_, *base, c)) {
-            diags_.report(DiagKind::unknown_table_column, spec.type_name.range, {base->type_name, c})
-                .hint("name the columns, as in `" + base->type_name + "[](out_channels, repeat, stride)`");
+          if (c != repeat_column && !takes(program_, *base, c)) {
+            diags_.report(DiagKind::unknown_table_column, spec.type_name.range, {base->type_name, c}).hint(hint);
             return;
           }
       }
-      std::optional<ExprId> prev_out = get_attr(*base, "in_channels");
+      // Each row's input width is the previous row's output width.
+      auto widths = stack_widths(program_, *base);
+      const WidthAttrs* width = widths.empty() ? nullptr : &widths.front();
+      std::optional<ExprId> prev_out = width ? get_attr(*base, std::string(width->input)) : std::nullopt;
       for (const auto& row : spec.rows) {
         if (row->elements.size() != columns.size()) {
           diags_.report(DiagKind::table_row_length, row->range,
@@ -637,7 +687,7 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
         std::optional<ExprId> repeat;
         for (size_t i = 0; i < columns.size(); ++i) {
           ExprId v = lower_const_expr(m, info, *row->elements[i]);
-          if (columns[i] == "repeat") repeat = v;
+          if (columns[i] == repeat_column) repeat = v;
           else set_attr(inst, columns[i], v);
         }
         int64_t n = 1;
@@ -652,9 +702,9 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
         }
         for (int64_t k = 0; k < n; ++k) {
           ir::Instance one = inst;
-          if (prev_out && takes(program_, one, "in_channels")) set_attr(one, "in_channels", *prev_out);
-          if (k > 0 && get_attr(one, "stride")) set_attr(one, "stride", literal(ConstValue::of_int(1), row->range));
-          if (auto o = get_attr(one, "out_channels")) prev_out = o;
+          if (prev_out) set_attr(one, std::string(width->input), *prev_out);
+          if (k > 0 && get_attr(one, stride)) set_attr(one, stride, literal(ConstValue::of_int(1), row->range));
+          if (auto o = width ? get_attr(one, std::string(width->output)) : std::nullopt) prev_out = o;
           sub.instances.push_back(std::move(one));
         }
       }

@@ -1,7 +1,9 @@
 // Internal state of the checker, shared by its files:
 //   check_decls.cpp     declarations, constants, layer specs, tensors, module order
 //   lower_forward.cpp   `forward` bodies to IR ops, with flow-sensitive name resolution
-//   elaborate.cpp       instantiation under default values and shape inference
+//   elaborate.cpp       instantiation under default values and shape inference (the
+//                       Elaborator of elaborator.h; its jobs in instantiate.cpp,
+//                       infer_width.cpp and interpret.cpp)
 //   sections.cpp        the known keys of training/performance/optimization
 // Not part of the checker's interface (checker.h).
 #pragma once
@@ -34,6 +36,15 @@ struct DeclInfo {
 
 using Env = std::map<std::string, ConstValue>;
 
+// How deep blocks may nest (a block whose layer is another block counts one level per
+// block): instantiation and interpretation recurse once per level, so the limit keeps a
+// chain of thousands of blocks from overflowing the stack.
+constexpr size_t kMaxBlockNesting = 100;
+
+// The width attributes a layer type threads through stacks and infers from its first input:
+// its schema row's for a built-in, the block row's it declares for a user block.
+std::vector<WidthAttrs> stack_widths(const ir::Program& p, const ir::Instance& inst);
+
 // An instantiated layer during elaboration (see elaborate.cpp).
 struct LayerState;
 struct SubState {
@@ -45,7 +56,8 @@ struct LayerState {
   std::string type_name;
   const LayerSchema* builtin = nullptr;
   AttrSet attrs;
-  std::string pending_width;  // a builtin's input-width attribute to infer at first call
+  std::string pending_width;  // an input-width attribute to infer at the first call
+  WidthDim pending_dim = WidthDim::Last;  // the input dimension it is read from
   ir::Instance* instance = nullptr;  // the IR instance, to record an inferred width
   ModuleId owner;                    // module whose expressions the instance's attrs use
   std::optional<ModuleId> user;
@@ -101,6 +113,9 @@ class Checker {
   std::map<std::string, DeclInfo> decls_;
   std::vector<std::string> decl_order_;  // source order
   std::set<std::string> failed_;          // declarations left out (recursive, or using one)
+  std::set<std::string> ordered_;         // declarations already in the module order
+  std::map<std::string, size_t> nesting_;  // levels of blocks below and including each
+  bool deep_walk_reported_ = false;
   ir::Program program_;
   std::set<std::tuple<int, uint32_t, uint32_t, std::string>> reported_;
 };

@@ -17,8 +17,8 @@
 #include "driver/options.h"
 #include "driver/pipeline.h"
 #ifdef TRITON_HAVE_CHECK
-#include "check/builtins.h"
 #include "check/sections.h"
+#include "schema/builtins.h"
 #endif
 #ifdef TRITON_HAVE_RUNTIME_CLI
 #include "cli/run_command.h"

@@ -26,9 +26,9 @@
 #include <variant>
 #include <vector>
 
-#include "check/builtins.h"
-#include "check/const_value.h"
-#include "check/shape.h"
+#include "schema/builtins.h"
+#include "schema/const_value.h"
+#include "schema/shape.h"
 #include "source/source_buffer.h"
 
 namespace triton::ir {

@@ -417,6 +417,16 @@ std::unique_ptr<ast::ListExpr> Parser::parse_list() {
   while (!at(TokenKind::RBracket) && !at_end()) {
     auto element = parse_expr();
     if (!element) return nullptr;
+    if (list->elements.size() >= limits_.max_list_elements) {
+      // Reported once; the rest is skipped up to the matching `]` without building it, and
+      // the list keeps the elements it has so nothing after it cascades.
+      diags_.report(DiagKind::list_too_long, element->range, {std::to_string(limits_.max_list_elements)});
+      for (int depth = 0; !at_end() && !(depth == 0 && at(TokenKind::RBracket)); advance()) {
+        if (at(TokenKind::LBracket) || at(TokenKind::LParen) || at(TokenKind::LBrace)) ++depth;
+        if (at(TokenKind::RBracket) || at(TokenKind::RParen) || at(TokenKind::RBrace)) --depth;
+      }
+      break;
+    }
     list->elements.push_back(std::move(element));
     if (at(TokenKind::RBracket)) break;
     if (!consume(TokenKind::Comma)) {

@@ -21,6 +21,10 @@ namespace triton {
 
 struct ParserLimits {
   uint32_t max_nesting_depth = 200;
+  // Elements of one list literal: every element becomes a tree node here and an expression
+  // and a constant later, so a multi-megabyte literal would cost gigabytes; beyond the limit
+  // the list is reported and dropped.
+  uint32_t max_list_elements = 10'000;
 };
 
 // `tokens` must end with EndOfFile (as `lex` guarantees).

@@ -2,7 +2,7 @@
 // Algorithm:
 //   1. Walk every module's forward ops in order (operands are defined before their users).
 //   2. For a `binary` or `unary` op whose operands are all `constant` ops, evaluate it with
-//      the exact constant arithmetic of check/const_value.h.
+//      the exact constant arithmetic of schema/const_value.h.
 //   3. On success, turn the op into a `constant` op holding the result (same result value,
 //      so users need no rewrite); on failure (division by zero, ...) leave it alone.
 // Values read from hyper-parameters are never folded: `Model(width=...)` must still work.

@@ -3,9 +3,9 @@
 // repetition and table expansion, width inference and shape errors with their notes.
 #include <gtest/gtest.h>
 
-#include "check/builtins.h"
+#include "schema/builtins.h"
 #include "check/checker.h"
-#include "check/const_value.h"
+#include "schema/const_value.h"
 #include "lex/lexer.h"
 #include "parse/parser.h"
 

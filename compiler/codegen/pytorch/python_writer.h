@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "check/const_value.h"
+#include "schema/const_value.h"
 
 namespace triton::codegen {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "check/const_value.h"
+#include "schema/const_value.h"
 
 namespace triton {
 
@@ -63,7 +63,8 @@ struct Shape {
 };
 
 struct AbsValue {
-  enum class Kind { Unknown, Tensor, Int, Const, Tuple, None };
+  // Module: a present submodule named in `forward` (`if block is not None`, `f = block`).
+  enum class Kind { Unknown, Tensor, Int, Const, Tuple, None, Module };
   Kind kind = Kind::Unknown;
   Shape shape;                  // Tensor
   Dim dim;                      // Int
@@ -76,6 +77,7 @@ struct AbsValue {
   static AbsValue constant(const ConstValue& c);  // ints become Kind::Int
   static AbsValue tuple(std::vector<AbsValue> e) { AbsValue v; v.kind = Kind::Tuple; v.elems = std::move(e); return v; }
   static AbsValue none() { AbsValue v; v.kind = Kind::None; return v; }
+  static AbsValue module() { AbsValue v; v.kind = Kind::Module; return v; }
   bool is_tensor() const { return kind == Kind::Tensor; }
   // The value as a constant when fully known (known ints, consts, tuples of those).
   std::optional<ConstValue> to_const() const;

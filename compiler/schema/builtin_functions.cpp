@@ -4,7 +4,7 @@
 // `python_name`.
 #include <algorithm>
 
-#include "check/builtins.h"
+#include "schema/builtins.h"
 
 namespace triton {
 

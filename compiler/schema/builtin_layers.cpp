@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "check/builtins.h"
+#include "schema/builtins.h"
 
 namespace triton {
 
@@ -354,7 +354,7 @@ std::vector<LayerSchema> make_layers() {
                         opt("affine", T::Bool, CV::of_bool(true), "learn a scale and a shift")},
                        "num_features", "num_features", false,
                        [lo, hi](const AttrSet& a, const Shape& in) { return batchnorm_rule(a, in, lo, hi); },
-                       batchnorm_cost};
+                       batchnorm_cost, WidthDim::Channel};
   };
   auto activation = [&](std::string_view name, std::string_view doc) {
     return LayerSchema{name, doc, {}, {}, {}, false, same_shape, no_cost};
@@ -370,14 +370,15 @@ std::vector<LayerSchema> make_layers() {
   l.push_back({"TernaryLinear", "fully connected layer with ternary weights",
                concat(concat(linear, ternary_attrs()), {activation_bits_attr()}), "in_features", "out_features", false, linear_rule, tl});
   l.push_back({"TernaryConv2d", "2-d convolution with ternary weights",
-               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv_rule, tc});
+               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv_rule, tc,
+               WidthDim::Channel});
   l.push_back({"TernaryActivation", "quantizes activations with a clipped straight-through gradient",
                {opt("method", T::Str, CV::of_str("ternary"), "output levels", {"sign", "ternary"}),
                 opt("clip_value", T::Float, CV::of_float(1.0), "inputs are clipped to [-clip_value, clip_value]"),
                 opt("threshold", T::Float, CV::of_float(0.5), "fraction of clip_value under which ternary gives 0")},
                {}, {}, false, same_shape, no_cost});
   l.push_back({"Linear", "float fully connected layer", linear, "in_features", "out_features", false, linear_rule, fl});
-  l.push_back({"Conv2d", "float 2-d convolution", conv, "in_channels", "out_channels", false, conv_rule, fc});
+  l.push_back({"Conv2d", "float 2-d convolution", conv, "in_channels", "out_channels", false, conv_rule, fc, WidthDim::Channel});
   l.push_back(bn("BatchNorm1d", 2, 3));
   l.push_back(bn("BatchNorm2d", 4, 4));
   l.push_back({"LayerNorm", "layer normalization over the trailing dimensions",
@@ -506,6 +507,16 @@ const LayerSchema* find_builtin_layer(std::string_view name) {
   for (const auto& l : builtin_layers())
     if (l.name == name) return &l;
   return nullptr;
+}
+
+const BlockSchema& block_schema() {
+  static const BlockSchema block{
+      {{"in_channels", "out_channels", WidthDim::Channel}, {"in_features", "out_features", WidthDim::Last}},
+      {"expand_ratio", "out_channels", "repeat", "stride"},
+      "repeat",
+      "stride",
+  };
+  return block;
 }
 
 }  // namespace triton

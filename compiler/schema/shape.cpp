@@ -1,5 +1,5 @@
 // Printing and helpers for the abstract values of shape inference (see shape.h).
-#include "check/shape.h"
+#include "schema/shape.h"
 
 #include <algorithm>
 
@@ -76,6 +76,7 @@ std::string AbsValue::describe() const {
     case Kind::Int: return "int " + dim.to_string();
     case Kind::Const: return value.type_name() + " " + value.to_source();
     case Kind::None: return "None";
+    case Kind::Module: return "a layer";
     case Kind::Tuple: {
       std::string out = "a tuple (";
       for (size_t i = 0; i < elems.size(); ++i) {

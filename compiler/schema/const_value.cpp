@@ -1,5 +1,5 @@
 // Exact constant arithmetic and printing for ConstValue (see const_value.h).
-#include "check/const_value.h"
+#include "schema/const_value.h"
 
 #include <charconv>
 #include <cmath>

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "check/builtins.h"
+#include "schema/builtins.h"
 
 namespace triton {
 

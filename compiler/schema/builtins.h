@@ -8,13 +8,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "check/const_value.h"
-#include "check/shape.h"
+#include "schema/const_value.h"
+#include "schema/shape.h"
 
 namespace triton {
 
@@ -81,22 +82,57 @@ struct LayerCost {
   }
 };
 
+// Which dimension of a layer's input holds its input width: dimension 1 (channels) or the
+// last one (features).
+enum class WidthDim { Channel, Last };
+
+// A layer's width attributes: in a stack (`Type[n]`, a table) each layer after the first
+// takes the previous one's `output` as its `input`, and a stack whose first `input` was left
+// out infers it from dimension `dim` of the tensor reaching it.
+struct WidthAttrs {
+  std::string_view input;
+  std::string_view output;
+  WidthDim dim = WidthDim::Last;
+};
+
 struct LayerSchema {
   std::string_view name;
   std::string_view doc;
   std::vector<AttrSchema> attrs;
-  // Width threading for `Type[n]` and tables, and width inference from the first use.
+  // Width threading for `Type[n]` and tables, and width inference from the first use; an
+  // empty `input_width_attr` means the layer takes no part in either.
   std::string_view input_width_attr;
   std::string_view output_width_attr;
   bool is_container = false;  // Sequential: its children are layers, it has no attributes
   std::function<ShapeRuleResult(const AttrSet&, const Shape&)> infer;
   std::function<LayerCost(const AttrSet&, const Shape& in, const Shape& out)> cost;
+  WidthDim width_dim = WidthDim::Last;  // where `input_width_attr` is read from the input
+  // The columns of a table (`Type[] { [..] }`) that names none; empty: it must name them.
+  std::vector<std::string_view> table_columns{};
 
   const AttrSchema* find_attr(std::string_view attr) const;
+  std::optional<WidthAttrs> widths() const {
+    if (input_width_attr.empty()) return std::nullopt;
+    return WidthAttrs{input_width_attr, output_width_attr, width_dim};
+  }
 };
 
 std::span<const LayerSchema> builtin_layers();
 const LayerSchema* find_builtin_layer(std::string_view name);
+
+// The row that user blocks (`block`/`layer` declarations) share, by the names of their
+// `params`: a block that declares one of `widths`' input attributes threads and infers widths
+// through it like a built-in; a table of blocks that names no columns has `table_columns`
+// (MobileNetV2's inverted-residual settings, `repeat` repeating a row).
+struct BlockSchema {
+  std::vector<WidthAttrs> widths;
+  std::vector<std::string_view> table_columns{};
+  // A table column that repeats its row instead of setting an attribute.
+  std::string_view repeat_column;
+  // Set to 1 on every layer of a stack after the first (only the first one downsamples).
+  std::string_view stride_attr;
+};
+const BlockSchema& block_schema();
 
 // ---- functions ----
 
