@@ -113,7 +113,12 @@ TEST(Concurrency, ThreadPoolServesConcurrentCallers) {
 }
 
 TEST(Concurrency, ThreadCountIsCappedAndChecked) {
-  const auto bytes = conv_mlp_model();
+  TpkBuilder b;
+  const auto x = b.value({1, 3}), y = b.value({1, 3});
+  b.op(OpKind::kScalarAffine, {x}, y, {}, {2.0f, 1.0f});
+  b.input(x);
+  b.output(y);
+  const auto bytes = b.bytes();
   auto capped = Engine::from_bytes(bytes, {hardware_threads() + 5});
   ASSERT_TRUE(capped.ok()) << capped.message();
   EXPECT_EQ(capped.value()->info().threads, hardware_threads());
