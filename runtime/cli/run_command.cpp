@@ -23,6 +23,23 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// A whole decimal integer in [0, max]; false for anything else ("", "-1", "4x", overflow).
+bool parse_count(const char* text, int max, int& out) {
+  long long v = 0;
+  if (*text == '\0') return false;
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (*p < '0' || *p > '9') return false;
+    v = 10 * v + (*p - '0');
+    if (v > max) return false;
+  }
+  out = static_cast<int>(v);
+  return true;
+}
+
+// Beyond this a thread count is a typo, not a request to cap.
+constexpr int kMaxThreadsArg = 1 << 20;
+constexpr int kMaxBenchRuns = 1 << 24;
+
 }  // namespace
 
 int run_command(int argc, char** argv) {
@@ -43,8 +60,14 @@ int run_command(int argc, char** argv) {
       if (v == nullptr) return fail("`" + arg + "` needs a value"), 2;
       if (arg == "--input") input_path = v;
       if (arg == "--output") output_path = v;
-      if (arg == "--threads") threads = std::atoi(v);
-      if (arg == "--bench") bench = std::atoi(v);
+      if (arg == "--threads" && !parse_count(v, kMaxThreadsArg, threads)) {
+        return fail("`--threads` takes a count from 0 (all hardware threads) to " +
+                    std::to_string(kMaxThreadsArg) + ", got `" + v + "`"), 2;
+      }
+      if (arg == "--bench" && !parse_count(v, kMaxBenchRuns, bench)) {
+        return fail("`--bench` takes a run count from 0 to " + std::to_string(kMaxBenchRuns) +
+                    ", got `" + v + "`"), 2;
+      }
     } else if (!arg.empty() && arg[0] == '-') {
       std::fputs(kUsage, stderr);
       return fail("unknown option `" + arg + "`"), 2;
@@ -60,6 +83,10 @@ int run_command(int argc, char** argv) {
   }
   auto engine = Engine::from_file(model_path, {threads});
   if (!engine.ok()) return fail(engine.message());
+  if (const EngineInfo info = engine.value()->info(); info.threads_capped) {
+    std::fprintf(stderr, "note: `--threads %d` capped to the %d hardware threads\n", threads,
+                 info.threads);
+  }
   auto input = read_npy(input_path);
   if (!input.ok()) return fail(input.message());
   auto out = engine.value()->run({input.value()});

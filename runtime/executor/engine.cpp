@@ -122,7 +122,9 @@ Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
       int8_kernels_(&kernels::selected_int8_kernels()),
-      pool_(options.threads),
+      pool_(options.threads <= 0 ? hardware_threads() : std::min(options.threads, hardware_threads())),
+      scratch_(pool_.size()),
+      requested_threads_(options.threads),
       max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
   prepared_int8_.resize(model_.ops.size());
@@ -145,8 +147,18 @@ std::unique_ptr<Engine> Engine::from_model(Model model, const EngineOptions& opt
   return std::unique_ptr<Engine>(new Engine(std::move(model), options));
 }
 
+Status Engine::check_options(const EngineOptions& options) {
+  if (options.threads < 0) {
+    return Status::error("thread count must be 0 (all " + std::to_string(hardware_threads()) +
+                         " hardware threads) or positive, got " + std::to_string(options.threads));
+  }
+  if (options.max_tensor_elements < 1) return Status::error("the tensor size limit must be positive");
+  return {};
+}
+
 Expected<std::unique_ptr<Engine>> Engine::from_bytes(std::span<const std::uint8_t> bytes,
                                                      const EngineOptions& options) {
+  if (Status s = check_options(options); !s.ok()) return s;
   auto model = parse_model(bytes);
   if (!model.ok()) return model.status();
   return from_model(std::move(model.value()), options);
@@ -154,13 +166,32 @@ Expected<std::unique_ptr<Engine>> Engine::from_bytes(std::span<const std::uint8_
 
 Expected<std::unique_ptr<Engine>> Engine::from_file(const std::string& path,
                                                     const EngineOptions& options) {
+  if (Status s = check_options(options); !s.ok()) return s;
   auto model = load_model_file(path);
   if (!model.ok()) return model.status();
   return from_model(std::move(model.value()), options);
 }
 
+namespace {
+
+// Holds one run's scratch context and returns it to the engine's pool on every exit path.
+class ScratchLease {
+ public:
+  explicit ScratchLease(ScratchPool& pool) : pool_(pool), scratch_(pool.take()) {}
+  ~ScratchLease() { pool_.give_back(std::move(scratch_)); }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  RunScratch* get() const { return scratch_.get(); }
+
+ private:
+  ScratchPool& pool_;
+  std::unique_ptr<RunScratch> scratch_;
+};
+
+}  // namespace
+
 Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
-                                          std::vector<double>* op_ms) {
+                                          std::vector<double>* op_ms) const {
   if (inputs.size() != model_.inputs.size()) {
     return Status::error("the model takes " + std::to_string(model_.inputs.size()) +
                          " inputs, got " + std::to_string(inputs.size()));
@@ -187,12 +218,13 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
   SpareBuffers spare;
+  const ScratchLease scratch(scratch_);
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
-                        max_elements_, prepared_int8_[i].get(), int8_kernels_};
+                        max_elements_, prepared_int8_[i].get(), int8_kernels_, scratch.get()};
     Tensor& out = values[op.output];
     out.data = spare.take(expected_elements(model_.values[op.output], batch));
     const auto started = std::chrono::steady_clock::now();
@@ -289,6 +321,8 @@ EngineInfo Engine::info() const {
     }
   }
   info.threads = pool_.size();
+  info.requested_threads = requested_threads_;
+  info.threads_capped = requested_threads_ > hardware_threads();
   info.isa = kernels::isa_name(kernels_->isa);
   info.gemv_kernel = kernels_->gemv_name;
   info.gemm_kernel = kernels_->gemm_name;

@@ -1,6 +1,11 @@
 // The executor: loads a `.tpk` model, prepares its ternary weights for the selected kernels
 // once, and runs the op graph on float32 inputs. This is the library API under the Python
 // module (`triton_dsl._native`) and `triton run`.
+//
+// Threading: an Engine is safe to share. Loaded weights are read-only; each run() takes its
+// own scratch (executor/scratch.h) and value storage, and the engine's thread pool serves one
+// run's parallel ops at a time while a concurrent run's ops run on that run's calling thread
+// (kernels/thread_pool.h). Results do not depend on which thread ran what.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/scratch.h"
 #include "executor/tensor.h"
 #include "format/model.h"
 #include "format/status.h"
@@ -20,7 +26,9 @@
 namespace triton_rt {
 
 struct EngineOptions {
-  int threads = 0;  // 0: hardware concurrency
+  // 0: hardware_threads(); more than that is capped to it (EngineInfo says so); negative
+  // values are rejected by from_file/from_bytes.
+  int threads = 0;
   // The largest tensor (in elements) an op may produce; bigger results are run errors.
   std::int64_t max_tensor_elements = std::int64_t{1} << 30;
 };
@@ -35,7 +43,9 @@ struct EngineInfo {
   std::int64_t ternary_weights = 0;
   std::int64_t ternary_nonzeros = 0;
   std::int64_t float_values = 0;
-  int threads = 1;
+  int threads = 1;            // the pool's threads (the caller included)
+  int requested_threads = 0;  // EngineOptions::threads as given
+  bool threads_capped = false;  // the request exceeded the hardware threads
   std::string isa;
   std::string gemv_kernel;
   std::string gemm_kernel;
@@ -56,9 +66,13 @@ class Engine {
   static std::unique_ptr<Engine> from_model(Model model, const EngineOptions& options = {});
 
   // Runs the graph; one tensor per graph input, returns one per graph output. With
-  // `op_ms`, also records each op's wall time in milliseconds (for profiling).
+  // `op_ms`, also records each op's wall time in milliseconds (for profiling). May be called
+  // from several threads at once.
   Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
-                                    std::vector<double>* op_ms = nullptr);
+                                    std::vector<double>* op_ms = nullptr) const;
+
+  // Whether `options` are acceptable (a one-line reason when not).
+  static Status check_options(const EngineOptions& options);
 
   EngineInfo info() const;
   const Model& model() const { return model_; }
@@ -74,7 +88,11 @@ class Engine {
   std::vector<std::unique_ptr<kernels::PreparedTernaryInt8>> prepared_int8_;
   const kernels::KernelSet* kernels_;
   const kernels::Int8KernelSet* int8_kernels_;
-  ThreadPool pool_;
+  // Mutable: running uses the pool and the scratch contexts, both safe under concurrent use,
+  // without changing what the engine computes.
+  mutable ThreadPool pool_;
+  mutable ScratchPool scratch_;
+  int requested_threads_;
   std::int64_t max_elements_;
 };
 

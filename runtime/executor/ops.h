@@ -1,12 +1,13 @@
 // The op implementations the executor calls, one function per op kind (or family).
 //
 // Each takes the op record, its input tensors and the context (thread pool, selected
-// kernels, the op's prepared ternary weights) and fills `out`, shape included. Shape
+// kernels, the op's prepared ternary weights, the run's scratch) and fills `out`, shape included. Shape
 // errors found at run time (an input that does not fit the graph) come back as a Status.
 #pragma once
 
 #include <vector>
 
+#include "executor/scratch.h"
 #include "executor/tensor.h"
 #include "format/model.h"
 #include "format/status.h"
@@ -29,6 +30,8 @@ struct OpContext {
   // (null for float weights), and the int8 kernels.
   const kernels::PreparedTernaryInt8* ternary_int8 = nullptr;
   const kernels::Int8KernelSet* int8_kernels = nullptr;
+  // This run's scratch buffers (never another run's; see scratch.h).
+  RunScratch* scratch = nullptr;
 };
 
 using Inputs = std::vector<const Tensor*>;

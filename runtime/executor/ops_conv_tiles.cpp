@@ -19,32 +19,34 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
   const std::int64_t out_size = g.out_channels * g.out_h * g.out_w;
   const std::int64_t units = g.out_blocks() * g.position_blocks();
   const kernels::TileConvWeights& w = *ctx.tiles;
-  auto run_image = [&](std::int64_t n, std::vector<std::uint32_t>& packed, bool whole) {
+  RunScratch& scratch = *ctx.scratch;
+  // `worker` owns `packed` and, when `whole`, runs the image alone on its own scratch.
+  auto run_image = [&](std::int64_t n, std::uint32_t* packed, bool whole, int worker) {
     const float* image = x.data.data() + n * in_size;
     float* y = out.data.data() + n * out_size;
     if (whole) {
-      kernels::tile_conv_pack(image, g, packed.data(), 0, g.pairs());
-      kernels::tile_conv_run(w, g, packed.data(), bias, clamp, y, 0, units);
+      kernels::tile_conv_pack(image, g, packed, 0, g.pairs(),
+                              scratch.floats(ScratchUse::kTilePadded, worker));
+      kernels::tile_conv_run(w, g, packed, bias, clamp, y, 0, units);
     } else {
-      ctx.pool.parallel_for(g.pairs(), 4, [&](std::int64_t b, std::int64_t e) {
-        kernels::tile_conv_pack(image, g, packed.data(), b, e);
+      ctx.pool.parallel_for_workers(g.pairs(), 4, [&](std::int64_t b, std::int64_t e, int wk) {
+        kernels::tile_conv_pack(image, g, packed, b, e, scratch.floats(ScratchUse::kTilePadded, wk));
       });
       ctx.pool.parallel_for(units, 1, [&](std::int64_t b, std::int64_t e) {
-        kernels::tile_conv_run(w, g, packed.data(), bias, clamp, y, b, e);
+        kernels::tile_conv_run(w, g, packed, bias, clamp, y, b, e);
       });
     }
   };
+  // Packed buffers come from the run's scratch, kept across convolutions (a fresh buffer per
+  // convolution costs page faults); the packer writes every word the kernel reads.
   if (batch >= ctx.pool.size() && ctx.pool.size() > 1) {
-    ctx.pool.parallel_for(batch, 1, [&](std::int64_t b, std::int64_t e) {
-      std::vector<std::uint32_t> packed(g.packed_words());
-      for (std::int64_t n = b; n < e; ++n) run_image(n, packed, true);
+    ctx.pool.parallel_for_workers(batch, 1, [&](std::int64_t b, std::int64_t e, int worker) {
+      std::uint32_t* packed = scratch.words_at_least(g.packed_words(), worker);
+      for (std::int64_t n = b; n < e; ++n) run_image(n, packed, true, worker);
     });
   } else {
-    // Kept across calls on this thread (a fresh buffer per convolution costs page faults);
-    // the packer writes every word the kernel reads.
-    thread_local std::vector<std::uint32_t> packed;
-    if (packed.size() < static_cast<std::size_t>(g.packed_words())) packed.resize(g.packed_words());
-    for (std::int64_t n = 0; n < batch; ++n) run_image(n, packed, ctx.pool.size() == 1);
+    std::uint32_t* packed = scratch.words_at_least(g.packed_words());
+    for (std::int64_t n = 0; n < batch; ++n) run_image(n, packed, ctx.pool.size() == 1, 0);
   }
   if (clamp == Clamp::kNone && op.act != Activation::kNone) {
     apply_activation(op.act, out.data.data(), out.numel());

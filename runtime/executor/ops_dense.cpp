@@ -82,20 +82,22 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;
     // The kernel reads whole blocks of 16: a row whose length is a multiple of 16 is read in
-    // place, others are copied into a zero-padded buffer kept by this thread.
+    // place, others are copied into a zero-padded buffer of the run's scratch.
     const std::int64_t padded_k = pw.blocks * kernels::kMaskBlockWeights;
-    thread_local std::vector<float> padded;
-    if (padded_k != k && static_cast<std::int64_t>(padded.size()) < padded_k) padded.resize(padded_k);
+    RunScratch& scratch = *ctx.scratch;
+    float* padded = padded_k != k ? scratch.floats_at_least(ScratchUse::kGemvInput, padded_k) : nullptr;
+    const std::int64_t table_floats = kernels::gemv_scratch_floats(pw);
     for (std::int64_t r = 0; r < rows; ++r) {
       const float* xr = x.data.data() + r * k;
       if (padded_k != k) {
-        std::copy(xr, xr + k, padded.begin());
-        std::fill(padded.begin() + k, padded.begin() + padded_k, 0.0f);
-        xr = padded.data();
+        std::copy(xr, xr + k, padded);
+        std::fill(padded + k, padded + padded_k, 0.0f);
+        xr = padded;
       }
       float* yr = y + r * o_count;
-      auto rows_fn = [&](std::int64_t b, std::int64_t e) {
-        ctx.kernels.gemv(pw, xr, yr, b, e);
+      auto rows_fn = [&](std::int64_t b, std::int64_t e, int worker) {
+        ctx.kernels.gemv(pw, xr, yr, b, e,
+                         scratch.floats_at_least(ScratchUse::kGemvTable, table_floats, worker));
         if (bias != nullptr) {
           for (std::int64_t o = b; o < e; ++o) yr[o] += bias->values[o];
         }
@@ -103,9 +105,9 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       };
       // Small layers run on the calling thread: waking the pool costs more than they do.
       if (ctx.pool.size() == 1 || o_count * pw.blocks < kInlineGemvBlocks) {
-        rows_fn(0, o_count);
+        rows_fn(0, o_count, 0);
       } else {
-        ctx.pool.parallel_for(o_count, 64, rows_fn);
+        ctx.pool.parallel_for_workers(o_count, 64, rows_fn);
       }
     }
     return {};
@@ -344,17 +346,15 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       shape.stride = g.sh, shape.pad_h = g.ph, shape.pad_w = g.pw, shape.out_h = g.oh,
       shape.out_w = g.ow;
       const kernels::Clamp clamp = clamp_of(op.act);
-      ctx.pool.parallel_for(g.n * g.o, 4, [&](std::int64_t b, std::int64_t e) {
-        thread_local std::vector<float> scratch;
-        if (scratch.size() < static_cast<std::size_t>(shape.scratch_floats())) {
-          scratch.resize(shape.scratch_floats());
-        }
+      ctx.pool.parallel_for_workers(g.n * g.o, 4, [&](std::int64_t b, std::int64_t e, int worker) {
+        float* plane_scratch =
+            ctx.scratch->floats_at_least(ScratchUse::kDepthwisePlane, shape.scratch_floats(), worker);
         for (std::int64_t item = b; item < e; ++item) {
           const std::int64_t n = item / g.o, oc = item % g.o;
           const float* plane = x.data.data() + (n * g.c + oc / g.og) * g.h * g.w;
           float* y = out.data.data() + (n * g.o + oc) * g.p;
           const float* taps = dense.data() + oc * g.kh * g.kw;
-          kernel.run(plane, shape, taps, bias_at(bias, oc), clamp, y, scratch.data());
+          kernel.run(plane, shape, taps, bias_at(bias, oc), clamp, y, plane_scratch);
         }
       });
       if (clamp == kernels::Clamp::kNone && op.act != Activation::kNone) {
@@ -388,16 +388,16 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       ctx.pool.parallel_for(n, grain, fn);
     }
   };
-  auto run_image = [&](std::int64_t n, std::vector<float>& cols, bool inline_only) {
+  auto run_image = [&](std::int64_t n, float* cols, bool inline_only) {
     if (oc) {
       const float* xn = x.data.data() + n * g.c * g.h * g.w;
       split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
-        im2col_oc(xn, g, cols.data(), b, e);
+        im2col_oc(xn, g, cols, b, e);
       });
       float* yn = out.data.data() + n * g.o * g.p;
       const kernels::PreparedTernary& pw = *ctx.ternary;
       split(inline_only, pw.row_blocks, 1, [&](std::int64_t b, std::int64_t e) {
-        ctx.kernels.gemm_oc(pw, cols.data(), g.p, yn, b, e);
+        ctx.kernels.gemm_oc(pw, cols, g.p, yn, b, e);
         for (std::int64_t o = b * kernels::kOcBlock; o < std::min(g.o, e * kernels::kOcBlock); ++o) {
           epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
         }
@@ -408,17 +408,17 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
       const float* columns = xg;
       if (ternary && direct) {
-        kernels::pack_panels(xg, g.k, g.p, g.p, cols.data());
-        columns = cols.data();
+        kernels::pack_panels(xg, g.k, g.p, g.p, cols);
+        columns = cols;
       } else if (!direct) {
         split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
           if (ternary) {
-            im2col_panels(xg, g, cols.data(), b, e);
+            im2col_panels(xg, g, cols, b, e);
           } else {
-            im2col(xg, g, cols.data(), b, e);
+            im2col(xg, g, cols, b, e);
           }
         });
-        columns = cols.data();
+        columns = cols;
       }
       float* yn = out.data.data() + n * g.o * g.p;
       const std::int64_t first = gi * g.og;
@@ -439,16 +439,15 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   if (g.n >= ctx.pool.size() && ctx.pool.size() > 1) {
     // A batch at least as large as the pool: whole images per task, each with its own
     // columns; no synchronization inside an image.
-    ctx.pool.parallel_for(g.n, 1, [&](std::int64_t b, std::int64_t e) {
-      std::vector<float> cols(cols_floats);
+    ctx.pool.parallel_for_workers(g.n, 1, [&](std::int64_t b, std::int64_t e, int worker) {
+      float* cols = ctx.scratch->floats_at_least(ScratchUse::kConvColumns, cols_floats, worker);
       for (std::int64_t n = b; n < e; ++n) run_image(n, cols, true);
     });
   } else {
-    // Reused across calls on this thread: a fresh multi-MiB buffer per convolution costs
-    // page faults and a memset that small layers notice. Every kernel input element is
-    // written before it is read.
-    thread_local std::vector<float> cols;
-    if (cols.size() < static_cast<std::size_t>(cols_floats)) cols.resize(cols_floats);
+    // The run's scratch, reused across its convolutions (and later runs): a fresh multi-MiB
+    // buffer per convolution costs page faults and a memset that small layers notice. Every
+    // kernel input element is written before it is read.
+    float* cols = ctx.scratch->floats_at_least(ScratchUse::kConvColumns, cols_floats);
     for (std::int64_t n = 0; n < g.n; ++n) run_image(n, cols, false);
   }
   return {};

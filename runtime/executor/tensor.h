@@ -21,9 +21,13 @@ struct Tensor {
   std::int64_t dim(int i) const { return shape[i < 0 ? i + shape.size() : i]; }
   int rank() const { return static_cast<int>(shape.size()); }
 
+  // The element count, or -1 when a dimension is negative or the count overflows int64
+  // (shapes can come from files and callers; -1 never equals a buffer's size).
   static std::int64_t numel_of(const std::vector<std::int64_t>& s) {
     std::int64_t n = 1;
-    for (std::int64_t d : s) n *= d;
+    for (std::int64_t d : s) {
+      if (d < 0 || __builtin_mul_overflow(n, d, &n)) return -1;
+    }
     return n;
   }
 };

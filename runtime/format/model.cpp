@@ -8,10 +8,10 @@
 #include "format/model.h"
 
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <string>
 
+#include "format/file_bytes.h"
 #include "format/packing.h"
 
 namespace triton_rt {
@@ -468,16 +468,10 @@ Expected<Model> parse_model(std::span<const std::uint8_t> bytes) {
 }
 
 Expected<Model> load_model_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return Status::error("cannot open " + path);
-  const std::streamoff size = in.tellg();
-  if (size < 0) return Status::error("cannot read " + path);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    return Status::error("cannot read " + path);
-  }
-  auto model = parse_model(bytes);
+  // No size limit beyond the file's own: a model is as large as its weights.
+  auto bytes = read_file_bytes(path, std::uint64_t{1} << 62);
+  if (!bytes.ok()) return bytes.status();
+  auto model = parse_model(bytes.value());
   if (!model.ok()) return Status::error(path + ": " + model.message());
   return model;
 }

@@ -68,9 +68,13 @@ struct PreparedTernary {
 PreparedTernary prepare_ternary(const TernaryMatrix& m);
 
 // y[r] = scales[r] * dot(code row r, x) for r in [row_begin, row_end).
-// x holds blocks * 16 floats (zero past cols).
+// x holds blocks * 16 floats (zero past cols). `scratch` holds gemv_scratch_floats(w) floats
+// the kernel may overwrite (the caller's, so that concurrent calls never share one).
 using GemvFn = void (*)(const PreparedTernary& w, const float* x, float* y,
-                        std::int64_t row_begin, std::int64_t row_end);
+                        std::int64_t row_begin, std::int64_t row_end, float* scratch);
+// The scratch a GemvFn needs: room for the table-lookup kernel's 16 subset sums per group of
+// 4 activations, 64-byte aligned inside the buffer.
+inline std::int64_t gemv_scratch_floats(const PreparedTernary& w) { return w.blocks * 4 * 16 + 16; }
 // y[r, j] = scales[r] * sum_k code[r, k] * x(k, j) for rows [row_begin, row_end); y is
 // [rows, P] row-major. x is "panel-major": columns in panels of W = panel_width(P) (16, 32,
 // 48 or 64), panel q holding x(k, q*W + i) at x[(q * cols + k) * W + i], the last panel

@@ -35,7 +35,7 @@ inline float hsum(__m256 v) {
 }
 
 void gemv_t2f32__avx2_2x1(const PreparedTernary& w, const float* x, float* y,
-                          std::int64_t row_begin, std::int64_t row_end) {
+                          std::int64_t row_begin, std::int64_t row_end, float* /*scratch*/) {
   const std::int64_t nb = w.blocks;
   std::int64_t r = row_begin;
   for (; r + 2 <= row_end; r += 2) {

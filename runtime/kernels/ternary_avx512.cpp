@@ -40,12 +40,11 @@ inline __mmask16 load_mask(const std::uint16_t* p) {
 // masked adds (measured 2.5x on a 784x256 layer). The index bytes of 16 rows are one
 // 16-byte load (see PreparedTernary::nibbles).
 void gemv_t2f32__avx512_16x4lut(const PreparedTernary& w, const float* x, float* y,
-                                std::int64_t row_begin, std::int64_t row_end) {
+                                std::int64_t row_begin, std::int64_t row_end, float* scratch) {
   const std::int64_t groups = w.blocks * 4;
-  thread_local std::vector<float> table_store;
-  if (static_cast<std::int64_t>(table_store.size()) < groups * 16 + 16) table_store.resize(groups * 16 + 16);
-  // 64-byte aligned tables (the vector's storage is only 16-byte aligned).
-  float* tables = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(table_store.data()) + 63) &
+  // 64-byte aligned tables in the caller's scratch (gemv_scratch_floats leaves 16 floats of
+  // room; a float buffer is at least 4-byte aligned).
+  float* tables = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch) + 63) &
                                            ~std::uintptr_t{63});
   // Bit j of lane i: whether subset i contains activation j.
   const __m512 bit0 = _mm512_set_ps(1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0);

@@ -95,7 +95,7 @@ void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, fl
 namespace {
 
 void gemv_t2f32__scalar_1x1(const PreparedTernary& w, const float* x, float* y,
-                            std::int64_t row_begin, std::int64_t row_end) {
+                            std::int64_t row_begin, std::int64_t row_end, float* /*scratch*/) {
   for (std::int64_t r = row_begin; r < row_end; ++r) {
     const MaskBlock* blocks = w.masks.data() + r * w.blocks;
     float acc = 0.0f;

@@ -95,12 +95,11 @@ namespace {
 // positions. The channels the pairs need are first copied into zero-padded planes, so each
 // output row of an im2col row is one unchecked (masked) vector read.
 void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
-                   std::int64_t pair_begin, std::int64_t pair_end) {
+                   std::int64_t pair_begin, std::int64_t pair_end, std::vector<float>& padded) {
   const std::int64_t taps = g.kernel_h * g.kernel_w, count = g.out_h * g.out_w;
   const std::int64_t rows = g.height + 2 * g.pad_h, cols = g.width + 2 * g.pad_w;
   const std::int64_t c_begin = std::min(2 * pair_begin / taps, g.channels);
   const std::int64_t c_end = std::min((2 * pair_end + taps - 1) / taps, g.channels);
-  thread_local std::vector<float> padded;
   padded.assign(static_cast<std::size_t>((c_end - c_begin) * rows * cols), 0.0f);
   for (std::int64_t c = c_begin; c < c_end; ++c) {
     for (std::int64_t y = 0; y < g.height; ++y) {
@@ -145,9 +144,9 @@ void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t*
 }  // namespace
 
 void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
-                    std::int64_t pair_begin, std::int64_t pair_end) {
+                    std::int64_t pair_begin, std::int64_t pair_end, std::vector<float>& scratch) {
   if (g.unrolled) {
-    pack_unrolled(image, g, packed, pair_begin, pair_end);
+    pack_unrolled(image, g, packed, pair_begin, pair_end, scratch);
     return;
   }
   const std::int64_t s = g.stride, plane_used = g.phase_h * g.phase_w;

@@ -95,8 +95,10 @@ TileConvWeights prepare_tile_conv(const PreparedTernary& w, std::int64_t kernel_
 bool tile_conv_available();
 
 // Writes the packed activations of one CHW image for channel pairs [pair_begin, pair_end).
+// `scratch` is the caller's buffer for the zero-padded planes of the unrolled form (grown as
+// needed, kept by the caller for reuse; concurrent calls must pass different ones).
 void tile_conv_pack(const float* image, const TileConvGeometry& g, std::uint32_t* packed,
-                    std::int64_t pair_begin, std::int64_t pair_end);
+                    std::int64_t pair_begin, std::int64_t pair_end, std::vector<float>& scratch);
 
 // Computes work units [unit_begin, unit_end) of one image, a unit being 32 output channels x
 // 32 output positions (unit = out_block * position_blocks + position_block, or

@@ -1,7 +1,9 @@
 // pybind11 module `triton_dsl._native`: the native engine over numpy buffers.
 //
-// Errors from the library (a returned Status) become ValueError (bad file, bad input) so
-// Python callers never see a crash; the GIL is released while the graph runs. The packing
+// Errors from the library (a returned Status) become ValueError (bad file, bad input) and
+// inputs numpy cannot turn into float32 become TypeError, so Python callers never see a
+// crash; the GIL is released while the graph runs, so Python threads sharing one engine run
+// concurrently (the engine is safe to share, see executor/engine.h). The packing
 // functions are exposed too, so Python tests can check that C++ and numpy produce the same
 // bytes. Wrapped for users by python/triton_dsl/native.py.
 #include <pybind11/numpy.h>
@@ -21,6 +23,45 @@ namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+// Argument `index` of run()/profile() as contiguous float32. Refuses what would only convert
+// by accident or not at all: strings, bytes, object arrays (numpy would call float() on each
+// element) and tensors that require grad (torch refuses to give their data to numpy).
+Tensor to_tensor(const FloatArray& a);
+
+std::string type_name(py::handle h) { return py::str(py::type::handle_of(h).attr("__name__")); }
+
+FloatArray as_float_array(py::handle h, std::size_t index) {
+  const std::string where = "input " + std::to_string(index);
+  if (py::isinstance<py::str>(h) || py::isinstance<py::bytes>(h)) {
+    throw py::type_error(where + " is a " + type_name(h) +
+                         ", expected an array of numbers");
+  }
+  if (py::isinstance<py::array>(h)) {
+    const py::dtype dt = py::reinterpret_borrow<py::array>(h).dtype();
+    const char kind = dt.kind();
+    if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
+      throw py::type_error(where + " has dtype " + std::string(py::str(dt)) +
+                           ", expected a numeric array (float32 preferred)");
+    }
+  }
+  FloatArray a = FloatArray::ensure(h);
+  if (!a) {
+    // ensure() leaves numpy's exception set; report ours, naming the input and its type.
+    PyErr_Clear();
+    throw py::type_error(where + " of type " + type_name(h) +
+                         " cannot be converted to a float32 array; pass a numpy array (or "
+                         "call `.detach().numpy()` on a tensor)");
+  }
+  return a;
+}
+
+std::vector<Tensor> to_inputs(const py::args& args) {
+  std::vector<Tensor> inputs;
+  std::size_t index = 0;
+  for (py::handle h : args) inputs.push_back(to_tensor(as_float_array(h, index++)));
+  return inputs;
+}
+
 Tensor to_tensor(const FloatArray& a) {
   Tensor t;
   t.shape.assign(a.shape(), a.shape() + a.ndim());
@@ -37,12 +78,47 @@ py::array_t<float> to_array(const Tensor& t) {
 
 std::unique_ptr<Engine> unwrap(triton_rt::Expected<std::unique_ptr<Engine>> e) {
   if (!e.ok()) throw py::value_error(e.message());
-  return std::move(e.value());
+  std::unique_ptr<Engine> engine = std::move(e.value());
+  if (const triton_rt::EngineInfo i = engine->info(); i.threads_capped) {
+    const std::string note = "threads=" + std::to_string(i.requested_threads) + " capped to the " +
+                             std::to_string(i.threads) + " hardware threads";
+    if (PyErr_WarnEx(PyExc_RuntimeWarning, note.c_str(), 1) != 0) throw py::error_already_set();
+  }
+  return engine;
 }
 
-py::object run(Engine& engine, py::args args) {
-  std::vector<Tensor> inputs;
-  for (py::handle h : args) inputs.push_back(to_tensor(FloatArray::ensure(h)));
+// The `threads` argument: None or 0 for every hardware thread, else a positive count
+// (larger than the hardware threads is capped, with a warning); the rest is a ValueError.
+triton_rt::EngineOptions options_from(const py::object& threads) {
+  triton_rt::EngineOptions options;
+  if (threads.is_none()) return options;
+  if (py::isinstance<py::bool_>(threads) || !py::isinstance<py::int_>(threads)) {
+    throw py::type_error("threads must be an int or None, got " +
+                         type_name(threads));
+  }
+  const long long n = PyLong_AsLongLong(threads.ptr());
+  if (n == -1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw py::value_error("threads=" + std::string(py::str(threads)) + " is out of range");
+  }
+  constexpr long long kMaxThreads = 1 << 20;  // beyond this a count is a typo, not a request
+  if (n < 0 || n > kMaxThreads) {
+    throw py::value_error("threads must be 0 or None (all hardware threads) or a count up to " +
+                          std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  }
+  options.threads = static_cast<int>(n);
+  return options;
+}
+
+// A load path as the file system will see it: a NUL byte would cut it short.
+std::string checked_path(const py::object& path) {
+  const std::string s = py::str(py::module_::import("os").attr("fspath")(path));
+  if (s.find('\0') != std::string::npos) throw py::value_error("path contains a NUL byte");
+  return s;
+}
+
+py::object run(const Engine& engine, py::args args) {
+  const std::vector<Tensor> inputs = to_inputs(args);
   triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
   {
     py::gil_scoped_release release;
@@ -55,9 +131,8 @@ py::object run(Engine& engine, py::args args) {
   return result;
 }
 
-py::list profile(Engine& engine, py::args args) {
-  std::vector<Tensor> inputs;
-  for (py::handle h : args) inputs.push_back(to_tensor(FloatArray::ensure(h)));
+py::list profile(const Engine& engine, py::args args) {
+  const std::vector<Tensor> inputs = to_inputs(args);
   std::vector<double> ms;
   triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
   {
@@ -86,6 +161,8 @@ py::dict info(const Engine& engine) {
   d["ternary_nonzeros"] = i.ternary_nonzeros;
   d["float_values"] = i.float_values;
   d["threads"] = i.threads;
+  d["requested_threads"] = i.requested_threads;
+  d["threads_capped"] = i.threads_capped;
   d["isa"] = i.isa;
   d["gemv_kernel"] = i.gemv_kernel;
   d["gemm_kernel"] = i.gemm_kernel;
@@ -132,18 +209,20 @@ PYBIND11_MODULE(_native, m) {
       .def("profile", &profile, "Runs once; returns (op kind, milliseconds) per op");
   m.def(
       "load",
-      [](const std::string& path, int threads) {
-        return unwrap(Engine::from_file(path, {threads}));
+      [](const py::object& path, const py::object& threads) {
+        const triton_rt::EngineOptions options = options_from(threads);
+        return unwrap(Engine::from_file(checked_path(path), options));
       },
-      py::arg("path"), py::arg("threads") = 0);
+      py::arg("path"), py::arg("threads") = py::none());
   m.def(
       "load_bytes",
-      [](const py::bytes& data, int threads) {
+      [](const py::bytes& data, const py::object& threads) {
+        const triton_rt::EngineOptions options = options_from(threads);
         const std::string s = data;
         return unwrap(Engine::from_bytes(
-            std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()), {threads}));
+            std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()), options));
       },
-      py::arg("data"), py::arg("threads") = 0);
+      py::arg("data"), py::arg("threads") = py::none());
   m.def("encode_t2", [](const py::array& c) { return encode(c, false); });
   m.def("encode_t3", [](const py::array& c) { return encode(c, true); });
   m.def("decode_t2", [](const py::bytes& b, std::int64_t r, std::int64_t c) { return decode(b, r, c, false); });

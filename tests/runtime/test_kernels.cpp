@@ -65,17 +65,18 @@ TEST(Kernels, GemvVariantsMatchScalarReference) {
     std::vector<float> x(p.blocks * 16, 0.0f);
     for (std::int64_t i = 0; i < cols; ++i) x[i] = dist(rng);
     std::vector<float> want(rows), got(rows);
-    ref.gemv(p, x.data(), want.data(), 0, rows);
+    std::vector<float> scratch(gemv_scratch_floats(p));
+    ref.gemv(p, x.data(), want.data(), 0, rows, scratch.data());
     for (const KernelSet* set : runnable_sets()) {
       std::fill(got.begin(), got.end(), -1.0f);
-      set->gemv(p, x.data(), got.data(), 0, rows);
+      set->gemv(p, x.data(), got.data(), 0, rows, scratch.data());
       for (std::int64_t r = 0; r < rows; ++r) {
         expect_close(got[r], want[r], std::string(set->gemv_name) + " " + std::to_string(rows) +
                                           "x" + std::to_string(cols) + " row " + std::to_string(r));
       }
       if (rows > 2) {  // a sub-range must leave the other rows alone
         std::fill(got.begin(), got.end(), -7.0f);
-        set->gemv(p, x.data(), got.data(), 1, rows - 1);
+        set->gemv(p, x.data(), got.data(), 1, rows - 1, scratch.data());
         EXPECT_EQ(got[0], -7.0f);
         EXPECT_EQ(got[rows - 1], -7.0f);
         for (std::int64_t r = 1; r < rows - 1; ++r) expect_close(got[r], want[r], set->gemv_name);
@@ -84,8 +85,8 @@ TEST(Kernels, GemvVariantsMatchScalarReference) {
       for (std::int64_t split : {3, 7, 17, 33}) {
         if (split >= rows) continue;
         std::fill(got.begin(), got.end(), -7.0f);
-        set->gemv(p, x.data(), got.data(), 0, split);
-        set->gemv(p, x.data(), got.data(), split, rows);
+        set->gemv(p, x.data(), got.data(), 0, split, scratch.data());
+        set->gemv(p, x.data(), got.data(), split, rows, scratch.data());
         for (std::int64_t r = 0; r < rows; ++r) {
           expect_close(got[r], want[r], std::string(set->gemv_name) + " split " + std::to_string(split));
         }

@@ -62,8 +62,9 @@ TEST(TileConv, MatchesDirectConvolution) {
       // Packed in two uneven calls, as two threads would (a split inside a channel's taps
       // when unrolled).
       const std::int64_t split = std::min<std::int64_t>(3, g.pairs());
-      tile_conv_pack(x.data(), g, packed.data(), 0, split);
-      tile_conv_pack(x.data(), g, packed.data(), split, g.pairs());
+      std::vector<float> scratch;
+      tile_conv_pack(x.data(), g, packed.data(), 0, split, scratch);
+      tile_conv_pack(x.data(), g, packed.data(), split, g.pairs(), scratch);
       const Clamp clamp = static_cast<Clamp>(clamp_index++ % 3);
       // Guard elements on both sides of the output catch a stray write without ASan.
       constexpr std::int64_t kGuard = 64;

@@ -1,0 +1,88 @@
+// Scratch memory of one run, the part of its execution context that ops and kernels write
+// within a call: zero-padded GEMV inputs and lookup tables, im2col columns, depthwise
+// planes, packed tile activations. It replaces per-thread (`thread_local`) buffers: those
+// were invisible state shared by every engine a thread touched, where a run's context is
+// handed explicitly to each op.
+//
+// Buffers are per worker of the engine's pool (worker 0 is the calling thread; see
+// ThreadPool::parallel_for_workers). An engine keeps finished contexts in a ScratchPool and
+// gives each run one of its own, so concurrent runs never share a buffer, while a sequence
+// of runs reuses the same pages (a fresh multi-MiB buffer per convolution costs page faults
+// that small layers notice).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace triton_rt {
+
+enum class ScratchUse : int {
+  kGemvInput,       // a GEMV input row zero-padded to whole blocks (caller)
+  kGemvTable,       // the table-lookup GEMV's subset sums (per worker)
+  kConvColumns,     // im2col / panel columns of one image (per worker)
+  kDepthwisePlane,  // one zero-padded channel plane (per worker)
+  kTilePadded,      // zero-padded planes of the unrolled tile packing (per worker)
+  kCount,
+};
+
+class RunScratch {
+ public:
+  explicit RunScratch(int workers) : workers_(static_cast<std::size_t>(workers < 1 ? 1 : workers)) {}
+
+  // The buffer of `use` for `worker`, as the last user left it.
+  std::vector<float>& floats(ScratchUse use, int worker = 0) {
+    return workers_[static_cast<std::size_t>(worker)].floats[static_cast<std::size_t>(use)];
+  }
+  // The same, grown to at least `n` floats; its contents are unspecified.
+  float* floats_at_least(ScratchUse use, std::int64_t n, int worker = 0) {
+    std::vector<float>& v = floats(use, worker);
+    if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+    return v.data();
+  }
+  // Packed tile activations of one image for `worker`, at least `n` words (unspecified).
+  std::uint32_t* words_at_least(std::int64_t n, int worker = 0) {
+    std::vector<std::uint32_t>& v = workers_[static_cast<std::size_t>(worker)].words;
+    if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+    return v.data();
+  }
+
+ private:
+  struct Worker {
+    std::array<std::vector<float>, static_cast<std::size_t>(ScratchUse::kCount)> floats;
+    std::vector<std::uint32_t> words;
+  };
+  std::vector<Worker> workers_;
+};
+
+// The finished run contexts of one engine. take() hands out a free one (or a new one when
+// every context is in use by a concurrent run); give_back() returns it for the next run.
+class ScratchPool {
+ public:
+  explicit ScratchPool(int workers) : workers_(workers) {}
+
+  std::unique_ptr<RunScratch> take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        std::unique_ptr<RunScratch> s = std::move(free_.back());
+        free_.pop_back();
+        return s;
+      }
+    }
+    return std::make_unique<RunScratch>(workers_);
+  }
+  void give_back(std::unique_ptr<RunScratch> s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(s));
+  }
+
+ private:
+  const int workers_;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<RunScratch>> free_;
+};
+
+}  // namespace triton_rt
