@@ -10,7 +10,8 @@ if command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   need=()
-  for pkg in g++ cmake ninja-build clang libgtest-dev python3-venv; do
+  # libclang-rt-14-dev: clang's sanitizer and libFuzzer runtimes (the fuzz step links them).
+  for pkg in g++ cmake ninja-build clang libclang-rt-14-dev libgtest-dev python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ ${#need[@]} -gt 0 ]; then
