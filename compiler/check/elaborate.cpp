@@ -311,6 +311,15 @@ class Elaborator {
       st.subs.push_back(std::move(ss));
     }
     for (const auto& t : m.tensors) {
+      std::vector<Dim> declared;  // params and states alike: the constructor allocates both
+      for (ir::ExprId e : t.shape) {
+        auto v = eval(m, e, st.env);
+        declared.push_back(v && v->is_int() ? Dim::known(v->as_int()) : Dim::unknown());
+      }
+      if (Shape::of(declared).too_large()) {
+        std::string text = "`" + Shape::of(declared).to_string() + "`";
+        if (c_.first_report(DiagKind::tensor_too_large, t.range, text)) c_.diags_.report(DiagKind::tensor_too_large, t.range, {text});
+      }
       if (t.is_state) continue;
       if (t.condition) {
         auto c = eval(m, *t.condition, st.env);
@@ -407,6 +416,7 @@ class Elaborator {
       }
       return AbsValue::tensor(Shape::unranked());
     }
+    if (r.out.too_large()) return checked_size(AbsValue::tensor(r.out), use);
     if (!st.called) {
       st.called = true;
       st.input = args[0].shape;
@@ -722,10 +732,19 @@ class Elaborator {
   }
 
   AbsValue report_fn(const FunctionResult& r, SourceRange at, const std::string& name) {
-    if (r.error.empty()) return r.value;
+    if (r.error.empty()) return checked_size(r.value, at);
     if (c_.first_report(DiagKind::shape_mismatch, at, r.error)) c_.diags_.report(DiagKind::shape_mismatch, at, {r.error});
     (void)name;
     return AbsValue::unknown();
+  }
+
+  // A result past the size limit is an error here, where it was made; after the report it
+  // continues unranked, so later uses do not report it again.
+  AbsValue checked_size(const AbsValue& v, SourceRange at) {
+    if (!v.is_tensor() || !v.shape.too_large()) return v;
+    std::string text = "`" + v.shape.to_string() + "`";
+    if (c_.first_report(DiagKind::tensor_too_large, at, text)) c_.diags_.report(DiagKind::tensor_too_large, at, {text});
+    return AbsValue::tensor(Shape::unranked());
   }
 
   AbsValue function(Frame& fr, const ir::Op& op) {
@@ -872,7 +891,13 @@ std::optional<Shape> Checker::declared_shape(const ast::TypeExpr* type, const ir
       dims.push_back(Dim::unknown());
     }
   }
-  return Shape::of(dims);
+  Shape shape = Shape::of(dims);
+  if (shape.too_large()) {
+    std::string text = "`" + expr_text(type->range) + "`";
+    if (first_report(DiagKind::tensor_too_large, type->range, text)) diags_.report(DiagKind::tensor_too_large, type->range, {text});
+    return Shape::unranked();
+  }
+  return shape;
 }
 
 void Checker::elaborate_entry(ir::Program& program) { Elaborator(*this, program).run(); }

@@ -318,7 +318,9 @@ class Emitter {
       if (!star) sig += ", *";
       star = true;
       sig += ", " + py + (type.empty() ? "" : ": " + type);
-      if (k.value) sig += " = " + init_expr(c, *k.value).text;
+      // A default that reads no other parameter is emitted as the value the checker computed
+      // (which it has checked): `1 / 0` or a huge product never reach the import.
+      if (k.value) sig += " = " + (m.is_closed(*k.value) ? py_value(m.expr(*k.value).value) : init_expr(c, *k.value).text);
     }
     w_.statement(sig + ") -> None:");
     w_.indent();
