@@ -117,7 +117,7 @@ class DriverTest(unittest.TestCase):
         link = Path(self.dir.name) / "alias.triton"
         os.link(self.model, link)  # the same file under another name is still the source
         for target in (str(self.model), str(link)):
-            result = triton("compile", str(self.model), "--output", target)
+            result = triton("compile", str(self.model), "--emit=ast", "--output", target)
             self.assertEqual(result.returncode, 1, result.stderr)
             self.assertIn("it is the input file", result.stderr)
         self.assertEqual(self.model.read_bytes(), before)
