@@ -3,7 +3,8 @@
 
 A target is an executable named `fuzz_*` anywhere under the build directory. Its checked-in
 seed corpus is `tests/<area>/fuzz_corpus/<target>/` when that exists, else
-`tests/<area>/fuzz_corpus/` for the area whose CMake folder built it. The seeds are copied
+`tests/<area>/fuzz_corpus/` for the area whose CMake folder built it; `tests/<area>/fuzz.dict`,
+when present, is passed as the libFuzzer dictionary. The seeds are copied
 to a scratch corpus first, so a run never writes into the repository. Exits non-zero when
 any target reports a finding (crash, leak, sanitizer error, timeout) or no target exists.
 """
@@ -39,6 +40,13 @@ def seed_corpus(target: Path) -> Path | None:
     return general if general.is_dir() else None
 
 
+def fuzz_dictionary(target: Path) -> Path | None:
+    """`tests/<area>/fuzz.dict`: tokens that steer byte mutation towards deep defects."""
+    area = "runtime" if "runtime" in target.parts else "compiler"
+    path = REPO / "tests" / area / "fuzz.dict"
+    return path if path.is_file() else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, required=True, help="CMake build directory")
@@ -61,8 +69,11 @@ def main() -> int:
             artifacts = Path(scratch) / "artifacts"
             artifacts.mkdir()
             cmd = [str(target), f"-max_total_time={args.seconds}", "-timeout=10",
-                   "-rss_limit_mb=2048", f"-artifact_prefix={artifacts}/", "-print_final_stats=1",
-                   str(corpus)]
+                   "-rss_limit_mb=2048", f"-artifact_prefix={artifacts}/", "-print_final_stats=1"]
+            dictionary = fuzz_dictionary(target)
+            if dictionary is not None:
+                cmd.append(f"-dict={dictionary}")
+            cmd.append(str(corpus))
             print(f"-- {target.name}: {args.seconds}s, seeds from "
                   f"{seeds.relative_to(REPO) if seeds else 'nothing'}", flush=True)
             result = subprocess.run(cmd, check=False, stdout=subprocess.PIPE,

@@ -354,10 +354,7 @@ ConstResult Checker::eval(const ir::Module& m, ExprId id, const Env& env) {
         args.push_back(*r.value);
       }
       if (n.name == "floor_div") return const_binary(ConstBinaryOp::FloorDiv, args[0], args[1]);
-      if (n.name == "int") {
-        if (args[0].is_float()) return ConstResult::ok(ConstValue::of_int(static_cast<int64_t>(args[0].as_float())));
-        return const_to_int(args[0]);
-      }
+      if (n.name == "int") return const_truncate_to_int(args[0]);
       if (n.name == "float") {
         if (!args[0].is_number()) return ConstResult::fail("`float` needs a number, got " + args[0].type_name());
         return ConstResult::ok(ConstValue::of_float(args[0].as_number()));
@@ -470,6 +467,10 @@ void Checker::lower_decl(DeclInfo& info) {
     if (!c.value) continue;
     auto r = eval(m, *c.value, env);
     if (r.value) env[c.name] = *r.value;
+    // A default that reads no other constant is emitted as its value (the generated
+    // constructor's signature), so it must evaluate here even when nothing uses it.
+    else if (!r.error.empty() && c.is_parameter && m.is_closed(*c.value) && first_report(DiagKind::constant_error, m.expr(*c.value).range, r.error))
+      diags_.report(DiagKind::constant_error, m.expr(*c.value).range, {r.error});
   }
   for (size_t i = 0; i < m.exprs.size(); ++i) {
     auto r = eval(m, ExprId(i), env);

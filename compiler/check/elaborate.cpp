@@ -105,7 +105,13 @@ std::optional<Shape> Checker::declared_shape(const ast::TypeExpr* type, const ir
       dims.push_back(Dim::unknown());
     }
   }
-  return Shape::of(dims);
+  Shape shape = Shape::of(dims);
+  if (shape.too_large()) {
+    std::string text = "`" + expr_text(type->range) + "`";
+    if (first_report(DiagKind::tensor_too_large, type->range, text)) diags_.report(DiagKind::tensor_too_large, type->range, {text});
+    return Shape::unranked();
+  }
+  return shape;
 }
 
 void Checker::elaborate_entry(ir::Program& program) { Elaborator(*this, program).run(); }

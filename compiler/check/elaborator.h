@@ -82,6 +82,9 @@ class Elaborator {
 
   AbsValue report_fn(const FunctionResult& r, SourceRange at, const std::string& name);
 
+  // A tensor result past the size limit: reported once, then continues unranked.
+  AbsValue checked_size(const AbsValue& v, SourceRange at);
+
   AbsValue function(Frame& fr, const ir::Op& op);
 
   AbsValue index(Frame& fr, const ir::Op& op);

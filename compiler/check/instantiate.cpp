@@ -223,6 +223,15 @@ void Elaborator::materialize(LayerState& st) {
     st.subs.push_back(std::move(ss));
   }
   for (const auto& t : m.tensors) {
+    std::vector<Dim> declared;  // params and states alike: the constructor allocates both
+    for (ir::ExprId e : t.shape) {
+      auto v = eval(m, e, st.env);
+      declared.push_back(v && v->is_int() ? Dim::known(v->as_int()) : Dim::unknown());
+    }
+    if (Shape::of(declared).too_large()) {
+      std::string text = "`" + Shape::of(declared).to_string() + "`";
+      if (c_.first_report(DiagKind::tensor_too_large, t.range, text)) c_.diags_.report(DiagKind::tensor_too_large, t.range, {text});
+    }
     if (t.is_state) continue;
     if (t.condition) {
       auto c = eval(m, *t.condition, st.env);

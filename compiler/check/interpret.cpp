@@ -79,6 +79,7 @@ AbsValue Elaborator::call(LayerState& st, const std::vector<AbsValue>& args, Sou
     }
     return AbsValue::tensor(Shape::unranked());
   }
+  if (r.out.too_large()) return checked_size(AbsValue::tensor(r.out), use);
   if (!st.called) {
     st.called = true;
     st.input = args[0].shape;
@@ -386,10 +387,19 @@ AbsValue Elaborator::binary(const ir::Op& op, const AbsValue& a, const AbsValue&
 }
 
 AbsValue Elaborator::report_fn(const FunctionResult& r, SourceRange at, const std::string& name) {
-  if (r.error.empty()) return r.value;
+  if (r.error.empty()) return checked_size(r.value, at);
   if (c_.first_report(DiagKind::shape_mismatch, at, r.error)) c_.diags_.report(DiagKind::shape_mismatch, at, {r.error});
   (void)name;
   return AbsValue::unknown();
+}
+
+// A result past the size limit is an error here, where it was made; after the report it
+// continues unranked, so later uses do not report it again.
+AbsValue Elaborator::checked_size(const AbsValue& v, SourceRange at) {
+  if (!v.is_tensor() || !v.shape.too_large()) return v;
+  std::string text = "`" + v.shape.to_string() + "`";
+  if (c_.first_report(DiagKind::tensor_too_large, at, text)) c_.diags_.report(DiagKind::tensor_too_large, at, {text});
+  return AbsValue::tensor(Shape::unranked());
 }
 
 AbsValue Elaborator::function(Frame& fr, const ir::Op& op) {

@@ -20,7 +20,8 @@ std::string reason(int error_number) {
 }
 }  // namespace
 
-bool write_output_atomically(const std::string& path, std::string_view contents, std::string* error) {
+bool write_output_atomically(const std::string& path, std::string_view contents, std::string* error,
+                             const std::string& source) {
   if (path == "-") {
     std::cout << contents;
     std::cout.flush();
@@ -29,6 +30,21 @@ bool write_output_atomically(const std::string& path, std::string_view contents,
       return false;
     }
     return true;
+  }
+  // stat (not lstat): a symbolic link to /dev/null is as much a device as /dev/null. A target
+  // swapped between this check and the rename is outside what a compiler can prevent.
+  struct stat target {};
+  if (::stat(path.c_str(), &target) == 0) {
+    if (!S_ISREG(target.st_mode)) {
+      *error = S_ISDIR(target.st_mode) ? "it is a directory" : "it is not a regular file";
+      return false;
+    }
+    struct stat input {};
+    if (!source.empty() && source != "-" && ::stat(source.c_str(), &input) == 0 && input.st_dev == target.st_dev &&
+        input.st_ino == target.st_ino) {
+      *error = "it is the input file";
+      return false;
+    }
   }
   const size_t slash = path.rfind('/');
   const std::string directory = slash == std::string::npos ? "." : path.substr(0, slash + 1);

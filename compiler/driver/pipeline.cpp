@@ -53,7 +53,7 @@ int write_result(const CompileSession& session, std::string_view text,
                  const std::string& default_path) {
   const std::string& path = session.options.output.empty() ? default_path : session.options.output;
   std::string error;
-  if (!write_output_atomically(path, text, &error)) {
+  if (!write_output_atomically(path, text, &error, session.options.input)) {
     std::cerr << "triton: error: cannot write `" << path << "`: " << error << "\n";
     return kExitUserError;
   }

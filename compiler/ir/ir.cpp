@@ -69,6 +69,17 @@ const TensorDecl* Module::find_tensor(std::string_view n) const {
   return nullptr;
 }
 
+bool Module::is_closed(ExprId id) const {
+  std::vector<ExprId> work{id};  // iterative: nesting is bounded, but stay off the stack
+  while (!work.empty()) {
+    const ExprNode& n = expr(work.back());
+    work.pop_back();
+    if (n.kind == ExprKind::Ref) return false;
+    work.insert(work.end(), n.operands.begin(), n.operands.end());
+  }
+  return true;
+}
+
 LayerCost ElabNode::total() const {
   LayerCost c = cost;
   for (const auto& child : children) {

@@ -222,6 +222,9 @@ struct Module {
   const ConstantDecl* find_constant(std::string_view n) const;
   const Submodule* find_submodule(std::string_view n) const;
   const TensorDecl* find_tensor(std::string_view n) const;
+  // True when the expression reads no constant (`Ref`): its value is the same for every
+  // instance, so the checker evaluates it once and the backends may emit the value.
+  bool is_closed(ExprId id) const;
 
   // Name -> index of `submodules`, for find_submodule: every name in every forward is looked
   // up, so a linear scan made checking a 10,000-layer model quadratic. Built lazily and

@@ -7,6 +7,7 @@
 //   - identifiers: [A-Za-z_][A-Za-z0-9_]*, some of which are keywords.
 #include "lex/lexer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -48,6 +49,12 @@ size_t utf8_sequence_length(std::string_view text, size_t i) {
   for (size_t k = 1; k < length; ++k) {
     if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return 0;
   }
+  // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are malformed too
+  // (Python refuses a file that holds them, so they must never reach generated code).
+  const auto second = static_cast<unsigned char>(text[i + 1]);
+  if ((lead == 0xE0 && second < 0xA0) || (lead == 0xED && second > 0x9F) || (lead == 0xF0 && second < 0x90) ||
+      (lead == 0xF4 && second > 0x8F))
+    return 0;
   return length;
 }
 
@@ -116,7 +123,17 @@ class Lexer {
       } else if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
         ++pos_;
       } else if (c == '#' || (c == '/' && peek(1) == '/')) {
-        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        while (pos_ < text_.size() && text_[pos_] != '\n') {
+          // The language reference makes invalid UTF-8 an error everywhere, comments included.
+          const size_t length = utf8_sequence_length(text_, pos_);
+          if (length == 0) {
+            const uint32_t bad_start = pos_++;
+            while (pos_ < text_.size() && (static_cast<unsigned char>(text_[pos_]) & 0xC0) == 0x80) ++pos_;
+            diags_.report(DiagKind::invalid_utf8, SourceRange{bad_start, pos_});
+          } else {
+            pos_ += static_cast<uint32_t>(length);
+          }
+        }
       } else if (c == '/' && peek(1) == '*') {
         const uint32_t start = pos_;
         const size_t close = text_.find("*/", pos_ + 2);
@@ -125,7 +142,17 @@ class Lexer {
           pos_ = size();
           return newline;
         }
-        for (size_t i = pos_; i < close; ++i) newline = newline || text_[i] == '\n';
+        for (size_t i = pos_ + 2; i < close;) {
+          newline = newline || text_[i] == '\n';
+          const size_t length = utf8_sequence_length(text_, i);
+          if (length == 0) {
+            const size_t bad_start = i++;
+            while (i < close && (static_cast<unsigned char>(text_[i]) & 0xC0) == 0x80) ++i;
+            diags_.report(DiagKind::invalid_utf8, SourceRange{static_cast<uint32_t>(bad_start), static_cast<uint32_t>(i)});
+          } else {
+            i += length;
+          }
+        }
         pos_ = static_cast<uint32_t>(close + 2);
       } else {
         break;
@@ -339,6 +366,21 @@ class Lexer {
       if (c == '"') {
         ++pos_;
         break;
+      }
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        // Strings are copied into the generated program, which Python decodes as UTF-8.
+        const size_t length = utf8_sequence_length(text_, pos_);
+        if (length == 0) {
+          // One diagnostic per malformed sequence: its stray continuation bytes go with it.
+          const uint32_t bad_start = pos_++;
+          while (pos_ < text_.size() && (static_cast<unsigned char>(text_[pos_]) & 0xC0) == 0x80) ++pos_;
+          diags_.report(DiagKind::invalid_utf8, SourceRange{bad_start, pos_});
+          bad = true;
+          continue;
+        }
+        value.append(text_.substr(pos_, length));
+        pos_ += static_cast<uint32_t>(length);
+        continue;
       }
       if (c != '\\') {
         value.push_back(c);

@@ -329,9 +329,9 @@ FunctionResult conv2d_fn(Args a) {
   if (x.rank() != 4 || w.rank() != 4)
     return FunctionResult::fail("`conv2d` needs a 4-d input and a 4-d weight, got " + x.to_string() + " and " + w.to_string());
   auto g = known_int(a[6]).value_or(1);
-  if (x.dims[1].is_known() && w.dims[1].is_known() && x.dims[1].size != w.dims[1].size * g)
+  if (x.dims[1].is_known() && w.dims[1].is_known() && x.dims[1].size != sat_mul(w.dims[1].size, g))
     return FunctionResult::fail("`conv2d`: input has " + std::to_string(x.dims[1].size) + " channels, weight " + w.to_string() +
-                                    " expects " + std::to_string(w.dims[1].size * g),
+                                    " expects " + std::to_string(sat_mul(w.dims[1].size, g)),
                                 1);
   Shape out = x;
   out.dims[1] = w.dims[0];
@@ -345,9 +345,12 @@ FunctionResult conv2d_fn(Args a) {
     const Dim& n = x.dims[2 + i];
     const Dim& k = w.dims[2 + i];
     auto st = pick(a[3], i), p = pick(a[4], i), d = pick(a[5], i);
-    if (n.is_known() && k.is_known() && st && p && d && *st > 0 && *p >= 0 && *d > 0 && *p < kMaxKnownDim && *d < kMaxKnownDim)
-      out.dims[2 + i] = Dim::known((n.size + 2 * *p - *d * (k.size - 1) - 1) / *st + 1);
-    else
+    if (n.is_known() && k.is_known() && st && p && d && *st > 0 && *p >= 0 && *d > 0 && *p < kMaxKnownDim && *d < kMaxKnownDim) {
+      // Saturating: dilation * (kernel - 1) can pass 2^63. A hugely negative size is not a
+      // huge tensor, so it stays unknown rather than "too large".
+      const int64_t o = sat_add(sat_add(n.size, sat_mul(2, *p)), -sat_add(sat_mul(*d, sat_add(k.size, -1)), 1)) / *st + 1;
+      out.dims[2 + i] = o < -kMaxKnownDim ? Dim::unknown() : Dim::known(o);
+    } else
       out.dims[2 + i] = Dim::unknown();
   }
   return FunctionResult::ok(AbsValue::tensor(out));

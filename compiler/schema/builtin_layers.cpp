@@ -105,8 +105,12 @@ LayerCost linear_cost(const AttrSet& a, const Shape& in, const Shape&, bool tern
   return c;
 }
 
+// Saturating: each attribute is at most 2^40, but dilation * (kernel - 1) can pass 2^63. A
+// saturated span gives a very negative size, which the caller reports as non-positive.
 int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
-  return (n + 2 * p - d * (k - 1) - 1) / s + 1;
+  const int64_t padded = sat_add(n, sat_mul(2, p));
+  const int64_t span = sat_add(sat_mul(d, sat_add(k, -1)), 1);
+  return sat_add(padded, -span) / s + 1;
 }
 
 ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {

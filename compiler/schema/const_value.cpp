@@ -165,11 +165,28 @@ std::string operands_text(ConstBinaryOp op, const ConstValue& a, const ConstValu
          "`";
 }
 
-// Python's floor semantics for `%` and floor division on ints.
+// Python's floor semantics for `%` and floor division on ints. The caller has ruled out
+// b == 0 and b == -1: INT64_MIN / -1 traps (SIGFPE) on x86 rather than wrapping, so the
+// -1 divisor is handled by negation with an overflow check instead.
 int64_t floor_div_int(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
   return q;
+}
+
+// Checked x ** y for y >= 0 by repeated squaring: O(log y) steps, so `1 ** 10**18` finishes,
+// and the first overflowing product is an error.
+std::optional<int64_t> checked_pow(int64_t x, int64_t y) {
+  if (x == 0) return y == 0 ? 1 : 0;
+  if (x == 1) return 1;
+  if (x == -1) return (y % 2 == 0) ? 1 : -1;
+  int64_t acc = 1, base = x;
+  while (true) {
+    if ((y & 1) && __builtin_mul_overflow(acc, base, &acc)) return std::nullopt;
+    y >>= 1;
+    if (y == 0) return acc;
+    if (__builtin_mul_overflow(base, base, &base)) return std::nullopt;
+  }
 }
 
 ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& a,
@@ -187,21 +204,33 @@ ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& 
       return ConstResult::ok(ConstValue::of_int(r));
     case ConstBinaryOp::Div:
       if (y == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
+      if (y == -1) {
+        if (__builtin_sub_overflow(int64_t{0}, x, &r)) break;
+        return ConstResult::ok(ConstValue::of_int(r));
+      }
       if (x % y == 0) return ConstResult::ok(ConstValue::of_int(x / y));
       return ConstResult::ok(ConstValue::of_float(static_cast<double>(x) / static_cast<double>(y)));
     case ConstBinaryOp::FloorDiv:
       if (y == 0) return ConstResult::fail("division by zero in `floor_div(" + a.to_source() + ", " + b.to_source() + ")`");
+      if (y == -1) {
+        if (__builtin_sub_overflow(int64_t{0}, x, &r))
+          return ConstResult::fail("integer overflow in `floor_div(" + a.to_source() + ", " + b.to_source() + ")`");
+        return ConstResult::ok(ConstValue::of_int(r));
+      }
       return ConstResult::ok(ConstValue::of_int(floor_div_int(x, y)));
     case ConstBinaryOp::Mod:
       if (y == 0) return ConstResult::fail("modulo by zero in " + operands_text(op, a, b));
-      return ConstResult::ok(ConstValue::of_int(x - floor_div_int(x, y) * y));
+      if (y == -1) return ConstResult::ok(ConstValue::of_int(0));  // exact for every x, INT64_MIN included
+      // From the truncated remainder: x - floor_div(x, y) * y would overflow in the product
+      // (INT64_MAX % -2), while r and y have opposite signs when r is adjusted.
+      r = x % y;
+      if (r != 0 && ((r < 0) != (y < 0))) r += y;
+      return ConstResult::ok(ConstValue::of_int(r));
     case ConstBinaryOp::Pow: {
       if (y < 0)
         return ConstResult::ok(ConstValue::of_float(std::pow(static_cast<double>(x), static_cast<double>(y))));
-      int64_t acc = 1;
-      for (int64_t i = 0; i < y; ++i)
-        if (__builtin_mul_overflow(acc, x, &acc)) return ConstResult::fail("integer overflow in " + operands_text(op, a, b));
-      return ConstResult::ok(ConstValue::of_int(acc));
+      if (auto p = checked_pow(x, y)) return ConstResult::ok(ConstValue::of_int(*p));
+      break;
     }
     default:
       break;
@@ -249,9 +278,15 @@ ConstResult const_binary(ConstBinaryOp op, const ConstValue& a, const ConstValue
     case ConstBinaryOp::Ge: return compare(op, a, b);
     default: break;
   }
-  if (op == ConstBinaryOp::Add && a.is_str() && b.is_str())
+  // A chain of constants that each double the previous one would otherwise grow 2^n.
+  if (op == ConstBinaryOp::Add && a.is_str() && b.is_str()) {
+    if (a.as_str().size() + b.as_str().size() > kMaxConstLength)
+      return ConstResult::fail("string constant longer than " + std::to_string(kMaxConstLength) + " bytes");
     return ConstResult::ok(ConstValue::of_str(a.as_str() + b.as_str()));
+  }
   if (op == ConstBinaryOp::Add && a.is_list() && b.is_list()) {
+    if (a.as_list().size() + b.as_list().size() > kMaxConstLength)
+      return ConstResult::fail("list constant longer than " + std::to_string(kMaxConstLength) + " elements");
     ConstList l = a.as_list();
     l.insert(l.end(), b.as_list().begin(), b.as_list().end());
     return ConstResult::ok(ConstValue::of_list(std::move(l)));
@@ -300,6 +335,16 @@ ConstResult const_unary(ConstUnaryOp op, const ConstValue& a) {
     return ConstResult::ok(ConstValue::of_float(op == ConstUnaryOp::Plus ? a.as_float() : -a.as_float()));
   return ConstResult::fail("unary `" + std::string(op == ConstUnaryOp::Neg ? "-" : "+") +
                            "` needs a number, got " + a.type_name());
+}
+
+ConstResult const_truncate_to_int(const ConstValue& v) {
+  if (!v.is_float()) return const_to_int(v);
+  const double d = std::trunc(v.as_float());
+  // 2^63 is exact as a double; anything at or past it (and inf, nan) has no int64 value, and
+  // converting it would be undefined behaviour.
+  if (!std::isfinite(d) || d >= 9223372036854775808.0 || d < -9223372036854775808.0)
+    return ConstResult::fail("integer overflow in `int(" + v.to_source() + ")`");
+  return ConstResult::ok(ConstValue::of_int(static_cast<int64_t>(d)));
 }
 
 ConstResult const_to_int(const ConstValue& v) {

@@ -76,6 +76,10 @@ class ConstValue {
 // or exponent so it reads as a float in both the language and Python.
 std::string format_float(double value);
 
+// Longest list (elements) or string (bytes) that constant arithmetic may build: every
+// constant is emitted into the generated program as a value, so its size is bounded.
+inline constexpr size_t kMaxConstLength = size_t{1} << 16;
+
 // Result of a constant operation: a value, or a message saying why there is none.
 struct ConstResult {
   std::optional<ConstValue> value;
@@ -97,5 +101,8 @@ std::string_view const_binary_spelling(ConstBinaryOp op);
 // Converts a value to an int where the language requires one: ints pass, integral floats
 // convert, anything else fails with a message naming the value.
 ConstResult const_to_int(const ConstValue& v);
+// Python's `int(x)`: floats truncate toward zero; one outside the int64 range (or inf, nan)
+// is an overflow error rather than an undefined conversion.
+ConstResult const_truncate_to_int(const ConstValue& v);
 
 }  // namespace triton

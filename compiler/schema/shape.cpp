@@ -9,7 +9,7 @@ std::string Dim::to_string() const {
   switch (kind) {
     case Kind::Known: return std::to_string(size);
     case Kind::Symbol: return symbol;
-    case Kind::Unknown: return "?";
+    case Kind::Unknown: return too_large ? "(over 2^40)" : "?";
   }
   return "?";
 }
@@ -33,6 +33,15 @@ std::optional<int64_t> Shape::known_product(size_t begin, size_t end) const {
     p = sat_mul(p, dims[i].size);
   }
   return p;
+}
+
+bool Shape::too_large() const {
+  int64_t p = 1;
+  for (const auto& d : dims) {
+    if (d.too_large) return true;
+    if (d.is_known()) p = sat_mul(p, d.size < 0 ? -d.size : d.size);
+  }
+  return p > kMaxKnownDim;
 }
 
 AbsValue AbsValue::constant(const ConstValue& c) {

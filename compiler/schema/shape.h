@@ -36,9 +36,13 @@ struct Dim {
   Kind kind = Kind::Unknown;
   int64_t size = 0;    // Known
   std::string symbol;  // Symbol
+  // An Unknown that stands for a size past kMaxKnownDim. It must not pass silently as
+  // "unknown, trust the program": a 2^32 x 2^32 input flattened into 784 features would then
+  // be accepted. The elaborator reports a tensor that carries one (Shape::too_large).
+  bool too_large = false;
 
   static Dim known(int64_t n) {
-    if (n > kMaxKnownDim || n < -kMaxKnownDim) return {};
+    if (n > kMaxKnownDim || n < -kMaxKnownDim) return {Kind::Unknown, 0, {}, true};
     return {Kind::Known, n, {}};
   }
   static Dim sym(std::string s) { return {Kind::Symbol, 0, std::move(s)}; }
@@ -59,6 +63,9 @@ struct Shape {
   std::string to_string() const;  // `[batch, 3, 32, 32]`, or `[?]` when unranked
   // Product of the known dimensions from `begin`; nullopt when any of them is not known.
   std::optional<int64_t> known_product(size_t begin = 0, size_t end = SIZE_MAX) const;
+  // A dimension past kMaxKnownDim, or known dimensions whose product is: such a tensor has
+  // more than 2^40 elements and no real program builds it.
+  bool too_large() const;
   friend bool operator==(const Shape&, const Shape&) = default;
 };
 

@@ -3,6 +3,8 @@
 // repetition and table expansion, width inference and shape errors with their notes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "schema/builtins.h"
 #include "check/checker.h"
 #include "schema/const_value.h"
@@ -34,6 +36,47 @@ TEST(ConstValue, DivisionIsIntOnlyWhenExact) {
 TEST(ConstValue, FloorDivisionRoundsDownLikePython) {
   EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, CV::of_int(-7), CV::of_int(2)).value->as_int(), -4);
   EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(-7), CV::of_int(2)).value->as_int(), 1);
+}
+
+// INT64_MIN / -1 traps (SIGFPE) in C++; every operator must answer like Python or fail.
+TEST(ConstValue, DivisionAtTheInt64LimitIsExactOrAnOverflowError) {
+  const CV lo = CV::of_int(INT64_MIN), minus_one = CV::of_int(-1);
+  for (auto op : {ConstBinaryOp::Div, ConstBinaryOp::FloorDiv}) {
+    auto r = const_binary(op, lo, minus_one);
+    ASSERT_FALSE(r.value);
+    EXPECT_NE(r.error.find("integer overflow"), std::string::npos) << r.error;
+  }
+  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, minus_one).value->as_int(), 0);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(INT64_MAX), CV::of_int(-2)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, CV::of_int(INT64_MAX)).value->as_int(), INT64_MAX - 1);
+  EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, lo, CV::of_int(2)).value->as_int(), INT64_MIN / 2);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Div, CV::of_int(INT64_MAX), minus_one).value->as_int(), -INT64_MAX);
+}
+
+TEST(ConstValue, PowerIsFastAndChecked) {
+  // `1 ** INT64_MAX` took 2^63 multiplications with a linear loop.
+  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(1), CV::of_int(INT64_MAX)).value->as_int(), 1);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-1), CV::of_int(INT64_MAX)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(0), CV::of_int(INT64_MAX)).value->as_int(), 0);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-2), CV::of_int(63)).value->as_int(), INT64_MIN);
+  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(3), CV::of_int(39)).value->as_int(), 4052555153018976267);
+  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(63)).value);
+  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(INT64_MAX)).value);
+}
+
+TEST(ConstValue, IntOfAFloatOutsideTheRangeIsAnError) {
+  EXPECT_FALSE(const_truncate_to_int(CV::of_float(1e300)).value);
+  EXPECT_FALSE(const_truncate_to_int(CV::of_float(9223372036854775808.0)).value);
+  EXPECT_FALSE(const_truncate_to_int(CV::of_float(std::nan(""))).value);
+  EXPECT_EQ(const_truncate_to_int(CV::of_float(-9223372036854775808.0)).value->as_int(), INT64_MIN);
+  EXPECT_EQ(const_truncate_to_int(CV::of_float(-2.7)).value->as_int(), -2);
+}
+
+TEST(ConstValue, ConcatenationIsBounded) {
+  ConstList half(kMaxConstLength / 2 + 1, CV::of_int(0));
+  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_list(half), CV::of_list(half)).value);
+  std::string s(kMaxConstLength / 2 + 1, 'x');
+  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_str(s), CV::of_str(s)).value);
 }
 
 TEST(ConstValue, OverflowAndDivisionByZeroAreErrorsWithOperands) {

@@ -36,6 +36,24 @@ TEST(PyString, EscapesEverythingThatCouldEndTheLiteral) {
   EXPECT_EQ(py_string(std::string("nul\0x", 5)), "\"nul\\x00x\"");
 }
 
+TEST(NameAllocator, NeverKeepsALeadingDoubleUnderscore) {
+  // A layer `__call__` would replace nn.Module.__call__ (Model()(x) recursed), and
+  // `self.__x` is name-mangled inside a class body.
+  NameAllocator a;
+  EXPECT_EQ(a.allocate("__call__"), "v__call__");
+  EXPECT_EQ(a.allocate("__init__"), "v__init__");
+  EXPECT_EQ(a.allocate("__x"), "v__x");
+  EXPECT_EQ(a.allocate("_x"), "_x");
+  EXPECT_EQ(a.allocate("x__"), "x__");
+}
+
+TEST(PyString, EscapesBidiAndInvisibleFormatCharacters) {
+  EXPECT_EQ(py_string("a\u202e" "b"), "\"a\\u202eb\"");
+  EXPECT_EQ(py_string("\u2066x\u2069"), "\"\\u2066x\\u2069\"");
+  EXPECT_EQ(py_string("\u200b\ufeff"), "\"\\u200b\\ufeff\"");
+  EXPECT_EQ(py_string("caf\u00e9 \U0001F600"), "\"caf\u00e9 \U0001F600\"");  // printable: kept
+}
+
 TEST(PyValue, WritesPythonSpellings) {
   EXPECT_EQ(py_value(ConstValue::of_bool(true)), "True");
   EXPECT_EQ(py_value(ConstValue::none()), "None");

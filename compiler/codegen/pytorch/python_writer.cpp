@@ -3,6 +3,7 @@
 #include "codegen/pytorch/python_writer.h"
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <vector>
 
@@ -84,9 +85,49 @@ void PythonWriter::blank(int lines) {
   for (; have < lines; ++have) out_ += '\n';
 }
 
+namespace {
+
+// Unicode format characters that reorder or hide text (bidi embeddings, overrides and
+// isolates, the marks, zero-width characters): escaped in emitted literals, so the generated
+// program reads as it runs ("Trojan Source", CVE-2021-42574).
+bool is_invisible_format(uint32_t cp) {
+  return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E || cp == 0x200F ||
+         cp == 0x061C || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF;
+}
+
+// The code point of the well-formed UTF-8 sequence at s[i] and its length; length 0 if the
+// bytes are not a sequence of 2 or 3 bytes (the only lengths the characters above use).
+uint32_t decode3(std::string_view s, size_t i, size_t* length) {
+  *length = 0;
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  if (b(0) >= 0xC2 && b(0) < 0xE0 && i + 1 < s.size() && (b(1) & 0xC0) == 0x80) {
+    *length = 2;
+    return (uint32_t{b(0)} & 0x1F) << 6 | (b(1) & 0x3F);
+  }
+  if (b(0) >= 0xE0 && b(0) < 0xF0 && i + 2 < s.size() && (b(1) & 0xC0) == 0x80 && (b(2) & 0xC0) == 0x80) {
+    *length = 3;
+    return (uint32_t{b(0)} & 0x0F) << 12 | (uint32_t{b(1)} & 0x3F) << 6 | (b(2) & 0x3F);
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::string py_string(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t length = 0;
+      const uint32_t cp = decode3(s, i, &length);
+      if (length && is_invisible_format(cp)) {
+        char buf[12];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+        out += buf;
+        i += length - 1;
+        continue;
+      }
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -156,6 +197,10 @@ std::string NameAllocator::allocate(std::string_view wanted) {
   std::string base;
   for (unsigned char c : wanted) base += (std::isalnum(c) || c == '_') ? static_cast<char>(c) : '_';
   if (base.empty() || std::isdigit(static_cast<unsigned char>(base[0]))) base = "v_" + base;
+  // A leading `__` is never kept: dunders (`__call__`, `__init__`, `__getattr__`) would
+  // replace Python's machinery on the module, and `self.__x` in a class body is
+  // name-mangled to `self._Class__x`, which breaks `register_buffer("__x", ...)`.
+  if (base.size() >= 2 && base[0] == '_' && base[1] == '_') base = "v" + base;
   if (is_python_reserved(base)) base += "_";
   std::string name = base;
   for (int i = 2; taken_.count(name) || is_python_reserved(name); ++i) name = base + "_" + std::to_string(i);

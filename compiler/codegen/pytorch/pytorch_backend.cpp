@@ -307,6 +307,7 @@ class Emitter {
     InitCtx c{&m, {}, {}};
     std::string sig = "def __init__(self";
     bool star = false;
+    std::vector<std::string> late_defaults;  // `if b is None: b = a * 3`, first in the body
     for (const auto& k : m.constants) {
       if (!k.is_parameter) continue;
       std::string py = locals.allocate(k.name);
@@ -317,12 +318,22 @@ class Emitter {
       c.types[k.name] = type;
       if (!star) sig += ", *";
       star = true;
+      // A default that reads no other parameter is emitted as the value the checker computed
+      // (which it has checked): `1 / 0` or a huge product never reach the import. One that
+      // reads another parameter (`b: a * 3`) cannot sit in the signature, where `a` is not
+      // in scope: it defaults to None and is computed first thing in the body.
+      if (k.value && !m.is_closed(*k.value)) {
+        sig += ", " + py + (type.empty() ? "" : ": " + type + " | None") + " = None";
+        late_defaults.push_back("if " + py + " is None:\n    " + py + " = " + init_expr(c, *k.value).text);
+        continue;
+      }
       sig += ", " + py + (type.empty() ? "" : ": " + type);
-      if (k.value) sig += " = " + init_expr(c, *k.value).text;
+      if (k.value) sig += " = " + py_value(m.expr(*k.value).value);
     }
     w_.statement(sig + ") -> None:");
     w_.indent();
     w_.line("super().__init__()");
+    for (const auto& text : late_defaults) w_.line(text);
     for (const auto& k : m.constants) {
       if (k.is_parameter) continue;
       std::string py = locals.allocate(k.name);

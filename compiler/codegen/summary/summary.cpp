@@ -12,7 +12,8 @@ namespace triton::codegen {
 namespace {
 
 std::string grouped(int64_t n) {
-  std::string s = std::to_string(n < 0 ? -n : n), out;
+  std::string s = std::to_string(n), out;
+  if (n < 0) s.erase(0, 1);  // not -n: that overflows for INT64_MIN
   for (size_t i = 0; i < s.size(); ++i) {
     if (i && (s.size() - i) % 3 == 0) out += ',';
     out += s[i];
@@ -75,7 +76,7 @@ std::string emit_summary(const ir::Program& program) {
       out += std::string(len, '-') + "\n";
     }
   }
-  int64_t float_bytes = 4 * t.params();
+  int64_t float_bytes = sat_mul(4, t.params());  // saturating: a sum of huge tensors must not wrap
   out += "\nparameters: " + grouped(t.params()) + " (ternary weights " + grouped(t.ternary_weights) + ", float " +
          grouped(t.float_params) + ")\n";
   char ratio[32];

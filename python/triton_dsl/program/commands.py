@@ -12,6 +12,8 @@ may clean the temporaries a killed run left there.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -230,7 +232,27 @@ def _export_target(context: ProgramContext, args, suffix: str) -> Path:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise UserError(f"cannot write `{target}`: directory `{parent}` does not exist")
+    _refuse_unsafe_target(target, [context.script, args.checkpoint])
     return target
+
+
+def _refuse_unsafe_target(target: Path, inputs) -> None:
+    """An export replaces its target, so the target must be a regular file or absent.
+
+    Writing onto a FIFO blocks until a reader comes, and replacing a device node (as root,
+    `--output /dev/null`) destroys it; writing over the model program or the checkpoint
+    being exported loses the input. `os.stat` follows links, as the write would.
+    """
+    try:
+        status = os.stat(target)
+    except OSError:
+        return  # absent (or unreachable, which the write itself reports)
+    if not stat.S_ISREG(status.st_mode):
+        what = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+        raise UserError(f"cannot write `{target}`: it is {what}")
+    for source in inputs:
+        if source and os.path.exists(source) and os.path.samefile(source, target):
+            raise UserError(f"cannot write `{target}`: it is the input file `{source}`")
 
 
 def export(context: ProgramContext, args, kind: str) -> int:

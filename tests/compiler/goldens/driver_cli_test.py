@@ -98,6 +98,30 @@ class DriverTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("cannot write", result.stderr)
 
+    def test_output_onto_a_fifo_or_device_is_refused(self) -> None:
+        # Renaming over a FIFO replaces it (and, run as root, `--output /dev/null` would
+        # replace the device node): the target must be a regular file or absent.
+        fifo = Path(self.dir.name) / "pipe"
+        os.mkfifo(fifo)
+        for target in (str(fifo), os.devnull):
+            result = triton("compile", str(self.model), "--emit=ast", "--output", target)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn("it is not a regular file", result.stderr)
+        self.assertTrue(fifo.is_fifo())
+        result = triton("compile", str(self.model), "--emit=ast", "--output", self.dir.name)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("it is a directory", result.stderr)
+
+    def test_output_onto_the_source_is_refused(self) -> None:
+        before = self.model.read_bytes()
+        link = Path(self.dir.name) / "alias.triton"
+        os.link(self.model, link)  # the same file under another name is still the source
+        for target in (str(self.model), str(link)):
+            result = triton("compile", str(self.model), "--emit=ast", "--output", target)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn("it is the input file", result.stderr)
+        self.assertEqual(self.model.read_bytes(), before)
+
     def test_failed_compile_does_not_touch_output(self) -> None:
         bad = Path(self.dir.name) / "bad.triton"
         bad.write_text("model {")
