@@ -17,51 +17,51 @@ namespace {
 using CV = ConstValue;
 
 TEST(ConstValue, IntegerArithmeticStaysExact) {
-  auto r = const_binary(ConstBinaryOp::Mul, CV::of_int(3'000'000'000), CV::of_int(3));
+  auto r = const_binary(BinaryOp::Mul, CV::of_int(3'000'000'000), CV::of_int(3));
   ASSERT_TRUE(r.value);
   EXPECT_TRUE(r.value->is_int());
   EXPECT_EQ(r.value->as_int(), 9'000'000'000);
 }
 
 TEST(ConstValue, DivisionIsIntOnlyWhenExact) {
-  auto exact = const_binary(ConstBinaryOp::Div, CV::of_int(12), CV::of_int(4));
+  auto exact = const_binary(BinaryOp::Div, CV::of_int(12), CV::of_int(4));
   ASSERT_TRUE(exact.value && exact.value->is_int());
   EXPECT_EQ(exact.value->as_int(), 3);
-  auto inexact = const_binary(ConstBinaryOp::Div, CV::of_int(10), CV::of_int(4));
+  auto inexact = const_binary(BinaryOp::Div, CV::of_int(10), CV::of_int(4));
   ASSERT_TRUE(inexact.value && inexact.value->is_float());
   EXPECT_DOUBLE_EQ(inexact.value->as_float(), 2.5);
   EXPECT_FALSE(const_to_int(*inexact.value).value);
 }
 
 TEST(ConstValue, FloorDivisionRoundsDownLikePython) {
-  EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, CV::of_int(-7), CV::of_int(2)).value->as_int(), -4);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(-7), CV::of_int(2)).value->as_int(), 1);
+  EXPECT_EQ(const_binary(BinaryOp::FloorDiv, CV::of_int(-7), CV::of_int(2)).value->as_int(), -4);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, CV::of_int(-7), CV::of_int(2)).value->as_int(), 1);
 }
 
 // INT64_MIN / -1 traps (SIGFPE) in C++; every operator must answer like Python or fail.
 TEST(ConstValue, DivisionAtTheInt64LimitIsExactOrAnOverflowError) {
   const CV lo = CV::of_int(INT64_MIN), minus_one = CV::of_int(-1);
-  for (auto op : {ConstBinaryOp::Div, ConstBinaryOp::FloorDiv}) {
+  for (auto op : {BinaryOp::Div, BinaryOp::FloorDiv}) {
     auto r = const_binary(op, lo, minus_one);
     ASSERT_FALSE(r.value);
     EXPECT_NE(r.error.find("integer overflow"), std::string::npos) << r.error;
   }
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, minus_one).value->as_int(), 0);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(INT64_MAX), CV::of_int(-2)).value->as_int(), -1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, CV::of_int(INT64_MAX)).value->as_int(), INT64_MAX - 1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, lo, CV::of_int(2)).value->as_int(), INT64_MIN / 2);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Div, CV::of_int(INT64_MAX), minus_one).value->as_int(), -INT64_MAX);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, lo, minus_one).value->as_int(), 0);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, CV::of_int(INT64_MAX), CV::of_int(-2)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, lo, CV::of_int(INT64_MAX)).value->as_int(), INT64_MAX - 1);
+  EXPECT_EQ(const_binary(BinaryOp::FloorDiv, lo, CV::of_int(2)).value->as_int(), INT64_MIN / 2);
+  EXPECT_EQ(const_binary(BinaryOp::Div, CV::of_int(INT64_MAX), minus_one).value->as_int(), -INT64_MAX);
 }
 
 TEST(ConstValue, PowerIsFastAndChecked) {
   // `1 ** INT64_MAX` took 2^63 multiplications with a linear loop.
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(1), CV::of_int(INT64_MAX)).value->as_int(), 1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-1), CV::of_int(INT64_MAX)).value->as_int(), -1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(0), CV::of_int(INT64_MAX)).value->as_int(), 0);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-2), CV::of_int(63)).value->as_int(), INT64_MIN);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(3), CV::of_int(39)).value->as_int(), 4052555153018976267);
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(63)).value);
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(INT64_MAX)).value);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(1), CV::of_int(INT64_MAX)).value->as_int(), 1);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(-1), CV::of_int(INT64_MAX)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(0), CV::of_int(INT64_MAX)).value->as_int(), 0);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(-2), CV::of_int(63)).value->as_int(), INT64_MIN);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(3), CV::of_int(39)).value->as_int(), 4052555153018976267);
+  EXPECT_FALSE(const_binary(BinaryOp::Pow, CV::of_int(2), CV::of_int(63)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Pow, CV::of_int(2), CV::of_int(INT64_MAX)).value);
 }
 
 TEST(ConstValue, IntOfAFloatOutsideTheRangeIsAnError) {
@@ -74,16 +74,16 @@ TEST(ConstValue, IntOfAFloatOutsideTheRangeIsAnError) {
 
 TEST(ConstValue, ConcatenationIsBounded) {
   ConstList half(kMaxConstLength / 2 + 1, CV::of_int(0));
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_list(half), CV::of_list(half)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Add, CV::of_list(half), CV::of_list(half)).value);
   std::string s(kMaxConstLength / 2 + 1, 'x');
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_str(s), CV::of_str(s)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Add, CV::of_str(s), CV::of_str(s)).value);
 }
 
 TEST(ConstValue, OverflowAndDivisionByZeroAreErrorsWithOperands) {
-  auto over = const_binary(ConstBinaryOp::Mul, CV::of_int(INT64_MAX), CV::of_int(2));
+  auto over = const_binary(BinaryOp::Mul, CV::of_int(INT64_MAX), CV::of_int(2));
   EXPECT_FALSE(over.value);
   EXPECT_NE(over.error.find("overflow"), std::string::npos);
-  auto zero = const_binary(ConstBinaryOp::Div, CV::of_int(1), CV::of_int(0));
+  auto zero = const_binary(BinaryOp::Div, CV::of_int(1), CV::of_int(0));
   EXPECT_FALSE(zero.value);
   EXPECT_NE(zero.error.find("`1 / 0`"), std::string::npos);
 }

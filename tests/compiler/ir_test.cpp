@@ -40,8 +40,8 @@ Program small_program() {
   ValueId y = f.op(f.append(b, OpKind::CallLayer, CallLayerAttrs{"fc", {""}}, {x}, 1, {})).results[0];
   ValueId two = f.op(f.append(b, OpKind::Constant, ConstantAttrs{ConstValue::of_int(2)}, {}, 1, {})).results[0];
   ValueId three = f.op(f.append(b, OpKind::Constant, ConstantAttrs{ConstValue::of_int(3)}, {}, 1, {})).results[0];
-  ValueId sum = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryKind::Add}, {two, three}, 1, {})).results[0];
-  ValueId out = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryKind::Mul}, {y, sum}, 1, {})).results[0];
+  ValueId sum = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryOp::Add}, {two, three}, 1, {})).results[0];
+  ValueId out = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryOp::Mul}, {y, sum}, 1, {})).results[0];
   f.append(b, OpKind::Return, ReturnAttrs{}, {out}, 0, {});
   m.forward = std::move(f);
   p.modules.push_back(std::move(m));

@@ -181,7 +181,7 @@ TEST(Parser, Statements) {
   ASSERT_EQ(forward.body.stmts.size(), 5u);
   const auto& unpack = ast::cast<ast::AssignStmt>(*forward.body.stmts[0]);
   EXPECT_EQ(ast::cast<ast::TupleExpr>(*unpack.target).elements.size(), 3u);
-  EXPECT_EQ(ast::cast<ast::AugAssignStmt>(*forward.body.stmts[1]).op, ast::BinaryOp::Add);
+  EXPECT_EQ(ast::cast<ast::AugAssignStmt>(*forward.body.stmts[1]).op, BinaryOp::Add);
   const auto& if_stmt = ast::cast<ast::IfStmt>(*forward.body.stmts[2]);
   ASSERT_TRUE(if_stmt.has_else);
   ASSERT_EQ(if_stmt.else_body.stmts.size(), 1u);
