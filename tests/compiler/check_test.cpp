@@ -3,7 +3,10 @@
 // repetition and table expansion, width inference and shape errors with their notes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "schema/builtins.h"
 #include "check/checker.h"
@@ -86,6 +89,43 @@ TEST(ConstValue, OverflowAndDivisionByZeroAreErrorsWithOperands) {
   auto zero = const_binary(BinaryOp::Div, CV::of_int(1), CV::of_int(0));
   EXPECT_FALSE(zero.value);
   EXPECT_NE(zero.error.find("`1 / 0`"), std::string::npos);
+}
+
+// Every operator of ast/binary_ops.def on the same operands, with the answer Python gives (or
+// a rejection where constants do not define it). An operator added to the list without an
+// expectation here fails, so constant evaluation is decided for each one.
+TEST(ConstValue, EveryBinaryOperator) {
+  const std::optional<CV> rejected;
+  const std::map<BinaryOp, std::optional<CV>> expected = {
+      {BinaryOp::Add, CV::of_int(9)},       {BinaryOp::Sub, CV::of_int(5)},
+      {BinaryOp::Mul, CV::of_int(14)},      {BinaryOp::Div, CV::of_float(3.5)},
+      {BinaryOp::FloorDiv, CV::of_int(3)},  {BinaryOp::Mod, CV::of_int(1)},
+      {BinaryOp::Pow, CV::of_int(49)},      {BinaryOp::MatMul, rejected},
+      {BinaryOp::Eq, CV::of_bool(false)},   {BinaryOp::Ne, CV::of_bool(true)},
+      {BinaryOp::Lt, CV::of_bool(false)},   {BinaryOp::Le, CV::of_bool(false)},
+      {BinaryOp::Gt, CV::of_bool(true)},    {BinaryOp::Ge, CV::of_bool(true)},
+      {BinaryOp::Is, CV::of_bool(false)},   {BinaryOp::IsNot, CV::of_bool(true)},
+      {BinaryOp::And, CV::of_int(2)},       {BinaryOp::Or, CV::of_int(7)},
+  };
+  EXPECT_EQ(expected.size(), kAllBinaryOps.size());
+  for (BinaryOp op : kAllBinaryOps) {
+    SCOPED_TRACE(std::string(spelling(op)));
+    auto want = expected.find(op);
+    ASSERT_NE(want, expected.end()) << "no expected constant result for this operator";
+    EXPECT_EQ(const_binary_supported(op), want->second.has_value());
+    auto r = const_binary(op, CV::of_int(7), CV::of_int(2));
+    if (!want->second) {
+      EXPECT_FALSE(r.value);
+      EXPECT_EQ(r.error, "operator `" + std::string(spelling(op)) + "` is not supported in a constant");
+      continue;
+    }
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(r.value->to_source(), want->second->to_source());  // also tells 3 from 3.0
+  }
+  // `is` compares by value; with None it is the `x is None` test.
+  EXPECT_TRUE(const_binary(BinaryOp::Is, CV::none(), CV::none()).value->as_bool());
+  EXPECT_FALSE(const_binary(BinaryOp::IsNot, CV::none(), CV::none()).value->as_bool());
+  EXPECT_TRUE(const_binary(BinaryOp::IsNot, CV::of_int(0), CV::none()).value->as_bool());
 }
 
 TEST(ConstValue, IntegralFloatsConvertToInt) {
@@ -289,6 +329,35 @@ model M {
 )");
   EXPECT_FALSE(c.program);
   EXPECT_EQ(c.diags->error_count(), 3u);
+}
+
+// Constants may use every operator that constant arithmetic defines; the others are reported
+// at the operator where the constant is written, before anything is evaluated.
+TEST(Checker, EveryBinaryOperatorInAConstant) {
+  for (BinaryOp op : kAllBinaryOps) {
+    if (op == BinaryOp::FloorDiv) continue;  // no infix form: the call `floor_div(a, b)`
+    const bool is_test = op == BinaryOp::Is || op == BinaryOp::IsNot;  // `is` only with None
+    const std::string text = "a " + std::string(spelling(op)) + (is_test ? " None" : " 2");
+    SCOPED_TRACE(text);
+    auto c = check_text("model M {\n    a: 7\n    k: " + text +
+                        "\n    forward(x: Tensor[batch, 8]) -> Tensor { return x }\n}\n");
+    if (const_binary_supported(op)) {
+      ASSERT_TRUE(c.program) << c.messages().front();
+      const auto& constants = c.program->entry_module().constants;
+      const auto k = std::find_if(constants.begin(), constants.end(), [](const auto& d) { return d.name == "k"; });
+      ASSERT_NE(k, constants.end());
+      const CV rhs = is_test ? CV::none() : CV::of_int(2);
+      EXPECT_EQ(k->default_value.to_source(), const_binary(op, CV::of_int(7), rhs).value->to_source());
+      continue;
+    }
+    EXPECT_FALSE(c.program);
+    ASSERT_EQ(c.diags->diagnostics().size(), 1u);
+    const auto& d = c.diags->diagnostics()[0];
+    EXPECT_EQ(d.kind, DiagKind::unsupported_expression);
+    EXPECT_EQ(d.message, "operator `" + std::string(spelling(op)) + "` in a constant is not supported here");
+    ASSERT_TRUE(d.range);
+    EXPECT_EQ(c.buffer->slice(*d.range), spelling(op));
+  }
 }
 
 TEST(Checker, UserDefinitionReplacesBuiltinWithAWarning) {

@@ -1,6 +1,6 @@
 // Unit tests of the IR, its verifier and printer, and the passes: a hand-built function,
-// a verifier that rejects use-before-definition, constant folding and dead-value
-// elimination, and a pass manager that stops at a broken pass under --verify-each.
+// a verifier that rejects use-before-definition and a `binary` `is`, constant folding and
+// dead-value elimination, and a pass manager that stops at a broken pass under --verify-each.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -66,6 +66,15 @@ TEST(Verifier, RejectsACallOfAnUnknownSubmodule) {
   auto& f = *p.modules[0].forward;
   std::get<CallLayerAttrs>(f.ops[2].attrs).submodule = "nope";
   EXPECT_FALSE(verify(p).empty());
+}
+
+TEST(Verifier, RejectsABinaryIsWhichMustBeIsNone) {
+  Program p = small_program();
+  auto& f = *p.modules[0].forward;
+  std::get<BinaryAttrs>(f.ops[5].attrs).op = BinaryOp::Is;  // `2 + 3` becomes `2 is 3`
+  auto errors = verify(p);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("is_none"), std::string::npos) << errors[0];
 }
 
 TEST(Printer, IsDeterministicAndShowsOps) {
