@@ -141,7 +141,7 @@ TEST(ConstValue, FloatsPrintInTheShortestExactForm) {
 }
 
 TEST(Builtins, EveryContractLayerHasASchema) {
-  for (const char* name : {"TernaryLinear", "TernaryConv2d", "TernaryActivation", "Linear", "Conv2d", "BatchNorm1d",
+  for (const char* name : {"TernaryLinear", "TernaryConv2d", "TernaryConv1d", "TernaryActivation", "Linear", "Conv2d", "BatchNorm1d",
                            "BatchNorm2d", "LayerNorm", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Tanh", "Identity", "GELU",
                            "Softmax", "Dropout", "Flatten", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Embedding",
                            "Sequential", "MultiHeadAttention"})
@@ -183,6 +183,35 @@ TEST(Builtins, ConvolutionShapeAndTernaryCost) {
   EXPECT_EQ(c.float_params, 0);
   EXPECT_EQ(c.macs, 64 * 27 * 16 * 16);
   EXPECT_EQ(c.packed_bytes(), (1728 + 3) / 4 + 4 * 64);
+}
+
+TEST(Builtins, OneDimensionalConvolutionShapeCostAndChannelCheck) {
+  auto a = attrs_of("TernaryConv1d", {{"in_channels", CV::of_int(40)}, {"out_channels", CV::of_int(64)},
+                                      {"kernel_size", CV::of_int(3)}, {"stride", CV::of_int(2)},
+                                      {"padding", CV::of_int(2)}, {"dilation", CV::of_int(2)}});
+  Shape in = Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(101)});
+  auto r = a.schema->infer(a, in);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.out.to_string(), "[batch, 64, 51]");  // (101 + 4 - 2 * 2 - 1) / 2 + 1
+  LayerCost c = a.schema->cost(a, in, r.out);
+  EXPECT_EQ(c.ternary_weights, 64 * 40 * 3);
+  EXPECT_EQ(c.ternary_scales, 64);
+  EXPECT_EQ(c.float_params, 64);  // the bias
+  EXPECT_EQ(c.macs, 64 * 40 * 3 * 51);
+  auto bad = a.schema->infer(a, Shape::of({Dim::sym("batch"), Dim::known(32), Dim::known(101)}));
+  EXPECT_EQ(bad.error, "`TernaryConv1d` expects 40 input channels, got 32");
+  EXPECT_EQ(bad.attr, "in_channels");
+  auto image = a.schema->infer(a, Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(8), Dim::known(8)}));
+  EXPECT_EQ(image.error, "`TernaryConv1d` expects a 3-d input [batch, channels, length], got a tensor of shape [batch, 40, 8, 8]");
+  // Padded to 4 + 4 = 8 samples, less than the dilated kernel's 9: empty, even though
+  // truncating (8 - 9) / 2 toward zero would give one output.
+  auto wide = attrs_of("TernaryConv1d", {{"in_channels", CV::of_int(40)}, {"out_channels", CV::of_int(64)},
+                                         {"kernel_size", CV::of_int(5)}, {"stride", CV::of_int(2)},
+                                         {"padding", CV::of_int(2)}, {"dilation", CV::of_int(2)}});
+  auto short_input = wide.schema->infer(wide, Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(4)}));
+  EXPECT_EQ(short_input.error, "`TernaryConv1d` gives an empty output: input length 4 is smaller than the kernel");
+  EXPECT_EQ(short_input.attr, "kernel_size");
+  EXPECT_EQ(a.schema->widths()->dim, WidthDim::Channel);
 }
 
 TEST(Builtins, FunctionsWithPythonKeywordNamesGetAnUnderscore) {

@@ -1,8 +1,9 @@
-"""The ternary layers: `TernaryLinear`, `TernaryConv2d` and `TernaryActivation`.
+"""The ternary layers: `TernaryLinear`, `TernaryConv1d`, `TernaryConv2d` and
+`TernaryActivation`.
 
-`TernaryLinear` and `TernaryConv2d` subclass `nn.Linear` and `nn.Conv2d`: they keep the latent
-float weight as `weight` (and `bias`), initialize it the PyTorch way (Kaiming uniform), and
-so load plain float checkpoints unchanged. Only the forward differs: it computes with
+`TernaryLinear`, `TernaryConv1d` and `TernaryConv2d` subclass `nn.Linear`, `nn.Conv1d` and
+`nn.Conv2d`: they keep the latent float weight as `weight` (and `bias`), initialize it the
+PyTorch way (Kaiming uniform), and so load plain float checkpoints unchanged. Only the forward differs: it computes with
 `alpha * t` (see `triton_dsl.quant`), and gradients reach the latent weight through a
 straight-through estimator.
 
@@ -221,6 +222,28 @@ class TernaryLinear(TernaryWeightMixin, nn.Linear):
         return f"{nn.Linear.extra_repr(self)}, {self._quantization_repr()}"
 
 
+class TernaryConv1d(TernaryWeightMixin, nn.Conv1d):
+    """A 1-D convolution with ternary weights over [batch, channels, length] (sequences:
+    audio features, sensor streams); `groups=in_channels` makes it depthwise."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 stride: int = 1, padding: int = 0, dilation: int = 1, groups: int = 1,
+                 bias: bool = True, quantization: str = "deterministic",
+                 threshold: float = 0.7, scaling: str = "per_channel",
+                 gradient_estimator: str = "ste", activation_bits: int = 32) -> None:
+        _check_groups(in_channels, out_channels, groups)
+        nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride=stride,
+                           padding=padding, dilation=dilation, groups=groups, bias=bias)
+        self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+        self._init_activation_bits(activation_bits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(self._quantize_input(x), self._forward_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{nn.Conv1d.extra_repr(self)}, {self._quantization_repr()}"
+
+
 class TernaryConv2d(TernaryWeightMixin, nn.Conv2d):
     """A 2-D convolution with ternary weights; `groups=in_channels` makes it depthwise."""
 
@@ -280,7 +303,7 @@ def _size(value: int | list[int] | tuple[int, ...]) -> int | tuple[int, ...]:
 
 
 def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
-    # nn.Conv2d raises a bare ValueError; say it in the language's terms instead.
+    # nn.Conv1d/nn.Conv2d raise a bare ValueError; say it in the language's terms instead.
     if groups < 1 or in_channels % groups or out_channels % groups:
         raise UserError(f"`groups: {groups}` must divide both `in_channels: {in_channels}` "
                         f"and `out_channels: {out_channels}`")
