@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,13 @@ class Prepared:
     ov_models: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # peer key -> why it is absent
     int8_layers: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # preparation step -> time
+
+
+def _why(error: Exception) -> str:
+    """An exception as one short line for the table's notes."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"[:160]
 
 
 def _optional(module: str):
@@ -121,23 +129,32 @@ def _chunks(samples: np.ndarray, size: int) -> list[np.ndarray]:
 def prepare(file: Path, *, samples: int, data_path: str | None, work: Path) -> Prepared:
     """Builds every model of `file` once (see the module docstring)."""
     name = file.stem
+    start = time.perf_counter()
     model, shape = seed_models.build(file)
     float_model = native_bench.dequantized(model)
     data, where = calibration_samples(shape, samples, data_path)
     p = Prepared(name, shape, model, float_model, where, data)
+    p.seconds["model"] = time.perf_counter() - start
     example = torch.randn(1, *shape)
-    p.files["engine_f32"] = work / f"{name}_f32.tpk"
-    save_packed(model, p.files["engine_f32"], example_input=example)
-    calibrated = copy.deepcopy(model)
     batch = 8
-    p.int8_layers = calibrate_activations(calibrated,
-                                          [torch.from_numpy(c) for c in _chunks(data, batch)])
-    p.files["engine_int8"] = work / f"{name}_int8.tpk"
-    save_packed(calibrated, p.files["engine_int8"], example_input=example)
-    del calibrated
-    _prepare_onnx(p, work, example, batch)
-    _prepare_openvino(p)
+    steps = [("engine", lambda: _prepare_engine(p, work, example, batch)),
+             ("onnx+ort", lambda: _prepare_onnx(p, work, example, batch)),
+             ("openvino", lambda: _prepare_openvino(p))]
+    for step, run in steps:
+        start = time.perf_counter()
+        run()
+        p.seconds[step] = time.perf_counter() - start
     return p
+
+
+def _prepare_engine(p: Prepared, work: Path, example: torch.Tensor, batch: int) -> None:
+    p.files["engine_f32"] = work / f"{p.name}_f32.tpk"
+    save_packed(p.model, p.files["engine_f32"], example_input=example)
+    calibrated = copy.deepcopy(p.model)
+    p.int8_layers = calibrate_activations(
+        calibrated, [torch.from_numpy(c) for c in _chunks(p.samples, batch)])
+    p.files["engine_int8"] = work / f"{p.name}_int8.tpk"
+    save_packed(calibrated, p.files["engine_int8"], example_input=example)
 
 
 def _prepare_onnx(p: Prepared, work: Path, example: torch.Tensor, batch: int) -> None:
@@ -146,7 +163,7 @@ def _prepare_onnx(p: Prepared, work: Path, example: torch.Tensor, batch: int) ->
         export_onnx(p.float_model, onnx_path, example_input=example)
     except Exception as error:  # noqa: BLE001 (the table says why the column is empty)
         for key in ("ort_f32", "ort_int8", "ov_f32", "ov_int8"):
-            p.notes[key] = f"ONNX export failed: {type(error).__name__}"
+            p.notes[key] = f"ONNX export failed: {_why(error)}"
         return
     p.files["onnx_f32"] = onnx_path
     if _optional("onnxruntime") is None:
@@ -156,7 +173,7 @@ def _prepare_onnx(p: Prepared, work: Path, example: torch.Tensor, batch: int) ->
     try:
         p.files["ort_int8"] = _ort_quantize(onnx_path, work, p.samples, batch)
     except Exception as error:  # noqa: BLE001
-        p.notes["ort_int8"] = f"quantize_static failed: {type(error).__name__}: {error}"[:120]
+        p.notes["ort_int8"] = f"quantize_static failed: {_why(error)}"
 
 
 def _ort_quantize(onnx_path: Path, work: Path, samples: np.ndarray, batch: int) -> Path:
@@ -206,7 +223,7 @@ def _prepare_openvino(p: Prepared) -> None:
     try:
         p.ov_models["ov_f32"] = ov.Core().read_model(str(p.files["onnx_f32"]))
     except Exception as error:  # noqa: BLE001
-        p.notes["ov_f32"] = p.notes["ov_int8"] = f"OpenVINO read failed: {type(error).__name__}"
+        p.notes["ov_f32"] = p.notes["ov_int8"] = f"OpenVINO read failed: {_why(error)}"
         return
     nncf = _optional("nncf")
     if nncf is None:
@@ -223,7 +240,7 @@ def _prepare_openvino(p: Prepared) -> None:
         p.ov_models["ov_int8"] = nncf.quantize(p.ov_models["ov_f32"], nncf.Dataset(items),
                                                subset_size=len(items), **extra)
     except Exception as error:  # noqa: BLE001
-        p.notes["ov_int8"] = f"nncf.quantize failed: {type(error).__name__}: {error}"[:120]
+        p.notes["ov_int8"] = f"nncf.quantize failed: {_why(error)}"
 
 
 def _ort_runner(path: Path, x: np.ndarray, threads: int) -> Callable[[], Any]:
@@ -277,13 +294,13 @@ def runners(p: Prepared, x: np.ndarray, threads: int) -> tuple[dict[str, Callabl
             try:
                 fns[key] = _ort_runner(p.files[key], x, threads)
             except Exception as error:  # noqa: BLE001
-                notes[key] = f"session failed: {type(error).__name__}"
+                notes[key] = f"session failed: {_why(error)}"
     for key in ("ov_f32", "ov_int8"):
         if key in p.ov_models and key not in notes:
             try:
                 fns[key] = _ov_runner(p.ov_models[key], x, threads)
             except Exception as error:  # noqa: BLE001
-                notes[key] = f"compile failed: {type(error).__name__}"
+                notes[key] = f"compile failed: {_why(error)}"
     return fns, notes
 
 

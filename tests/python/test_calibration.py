@@ -150,7 +150,7 @@ def test_bad_arguments_and_empty_data_are_user_errors():
     with pytest.raises(UserError, match="calibration method must be one of"):
         calibrate_activations(model, _batches(1, (4,)), method="entropy")
     with pytest.raises(UserError, match="percentile must be in"):
-        calibrate_activations(model, _batches(1, (4,)), percentile=0)
+        calibrate_activations(model, _batches(1, (4,)), method="percentile", percentile=0)
     with pytest.raises(UserError, match="at least one batch"):
         calibrate_activations(model, [])
     with pytest.raises(UserError, match="tensor or an \\(input, target\\) pair"):

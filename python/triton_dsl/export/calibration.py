@@ -13,12 +13,13 @@ keeps a layer at full precision on purpose. Layers already at 8 bits (trained wi
 the float model's activations in the same passes (not one layer after another).
 
 Estimators of amax, from a histogram of |x| per layer (`_AbsHistogram`):
+- "mse" (the default): the amax minimizing the expected squared quantization error of the
+  observed distribution (rounding inside the range, clipping outside).
+- "percentile": the `percentile`-th percentile of |x| over every element of every batch
+  (99.99 by default), so a rare outlier clips instead of widening every step.
 - "max": the largest |x| seen. Nothing clips, but one outlier widens every step.
-- "percentile" (the default): the `percentile`-th percentile of |x| over every element of
-  every batch (99.99 by default), so the rare outlier clips instead.
-- "mse": the amax minimizing the expected squared quantization error of the observed
-  distribution (rounding inside the range, clipping outside).
-docs/training.md ("Calibrated 8-bit activations") gives the MNIST figures behind the default.
+On MNIST (docs/training.md, "Calibrated 8-bit activations") "mse" gave the smallest error of
+the logits on an MLP and a CNN and the best or equal test accuracy, "max" the largest error.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from torch import Tensor, nn
 from triton_dsl import quant
 from triton_dsl.errors import UserError
 
-METHODS = ("max", "percentile", "mse")
-DEFAULT_METHOD = "percentile"
+METHODS = ("mse", "percentile", "max")
+DEFAULT_METHOD = "mse"
 DEFAULT_PERCENTILE = 99.99
 
 # Histogram resolution: 4096 bins over [0, top]. After the range doubles the finest use is

@@ -99,10 +99,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                                   "8-bit activations, their ranges measured on N batches of "
                                   "the training split, and print the test accuracy of the "
                                   "calibrated native engine next to the float model's")
-    calibration.add_argument("--calibration-method", choices=("percentile", "max", "mse"),
+    calibration.add_argument("--calibration-method", choices=("mse", "percentile", "max"),
                              default=None,
-                             help="how each layer's range is estimated from the batches "
-                                  "(default percentile: the 99.99th percentile of |x|)")
+                             help="how each layer's range is estimated from the batches: the "
+                                  "least squared quantization error (mse, the default), the "
+                                  "99.99th percentile of |x|, or the largest |x|")
 
     files = parser.add_argument_group("checkpoints and outputs")
     files.add_argument("--checkpoint", metavar="PATH",
