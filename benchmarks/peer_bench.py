@@ -150,10 +150,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                              "not given (default 4)")
     parser.add_argument("--samples", type=int, default=32,
                         help="calibration samples for every int8 path (default 32)")
-    parser.add_argument("--data-path", help="where MNIST / CIFAR-10 are (else $TRITON_DATA, "
-                                            "else the user cache); missing: random data")
+    parser.add_argument("--data-path", help="where MNIST / CIFAR-10 are (else a "
+                                            "shared/datasets folder beside the checkout, "
+                                            "else $TRITON_DATA, else the user cache); "
+                                            "missing: random data")
     parser.add_argument("--output", type=Path, help="also write the results as markdown here")
     args = parser.parse_args(argv)
+    beside = seed_models.REPO.parent / "shared" / "datasets"
+    args.data_path_given = args.data_path is not None
+    if args.data_path is None and beside.is_dir():
+        args.data_path = str(beside)  # as scripts/mnist_demo.sh does
     for name in ("threads", "batches"):
         if any(v < 1 for v in getattr(args, name) or []):
             parser.error(f"--{name} must be at least 1")
@@ -246,7 +252,7 @@ def shown_command(args) -> str:
                                                     else [value])))
     if args.rounds is None:
         parts.append(f"--budget-s {args.budget_s:g}")
-    if args.data_path:
+    if args.data_path_given:
         parts.append("--data-path DIR")
     if args.output:
         parts.append(f"--output {args.output.name}")

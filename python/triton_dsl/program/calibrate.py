@@ -95,14 +95,11 @@ def calibrate_for_export(context, args, model: nn.Module, config) -> tuple[Accur
 def report(model: nn.Module, packed: Path, loader, float_accuracy: Accuracy,
            threads: int | None) -> str:
     """The accuracy table of a calibrated export."""
-    try:
-        from triton_dsl import native
-        native_ok = native.available()
-    except ImportError:  # pragma: no cover - the package always ships the module
-        native_ok = False
+    from triton_dsl import native
+
     rows = [("PyTorch eval, float activations", float_accuracy),
             ("PyTorch eval, calibrated 8-bit", torch_accuracy(model, loader))]
-    if native_ok:
+    if native.available():
         rows.append(("native engine, calibrated 8-bit", engine_accuracy(packed, loader,
                                                                          threads)))
     else:
