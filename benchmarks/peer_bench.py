@@ -155,6 +155,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                                             "else $TRITON_DATA, else the user cache); "
                                             "missing: random data")
     parser.add_argument("--output", type=Path, help="also write the results as markdown here")
+    parser.add_argument("--ort-no-spin", action="store_true",
+                        help="turn off onnxruntime's spinning workers (on by default, as "
+                             "deployed; they spin after each run and can slow the path timed "
+                             "next at high thread counts)")
     args = parser.parse_args(argv)
     beside = seed_models.REPO.parent / "shared" / "datasets"
     args.data_path_given = args.data_path is not None
@@ -205,7 +209,8 @@ def main(argv=None) -> int:
                     # there is some, so the error check below means something.
                     x = np.ascontiguousarray(
                         prepared.samples[np.arange(batch) % len(prepared.samples)])
-                    fns, notes = peer_runners.runners(prepared, x, threads)
+                    fns, notes = peer_runners.runners(prepared, x, threads,
+                                                      ort_spin=not args.ort_no_spin)
                     for key, note in notes.items():
                         notes_seen.setdefault(f"{dict(peer_runners.PATHS)[key]}: {note}",
                                               set()).add(case)
@@ -252,6 +257,8 @@ def shown_command(args) -> str:
                                                     else [value])))
     if args.rounds is None:
         parts.append(f"--budget-s {args.budget_s:g}")
+    if args.ort_no_spin:
+        parts.append("--ort-no-spin")
     if args.data_path_given:
         parts.append("--data-path DIR")
     if args.output:

@@ -243,10 +243,14 @@ def _prepare_openvino(p: Prepared) -> None:
         p.notes["ov_int8"] = f"nncf.quantize failed: {_why(error)}"
 
 
-def _ort_runner(path: Path, x: np.ndarray, threads: int) -> Callable[[], Any]:
+def _ort_runner(path: Path, x: np.ndarray, threads: int, spin: bool) -> Callable[[], Any]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if not spin:
+        # onnxruntime's workers spin after each run by default, taking cores from whichever
+        # path runs next in an interleaved round.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -276,7 +280,8 @@ def _ov_runner(model, x: np.ndarray, threads: int) -> Callable[[], Any]:
     return run
 
 
-def runners(p: Prepared, x: np.ndarray, threads: int) -> tuple[dict[str, Callable], dict]:
+def runners(p: Prepared, x: np.ndarray, threads: int, *, ort_spin: bool = True
+            ) -> tuple[dict[str, Callable], dict]:
     """{path key: callable over x} for everything that opened; {key: note} for the rest."""
     notes = dict(p.notes)
     fns: dict[str, Callable] = {}
@@ -292,7 +297,7 @@ def runners(p: Prepared, x: np.ndarray, threads: int) -> tuple[dict[str, Callabl
     for key in ("ort_f32", "ort_int8"):
         if key in p.files and key not in notes:
             try:
-                fns[key] = _ort_runner(p.files[key], x, threads)
+                fns[key] = _ort_runner(p.files[key], x, threads, ort_spin)
             except Exception as error:  # noqa: BLE001
                 notes[key] = f"session failed: {_why(error)}"
     for key in ("ov_f32", "ov_int8"):
