@@ -149,7 +149,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
                         help="seconds of timing per case and thread count when --rounds is "
                              "not given (default 4)")
     parser.add_argument("--samples", type=int, default=32,
-                        help="calibration samples for every int8 path (default 32)")
+                        help="calibration images for every int8 path where the dataset is at "
+                             "hand (default 32)")
+    parser.add_argument("--random-samples", type=int, default=8,
+                        help="calibration samples of random normal data, for models without "
+                             "a dataset at hand (default 8)")
     parser.add_argument("--data-path", help="where MNIST / CIFAR-10 are (else a "
                                             "shared/datasets folder beside the checkout, "
                                             "else $TRITON_DATA, else the user cache); "
@@ -169,8 +173,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
             parser.error(f"--{name} must be at least 1")
     if args.rounds is not None and args.rounds < 1:
         parser.error("--rounds must be at least 1")
-    if args.samples < 1:
-        parser.error("--samples must be at least 1")
+    if args.samples < 1 or args.random_samples < 1:
+        parser.error("--samples and --random-samples must be at least 1")
     for f in args.files:
         if not f.is_file():
             parser.error(f"no such file: {f}")
@@ -194,6 +198,7 @@ def main(argv=None) -> int:
         for file in files:
             t0 = time.perf_counter()
             prepared = peer_runners.prepare(file, samples=args.samples,
+                                            random_samples=args.random_samples,
                                             data_path=args.data_path, work=Path(tmp))
             label = SHORT_NAMES.get(file.stem, file.stem)
             calibration[label] = (f"{prepared.calibration}; engine: {prepared.int8_layers} "
@@ -251,7 +256,8 @@ def shown_command(args) -> str:
         parts.append(str(resolved.relative_to(seed_models.REPO))
                      if resolved.is_relative_to(seed_models.REPO) else f.name)
     for flag, value in (("--batches", args.batches), ("--threads", args.threads),
-                        ("--rounds", args.rounds), ("--samples", args.samples)):
+                        ("--rounds", args.rounds), ("--samples", args.samples),
+                        ("--random-samples", args.random_samples)):
         if value is not None:
             parts.append(f"{flag} " + " ".join(map(str, value if isinstance(value, list)
                                                     else [value])))

@@ -100,10 +100,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def calibration_samples(shape: tuple[int, ...], count: int, data_path: str | None,
-                        seed: int = 0) -> tuple[np.ndarray, str]:
+def calibration_samples(shape: tuple[int, ...], count: int, random_count: int,
+                        data_path: str | None, seed: int = 0) -> tuple[np.ndarray, str]:
     """`count` normalized training images of the dataset this input shape implies, or
-    standard normal noise when there is none (ImageNet sizes) or it is not at hand."""
+    `random_count` samples of standard normal noise when there is none (ImageNet sizes) or
+    it is not at hand (noise carries no more information in more samples, and the large
+    models it stands in for are the slow ones to calibrate)."""
     name = _DATASET_OF_SHAPE.get(tuple(shape))
     if name is not None:
         from triton_dsl.data import get_dataset, make_loader
@@ -118,21 +120,22 @@ def calibration_samples(shape: tuple[int, ...], count: int, data_path: str | Non
             print(f"note: {name} not found ({str(error).splitlines()[0]}); calibrating "
                   f"{shape} on random data", file=sys.stderr)
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(count, *shape, generator=g).numpy(),
-            f"random normal ({count} samples)")
+    return (torch.randn(random_count, *shape, generator=g).numpy(),
+            f"random normal ({random_count} samples)")
 
 
 def _chunks(samples: np.ndarray, size: int) -> list[np.ndarray]:
     return [samples[i:i + size] for i in range(0, len(samples), size)]
 
 
-def prepare(file: Path, *, samples: int, data_path: str | None, work: Path) -> Prepared:
+def prepare(file: Path, *, samples: int, random_samples: int, data_path: str | None,
+            work: Path) -> Prepared:
     """Builds every model of `file` once (see the module docstring)."""
     name = file.stem
     start = time.perf_counter()
     model, shape = seed_models.build(file)
     float_model = native_bench.dequantized(model)
-    data, where = calibration_samples(shape, samples, data_path)
+    data, where = calibration_samples(shape, samples, random_samples, data_path)
     p = Prepared(name, shape, model, float_model, where, data)
     p.seconds["model"] = time.perf_counter() - start
     example = torch.randn(1, *shape)
