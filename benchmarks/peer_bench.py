@@ -189,7 +189,7 @@ def main(argv=None) -> int:
     machine = f"{cpu_model()}, {os.cpu_count()} logical CPUs, engine level `{isa}`"
     print(f"machine: {machine}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
-    rows: list[list[str]] = []
+    rows: list[tuple[int, int, list[str]]] = []  # (case index, threads, cells)
     calibration: dict[str, str] = {}
     notes_seen: dict[str, set[str]] = {}
     errors: list[str] = []
@@ -224,11 +224,13 @@ def main(argv=None) -> int:
                         f"{dict(peer_runners.PATHS)[k]} {v:.1e}" for k, v in errs.items()
                         if k != "torch_f32"))
                     ms, rounds = timed_rounds(fns, args.rounds, args.budget_s)
-                    rows.append(row_of(case, threads, ms, notes, rounds))
-                    print(" | ".join(rows[-1]), flush=True)
+                    row = row_of(case, threads, ms, notes, rounds)
+                    rows.append((cases.index((file, batch)), threads, row))
+                    print(" | ".join(row), flush=True)
                     del fns
             del prepared
-    table = markdown_table(rows)
+    # Each case's thread counts side by side, in the order the cases were given.
+    table = markdown_table([cells for _, _, cells in sorted(rows, key=lambda r: r[:2])])
     notes_text = "\n".join(f"- {note} ({', '.join(sorted(where))})"
                            for note, where in notes_seen.items())
     print()
