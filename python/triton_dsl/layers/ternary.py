@@ -34,6 +34,7 @@ the graph instead, so the traced module still follows its parameters.
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -101,6 +102,21 @@ class TernaryWeightMixin:
         else:
             with_gradient = torch.is_grad_enabled() and x.requires_grad
         return quant.fake_quantize_int8(x, amax, with_gradient=with_gradient)
+
+    def set_input_amax(self, amax: float) -> None:
+        """Switches the layer to 8-bit activations with the given input range (post-training
+        calibration, `triton_dsl.export.calibration`); a layer already at 8 bits keeps its
+        buffer and takes the new value."""
+        amax = float(amax)
+        if not math.isfinite(amax) or amax < 0.0:
+            raise ValueError(f"input amax must be finite and non-negative, got {amax}")
+        value = torch.tensor(amax, dtype=torch.float32, device=self.weight.device)
+        if self.activation_bits == 8:
+            with torch.no_grad():
+                self.input_amax.copy_(value)
+            return
+        self.activation_bits = 8
+        self.register_buffer("input_amax", value)
 
     def input_scale(self) -> float | None:
         """The float32 input scale s = amax / 127 of an 8-bit layer (what the packed file
