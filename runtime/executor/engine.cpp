@@ -122,7 +122,8 @@ Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
       int8_kernels_(&kernels::selected_int8_kernels()),
-      pool_(options.threads <= 0 ? hardware_threads() : std::min(options.threads, hardware_threads())),
+      pool_(options.threads <= 0 ? hardware_threads() : std::min(options.threads, hardware_threads()),
+            options.min_thread_work_ns),
       scratch_(pool_.size()),
       requested_threads_(options.threads),
       max_elements_(options.max_tensor_elements) {
@@ -153,6 +154,9 @@ Status Engine::check_options(const EngineOptions& options) {
                          " hardware threads) or positive, got " + std::to_string(options.threads));
   }
   if (options.max_tensor_elements < 1) return Status::error("the tensor size limit must be positive");
+  if (!(options.min_thread_work_ns >= 0)) {
+    return Status::error("the least work per thread must be 0 or positive nanoseconds");
+  }
   return {};
 }
 

@@ -25,6 +25,8 @@ enum class ScratchUse : int {
   kConvColumns,     // im2col / panel columns of one image (per worker)
   kDepthwisePlane,  // one zero-padded channel plane (per worker)
   kTilePadded,      // zero-padded planes of the unrolled tile packing (per worker)
+  kLinearIn,        // a linear layer's rows transposed for the GEMM or tile kernels (caller)
+  kLinearOut,       // its result in the kernels' transposed layout (caller)
   kCount,
 };
 
