@@ -256,6 +256,12 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
         s = run_unary(op, ctx, in, out);
         break;
       case OpKind::kReshape:
+        if (uses[op.inputs[0]] == 1) {  // this op is its last use: no copy
+          s = run_reshape_taking(op, ctx, values[op.inputs[0]], out);
+          break;
+        }
+        s = run_shape_op(op, ctx, in, out);
+        break;
       case OpKind::kPermute:
       case OpKind::kConcat:
       case OpKind::kSlice:

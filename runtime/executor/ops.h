@@ -64,6 +64,9 @@ Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tenso
 
 // ops_shape.cpp: reshape, permute, concat, slice, expand, constant, embedding
 Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+// A reshape whose input `x` dies with this op: x's buffer becomes the output's (swapped with
+// out's, which x then frees), where run_shape_op copies it.
+Status run_reshape_taking(const OpDesc& op, const OpContext& ctx, Tensor& x, Tensor& out);
 
 // ops_reduce.cpp: pooling, mean, softmax, log_softmax, layer_norm
 Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);

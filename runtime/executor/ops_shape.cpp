@@ -16,9 +16,9 @@ int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + ran
 // In reshape and expand targets: the batch size (dim 0 of the graph's first input).
 constexpr std::int64_t kBatchDim = -2;
 
-Status reshape(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
-  const std::int64_t batch = ctx.batch;
-  std::vector<std::int64_t> shape;
+// The target shape of a reshape of x (checked against x's size).
+Status reshape_target(const OpDesc& op, std::int64_t batch, const Tensor& x,
+                      std::vector<std::int64_t>& shape) {
   std::int64_t known = 1;
   int infer = -1;
   for (std::size_t i = 0; i < op.ints.size(); ++i) {
@@ -47,7 +47,13 @@ Status reshape(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& 
     return Status::error("cannot reshape " + shape_string(x.shape) + " to " +
                          shape_string(shape));
   }
-  out.shape = shape;
+  return {};
+}
+
+Status reshape(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
+  std::vector<std::int64_t> shape;
+  if (Status st = reshape_target(op, ctx.batch, x, shape); !st.ok()) return st;
+  out.shape = std::move(shape);
   out.data.resize(x.data.size());
   copy_split(ctx, x.data.data(), out.data.data(), x.numel());
   return {};
@@ -195,6 +201,15 @@ Status expand(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& o
 }
 
 }  // namespace
+
+Status run_reshape_taking(const OpDesc& op, const OpContext& ctx, Tensor& x, Tensor& out) {
+  std::vector<std::int64_t> shape;
+  if (Status st = reshape_target(op, ctx.batch, x, shape); !st.ok()) return st;
+  out.shape = std::move(shape);
+  std::swap(out.data, x.data);
+  apply_activation_split(ctx, op.act, out.data.data(), out.numel());
+  return {};
+}
 
 Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
   Status s;

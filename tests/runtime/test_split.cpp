@@ -1,11 +1,11 @@
 // Splitting an op over threads never changes its result: a graph with every op kind whose
 // loop the executor splits (convolutions of each form, linear through the GEMV and the GEMM
 // path, matmul, broadcasting and same-shape binary ops, every unary op, pooling, softmax
-// along an inner and the last axis, layer norm, permute, expand, reshape) runs once on one
-// thread and once on a pool told to split every loop as finely as its grain allows
-// (EngineOptions::min_thread_work_ns = 0), at batch 1 and at a batch larger than the pool
-// (whole images per thread). The outputs must be identical bit for bit, under every kernel
-// level the CPU has.
+// along an inner and the last axis, layer norm, permute, expand, reshape by copy and by
+// taking its dying input) runs once on one thread and once on a pool told to split every
+// loop as finely as its grain allows (EngineOptions::min_thread_work_ns = 0), at batch 1
+// and at a batch larger than the pool (whole images per thread). The outputs must be
+// identical bit for bit, under every kernel level the CPU has.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -64,6 +64,9 @@ std::vector<std::uint8_t> every_split_model(std::mt19937& rng) {
   b.op(OpKind::kAvgPool2d, {ca}, ap, {2, 2, 1, 1, 0, 0, 1});
   b.op(OpKind::kAdaptiveAvgPool2d, {ca}, aa, {3, 3});
   b.op(OpKind::kSoftmax, {bm}, sm, {1});
+  // A reshape that copies (its input lives on) next to the ones that take their input.
+  const auto rs = b.value({1, kC, kH * kW});
+  b.op(OpKind::kReshape, {ca}, rs, {-2, kC, kH * kW});
   // Tokens: permute to [B, H*W, C], layer norm, attention-like matmul, softmax, linear
   // layers through the GEMM (many rows) and GEMV (batch rows) paths, expand.
   const auto pt = b.value({1, kH, kW, kC}), tok = b.value({1, kH * kW, kC}), ln = b.value({1, kH * kW, kC}),
@@ -89,7 +92,7 @@ std::vector<std::uint8_t> every_split_model(std::mt19937& rng) {
   b.op(OpKind::kReshape, {head}, h3, {-2, 1, 70});
   b.op(OpKind::kExpand, {h3}, ex, {-2, 4, 70});
   b.input(x);
-  for (auto v : {d2, ap, aa, sm, as, lin, ex}) b.output(v);
+  for (auto v : {d2, ap, aa, sm, rs, as, lin, ex}) b.output(v);
   return b.bytes();
 }
 
