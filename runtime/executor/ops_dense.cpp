@@ -69,8 +69,12 @@ float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->valu
 
 }  // namespace
 
-Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
-                              const OpContext& ctx, Tensor& out, std::int64_t& rows) {
+namespace {
+
+// allocate_linear_output, zeroed or not (allocate_output: the float paths write every
+// element).
+Status linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count, const OpContext& ctx,
+                     Tensor& out, std::int64_t& rows, bool zeroed) {
   if (x.rank() < 1 || x.dim(-1) != k) {
     return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
                          shape_string(x.shape));
@@ -78,7 +82,14 @@ Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_co
   rows = x.numel() / k;
   std::vector<std::int64_t> shape = x.shape;
   shape.back() = o_count;
-  return allocate(out, shape, ctx.max_elements);
+  return zeroed ? allocate(out, shape, ctx.max_elements) : allocate_output(out, shape, ctx.max_elements);
+}
+
+}  // namespace
+
+Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
+                              const OpContext& ctx, Tensor& out, std::int64_t& rows) {
+  return linear_output(x, k, o_count, ctx, out, rows, true);
 }
 
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
@@ -89,7 +100,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const std::int64_t o_count = w.dims[0];
   const std::int64_t k = w.is_ternary() ? w.ternary.cols : w.dims[1];
   std::int64_t rows = 0;
-  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
+  if (Status st = linear_output(x, k, o_count, ctx, out, rows, false); !st.ok()) return st;
   float* y = out.data.data();
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;
@@ -327,7 +338,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     return Status::error("conv2d input " + shape_string(x.shape) + " is smaller than the kernel");
   }
   g.p = g.oh * g.ow;
-  if (Status st = allocate(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
   if (ctx.tiles != nullptr) {
     kernels::TileConvGeometry t;
     t.channels = g.c, t.height = g.h, t.width = g.w, t.out_channels = g.o;
@@ -504,7 +515,7 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   std::vector<std::int64_t> shape = batch;
   shape.push_back(m);
   shape.push_back(n);
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t batches = Tensor::numel_of(batch);
   // Work units of up to 16 rows of one batch entry.
   constexpr std::int64_t kRowsPerUnit = 16;

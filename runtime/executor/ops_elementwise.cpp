@@ -104,7 +104,7 @@ Status run_binary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     stride_a *= da;
     stride_b *= db;
   }
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   float* y = out.data.data();
   const std::int64_t n = out.numel();
   const double element_ns = work_ns(ctx, Work::kMove, 3) + activation_ns(ctx, op.act);

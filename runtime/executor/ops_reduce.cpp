@@ -24,7 +24,7 @@ Status pool(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out
   const std::int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
   const bool is_max = op.kind == OpKind::kMaxPool2d;
   const bool include_pad = !is_max && a[6] != 0;
-  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   split(ctx, planes, 1, work_ns(ctx, Work::kMove, static_cast<double>(oh) * ow * (kh * kw + 1)),
         [&](std::int64_t plane_begin, std::int64_t plane_end) {
@@ -60,7 +60,7 @@ Status pool(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out
 Status adaptive_avg(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("adaptive pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
-  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   split(ctx, planes, 1, work_ns(ctx, Work::kMove, static_cast<double>(h) * w + oh * ow),
         [&](std::int64_t plane_begin, std::int64_t plane_end) {

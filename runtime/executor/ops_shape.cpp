@@ -139,7 +139,7 @@ Status concat(const OpDesc& op, std::int64_t limit, const Inputs& in, Tensor& ou
     if (!fits) return Status::error("concat: shape " + shape_string(t->shape) + " does not fit");
     shape[dim] += t->shape[dim];
   }
-  if (Status st = allocate(out, shape, limit); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, limit); !st.ok()) return st;
   std::int64_t outer = 1, inner = 1;
   for (int d = 0; d < dim; ++d) outer *= shape[d];
   for (int d = dim + 1; d < rank; ++d) inner *= shape[d];
@@ -195,7 +195,7 @@ Status expand(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& o
     strides[i] = have == 1 ? 0 : stride;
     stride *= have;
   }
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   gather_strided(ctx, x, shape, strides, out);
   return {};
 }
@@ -241,7 +241,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       const std::int64_t rows = table.dims[0], width = table.dims[1];
       std::vector<std::int64_t> shape = idx.shape;
       shape.push_back(width);
-      if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+      if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
       for (std::int64_t i = 0; i < idx.numel(); ++i) {
         const float v = idx.data[i];
         if (!(v >= 0.0f) || v >= static_cast<float>(rows) || v != std::floor(v)) {
