@@ -22,10 +22,10 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const float* x, st
   const std::int64_t units = g.out_blocks() * g.position_blocks();
   const kernels::TileConvWeights& w = *ctx.tiles;
   RunScratch& scratch = *ctx.scratch;
-  // Estimated costs: a channel pair writes three slices of each of its planes (and reads
-  // the pair's input); a unit is 32 x 32 outputs of gemm_channels x taps products each.
-  const double pair_ns =
-      work_ns(ctx, Work::kMove, static_cast<double>(kernels::kTileSlices * g.phases * g.plane + 2 * g.height * g.width));
+  // Estimated costs: a channel pair gathers one word per position of each phase plane (its
+  // three slices computed in registers); a unit is 32 x 32 outputs of padded channels x taps
+  // products each.
+  const double pair_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.phases * g.plane));
   const double unit_ns = work_ns(ctx, Work::kTileConv, 32.0 * 32.0 * static_cast<double>(w.channels_padded) *
                                                            static_cast<double>(w.kernel_h * w.kernel_w));
   // `worker` owns `packed` and, when `whole`, runs the image alone on its own scratch.

@@ -60,7 +60,7 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
 // The whole transpose, split over the pool by destination rows (each written by one thread).
 void transpose(const OpContext& ctx, const float* src, std::int64_t rows, std::int64_t cols,
                float* dst) {
-  split(ctx, cols, 32, work_ns(ctx, Work::kMove, 2.0 * rows), [&](std::int64_t b, std::int64_t e) {
+  split(ctx, cols, 32, work_ns(ctx, Work::kGather, static_cast<double>(rows)), [&](std::int64_t b, std::int64_t e) {
     transpose(src, rows, cols, dst, b, e);
   });
 }
@@ -155,7 +155,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       ScratchUse::kLinearIn, w.is_ternary() ? kernels::panel_floats(k, rows) : k * rows);
   float* yt = scratch.floats_at_least(ScratchUse::kLinearOut, o_count * rows);
   if (w.is_ternary()) {
-    split(ctx, k, 1, work_ns(ctx, Work::kMove, 2.0 * rows), [&](std::int64_t b, std::int64_t e) {
+    split(ctx, k, 1, work_ns(ctx, Work::kGather, static_cast<double>(rows)), [&](std::int64_t b, std::int64_t e) {
       kernels::pack_panels_transposed(x.data.data(), rows, k, xt, b, e);
     });
   } else {
@@ -372,10 +372,11 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       shape.stride = g.sh, shape.pad_h = g.ph, shape.pad_w = g.pw, shape.out_h = g.oh,
       shape.out_w = g.ow;
       const kernels::Clamp clamp = clamp_of(op.act);
-      // One channel plane per item: copied into the padded scratch plane, then a tap per
-      // output.
-      const double channel_ns = work_ns(ctx, Work::kDepthwise, static_cast<double>(g.p) * g.kh * g.kw) +
-                                work_ns(ctx, Work::kMove, static_cast<double>(g.h) * g.w + g.p);
+      // One channel plane per item: the padded scratch plane zeroed and filled, then a tap
+      // per output (stride 2 de-interleaves, about three times the work per tap).
+      const double channel_ns =
+          work_ns(ctx, Work::kDepthwise, static_cast<double>(g.p) * g.kh * g.kw * (g.sh > 1 ? 3 : 1)) +
+          work_ns(ctx, Work::kMove, 2.0 * static_cast<double>(shape.scratch_floats()) + g.p);
       split_workers(ctx, g.n * g.o, 1, channel_ns, [&](std::int64_t b, std::int64_t e, int worker) {
         float* plane_scratch =
             ctx.scratch->floats_at_least(ScratchUse::kDepthwisePlane, shape.scratch_floats(), worker);
@@ -408,9 +409,9 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const std::int64_t cols_floats =
       oc ? kernels::oc_panel_floats(g.k, g.p)
          : ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
-  // Estimated costs: an im2col row moves p floats (read and written), an output channel is
-  // k x p multiply-accumulates.
-  const double column_ns = work_ns(ctx, Work::kMove, 2.0 * g.p);
+  // Estimated costs: an im2col row gathers p floats, an output channel is k x p
+  // multiply-accumulates.
+  const double column_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.p));
   const double channel_ns =
       work_ns(ctx, ternary ? Work::kTernaryGemm : Work::kFloatGemm, static_cast<double>(g.k) * g.p);
   const double image_ns = g.groups * ((direct && !ternary ? 0.0 : g.k * column_ns) + g.og * channel_ns);

@@ -62,7 +62,7 @@ Status adaptive_avg(const OpDesc& op, const OpContext& ctx, const Tensor& x, Ten
   const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
   if (Status st = allocate_output(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
-  split(ctx, planes, 1, work_ns(ctx, Work::kMove, static_cast<double>(h) * w + oh * ow),
+  split(ctx, planes, 1, work_ns(ctx, Work::kMove, 4.0 * h * w + 2.0 * oh * ow),
         [&](std::int64_t plane_begin, std::int64_t plane_end) {
     for (std::int64_t pl = plane_begin; pl < plane_end; ++pl) {
       const float* src = x.data.data() + pl * h * w;
@@ -183,7 +183,8 @@ Status layer_norm(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tenso
   out.shape = x.shape;
   out.data.resize(x.data.size());
   const std::int64_t rows = m ? x.numel() / m : 0;
-  split(ctx, rows, 1, work_ns(ctx, Work::kMove, 6.0 * m), [&](std::int64_t row_begin, std::int64_t row_end) {
+  // Three passes with double-precision statistics: about a transcendental's cost per element.
+  split(ctx, rows, 1, work_ns(ctx, Work::kMath, static_cast<double>(m)), [&](std::int64_t row_begin, std::int64_t row_end) {
     for (std::int64_t r = row_begin; r < row_end; ++r) {
       float* p = out.data.data() + r * m;
       std::copy(x.data.data() + r * m, x.data.data() + (r + 1) * m, p);

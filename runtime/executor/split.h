@@ -24,7 +24,8 @@ enum class Work {
   kTileConv,     // one multiply-accumulate of the AMX tile convolution (three bf16 products)
   kFloatGemm,    // one multiply-accumulate of the float32 GEMM kernels
   kDepthwise,    // one tap of one depthwise output
-  kMove,         // one float read or written by a copy, transpose or elementwise loop
+  kMove,         // one float read or written by a copy or an elementwise loop
+  kGather,       // one float moved by a strided gather (transpose, panel packing, im2col)
   kMath,         // one exp, tanh or erf (softmax, GELU, SiLU, sigmoid, tanh)
 };
 

@@ -43,6 +43,10 @@ std::int64_t now_ns() {
       .count();
 }
 
+// The longest chunk (estimated) worth making: more chunks than four per thread where a
+// loop is long, up to one per grain.
+constexpr double kMaxChunkNs = 250000.0;
+
 // How long the owner of a job spins for its last chunks before it sleeps: they are under
 // way, so they end soon, and waking costs the tail of the job tens of microseconds.
 constexpr std::int64_t kOwnerSpinNs = 1000000;
@@ -220,12 +224,13 @@ void ThreadPool::parallel_for_cost(std::int64_t n, std::int64_t grain, double co
     fn(0, n, current_worker());
     return;
   }
-  // Four chunks per thread balance uneven progress, unless that makes chunks too cheap.
-  std::int64_t parts = 4 * threads;
-  if (min_thread_ns_ > 0) {
-    parts = static_cast<std::int64_t>(std::min<double>(static_cast<double>(parts), 5 * cost_ns / min_thread_ns_));
-  }
-  parts = std::clamp<std::int64_t>(parts, threads, units);
+  // Four chunks per thread balance uneven progress, unless that makes chunks too cheap; a
+  // long loop gets chunks of at most kMaxChunkNs, so a thread that loses its CPU midway
+  // (a busy machine) holds back little of it.
+  double parts_wanted = std::max(4.0 * threads, std::ceil(cost_ns / kMaxChunkNs));
+  if (min_thread_ns_ > 0) parts_wanted = std::min(parts_wanted, 5 * cost_ns / min_thread_ns_);
+  const auto parts = static_cast<std::int64_t>(
+      std::clamp<double>(parts_wanted, threads, static_cast<double>(units)));
   const std::int64_t chunk = (units + parts - 1) / parts * grain;
   const std::int64_t chunks = (n + chunk - 1) / chunk;
   run_job(n, chunk, chunks, static_cast<int>(std::min<std::int64_t>(threads, chunks)), fn);

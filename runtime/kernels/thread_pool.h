@@ -83,10 +83,10 @@ class ThreadPool {
   // The cost-aware form: `cost_ns` is the estimated single-thread time of the whole loop
   // (all n items) in nanoseconds. Runs on threads_for(cost_ns) threads at most (inline on
   // the caller when that is 1), in chunks whose lengths are multiples of `grain` (except
-  // the last): four per thread, fewer where a chunk would be worth less than a fifth of
-  // min_thread_work_ns. Callers that write outputs per item pick a grain that keeps chunk
-  // boundaries 64 bytes apart (16 floats), so two threads never write one cache line.
-  // Otherwise as parallel_for_workers.
+  // the last): four per thread, more where that makes chunks longer than 250 us, fewer
+  // where a chunk would be worth less than a fifth of min_thread_work_ns. Callers that
+  // write outputs per item pick a grain that keeps chunk boundaries 64 bytes apart (16
+  // floats), so two threads never write one cache line. Otherwise as parallel_for_workers.
   void parallel_for_cost(std::int64_t n, std::int64_t grain, double cost_ns, const WorkerFn& fn);
 
   // How many threads a loop of this estimated cost uses: one per min_thread_work_ns (all of
