@@ -43,7 +43,7 @@ DEFAULT_CASES = ["simple_mlp:1", "simple_mlp:128", "resnet18:1", "resnet18:32",
                  "mobilenetv2:1", "vision_transformer:1"]
 # Hand-written 8-bit variants, used instead of the rewritten source where one exists.
 INT8_FILES = {"simple_mlp": HERE / "models" / "simple_mlp_int8.triton"}
-TERNARY_LAYER = re.compile(r"\b(Ternary(?:Linear|Conv2d)\s*\{)(?![^}]*\bactivation_bits\b)")
+TERNARY_LAYER = re.compile(r"\b(Ternary\w*\s*\{)(?![^}]*\bactivation_bits\b)")
 
 
 def case_file(name: str) -> Path:

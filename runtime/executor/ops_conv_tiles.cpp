@@ -26,8 +26,8 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const float* x, st
   // three slices computed in registers); a unit is 32 x 32 outputs of padded channels x taps
   // products each.
   const double pair_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.phases * g.plane));
-  const double unit_ns = work_ns(ctx, Work::kTileConv, 32.0 * 32.0 * static_cast<double>(w.channels_padded) *
-                                                           static_cast<double>(w.kernel_h * w.kernel_w));
+  const double products = static_cast<double>(w.channels_padded * w.kernel_h * w.kernel_w);
+  const double unit_ns = work_ns(ctx, Work::kTileConv, 32.0 * 32.0 * products);
   // `worker` owns `packed` and, when `whole`, runs the image alone on its own scratch.
   auto run_image = [&](std::int64_t n, std::uint32_t* packed, bool whole, int worker) {
     const float* image = x + n * in_size;

@@ -60,7 +60,8 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
 // The whole transpose, split over the pool by destination rows (each written by one thread).
 void transpose(const OpContext& ctx, const float* src, std::int64_t rows, std::int64_t cols,
                float* dst) {
-  split(ctx, cols, 32, work_ns(ctx, Work::kGather, static_cast<double>(rows)), [&](std::int64_t b, std::int64_t e) {
+  const double row_ns = work_ns(ctx, Work::kGather, static_cast<double>(rows));
+  split(ctx, cols, 32, row_ns, [&](std::int64_t b, std::int64_t e) {
     transpose(src, rows, cols, dst, b, e);
   });
 }
@@ -155,7 +156,8 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       ScratchUse::kLinearIn, w.is_ternary() ? kernels::panel_floats(k, rows) : k * rows);
   float* yt = scratch.floats_at_least(ScratchUse::kLinearOut, o_count * rows);
   if (w.is_ternary()) {
-    split(ctx, k, 1, work_ns(ctx, Work::kGather, static_cast<double>(rows)), [&](std::int64_t b, std::int64_t e) {
+    const double k_row_ns = work_ns(ctx, Work::kGather, static_cast<double>(rows));
+    split(ctx, k, 1, k_row_ns, [&](std::int64_t b, std::int64_t e) {
       kernels::pack_panels_transposed(x.data.data(), rows, k, xt, b, e);
     });
   } else {
@@ -388,7 +390,9 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
           kernel.run(plane, shape, taps, bias_at(bias, oc), clamp, y, plane_scratch);
         }
       });
-      if (clamp == kernels::Clamp::kNone) apply_activation_split(ctx, op.act, out.data.data(), out.numel());
+      if (clamp == kernels::Clamp::kNone) {
+        apply_activation_split(ctx, op.act, out.data.data(), out.numel());
+      }
       return {};
     }
     const double channel_ns = work_ns(ctx, Work::kDepthwise, 2.0 * g.p * g.kh * g.kw);
@@ -432,7 +436,8 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       });
       float* yn = out.data.data() + n * g.o * g.p;
       const kernels::PreparedTernary& pw = *ctx.ternary;
-      split_in(inline_only, pw.row_blocks, kernels::kOcBlock * channel_ns, [&](std::int64_t b, std::int64_t e) {
+      const double block_ns = kernels::kOcBlock * channel_ns;
+      split_in(inline_only, pw.row_blocks, block_ns, [&](std::int64_t b, std::int64_t e) {
         ctx.kernels.gemm_oc(pw, cols, g.p, yn, b, e);
         for (std::int64_t o = b * kernels::kOcBlock; o < std::min(g.o, e * kernels::kOcBlock); ++o) {
           epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
@@ -521,7 +526,8 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   // Work units of up to 16 rows of one batch entry.
   constexpr std::int64_t kRowsPerUnit = 16;
   const std::int64_t row_units = (m + kRowsPerUnit - 1) / kRowsPerUnit;
-  const double unit_ns = work_ns(ctx, Work::kFloatGemm, static_cast<double>(std::min(m, kRowsPerUnit)) * k * n);
+  const double unit_ns =
+      work_ns(ctx, Work::kFloatGemm, static_cast<double>(std::min(m, kRowsPerUnit)) * k * n);
   split(ctx, batches * row_units, 1, unit_ns, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t unit = begin; unit < end; ++unit) {
       std::int64_t bi = unit / row_units, off_a = 0, off_b = 0;

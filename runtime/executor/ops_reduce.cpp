@@ -24,7 +24,8 @@ Status pool(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out
   const std::int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
   const bool is_max = op.kind == OpKind::kMaxPool2d;
   const bool include_pad = !is_max && a[6] != 0;
-  if (Status st = allocate_output(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
+  const std::vector<std::int64_t> shape = {x.shape[0], x.shape[1], oh, ow};
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   split(ctx, planes, 1, work_ns(ctx, Work::kMove, static_cast<double>(oh) * ow * (kh * kw + 1)),
         [&](std::int64_t plane_begin, std::int64_t plane_end) {
@@ -60,7 +61,8 @@ Status pool(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out
 Status adaptive_avg(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("adaptive pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
-  if (Status st = allocate_output(out, {x.shape[0], x.shape[1], oh, ow}, ctx.max_elements); !st.ok()) return st;
+  const std::vector<std::int64_t> shape = {x.shape[0], x.shape[1], oh, ow};
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
   split(ctx, planes, 1, work_ns(ctx, Work::kMove, 4.0 * h * w + 2.0 * oh * ow),
         [&](std::int64_t plane_begin, std::int64_t plane_end) {
@@ -135,7 +137,8 @@ Status softmax(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& 
   out.shape = x.shape;
   out.data.resize(x.data.size());
   // One line of n elements per (outer, inner) index: copied in, then max, exp and scale.
-  const double line_ns = static_cast<double>(n) * (work_ns(ctx, Work::kMath, 1) + work_ns(ctx, Work::kMove, 5));
+  const double line_ns =
+      static_cast<double>(n) * (work_ns(ctx, Work::kMath, 1) + work_ns(ctx, Work::kMove, 5));
   // Lines next to each other in `inner` share cache lines: they stay in one chunk.
   const std::int64_t grain = inner > 1 ? kFloatsPerLine : 1;
   split(ctx, outer * inner, grain, line_ns, [&](std::int64_t line_begin, std::int64_t line_end) {
@@ -184,7 +187,8 @@ Status layer_norm(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tenso
   out.data.resize(x.data.size());
   const std::int64_t rows = m ? x.numel() / m : 0;
   // Three passes with double-precision statistics: about a transcendental's cost per element.
-  split(ctx, rows, 1, work_ns(ctx, Work::kMath, static_cast<double>(m)), [&](std::int64_t row_begin, std::int64_t row_end) {
+  const double row_ns = work_ns(ctx, Work::kMath, static_cast<double>(m));
+  split(ctx, rows, 1, row_ns, [&](std::int64_t row_begin, std::int64_t row_end) {
     for (std::int64_t r = row_begin; r < row_end; ++r) {
       float* p = out.data.data() + r * m;
       std::copy(x.data.data() + r * m, x.data.data() + (r + 1) * m, p);

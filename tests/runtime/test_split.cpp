@@ -41,7 +41,8 @@ std::vector<std::uint8_t> every_split_model(std::mt19937& rng) {
   b.op(OpKind::kConv2d, {c1}, d1, {3, 3, 1, 1, 1, 1, 1, 1, kC}, {},
        {b.float_tensor({kC, 1, 3, 3}, random_vector(kC * 9, rng)), format::kAbsent}, Activation::kGelu);
   b.op(OpKind::kConv2d, {d1}, d2, {3, 3, 1, 1, 2, 2, 2, 2, kC}, {},
-       {b.float_tensor({kC, 1, 3, 3}, random_vector(kC * 9, rng)), b.float_tensor({kC}, random_vector(kC, rng))});
+       {b.float_tensor({kC, 1, 3, 3}, random_vector(kC * 9, rng)),
+        b.float_tensor({kC}, random_vector(kC, rng))});
   b.op(OpKind::kConv2d, {d2}, g1, {3, 3, 1, 1, 1, 1, 1, 1, 4}, {},
        {b.ternary_tensor(random_codes(kC * 45, rng), kC, 45, scales(kC), true), format::kAbsent});
   b.op(OpKind::kConv2d, {g1}, f1, {1, 1, 1, 1, 0, 0, 1, 1, 1}, {},
