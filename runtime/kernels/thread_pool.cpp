@@ -46,6 +46,8 @@ std::int64_t now_ns() {
 // The longest chunk (estimated) worth making: more chunks than four per thread where a
 // loop is long, up to one per grain.
 constexpr double kMaxChunkNs = 250000.0;
+// Chunks of one job at most (far below the 2^32 the job word counts).
+constexpr double kMaxChunks = 1 << 20;
 
 // How long the owner of a job spins for its last chunks before it sleeps: they are under
 // way, so they end soon, and waking costs the tail of the job tens of microseconds.
@@ -229,9 +231,12 @@ void ThreadPool::parallel_for_cost(std::int64_t n, std::int64_t grain, double co
   // (a busy machine) holds back little of it.
   double parts_wanted = std::max(4.0 * threads, std::ceil(cost_ns / kMaxChunkNs));
   if (min_thread_ns_ > 0) parts_wanted = std::min(parts_wanted, 5 * cost_ns / min_thread_ns_);
+  parts_wanted = std::min(parts_wanted, kMaxChunks / 2);  // chunk indices are 32 bits
   const auto parts = static_cast<std::int64_t>(
       std::clamp<double>(parts_wanted, threads, static_cast<double>(units)));
-  const std::int64_t chunk = (units + parts - 1) / parts * grain;
+  // Rounded down, so there are at least `parts` chunks: 68 units in 64 parts are 68 chunks
+  // of one, not 34 of two that leave half the threads a third round.
+  const std::int64_t chunk = std::max<std::int64_t>(1, units / parts) * grain;
   const std::int64_t chunks = (n + chunk - 1) / chunk;
   run_job(n, chunk, chunks, static_cast<int>(std::min<std::int64_t>(threads, chunks)), fn);
   owned_.store(false, std::memory_order_release);

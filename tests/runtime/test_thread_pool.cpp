@@ -112,6 +112,19 @@ TEST(ThreadPoolCost, CostLimitsTheWorkers) {
   EXPECT_GT(all.size(), 3u);
 }
 
+TEST(ThreadPoolCost, AHugeCostStillMakesABoundedNumberOfChunks) {
+  ThreadPool pool(4);
+  constexpr std::int64_t kN = std::int64_t{3} << 20;
+  std::atomic<std::int64_t> covered{0}, chunks{0};
+  pool.parallel_for_cost(kN, 1, 1e18, [&](std::int64_t b, std::int64_t e, int) {
+    covered += e - b;
+    ++chunks;
+  });
+  EXPECT_EQ(covered.load(), kN);
+  EXPECT_LE(chunks.load(), std::int64_t{1} << 20);
+  EXPECT_GE(chunks.load(), pool.size());
+}
+
 TEST(ThreadPoolCost, ChunksHonourTheGrain) {
   ThreadPool pool(4, 0.0);
   for (std::int64_t n : {1, 15, 16, 17, 100, 1000, 4097}) {
