@@ -5,10 +5,13 @@
 //
 // Cost: a loop should only use the threads its work pays for. parallel_for_cost takes the
 // loop's estimated single-thread time and gives every thread it uses at least
-// kMinThreadWorkNs of it, so a tiny op runs inline on the caller and a mid-size one on a few
-// threads, whatever the pool's size (threads_for says how many). The older
-// parallel_for(n, grain, fn) and parallel_for_workers(n, grain, fn), which know no cost,
-// still use every thread once n > grain; new callers should pass a cost.
+// min_thread_work_ns of it (kMinThreadWorkNs by default), so a tiny op runs inline on the
+// caller and a mid-size one on a few threads, whatever the pool's size (threads_for says how
+// many). The older parallel_for(n, grain, fn) and parallel_for_workers(n, grain, fn), which
+// know no cost, keep their contract and still use every thread once n > grain. Moving a
+// caller over is one line: parallel_for_cost(n, grain, estimated_ns, fn), or in the
+// executor split(ctx, n, grain, item_ns, fn) with item_ns from work_ns() (executor/split.h,
+// which holds the per-ISA cost table).
 //
 // Dispatch: a job is published by bumping one atomic word (generation and next chunk);
 // workers that ran a job recently are still spinning on it (a bounded spin with `pause`,
