@@ -1,10 +1,10 @@
 // How the executor splits an op over the engine's thread pool: what its work costs.
 //
-// ThreadPool::parallel_for_cost uses a thread per kMinThreadWorkNs of estimated
-// single-thread time, so every parallel loop of an op states what it does: so many ternary
-// multiply-accumulates, float FMAs, depthwise taps, floats moved or transcendental
-// functions evaluated. work_ns() turns that into nanoseconds with a per-ISA table
-// (split.cpp, with how its figures were measured). The figures only need to be right within
+// ThreadPool::parallel_for_cost uses a thread per min_thread_work_ns (20 us by default) of
+// estimated single-thread time, so every parallel loop of an op states what it does: so many
+// ternary multiply-accumulates, float FMAs, depthwise taps, floats moved or gathered, or
+// transcendental functions evaluated. work_ns() turns that into nanoseconds with a per-ISA
+// table (split.cpp, with how its figures were measured). The figures only need to be right within
 // a factor of about two: a loop estimated too cheap runs on fewer threads than it could,
 // one estimated too dear gives each thread a few microseconds less than the pool asks for.
 //
