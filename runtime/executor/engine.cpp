@@ -127,19 +127,41 @@ Engine::Engine(Model model, const EngineOptions& options)
       requested_threads_(options.threads),
       max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
-  prepared_int8_.resize(model_.ops.size());
+  int8_conv_.resize(model_.ops.size());
+  int8_depthwise_.resize(model_.ops.size());
   tiles_.resize(model_.ops.size());
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     if (op.kind != OpKind::kLinear && op.kind != OpKind::kConv2d) continue;
     const TensorData* w = op.tensor(model_.tensors, 0);
     if (w != nullptr && w->is_ternary() && has_activation_scale(op)) {
-      prepared_int8_[i] = std::make_unique<kernels::PreparedTernaryInt8>(
-          kernels::prepare_ternary_int8(w->ternary));
+      prepare_int8(i);
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
       if (kernels_->tile_conv) tiles_[i] = tiles_for(model_, op, *prepared_[i]);
     }
+  }
+}
+
+void Engine::prepare_int8(std::size_t i) {
+  const OpDesc& op = model_.ops[i];
+  const TernaryMatrix& m = op.tensor(model_.tensors, 0)->ternary;
+  const TensorData* bias = op.tensor(model_.tensors, 1);
+  const float* bias_values = bias != nullptr ? bias->values.data() : nullptr;
+  const float scale = op.floats[0];
+  if (op.kind == OpKind::kLinear) {
+    int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
+        kernels::prepare_int8_conv(m, 1, 1, scale, bias_values, int8_kernels_->lanes));
+    return;
+  }
+  const auto& a = op.ints;  // kh, kw, sh, sw, ph, pw, dh, dw, groups
+  const std::int64_t taps = std::int64_t{a[0]} * a[1], groups = a[8];
+  if (m.cols == taps && m.rows == groups) {  // one input channel per output channel
+    int8_depthwise_[i] = std::make_unique<kernels::Int8DepthwiseWeights>(
+        kernels::prepare_int8_depthwise(m, scale, bias_values));
+  } else {
+    int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
+        kernels::prepare_int8_conv(m, groups, taps, scale, bias_values, int8_kernels_->lanes));
   }
 }
 
@@ -224,7 +246,8 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
-                        max_elements_, prepared_int8_[i].get(), int8_kernels_, scratch.get()};
+                        max_elements_, int8_conv_[i].get(), int8_depthwise_[i].get(),
+                        int8_kernels_, scratch.get()};
     Tensor& out = values[op.output];
     out.data = spare.take(expected_elements(model_.values[op.output], batch));
     const auto started = std::chrono::steady_clock::now();
@@ -315,9 +338,14 @@ EngineInfo Engine::info() const {
   for (const auto& p : prepared_) {
     if (p) info.ternary_nonzeros += p->nonzeros();
   }
-  for (const auto& p : prepared_int8_) {
+  for (const auto& p : int8_conv_) {
     if (p) {
       for (std::int8_t code : p->codes) info.ternary_nonzeros += code != 0;
+    }
+  }
+  for (const auto& p : int8_depthwise_) {
+    if (p) {
+      for (std::int16_t code : p->codes) info.ternary_nonzeros += code != 0;
     }
   }
   info.threads = pool_.size();

@@ -80,12 +80,16 @@ class Engine {
 
  private:
   Engine(Model model, const EngineOptions& options);
+  // Prepares the weights of op i, which has 8-bit activations and ternary weights.
+  void prepare_int8(std::size_t i);
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
   std::vector<std::unique_ptr<kernels::TileConvWeights>> tiles_;     // per op, or null
-  // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry).
-  std::vector<std::unique_ptr<kernels::PreparedTernaryInt8>> prepared_int8_;
+  // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry):
+  // convolution/linear weights, or depthwise weights.
+  std::vector<std::unique_ptr<kernels::Int8ConvWeights>> int8_conv_;
+  std::vector<std::unique_ptr<kernels::Int8DepthwiseWeights>> int8_depthwise_;
   const kernels::KernelSet* kernels_;
   const kernels::Int8KernelSet* int8_kernels_;
   // Mutable: running uses the pool and the scratch contexts, both safe under concurrent use,

@@ -26,9 +26,11 @@ struct OpContext {
   const kernels::TileConvWeights* tiles;    // their AMX tiles (amx level only), where they fit
   std::int64_t batch;                       // dim 0 of the graph's first input
   std::int64_t max_elements;                // largest tensor an op may produce
-  // Ops with an activation scale (8-bit activations): their ternary weights as int8 codes
-  // (null for float weights), and the int8 kernels.
-  const kernels::PreparedTernaryInt8* ternary_int8 = nullptr;
+  // Ops with an activation scale (8-bit activations): their ternary weights in the int8
+  // kernels' layout (a convolution or linear layer, or a depthwise convolution; both null for
+  // float weights), and the int8 kernels.
+  const kernels::Int8ConvWeights* int8_conv = nullptr;
+  const kernels::Int8DepthwiseWeights* int8_depthwise = nullptr;
   const kernels::Int8KernelSet* int8_kernels = nullptr;
   // This run's scratch buffers (never another run's; see scratch.h).
   RunScratch* scratch = nullptr;

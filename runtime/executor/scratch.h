@@ -1,6 +1,6 @@
 // Scratch memory of one run, the part of its execution context that ops and kernels write
 // within a call: zero-padded GEMV inputs and lookup tables, im2col columns, depthwise
-// planes, packed tile activations. It replaces per-thread (`thread_local`) buffers: those
+// planes, packed tile activations, 8-bit activation images. It replaces per-thread (`thread_local`) buffers: those
 // were invisible state shared by every engine a thread touched, where a run's context is
 // handed explicitly to each op.
 //
@@ -25,6 +25,8 @@ enum class ScratchUse : int {
   kConvColumns,     // im2col / panel columns of one image (per worker)
   kDepthwisePlane,  // one zero-padded channel plane (per worker)
   kTilePadded,      // zero-padded planes of the unrolled tile packing (per worker)
+  kInt8Image,       // an 8-bit activation image (per worker)
+  kInt8Rows,        // quantized channel rows on their way into an 8-bit image (per worker)
   kCount,
 };
 
@@ -42,6 +44,13 @@ class RunScratch {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v.data();
   }
+  // The byte buffer of `use` for `worker`, at least `n` bytes (unspecified contents).
+  std::uint8_t* bytes_at_least(ScratchUse use, std::int64_t n, int worker = 0) {
+    std::vector<std::uint8_t>& v =
+        workers_[static_cast<std::size_t>(worker)].bytes[static_cast<std::size_t>(use)];
+    if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+    return v.data();
+  }
   // Packed tile activations of one image for `worker`, at least `n` words (unspecified).
   std::uint32_t* words_at_least(std::int64_t n, int worker = 0) {
     std::vector<std::uint32_t>& v = workers_[static_cast<std::size_t>(worker)].words;
@@ -52,6 +61,7 @@ class RunScratch {
  private:
   struct Worker {
     std::array<std::vector<float>, static_cast<std::size_t>(ScratchUse::kCount)> floats;
+    std::array<std::vector<std::uint8_t>, static_cast<std::size_t>(ScratchUse::kCount)> bytes;
     std::vector<std::uint32_t> words;
   };
   std::vector<Worker> workers_;

@@ -1,6 +1,10 @@
-// AVX512-VNNI kernels for 8-bit activations (compiled with the AVX-512 flags plus
-// -mavx512vnni; selected only when cpuid reports avx512vnni, see ternary_int8.cpp). One
-// vpdpbusd multiplies 64 u8 x s8 pairs and adds each group of four into an int32 lane.
+// AVX512-VNNI convolution kernel for 8-bit activations (compiled with the AVX-512 flags plus
+// -mavx512vnni -ffp-contract=off; selected only when cpuid reports avx512vnni, see
+// ternary_int8.cpp). One vpdpbusd multiplies 4 broadcast activation bytes (q + 128) with
+// 16 channels' 4 codes and adds into int32 lanes, so there is nothing to widen. The tile is
+// 6 positions x 4 sub-blocks of 16 channels (ternary_int8_conv_body.h): 24 accumulators,
+// 4 code registers and the broadcast in the 32 zmm. Quantization and depthwise
+// convolutions use the AVX2 kernels.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build results from _mm*_undefined_*(), which its own
@@ -10,31 +14,89 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include <cstring>
+
 #include "kernels/ternary_int8.h"
 
 namespace triton_rt::kernels {
 namespace {
 
-inline __m512i dot_u8s8(__m512i acc, __m512i u, __m512i s) {
-  return _mm512_dpbusd_epi32(acc, u, s);
-}
+struct Vnni {
+  using Acc = __m512i;
+  using Sum = __m512i;
+  static constexpr int kLanes = 16;
+  static constexpr int kBlocks = 4;
+  static constexpr int kPositions = 6;
+  static constexpr std::int64_t kFlushSteps = 0;
+  static Acc zero() { return _mm512_setzero_si512(); }
+  static Sum zero_sum() { return _mm512_setzero_si512(); }
+  static Acc codes(const std::int8_t* p) { return _mm512_loadu_si512(p); }
+  static Acc broadcast(const std::uint8_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+  }
+  static Acc step(Acc acc, Acc act, Acc code) { return _mm512_dpbusd_epi32(acc, act, code); }
+  static Sum widen(Sum sum, Acc acc) { return _mm512_add_epi32(sum, acc); }
+
+  // The write-back of 16 channels from o at position pos (Int8Output).
+  static void finish(const Int8Output& out, Sum sum, std::int64_t o, std::int64_t pos,
+                     std::int64_t out_w, const std::int32_t* shift, const float* factor,
+                     const float* bias) {
+    const std::int64_t valid = std::min<std::int64_t>(16, out.channels - o);
+    if (valid <= 0) return;
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
+    const __m512i exact = _mm512_sub_epi32(sum, _mm512_loadu_si512(shift + o));
+    __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor + o)),
+                             _mm512_loadu_ps(bias + o));
+    if (out.clamp) y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(out.lo)), _mm512_set1_ps(out.hi));
+    if (out.q != nullptr) {
+      __m512 v = _mm512_div_ps(y, _mm512_set1_ps(out.q_scale));
+      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-kInt8Max)), _mm512_set1_ps(kInt8Max));
+      // cvtps rounds to nearest even (the default MXCSR mode); the results are in [1, 255].
+      const __m512i i32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
+      std::uint8_t* dst = out.q + out.q_layout.offset(pos / out_w, pos % out_w) + o;
+      _mm_mask_storeu_epi8(dst, mask, _mm512_cvtusepi32_epi8(i32));
+      return;
+    }
+    float* dst = out.y + o * out.channel_stride + pos * out.position_stride;
+    if (out.channel_stride == 1) {
+      _mm512_mask_storeu_ps(dst, mask, y);
+      return;
+    }
+    alignas(64) float tmp[16];
+    _mm512_store_ps(tmp, y);
+    for (std::int64_t l = 0; l < valid; ++l) dst[l * out.channel_stride] = tmp[l];
+  }
+};
 
 }  // namespace
 }  // namespace triton_rt::kernels
 
-#include "kernels/ternary_int8_avx512_body.h"
+#include "kernels/ternary_int8_conv_body.h"
 
 namespace triton_rt::kernels {
+namespace {
+
+void conv_t2u8__avx512vnni_6x64(const Int8ConvJob& job, std::int64_t block_begin,
+                                std::int64_t block_end, std::int64_t pos_begin,
+                                std::int64_t pos_end) {
+  conv_body<Vnni>(job, block_begin, block_end, pos_begin, pos_end);
+}
+
+}  // namespace
 
 const Int8KernelSet* avx512vnni_int8_kernels_unchecked() {
-  static const Int8KernelSet set{Isa::kAvx512,
-                                 "avx512vnni",
-                                 "quantize_i8__avx512",
-                                 quantize_i8__avx512,
-                                 "gemv_t2i8__avx512vnni_4x1",
-                                 gemv_avx512,
-                                 "gemm_t2i8__avx512vnni_4x4",
-                                 gemm_avx512};
+  static const Int8KernelSet set = [] {
+    Int8KernelSet s = *avx2_int8_kernels_unchecked();
+    s.isa = Isa::kAvx512;
+    s.variant = "avx512vnni";
+    s.lanes = Vnni::kLanes;
+    s.tile_blocks = Vnni::kBlocks;
+    s.conv_name = "conv_t2u8__avx512vnni_6x64";
+    s.conv = conv_t2u8__avx512vnni_6x64;
+    return s;
+  }();
   return &set;
 }
 
