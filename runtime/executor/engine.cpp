@@ -141,6 +141,48 @@ Engine::Engine(Model model, const EngineOptions& options)
       if (kernels_->tile_conv) tiles_[i] = tiles_for(model_, op, *prepared_[i]);
     }
   }
+  plan_int8_handoffs();
+}
+
+void Engine::plan_int8_handoffs() {
+  const std::size_t n = model_.ops.size();
+  int8_output_.resize(n);
+  int8_input_.assign(n, 0);
+  std::vector<int> readers(model_.values.size(), 0);
+  std::vector<std::size_t> reader_of(model_.values.size(), n);
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::uint32_t v : model_.ops[j].inputs) {
+      ++readers[v];
+      reader_of[v] = j;
+    }
+  }
+  for (std::uint32_t v : model_.outputs) readers[v] += 2;  // graph outputs stay float
+  auto is_int8 = [&](std::size_t i) { return int8_conv_[i] != nullptr || int8_depthwise_[i] != nullptr; };
+  for (std::size_t i = 0; i < n; ++i) {
+    const OpDesc& op = model_.ops[i];
+    // The write-back fuses only clamps; other activations run on float outputs.
+    if (!is_int8(i) || (op.act != Activation::kNone && op.act != Activation::kRelu &&
+                        op.act != Activation::kRelu6)) {
+      continue;
+    }
+    if (readers[op.output] != 1) continue;
+    const std::size_t j = reader_of[op.output];
+    const OpDesc& next = model_.ops[j];
+    if (!is_int8(j) || next.kind != op.kind || next.inputs[0] != op.output) continue;
+    auto h = std::make_unique<Int8Handoff>();
+    h->scale = next.floats[0];
+    if (next.kind == OpKind::kConv2d) {
+      h->pad_h = next.ints[4];
+      h->pad_w = next.ints[5];
+      h->pitch = int8_depthwise_[j] != nullptr
+                     ? kernels::round_up(int8_depthwise_[j]->channels, kernels::kInt8StepBytes)
+                     : int8_conv_[j]->groups * int8_conv_[j]->group_in_padded;
+    } else {
+      h->pitch = int8_conv_[j]->group_in_padded;
+    }
+    int8_output_[i] = std::move(h);
+    int8_input_[j] = 1;
+  }
 }
 
 void Engine::prepare_int8(std::size_t i) {
@@ -247,9 +289,12 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
                         max_elements_, int8_conv_[i].get(), int8_depthwise_[i].get(),
-                        int8_kernels_, scratch.get()};
+                        int8_kernels_, scratch.get(), int8_output_[i].get(),
+                        int8_input_[i] != 0};
     Tensor& out = values[op.output];
-    out.data = spare.take(expected_elements(model_.values[op.output], batch));
+    if (ctx.int8_output == nullptr) {
+      out.data = spare.take(expected_elements(model_.values[op.output], batch));
+    }
     const auto started = std::chrono::steady_clock::now();
     Status s;
     switch (op.kind) {
@@ -304,6 +349,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     for (std::uint32_t v : op.inputs) {
       if (--uses[v] == 0) {
         spare.keep(std::move(values[v].data));
+        scratch.get()->keep_bytes(std::move(values[v].q8));
         values[v] = Tensor();
       }
     }
@@ -359,6 +405,9 @@ EngineInfo Engine::info() const {
                                                     : kernels_->gemm_name;
   info.depthwise_kernel = kernels::depthwise_kernel(kernels_->isa).name;
   info.float_gemm_kernel = kernels::float_gemm_kernel(kernels_->isa).name;
+  info.int8_conv_kernel = int8_kernels_->conv_name;
+  info.int8_depthwise_kernel = int8_kernels_->depthwise_name;
+  for (const auto& h : int8_output_) info.int8_handoffs += h != nullptr;
   for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
   for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
   for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));

@@ -18,6 +18,15 @@
 
 namespace triton_rt {
 
+// An 8-bit handoff: an op with 8-bit activations writes its output as the 8-bit images
+// (Tensor::q8) that its only reader, another such op, reads: quantized with the reader's
+// scale into the reader's layout (kernels/ternary_int8.h). Planned at load (engine.cpp).
+struct Int8Handoff {
+  float scale = 1.0f;                 // the reader's input scale
+  std::int64_t pad_h = 0, pad_w = 0;  // the reader's padding (0 for a linear layer)
+  std::int64_t pitch = 0;             // the reader's bytes per pixel (per row: linear)
+};
+
 struct OpContext {
   const Model& model;
   ThreadPool& pool;
@@ -34,6 +43,10 @@ struct OpContext {
   const kernels::Int8KernelSet* int8_kernels = nullptr;
   // This run's scratch buffers (never another run's; see scratch.h).
   RunScratch* scratch = nullptr;
+  // Set when this op writes its output as 8-bit images for the next op (Int8Handoff), and
+  // when its input arrives that way.
+  const Int8Handoff* int8_output = nullptr;
+  bool int8_input = false;
 };
 
 using Inputs = std::vector<const Tensor*>;

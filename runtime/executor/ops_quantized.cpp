@@ -10,6 +10,11 @@
 // activations run on the float output afterwards. Layers with float weights (quantization
 // "none") only fake-quantize their input (x_hat = q * s) and then take the float path.
 //
+// 8-bit handoffs (Int8Handoff, planned at load): where the only reader of an op's output is
+// another 8-bit op, the write-back quantizes y with the reader's scale straight into the
+// reader's 8-bit images (Tensor::q8), and the reader skips its own quantization; the values
+// are the same as through float, without the float round trip.
+//
 // Threads: the work is cut into (output-channel tiles x position ranges) so batch 1 uses
 // every thread; layers below kInlineWork multiply-adds run on the calling thread, and
 // batches at least as large as the pool give each thread whole images.
@@ -60,6 +65,23 @@ Int8Output output_for(Activation act, std::int64_t channels) {
   return out;
 }
 
+// Sizes `out` as `shape` with 8-bit images of `image_bytes` each (plus slack) instead of
+// float data: the output of an op with an 8-bit handoff (Int8Handoff).
+Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> shape,
+                   std::int64_t images, std::int64_t image_bytes) {
+  // The same limit as float results, on the elements and on the bytes.
+  const std::int64_t elements = Tensor::numel_of(shape);
+  if (elements < 0 || elements > ctx.max_elements || image_bytes < 0 ||
+      image_bytes > ctx.max_elements / std::max<std::int64_t>(1, images)) {
+    return Status::error("result shape " + shape_string(shape) + " exceeds the limit of " +
+                         std::to_string(ctx.max_elements) + " elements");
+  }
+  out.shape = std::move(shape);
+  out.data.clear();
+  out.q8 = ctx.scratch->take_bytes(images * image_bytes + kernels::kInt8ImageSlack);
+  return {};
+}
+
 void finish_activation(Activation act, Tensor& out) {
   if (act != Activation::kNone && act != Activation::kRelu && act != Activation::kRelu6) {
     apply_activation(act, out.data.data(), out.numel());
@@ -103,15 +125,36 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   const kernels::Int8KernelSet& set = *ctx.int8_kernels;
   const Tensor& x = *in[0];
   const std::int64_t k = w.group_in, o_count = w.out_channels, pitch = w.group_in_padded;
-  std::int64_t rows = 0;
-  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
+  // x.shape is the logical shape also when the values arrive as 8-bit rows (x.q8).
+  if (x.rank() < 1 || x.dim(-1) != k) {
+    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
+                         shape_string(x.shape));
+  }
+  const std::int64_t rows = x.numel() / k;
+  std::vector<std::int64_t> shape = x.shape;
+  shape.back() = o_count;
+  if (ctx.int8_output != nullptr) {
+    if (Status st = allocate_q8(ctx, out, shape, 1, rows * ctx.int8_output->pitch); !st.ok()) return st;
+  } else if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) {
+    return st;
+  }
   const float scale = op.floats[0];
-  // The rows as a 1 x rows image without border; the bytes past k are quantized zeros.
-  std::uint8_t* image =
-      ctx.scratch->bytes_at_least(ScratchUse::kInt8Image, rows * pitch + kernels::kInt8ImageSlack);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    set.quantize(x.data.data() + r * k, k, scale, image + r * pitch);
-    std::memset(image + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
+  // The rows as a 1 x rows image without border; the bytes past k are quantized zeros (or,
+  // handed over from the previous layer, anything: their codes are 0).
+  const std::uint8_t* image = nullptr;
+  if (ctx.int8_input) {
+    if (static_cast<std::int64_t>(x.q8.size()) < rows * pitch) {
+      return Status::error("internal error: linear expects its input as 8-bit rows");
+    }
+    image = x.q8.data();
+  } else {
+    std::uint8_t* rows_q = ctx.scratch->bytes_at_least(ScratchUse::kInt8Image,
+                                                       rows * pitch + kernels::kInt8ImageSlack);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      set.quantize(x.data.data() + r * k, k, scale, rows_q + r * pitch);
+      std::memset(rows_q + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
+    }
+    image = rows_q;
   }
   const std::int64_t tap = 0;
   kernels::Int8ConvJob job;
@@ -122,14 +165,22 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   job.tap_offsets = &tap;
   job.out_w = rows;
   job.out = output_for(op.act, o_count);
-  job.out.y = out.data.data();
-  job.out.channel_stride = 1;
-  job.out.position_stride = o_count;
+  if (ctx.int8_output != nullptr) {
+    job.out.q = out.q8.data();
+    job.out.q_scale = ctx.int8_output->scale;
+    job.out.q_layout.height = 1;
+    job.out.q_layout.width = rows;
+    job.out.q_layout.pitch = ctx.int8_output->pitch;
+  } else {
+    job.out.y = out.data.data();
+    job.out.channel_stride = 1;
+    job.out.position_stride = o_count;
+  }
   split(ctx, false, w.sub_blocks(), set.tile_blocks, rows, rows * o_count * k,
         [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
           set.conv(job, b0, b1, p0, p1);
         });
-  finish_activation(op.act, out);
+  if (ctx.int8_output == nullptr) finish_activation(op.act, out);
   return {};
 }
 
@@ -157,7 +208,6 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   const std::int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
   const std::int64_t ow = (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
   const std::int64_t p = oh * ow;
-  if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) return st;
   const float scale = op.floats[0];
 
   Int8ImageLayout layout;
@@ -168,17 +218,54 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   for (std::int64_t i = 0; i < kh; ++i) {
     for (std::int64_t j = 0; j < kw; ++j) taps.push_back((i * dh * layout.padded_width() + j * dw) * layout.pitch);
   }
-  const std::int64_t image_bytes = layout.bytes() + kernels::kInt8ImageSlack;
+  if (ctx.int8_input && static_cast<std::int64_t>(x.q8.size()) < n * layout.bytes()) {
+    return Status::error("internal error: conv2d expects its input as 8-bit images");
+  }
+  // With a handoff, the output is the next layer's 8-bit images, else float NCHW.
+  Int8ImageLayout next;
+  if (ctx.int8_output != nullptr) {
+    next.height = oh, next.width = ow, next.pitch = ctx.int8_output->pitch;
+    next.pad_h = ctx.int8_output->pad_h, next.pad_w = ctx.int8_output->pad_w;
+    if (Status st = allocate_q8(ctx, out, {n, o, oh, ow}, n, next.bytes()); !st.ok()) return st;
+  } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
+    return st;
+  }
   const std::int64_t work = p * o * k;
   // Images side by side when there are at least as many as threads, else one at a time with
   // the work of each split over the threads.
   const bool per_image = ctx.pool.size() > 1 && n >= ctx.pool.size() && work * n >= kInlineWork;
   auto run_image = [&](std::int64_t image_index, bool inline_only, int worker) {
-    std::uint8_t* image = ctx.scratch->bytes_at_least(ScratchUse::kInt8Image, image_bytes, worker);
-    std::uint8_t* rows = ctx.scratch->bytes_at_least(ScratchUse::kInt8Rows, c * wd, worker);
-    kernels::quantize_image(set.quantize, x.data.data() + image_index * c * h * wd, c,
-                            depthwise ? c : cg, group_pitch, layout, scale, image, rows);
-    float* y = out.data.data() + image_index * o * p;
+    const std::uint8_t* image = nullptr;
+    if (ctx.int8_input) {
+      image = x.q8.data() + image_index * layout.bytes();
+    } else {
+      std::uint8_t* quantized = ctx.scratch->bytes_at_least(
+          ScratchUse::kInt8Image, layout.bytes() + kernels::kInt8ImageSlack, worker);
+      std::uint8_t* rows = ctx.scratch->bytes_at_least(ScratchUse::kInt8Rows, c * wd, worker);
+      kernels::quantize_image(set, x.data.data() + image_index * c * h * wd, c,
+                              depthwise ? c : cg, group_pitch, layout, scale, quantized, rows);
+      image = quantized;
+    }
+    float* y = nullptr;
+    std::uint8_t* q = nullptr;
+    if (ctx.int8_output != nullptr) {
+      q = out.q8.data() + image_index * next.bytes();
+      kernels::fill_image_border(next, q);
+    } else {
+      y = out.data.data() + image_index * o * p;
+    }
+    // The destination of output channel `first` (of the group's).
+    auto destination = [&](kernels::Int8Output& dst, std::int64_t first) {
+      if (q != nullptr) {
+        dst.q = q + first;
+        dst.q_scale = ctx.int8_output->scale;
+        dst.q_layout = next;
+      } else {
+        dst.y = y + first * p;
+        dst.channel_stride = p;
+        dst.position_stride = 1;
+      }
+    };
     if (depthwise) {
       kernels::Int8DepthwiseJob job;
       job.weights = ctx.int8_depthwise;
@@ -189,9 +276,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       job.tap_offsets = taps.data();
       job.out_w = ow;
       job.out = output_for(op.act, o);
-      job.out.y = y;
-      job.out.channel_stride = p;
-      job.out.position_stride = 1;
+      destination(job.out, 0);
       const std::int64_t chunks = ctx.int8_depthwise->padded / kernels::kInt8DepthwiseAlign;
       split(ctx, inline_only, chunks, 1, p, work,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
@@ -211,9 +296,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       job.tap_offsets = taps.data();
       job.out_w = ow;
       job.out = output_for(op.act, w.group_out);
-      job.out.y = y + g * w.group_out * p;
-      job.out.channel_stride = p;
-      job.out.position_stride = 1;
+      destination(job.out, g * w.group_out);
       split(ctx, inline_only, w.sub_blocks(), set.tile_blocks, p, work / groups,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
               set.conv(job, b0, b1, p0, p1);
@@ -227,7 +310,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   } else {
     for (std::int64_t i = 0; i < n; ++i) run_image(i, false, 0);
   }
-  finish_activation(op.act, out);
+  if (ctx.int8_output == nullptr) finish_activation(op.act, out);
   return {};
 }
 

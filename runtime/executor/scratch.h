@@ -51,6 +51,37 @@ class RunScratch {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v.data();
   }
+  // A kept byte buffer of at least `n` bytes (the smallest that fits) or a new one, sized
+  // `n` (contents unspecified): 8-bit activations handed from one op to the next, whose
+  // pages stay mapped from one run to the next.
+  std::vector<std::uint8_t> take_bytes(std::int64_t n) {
+    auto fit = kept_bytes_.end();
+    for (auto it = kept_bytes_.begin(); it != kept_bytes_.end(); ++it) {
+      if (static_cast<std::int64_t>(it->capacity()) >= n &&
+          (fit == kept_bytes_.end() || it->capacity() < fit->capacity())) {
+        fit = it;
+      }
+    }
+    std::vector<std::uint8_t> b;
+    if (fit != kept_bytes_.end()) {
+      b = std::move(*fit);
+      kept_bytes_.erase(fit);
+    }
+    b.resize(static_cast<std::size_t>(n));
+    return b;
+  }
+  // Keeps a buffer for take_bytes (at most kKeptByteBuffers; the smallest goes first).
+  void keep_bytes(std::vector<std::uint8_t>&& b) {
+    if (b.capacity() == 0) return;
+    kept_bytes_.push_back(std::move(b));
+    if (kept_bytes_.size() > kKeptByteBuffers) {
+      auto smallest = kept_bytes_.begin();
+      for (auto it = kept_bytes_.begin(); it != kept_bytes_.end(); ++it) {
+        if (it->capacity() < smallest->capacity()) smallest = it;
+      }
+      kept_bytes_.erase(smallest);
+    }
+  }
   // Packed tile activations of one image for `worker`, at least `n` words (unspecified).
   std::uint32_t* words_at_least(std::int64_t n, int worker = 0) {
     std::vector<std::uint32_t>& v = workers_[static_cast<std::size_t>(worker)].words;
@@ -64,7 +95,9 @@ class RunScratch {
     std::array<std::vector<std::uint8_t>, static_cast<std::size_t>(ScratchUse::kCount)> bytes;
     std::vector<std::uint32_t> words;
   };
+  static constexpr std::size_t kKeptByteBuffers = 4;
   std::vector<Worker> workers_;
+  std::vector<std::vector<std::uint8_t>> kept_bytes_;
 };
 
 // The finished run contexts of one engine. take() hands out a free one (or a new one when

@@ -29,25 +29,32 @@ std::int8_t code_at(const TernaryMatrix& m, std::int64_t r, std::int64_t k) {
 
 }  // namespace
 
-void quantize_image(QuantizeFn quantize, const float* x, std::int64_t channels,
+void fill_image_border(const Int8ImageLayout& layout, std::uint8_t* image) {
+  const std::int64_t row = layout.row_bytes();
+  const std::int64_t side = layout.pad_w * layout.pitch;
+  std::memset(image, kInt8Zero, static_cast<std::size_t>(layout.pad_h * row));
+  std::memset(image + (layout.pad_h + layout.height) * row, kInt8Zero,
+              static_cast<std::size_t>(layout.pad_h * row));
+  if (side == 0) return;
+  for (std::int64_t y = 0; y < layout.height; ++y) {
+    std::uint8_t* line = image + (layout.pad_h + y) * row;
+    std::memset(line, kInt8Zero, static_cast<std::size_t>(side));
+    std::memset(line + row - side, kInt8Zero, static_cast<std::size_t>(side));
+  }
+}
+
+void quantize_image(const Int8KernelSet& set, const float* x, std::int64_t channels,
                     std::int64_t group_channels, std::int64_t group_pitch,
                     const Int8ImageLayout& layout, float scale, std::uint8_t* image,
                     std::uint8_t* rows) {
-  const std::int64_t h = layout.height, w = layout.width, pitch = layout.pitch;
-  std::memset(image, kInt8Zero, static_cast<std::size_t>(layout.bytes()));
-  const bool dense = group_channels == channels;
+  const std::int64_t h = layout.height, w = layout.width;
+  fill_image_border(layout, image);
   for (std::int64_t y = 0; y < h; ++y) {
-    for (std::int64_t c = 0; c < channels; ++c) quantize(x + (c * h + y) * w, w, scale, rows + c * w);
+    for (std::int64_t c = 0; c < channels; ++c) set.quantize(x + (c * h + y) * w, w, scale, rows + c * w);
     std::uint8_t* line = image + layout.offset(y, 0);
-    for (std::int64_t ix = 0; ix < w; ++ix) {
-      std::uint8_t* pixel = line + ix * pitch;
-      if (dense) {
-        for (std::int64_t c = 0; c < channels; ++c) pixel[c] = rows[c * w + ix];
-      } else {
-        for (std::int64_t c = 0; c < channels; ++c) {
-          pixel[c / group_channels * group_pitch + c % group_channels] = rows[c * w + ix];
-        }
-      }
+    for (std::int64_t g = 0; g * group_channels < channels; ++g) {
+      set.store_pixels(rows + g * group_channels * w, w, w, group_channels, line + g * group_pitch,
+                       layout.pitch);
     }
   }
 }

@@ -69,11 +69,22 @@ struct Int8ImageLayout {
 // `x / scale` bit for bit. A NaN input gives 1 (-127).
 using QuantizeFn = void (*)(const float* x, std::int64_t n, float scale, std::uint8_t* q);
 
+// line[x * pitch + c] = rows[c * ld + x] for x < width, c < channels: quantized channel
+// rows into the pixels of one image row.
+using StorePixelsFn = void (*)(const std::uint8_t* rows, std::int64_t ld, std::int64_t width,
+                               std::int64_t channels, std::uint8_t* line, std::int64_t pitch);
+
+// Sets the border of one image (layout.pad_h rows above and below, layout.pad_w pixels left
+// and right of every row) to kInt8Zero; the pixels inside are left as they are.
+void fill_image_border(const Int8ImageLayout& layout, std::uint8_t* image);
+
+struct Int8KernelSet;
+
 // Fills `image` (layout.bytes() bytes) from one float32 image [channels][height][width]:
 // channel c of group c / group_channels goes to byte (c / group_channels) * group_pitch +
-// c % group_channels of its pixel; the border and the bytes between groups' channels get
-// kInt8Zero. `rows` is scratch of channels * width bytes.
-void quantize_image(QuantizeFn quantize, const float* x, std::int64_t channels,
+// c % group_channels of its pixel, and the border gets kInt8Zero (bytes between groups'
+// channels are unspecified: their codes are 0). `rows` is scratch of channels * width bytes.
+void quantize_image(const Int8KernelSet& set, const float* x, std::int64_t channels,
                     std::int64_t group_channels, std::int64_t group_pitch,
                     const Int8ImageLayout& layout, float scale, std::uint8_t* image,
                     std::uint8_t* rows);
@@ -191,6 +202,7 @@ struct Int8KernelSet {
   std::int64_t tile_blocks;  // sub-blocks one register tile covers: the unit of work splits
   const char* quantize_name;
   QuantizeFn quantize;
+  StorePixelsFn store_pixels;
   const char* conv_name;
   Int8ConvFn conv;
   const char* depthwise_name;

@@ -8,15 +8,25 @@
 // 64 steps. 12 accumulators, 2 code registers and the broadcast use 15 of the 16 ymm.
 // Depthwise: 16 channels per register; (q + 128) zero-extended to int16 and multiplied by its
 // code with vpsignw, summed in int16 (at most 255 per tap, widened every 128 taps).
+// NCHW float outputs are staged position-major and written a channel row at a time, and
+// quantized channel rows go into an image through 8 x 8 byte transposes
+// (ternary_int8_transpose.h).
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/ternary_int8.h"
 #include "kernels/ternary_int8_output.h"
+#include "kernels/ternary_int8_transpose.h"
 
 namespace triton_rt::kernels {
 namespace {
+
+void store_channel_bytes__avx2(const std::uint8_t* rows, std::int64_t ld, std::int64_t width,
+                               std::int64_t channels, std::uint8_t* line, std::int64_t pitch) {
+  store_pixel_major(rows, ld, width, channels, line, pitch);
+}
 
 void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t* q) {
   const __m256 s = _mm256_set1_ps(scale);
@@ -34,40 +44,54 @@ void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t
   for (; i < n; ++i) q[i] = quantize_one(x[i], scale);
 }
 
-// The write-back of 8 channels from o at position pos (Int8Output).
-inline void finish8(const Int8Output& out, __m256i sum, std::int64_t o, std::int64_t pos,
-                    std::int64_t out_w, const std::int32_t* shift, const float* factor,
-                    const float* bias) {
-  const std::int64_t valid = std::min<std::int64_t>(8, out.channels - o);
+// The write-back's constants (Int8Output), held in registers.
+struct Epilogue8 {
+  bool clamp, quantized;
+  __m256 lo, hi, scale;
+  explicit Epilogue8(const Int8Output& out)
+      : clamp(out.clamp),
+        quantized(out.q != nullptr),
+        lo(_mm256_set1_ps(out.lo)),
+        hi(_mm256_set1_ps(out.hi)),
+        scale(_mm256_set1_ps(out.q_scale)) {}
+};
+
+// The write-back of one sub-block of 8 channels, of which `valid` exist (Int8Output):
+// y = clamp(acc * factor + bias), stored as float (channels contiguous) or quantized.
+// Pointers are at the sub-block's first channel.
+inline __m256 finish8_value(const Epilogue8& ep, __m256i sum, const std::int32_t* shift,
+                            const float* factor, const float* bias) {
+  const __m256i exact = _mm256_sub_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
+  __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor)),
+                           _mm256_loadu_ps(bias));
+  if (ep.clamp) v = _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
+  return v;
+}
+
+inline void finish8_q(const Epilogue8& ep, __m256 v, std::int64_t valid, std::uint8_t* q) {
   if (valid <= 0) return;
-  const __m256i exact = _mm256_sub_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift + o)));
-  __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor + o)),
-                           _mm256_loadu_ps(bias + o));
-  if (out.clamp) y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(out.lo)), _mm256_set1_ps(out.hi));
-  if (out.q != nullptr) {
-    __m256 v = _mm256_div_ps(y, _mm256_set1_ps(out.q_scale));
-    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-kInt8Max)), _mm256_set1_ps(kInt8Max));
-    const __m256i i32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(128));
-    const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
-    const __m128i bytes = _mm_packus_epi16(i16, i16);
-    std::uint8_t* dst = out.q + out.q_layout.offset(pos / out_w, pos % out_w) + o;
-    if (valid == 8) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), bytes);
-    } else {
-      alignas(16) std::uint8_t tmp[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
-      std::memcpy(dst, tmp, static_cast<std::size_t>(valid));
-    }
-    return;
+  v = _mm256_div_ps(v, ep.scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-kInt8Max)), _mm256_set1_ps(kInt8Max));
+  const __m256i i32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(128));
+  const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+  const __m128i bytes = _mm_packus_epi16(i16, i16);
+  if (valid >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q), bytes);
+  } else {
+    alignas(16) std::uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+    std::memcpy(q, tmp, static_cast<std::size_t>(valid));
   }
-  float* dst = out.y + o * out.channel_stride + pos * out.position_stride;
-  if (out.channel_stride == 1 && valid == 8) {
-    _mm256_storeu_ps(dst, y);
-    return;
+}
+
+inline void finish8_float(__m256 v, std::int64_t valid, float* y) {
+  if (valid >= 8) {
+    _mm256_storeu_ps(y, v);
+  } else if (valid > 0) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    std::memcpy(y, tmp, static_cast<std::size_t>(valid) * sizeof(float));
   }
-  alignas(32) float tmp[8];
-  _mm256_store_ps(tmp, y);
-  for (std::int64_t l = 0; l < valid; ++l) dst[l * out.channel_stride] = tmp[l];
 }
 
 struct Avx2 {
@@ -87,10 +111,18 @@ struct Avx2 {
   }
   static Acc step(Acc acc, Acc act, Acc code) { return _mm256_add_epi16(acc, _mm256_maddubs_epi16(act, code)); }
   static Sum widen(Sum sum, Acc acc) { return _mm256_add_epi32(sum, _mm256_madd_epi16(acc, _mm256_set1_epi16(1))); }
-  static void finish(const Int8Output& out, Sum sum, std::int64_t o, std::int64_t pos,
-                     std::int64_t out_w, const std::int32_t* shift, const float* factor,
-                     const float* bias) {
-    finish8(out, sum, o, pos, out_w, shift, factor, bias);
+  using Epilogue = Epilogue8;
+  static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
+                           const std::int32_t* shift, const float* factor, const float* bias) {
+    if (valid > 0) finish8_float(finish8_value(ep, sum, shift, factor, bias), valid, y);
+  }
+  static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
+                       const std::int32_t* shift, const float* factor, const float* bias) {
+    if (valid > 0) finish8_q(ep, finish8_value(ep, sum, shift, factor, bias), valid, q);
+  }
+  static void store_channel_major(const float* stage, std::int64_t ld, std::int64_t positions,
+                                  std::int64_t channels, float* y, std::int64_t channel_stride) {
+    kernels::store_channel_major(stage, ld, positions, channels, y, channel_stride);
   }
 };
 
@@ -109,34 +141,77 @@ void conv_t2u8__avx2_6x16(const Int8ConvJob& job, std::int64_t block_begin,
 
 // int16 sums of (q + 128) * code: at most 255 per tap, so 128 taps fit before widening.
 constexpr std::int64_t kDepthwiseFlushTaps = 128;
+// Positions per chunk: channel-major float outputs are staged for this many positions.
+constexpr std::int64_t kDepthwiseStage = 32;
+
+// 16 channels from c at the position whose tap (0, 0) is at `at`: the write-back of two
+// sub-blocks of 8, to `dst` (float* or std::uint8_t*, at channel c).
+template <class Dst>
+inline void depthwise16(const Int8DepthwiseJob& job, const Epilogue8& ep, const std::uint8_t* at,
+                        std::int64_t c, Dst* dst) {
+  const Int8DepthwiseWeights& w = *job.weights;
+  __m256i acc = _mm256_setzero_si256();
+  __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+  std::int64_t since = 0;
+  for (std::int64_t t = 0; t < w.taps; ++t) {
+    const __m256i x = _mm256_cvtepu8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + job.tap_offsets[t] + c)));
+    const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes.data() + t * w.padded + c));
+    acc = _mm256_add_epi16(acc, _mm256_sign_epi16(x, code));
+    if (++since == kDepthwiseFlushTaps || t + 1 == w.taps) {
+      sum[0] = _mm256_add_epi32(sum[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)));
+      sum[1] = _mm256_add_epi32(sum[1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1)));
+      acc = _mm256_setzero_si256();
+      since = 0;
+    }
+  }
+  for (int half = 0; half < 2; ++half) {
+    const std::int64_t l = 8 * half, valid = job.out.channels - c - l;
+    const __m256 v = finish8_value(ep, sum[half], w.shift.data() + c + l, w.factor.data() + c + l,
+                                   w.bias.data() + c + l);
+    if constexpr (std::is_same_v<Dst, std::uint8_t>) {
+      finish8_q(ep, v, valid, dst + l);
+    } else {
+      finish8_float(v, valid, dst + l);
+    }
+  }
+}
 
 void depthwise_t2u8__avx2_16(const Int8DepthwiseJob& job, std::int64_t channel_begin,
                              std::int64_t channel_end, std::int64_t pos_begin,
                              std::int64_t pos_end) {
-  const Int8DepthwiseWeights& w = *job.weights;
+  const Int8Output& out = job.out;
   const std::int64_t row_step = job.stride_h * job.padded_width * job.pitch;
   const std::int64_t col_step = job.stride_w * job.pitch;
-  const std::int64_t end = std::min(channel_end, job.out.channels);
-  for (std::int64_t pos = pos_begin; pos < pos_end; ++pos) {
-    const std::uint8_t* at = job.origin + (pos / job.out_w) * row_step + (pos % job.out_w) * col_step;
-    for (std::int64_t c = channel_begin; c < end; c += 16) {
-      __m256i acc = _mm256_setzero_si256();
-      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-      std::int64_t since = 0;
-      for (std::int64_t t = 0; t < w.taps; ++t) {
-        const __m256i x = _mm256_cvtepu8_epi16(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + job.tap_offsets[t] + c)));
-        const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes.data() + t * w.padded + c));
-        acc = _mm256_add_epi16(acc, _mm256_sign_epi16(x, code));
-        if (++since == kDepthwiseFlushTaps || t + 1 == w.taps) {
-          lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)));
-          hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1)));
-          acc = _mm256_setzero_si256();
-          since = 0;
+  const std::int64_t end = std::min(channel_end, out.channels);
+  const bool staged = out.q == nullptr && out.channel_stride != 1;
+  const Epilogue8 ep(out);
+  alignas(32) float stage[kDepthwiseStage * kInt8DepthwiseAlign];
+  for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kDepthwiseStage) {
+    const std::int64_t chunk_end = std::min(pos_end, chunk + kDepthwiseStage);
+    for (std::int64_t c0 = channel_begin; c0 < end; c0 += kInt8DepthwiseAlign) {
+      std::int64_t oy = chunk / job.out_w, ox = chunk % job.out_w;
+      for (std::int64_t pos = chunk; pos < chunk_end; ++pos) {
+        const std::uint8_t* at = job.origin + oy * row_step + ox * col_step;
+        for (std::int64_t c = c0; c < std::min(end, c0 + kInt8DepthwiseAlign); c += 16) {
+          if (staged) {
+            depthwise16(job, ep, at, c, stage + (pos - chunk) * kInt8DepthwiseAlign + (c - c0));
+          } else if (out.q != nullptr) {
+            depthwise16(job, ep, at, c, out.q + out.q_layout.offset(oy, ox) + c);
+          } else {
+            depthwise16(job, ep, at, c, out.y + c * out.channel_stride + pos * out.position_stride);
+          }
+        }
+        if (++ox == job.out_w) {
+          ox = 0;
+          ++oy;
         }
       }
-      finish8(job.out, lo, c, pos, job.out_w, w.shift.data(), w.factor.data(), w.bias.data());
-      finish8(job.out, hi, c + 8, pos, job.out_w, w.shift.data(), w.factor.data(), w.bias.data());
+      if (staged) {
+        store_channel_major(stage, kInt8DepthwiseAlign, chunk_end - chunk,
+                            std::min(end, c0 + kInt8DepthwiseAlign) - c0,
+                            out.y + c0 * out.channel_stride + chunk, out.channel_stride);
+      }
     }
   }
 }
@@ -147,6 +222,7 @@ const Int8KernelSet kAvx2Int8{Isa::kAvx2,
                               Avx2::kBlocks,
                               "quantize_u8__avx2",
                               quantize_u8__avx2,
+                              store_channel_bytes__avx2,
                               "conv_t2u8__avx2_6x16",
                               conv_t2u8__avx2_6x16,
                               "depthwise_t2u8__avx2_16",

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "kernels/ternary_int8.h"
+#include "kernels/ternary_int8_transpose.h"
 
 namespace triton_rt::kernels {
 namespace {
@@ -39,34 +40,48 @@ struct Vnni {
   static Acc step(Acc acc, Acc act, Acc code) { return _mm512_dpbusd_epi32(acc, act, code); }
   static Sum widen(Sum sum, Acc acc) { return _mm512_add_epi32(sum, acc); }
 
-  // The write-back of 16 channels from o at position pos (Int8Output).
-  static void finish(const Int8Output& out, Sum sum, std::int64_t o, std::int64_t pos,
-                     std::int64_t out_w, const std::int32_t* shift, const float* factor,
-                     const float* bias) {
-    const std::int64_t valid = std::min<std::int64_t>(16, out.channels - o);
+  // The write-back's constants (Int8Output), held in registers.
+  struct Epilogue {
+    bool clamp, quantized;
+    __m512 lo, hi, scale;
+    explicit Epilogue(const Int8Output& out)
+        : clamp(out.clamp),
+          quantized(out.q != nullptr),
+          lo(_mm512_set1_ps(out.lo)),
+          hi(_mm512_set1_ps(out.hi)),
+          scale(_mm512_set1_ps(out.q_scale)) {}
+  };
+  static __mmask16 lanes_mask(std::int64_t valid) {
+    return valid >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
+  }
+  // y = clamp(acc * factor + bias) for one sub-block (pointers at its first channel).
+  static __m512 value(const Epilogue& ep, Sum sum, const std::int32_t* shift, const float* factor,
+                      const float* bias) {
+    const __m512i exact = _mm512_sub_epi32(sum, _mm512_loadu_si512(shift));
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor)),
+                             _mm512_loadu_ps(bias));
+    if (ep.clamp) v = _mm512_min_ps(_mm512_max_ps(v, ep.lo), ep.hi);
+    return v;
+  }
+  // The write-back of one sub-block of 16 channels, of which `valid` exist: float to y
+  // (channels contiguous) or quantized to q.
+  static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
+                           const std::int32_t* shift, const float* factor, const float* bias) {
     if (valid <= 0) return;
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
-    const __m512i exact = _mm512_sub_epi32(sum, _mm512_loadu_si512(shift + o));
-    __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor + o)),
-                             _mm512_loadu_ps(bias + o));
-    if (out.clamp) y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(out.lo)), _mm512_set1_ps(out.hi));
-    if (out.q != nullptr) {
-      __m512 v = _mm512_div_ps(y, _mm512_set1_ps(out.q_scale));
-      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-kInt8Max)), _mm512_set1_ps(kInt8Max));
-      // cvtps rounds to nearest even (the default MXCSR mode); the results are in [1, 255].
-      const __m512i i32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
-      std::uint8_t* dst = out.q + out.q_layout.offset(pos / out_w, pos % out_w) + o;
-      _mm_mask_storeu_epi8(dst, mask, _mm512_cvtusepi32_epi8(i32));
-      return;
-    }
-    float* dst = out.y + o * out.channel_stride + pos * out.position_stride;
-    if (out.channel_stride == 1) {
-      _mm512_mask_storeu_ps(dst, mask, y);
-      return;
-    }
-    alignas(64) float tmp[16];
-    _mm512_store_ps(tmp, y);
-    for (std::int64_t l = 0; l < valid; ++l) dst[l * out.channel_stride] = tmp[l];
+    _mm512_mask_storeu_ps(y, lanes_mask(valid), value(ep, sum, shift, factor, bias));
+  }
+  static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
+                       const std::int32_t* shift, const float* factor, const float* bias) {
+    if (valid <= 0) return;
+    __m512 v = _mm512_div_ps(value(ep, sum, shift, factor, bias), ep.scale);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-kInt8Max)), _mm512_set1_ps(kInt8Max));
+    // cvtps rounds to nearest even (the default MXCSR mode); the results are in [1, 255].
+    const __m512i i32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
+    _mm_mask_storeu_epi8(q, lanes_mask(valid), _mm512_cvtusepi32_epi8(i32));
+  }
+  static void store_channel_major(const float* stage, std::int64_t ld, std::int64_t positions,
+                                  std::int64_t channels, float* y, std::int64_t channel_stride) {
+    kernels::store_channel_major(stage, ld, positions, channels, y, channel_stride);
   }
 };
 

@@ -14,6 +14,13 @@ void quantize_u8__scalar(const float* x, std::int64_t n, float scale, std::uint8
   for (std::int64_t i = 0; i < n; ++i) q[i] = quantize_one(x[i], scale);
 }
 
+void store_channel_bytes__scalar(const std::uint8_t* rows, std::int64_t ld, std::int64_t width,
+                                 std::int64_t channels, std::uint8_t* line, std::int64_t pitch) {
+  for (std::int64_t x = 0; x < width; ++x) {
+    for (std::int64_t c = 0; c < channels; ++c) line[x * pitch + c] = rows[c * ld + x];
+  }
+}
+
 // The image byte under tap (0, 0) of output position `pos`.
 const std::uint8_t* position_origin(const std::uint8_t* origin, std::int64_t pos,
                                     std::int64_t out_w, std::int64_t stride_h,
@@ -66,6 +73,7 @@ const Int8KernelSet kScalarInt8{Isa::kScalar,
                                 1,
                                 "quantize_u8__scalar",
                                 quantize_u8__scalar,
+                                store_channel_bytes__scalar,
                                 "conv_t2u8__scalar",
                                 conv_t2u8__scalar,
                                 "depthwise_t2u8__scalar",

@@ -112,6 +112,7 @@ const KernelCase kKernelCases[] = {
     {2, 6, 7, 3, 3, 1, 1, 5, 6, 1},     // groups
     {1, 7, 8, 5, 5, 2, 1, 11, 10, 2},   // 5x5 stride 2, odd channels
     {1, 1000, 3, 1, 1, 1, 1, 1, 13, 0}, // a linear layer of 13 rows, long reduction
+    {1, 8, 24, 3, 3, 1, 1, 12, 12, 1},  // 144 positions: several staged chunks
 };
 
 }  // namespace
@@ -196,24 +197,39 @@ TEST(Int8Kernels, QuantizeMatchesTheDefinitionInEveryVariant) {
   }
 }
 
-TEST(Int8Kernels, QuantizeImagePlacesGroupsAndBorder) {
+TEST(Int8Kernels, QuantizeImagePlacesGroupsAndBorderInEveryVariant) {
   std::mt19937 rng(12);
-  const std::int64_t channels = 6, groups = 2, cg = 3, group_pitch = 4, h = 3, w = 5;
-  Int8ImageLayout layout;
-  layout.height = h, layout.width = w, layout.pad_h = 1, layout.pad_w = 2, layout.pitch = groups * group_pitch;
-  const std::vector<float> x = random_floats(static_cast<std::size_t>(channels * h * w), rng);
-  std::vector<std::uint8_t> image(static_cast<std::size_t>(layout.bytes()), 7), rows(channels * w);
-  const float scale = 0.02f;
-  quantize_image(scalar_int8_kernels()->quantize, x.data(), channels, cg, group_pitch, layout, scale,
-                 image.data(), rows.data());
-  for (std::int64_t y = -1; y <= h; ++y) {
-    for (std::int64_t ix = -2; ix < w + 2; ++ix) {
-      for (std::int64_t b = 0; b < layout.pitch; ++b) {
-        const std::int64_t g = b / group_pitch, c = b % group_pitch;
-        const bool inside = y >= 0 && y < h && ix >= 0 && ix < w && c < cg;
-        const std::uint8_t want =
-            inside ? stored(quantize_one(x[static_cast<std::size_t>(((g * cg + c) * h + y) * w + ix)], scale)) : 128;
-        ASSERT_EQ(image[static_cast<std::size_t>(layout.offset(y, ix) + b)], want) << y << "," << ix << "," << b;
+  struct Case {
+    std::int64_t channels, groups, group_pitch, h, w, pad_h, pad_w;
+  };
+  // Whole 8 x 8 transpose blocks with ragged edges, groups, and no border.
+  const Case cases[] = {{6, 2, 4, 3, 5, 1, 2}, {20, 2, 12, 3, 19, 1, 1}, {16, 1, 16, 2, 17, 0, 0},
+                        {3, 1, 4, 4, 9, 2, 1}};
+  std::vector<const Int8KernelSet*> sets = simd_sets();
+  sets.push_back(scalar_int8_kernels());
+  for (const Case& cs : cases) {
+    const std::int64_t cg = cs.channels / cs.groups;
+    Int8ImageLayout layout;
+    layout.height = cs.h, layout.width = cs.w, layout.pad_h = cs.pad_h, layout.pad_w = cs.pad_w;
+    layout.pitch = cs.groups * cs.group_pitch;
+    const std::vector<float> x = random_floats(static_cast<std::size_t>(cs.channels * cs.h * cs.w), rng);
+    const float scale = 0.02f;
+    for (const Int8KernelSet* set : sets) {
+      std::vector<std::uint8_t> image(static_cast<std::size_t>(layout.bytes()), 7), rows(cs.channels * cs.w);
+      quantize_image(*set, x.data(), cs.channels, cg, cs.group_pitch, layout, scale, image.data(), rows.data());
+      for (std::int64_t y = -cs.pad_h; y < cs.h + cs.pad_h; ++y) {
+        for (std::int64_t ix = -cs.pad_w; ix < cs.w + cs.pad_w; ++ix) {
+          for (std::int64_t b = 0; b < layout.pitch; ++b) {
+            const std::int64_t g = b / cs.group_pitch, c = b % cs.group_pitch;
+            const bool border = y < 0 || y >= cs.h || ix < 0 || ix >= cs.w;
+            if (!border && c >= cg) continue;  // between groups: unspecified
+            const std::uint8_t want =
+                border ? 128
+                       : stored(quantize_one(x[static_cast<std::size_t>(((g * cg + c) * cs.h + y) * cs.w + ix)], scale));
+            ASSERT_EQ(image[static_cast<std::size_t>(layout.offset(y, ix) + b)], want)
+                << set->variant << " channels=" << cs.channels << " at " << y << "," << ix << "," << b;
+          }
+        }
       }
     }
   }
@@ -571,6 +587,134 @@ TEST_P(Int8EachIsa, Conv2dMatchesNaive) {
       EXPECT_EQ(got.shape, (std::vector<std::int64_t>{cs.n, cs.o, oh, ow}));
       expect_near_all(got, want, "conv c=" + std::to_string(cs.c) + " groups=" + std::to_string(cs.groups));
     }
+  }
+}
+
+namespace {
+
+std::vector<float> relu6(std::vector<float> v) {
+  for (float& x : v) x = std::min(6.0f, std::max(0.0f, x));
+  return v;
+}
+
+// One 8-bit conv layer of a chain: its shape, weights and the naive result.
+struct ChainConv {
+  Int8Conv shape;
+  std::vector<std::int8_t> codes;
+  std::vector<float> scales, bias;
+  float s_in;
+};
+
+ChainConv chain_conv(const Int8Conv& cs, float s_in, std::mt19937& rng) {
+  ChainConv l{cs, random_codes(static_cast<std::size_t>(cs.o * (cs.c / cs.groups) * cs.k * cs.k), rng),
+              random_floats(cs.o, rng), random_floats(cs.o, rng), s_in};
+  for (float& v : l.scales) v = std::fabs(v) * 0.3f + 0.05f;
+  return l;
+}
+
+}  // namespace
+
+TEST_P(Int8EachIsa, HandoffChainsMatchTheFloatPipeline) {
+  std::mt19937 rng(17);
+  // MobileNet-like: pointwise (ReLU6) -> depthwise stride 2 (ReLU6) -> pointwise, then a
+  // ResNet-like 3x3 (ReLU) -> 3x3 pair whose first output also feeds the graph output (so
+  // it stays float).
+  const int n = 2;
+  std::vector<ChainConv> layers = {
+      chain_conv({n, 8, 9, 9, 24, 1, 1, 0, 1, 1}, 0.03f, rng),
+      chain_conv({n, 24, 9, 9, 24, 3, 2, 1, 1, 24}, 0.05f, rng),
+      chain_conv({n, 24, 5, 5, 12, 1, 1, 0, 1, 1}, 0.07f, rng),
+      chain_conv({n, 12, 5, 5, 16, 3, 1, 1, 1, 1}, 0.1f, rng),
+      chain_conv({n, 16, 5, 5, 8, 3, 1, 1, 1, 1}, 0.08f, rng)};
+  const Activation acts[] = {Activation::kRelu6, Activation::kRelu6, Activation::kNone,
+                             Activation::kRelu, Activation::kNone};
+  Tensor x({n, 8, 9, 9});
+  x.data = random_floats(x.numel(), rng);
+  TpkBuilder b;
+  std::vector<std::uint32_t> values = {b.value({n, 8, 9, 9})};
+  std::vector<float> want = x.data;
+  std::vector<float> third;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const ChainConv& l = layers[i];
+    std::int64_t oh = 0, ow = 0;
+    want = naive_conv_int8(l.shape, want, l.codes, l.scales, l.bias, l.s_in, oh, ow);
+    if (acts[i] == Activation::kRelu6) want = relu6(want);
+    if (acts[i] == Activation::kRelu) {
+      for (float& v : want) v = std::max(0.0f, v);
+    }
+    values.push_back(b.value({n, l.shape.o, oh, ow}));
+    const int kk = l.shape.c / l.shape.groups * l.shape.k * l.shape.k;
+    b.op(OpKind::kConv2d, {values[i]}, values[i + 1],
+         {l.shape.k, l.shape.k, l.shape.stride, l.shape.stride, l.shape.pad, l.shape.pad, l.shape.dil,
+          l.shape.dil, l.shape.groups},
+         {l.s_in},
+         {b.ternary_tensor(l.codes, l.shape.o, kk, l.scales, true), b.float_tensor({l.shape.o}, l.bias)},
+         acts[i]);
+    if (i == 3) third = want;
+  }
+  b.input(values[0]);
+  b.output(values[5]);
+  b.output(values[4]);
+  const auto bytes = b.bytes();
+  for (int threads : {1, 2}) {
+    auto engine = Engine::from_bytes(bytes, {threads});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().int8_handoffs, 3u);  // all but the last two layers
+    auto out = engine.value()->run({x});
+    ASSERT_TRUE(out.ok()) << out.message();
+    expect_near_all(out.value()[0], want, "chain output, threads=" + std::to_string(threads));
+    expect_near_all(out.value()[1], third, "fourth layer, threads=" + std::to_string(threads));
+  }
+}
+
+TEST_P(Int8EachIsa, LinearHandoffsMatchTheFloatPipeline) {
+  std::mt19937 rng(19);
+  const std::int64_t batch = 7;
+  const std::int64_t sizes[] = {70, 40, 33, 5};
+  const Activation acts[] = {Activation::kRelu, Activation::kRelu6, Activation::kNone};
+  const float scales_in[] = {0.02f, 0.04f, 0.05f};
+  Tensor x({batch, sizes[0]});
+  x.data = random_floats(x.numel(), rng);
+  TpkBuilder b;
+  std::vector<std::uint32_t> values = {b.value({batch, sizes[0]})};
+  std::vector<float> want = x.data;
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t in = sizes[i], out = sizes[i + 1];
+    const auto codes = random_codes(static_cast<std::size_t>(out * in), rng);
+    std::vector<float> scales = random_floats(out, rng), bias = random_floats(out, rng);
+    for (float& s : scales) s = std::fabs(s) * 0.3f + 0.05f;
+    std::vector<float> next(static_cast<std::size_t>(batch * out));
+    for (std::int64_t r = 0; r < batch; ++r) {
+      for (std::int64_t o = 0; o < out; ++o) {
+        std::int32_t acc = 0;
+        for (std::int64_t k = 0; k < in; ++k) {
+          acc += codes[static_cast<std::size_t>(o * in + k)] * quantize_one(want[static_cast<std::size_t>(r * in + k)], scales_in[i]);
+        }
+        float v = static_cast<float>(acc) * (scales_in[i] * scales[o]) + bias[o];
+        if (acts[i] == Activation::kRelu) v = std::max(0.0f, v);
+        if (acts[i] == Activation::kRelu6) v = std::min(6.0f, std::max(0.0f, v));
+        next[static_cast<std::size_t>(r * out + o)] = v;
+      }
+    }
+    want = next;
+    values.push_back(b.value({batch, out}));
+    b.op(OpKind::kLinear, {values[i]}, values[i + 1], {}, {scales_in[i]},
+         {b.ternary_tensor(codes, out, in, scales, false), b.float_tensor({out}, bias)}, acts[i]);
+  }
+  b.input(values[0]);
+  b.output(values[3]);
+  const auto bytes = b.bytes();
+  for (int threads : {1, 2}) {
+    auto engine = Engine::from_bytes(bytes, {threads});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().int8_handoffs, 2u);
+    auto out = engine.value()->run({x});
+    ASSERT_TRUE(out.ok()) << out.message();
+    expect_near_all(out.value()[0], want, "linear chain, threads=" + std::to_string(threads));
+    // A second run reuses the handoff buffers.
+    auto again = engine.value()->run({x});
+    ASSERT_TRUE(again.ok()) << again.message();
+    EXPECT_EQ(again.value()[0].data, out.value()[0].data);
   }
 }
 
