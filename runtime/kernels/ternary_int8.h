@@ -70,7 +70,7 @@ struct Int8ImageLayout {
 using QuantizeFn = void (*)(const float* x, std::int64_t n, float scale, std::uint8_t* q);
 
 // line[x * pitch + c] = rows[c * ld + x] for x < width, c < channels: quantized channel
-// rows into the pixels of one image row.
+// rows into the pixels of one image row. Bytes of a pixel past `channels` may change.
 using StorePixelsFn = void (*)(const std::uint8_t* rows, std::int64_t ld, std::int64_t width,
                                std::int64_t channels, std::uint8_t* line, std::int64_t pitch);
 

@@ -6,8 +6,9 @@
 // 4 codes: int16 pairs of at most 2 * 255 in magnitude, added in int16 (one instruction per
 // 32 products instead of vpmaddwd + vpaddd) and widened to int32 with vpmaddwd by ones every
 // 64 steps. 12 accumulators, 2 code registers and the broadcast use 15 of the 16 ymm.
-// Depthwise: 16 channels per register; (q + 128) zero-extended to int16 and multiplied by its
-// code with vpsignw, summed in int16 (at most 255 per tap, widened every 128 taps).
+// Depthwise: 2 positions x 32 channels (two registers of 16) at a time; (q + 128)
+// zero-extended to int16 and multiplied by its code with vpsignw, summed in int16 (at most
+// 255 per tap: layers of more than 128 taps widen on the way).
 // NCHW float outputs are staged position-major and written a channel row at a time, and
 // quantized channel rows go into an image through 8 x 8 byte transposes
 // (ternary_int8_transpose.h).
@@ -144,31 +145,26 @@ constexpr std::int64_t kDepthwiseFlushTaps = 128;
 // Positions per chunk: channel-major float outputs are staged for this many positions.
 constexpr std::int64_t kDepthwiseStage = 32;
 
-// 16 channels from c at the position whose tap (0, 0) is at `at`: the write-back of two
-// sub-blocks of 8, to `dst` (float* or std::uint8_t*, at channel c).
+// What a depthwise call reads, in locals (the write-back's byte stores alias everything).
+struct DepthwiseContext {
+  const std::int16_t* codes;
+  std::int64_t padded, taps;
+  const std::int64_t* tap_offsets;
+  const std::int32_t* shift;
+  const float* factor;
+  const float* bias;
+  std::int64_t channels;
+};
+
+// The write-back of 16 channels from c (int16 sums `acc`) to dst (at channel c).
 template <class Dst>
-inline void depthwise16(const Int8DepthwiseJob& job, const Epilogue8& ep, const std::uint8_t* at,
-                        std::int64_t c, Dst* dst) {
-  const Int8DepthwiseWeights& w = *job.weights;
-  __m256i acc = _mm256_setzero_si256();
-  __m256i sum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-  std::int64_t since = 0;
-  for (std::int64_t t = 0; t < w.taps; ++t) {
-    const __m256i x = _mm256_cvtepu8_epi16(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + job.tap_offsets[t] + c)));
-    const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes.data() + t * w.padded + c));
-    acc = _mm256_add_epi16(acc, _mm256_sign_epi16(x, code));
-    if (++since == kDepthwiseFlushTaps || t + 1 == w.taps) {
-      sum[0] = _mm256_add_epi32(sum[0], _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)));
-      sum[1] = _mm256_add_epi32(sum[1], _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1)));
-      acc = _mm256_setzero_si256();
-      since = 0;
-    }
-  }
+inline void depthwise_finish16(const DepthwiseContext& cx, const Epilogue8& ep, __m256i lo,
+                               __m256i hi, std::int64_t c, Dst* dst) {
+  const __m256i sums[2] = {lo, hi};
   for (int half = 0; half < 2; ++half) {
-    const std::int64_t l = 8 * half, valid = job.out.channels - c - l;
-    const __m256 v = finish8_value(ep, sum[half], w.shift.data() + c + l, w.factor.data() + c + l,
-                                   w.bias.data() + c + l);
+    const std::int64_t l = 8 * half, valid = cx.channels - c - l;
+    if (valid <= 0) return;
+    const __m256 v = finish8_value(ep, sums[half], cx.shift + c + l, cx.factor + c + l, cx.bias + c + l);
     if constexpr (std::is_same_v<Dst, std::uint8_t>) {
       finish8_q(ep, v, valid, dst + l);
     } else {
@@ -177,42 +173,152 @@ inline void depthwise16(const Int8DepthwiseJob& job, const Epilogue8& ep, const 
   }
 }
 
-void depthwise_t2u8__avx2_16(const Int8DepthwiseJob& job, std::int64_t channel_begin,
-                             std::int64_t channel_end, std::int64_t pos_begin,
-                             std::int64_t pos_end) {
-  const Int8Output& out = job.out;
+// 32 channels from c at NP positions (tap (0, 0) at at[p]), written to dst[p] (at channel
+// c). kTaps is the tap count (0: cx.taps), at most kDepthwiseFlushTaps: the int16 sums
+// never need widening on the way. Two channel halves x NP positions are independent sums,
+// and each tap's codes are loaded once for all positions.
+template <int kTaps, int NP, class Dst>
+inline void depthwise32(const DepthwiseContext& cx, const Epilogue8& ep, const std::uint8_t* const* at,
+                        std::int64_t c, Dst* const* dst) {
+  __m256i acc[NP][2];
+  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_si256();
+  const std::int64_t taps = kTaps > 0 ? kTaps : cx.taps;
+  const std::int16_t* codes = cx.codes + c;
+  for (std::int64_t t = 0; t < taps; ++t, codes += cx.padded) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 16));
+    const std::int64_t offset = cx.tap_offsets[t] + c;
+    for (int p = 0; p < NP; ++p) {
+      const __m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at[p] + offset)));
+      const __m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at[p] + offset + 16)));
+      acc[p][0] = _mm256_add_epi16(acc[p][0], _mm256_sign_epi16(x0, w0));
+      acc[p][1] = _mm256_add_epi16(acc[p][1], _mm256_sign_epi16(x1, w1));
+    }
+  }
+  for (int p = 0; p < NP; ++p) {
+    for (int h = 0; h < 2; ++h) {
+      depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][h])),
+                         _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][h], 1)), c + 16 * h,
+                         dst[p] + 16 * h);
+    }
+  }
+}
+
+// 16 channels from c at one position, any tap count: int16 sums widened every
+// kDepthwiseFlushTaps taps.
+template <class Dst>
+inline void depthwise16_long(const DepthwiseContext& cx, const Epilogue8& ep, const std::uint8_t* at,
+                             std::int64_t c, Dst* dst) {
+  __m256i acc = _mm256_setzero_si256();
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  std::int64_t since = 0;
+  for (std::int64_t t = 0; t < cx.taps; ++t) {
+    const __m256i x = _mm256_cvtepu8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + cx.tap_offsets[t] + c)));
+    const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cx.codes + t * cx.padded + c));
+    acc = _mm256_add_epi16(acc, _mm256_sign_epi16(x, code));
+    if (++since == kDepthwiseFlushTaps || t + 1 == cx.taps) {
+      lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)));
+      hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1)));
+      acc = _mm256_setzero_si256();
+      since = 0;
+    }
+  }
+  depthwise_finish16(cx, ep, lo, hi, c, dst);
+}
+
+// Positions [pos_begin, pos_end) x channels [c_begin, c_end) (multiples of 32 from c_begin)
+// into `dst_of(pos, oy, ox)`, the destination of channel c_begin.
+template <int kTaps, class Dst, class DstFn>
+void depthwise_run(const Int8DepthwiseJob& job, const DepthwiseContext& cx, const Epilogue8& ep,
+                   std::int64_t c_begin, std::int64_t c_end, std::int64_t pos_begin,
+                   std::int64_t pos_end, const DstFn& dst_of) {
   const std::int64_t row_step = job.stride_h * job.padded_width * job.pitch;
   const std::int64_t col_step = job.stride_w * job.pitch;
-  const std::int64_t end = std::min(channel_end, out.channels);
-  const bool staged = out.q == nullptr && out.channel_stride != 1;
+  const std::uint8_t* const origin = job.origin;
+  const std::int64_t out_w = job.out_w;
+  std::int64_t oy = pos_begin / out_w, ox = pos_begin % out_w;
+  for (std::int64_t pos = pos_begin; pos < pos_end; pos += 2) {
+    const int np = pos + 1 < pos_end ? 2 : 1;
+    const std::uint8_t* at[2];
+    Dst* dst[2];
+    for (int p = 0; p < np; ++p) {
+      at[p] = origin + oy * row_step + ox * col_step;
+      dst[p] = dst_of(pos + p, oy, ox);
+      if (++ox == out_w) {
+        ox = 0;
+        ++oy;
+      }
+    }
+    for (std::int64_t c = c_begin; c < c_end; c += kInt8DepthwiseAlign) {
+      if (cx.taps > kDepthwiseFlushTaps) {
+        for (int p = 0; p < np; ++p) {
+          depthwise16_long(cx, ep, at[p], c, dst[p] + (c - c_begin));
+          depthwise16_long(cx, ep, at[p], c + 16, dst[p] + (c - c_begin) + 16);
+        }
+        continue;
+      }
+      Dst* d[2] = {dst[0] + (c - c_begin), np == 2 ? dst[1] + (c - c_begin) : nullptr};
+      if (np == 2) {
+        depthwise32<kTaps, 2>(cx, ep, at, c, d);
+      } else {
+        depthwise32<kTaps, 1>(cx, ep, at, c, d);
+      }
+    }
+  }
+}
+
+template <int kTaps>
+void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std::int64_t channel_end,
+                    std::int64_t pos_begin, std::int64_t pos_end) {
+  const Int8Output& out = job.out;
+  const Int8DepthwiseWeights& w = *job.weights;
+  const DepthwiseContext cx{w.codes.data(), w.padded,         w.taps,        job.tap_offsets,
+                            w.shift.data(), w.factor.data(), w.bias.data(), out.channels};
   const Epilogue8 ep(out);
+  const std::int64_t end = std::min(channel_end, out.channels);
+  if (out.q != nullptr) {
+    std::uint8_t* const q = out.q;
+    const Int8ImageLayout layout = out.q_layout;
+    depthwise_run<kTaps, std::uint8_t>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+                                       [&](std::int64_t, std::int64_t oy, std::int64_t ox) {
+                                         return q + layout.offset(oy, ox) + channel_begin;
+                                       });
+    return;
+  }
+  if (out.channel_stride == 1) {
+    float* const y = out.y;
+    const std::int64_t stride = out.position_stride;
+    depthwise_run<kTaps, float>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+                                [&](std::int64_t pos, std::int64_t, std::int64_t) {
+                                  return y + pos * stride + channel_begin;
+                                });
+    return;
+  }
+  // Channel-major floats: staged position-major for a chunk of positions and one block of
+  // channels, then written a channel row at a time.
   alignas(32) float stage[kDepthwiseStage * kInt8DepthwiseAlign];
   for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kDepthwiseStage) {
     const std::int64_t chunk_end = std::min(pos_end, chunk + kDepthwiseStage);
     for (std::int64_t c0 = channel_begin; c0 < end; c0 += kInt8DepthwiseAlign) {
-      std::int64_t oy = chunk / job.out_w, ox = chunk % job.out_w;
-      for (std::int64_t pos = chunk; pos < chunk_end; ++pos) {
-        const std::uint8_t* at = job.origin + oy * row_step + ox * col_step;
-        for (std::int64_t c = c0; c < std::min(end, c0 + kInt8DepthwiseAlign); c += 16) {
-          if (staged) {
-            depthwise16(job, ep, at, c, stage + (pos - chunk) * kInt8DepthwiseAlign + (c - c0));
-          } else if (out.q != nullptr) {
-            depthwise16(job, ep, at, c, out.q + out.q_layout.offset(oy, ox) + c);
-          } else {
-            depthwise16(job, ep, at, c, out.y + c * out.channel_stride + pos * out.position_stride);
-          }
-        }
-        if (++ox == job.out_w) {
-          ox = 0;
-          ++oy;
-        }
-      }
-      if (staged) {
-        store_channel_major(stage, kInt8DepthwiseAlign, chunk_end - chunk,
-                            std::min(end, c0 + kInt8DepthwiseAlign) - c0,
-                            out.y + c0 * out.channel_stride + chunk, out.channel_stride);
-      }
+      depthwise_run<kTaps, float>(job, cx, ep, c0, c0 + 1, chunk, chunk_end,
+                                  [&](std::int64_t pos, std::int64_t, std::int64_t) {
+                                    return stage + (pos - chunk) * kInt8DepthwiseAlign;
+                                  });
+      store_channel_major(stage, kInt8DepthwiseAlign, chunk_end - chunk,
+                          std::min(end, c0 + kInt8DepthwiseAlign) - c0,
+                          out.y + c0 * out.channel_stride + chunk, out.channel_stride);
     }
+  }
+}
+
+void depthwise_t2u8__avx2_2x32(const Int8DepthwiseJob& job, std::int64_t channel_begin,
+                               std::int64_t channel_end, std::int64_t pos_begin,
+                               std::int64_t pos_end) {
+  if (job.weights->taps == 9) {
+    depthwise_avx2<9>(job, channel_begin, channel_end, pos_begin, pos_end);
+  } else {
+    depthwise_avx2<0>(job, channel_begin, channel_end, pos_begin, pos_end);
   }
 }
 
@@ -225,8 +331,8 @@ const Int8KernelSet kAvx2Int8{Isa::kAvx2,
                               store_channel_bytes__avx2,
                               "conv_t2u8__avx2_6x16",
                               conv_t2u8__avx2_6x16,
-                              "depthwise_t2u8__avx2_16",
-                              depthwise_t2u8__avx2_16};
+                              "depthwise_t2u8__avx2_2x32",
+                              depthwise_t2u8__avx2_2x32};
 
 }  // namespace
 

@@ -53,10 +53,32 @@ namespace {
 }
 
 // pixel x of the image row at `line` (pitch bytes per pixel), byte c = rows[c * ld + x] for
-// x < width, c < channels.
+// x < width, c < channels (with pitch 4, bytes from `channels` to 4 may be overwritten).
 [[maybe_unused]] inline void store_pixel_major(const std::uint8_t* rows, std::int64_t ld,
                                                std::int64_t width, std::int64_t channels,
                                                std::uint8_t* line, std::int64_t pitch) {
+  if (pitch == 4 && channels <= 4) {
+    // RGB-like inputs: 16 pixels of 4 bytes (missing channels get 128) per 4 x 16 transpose.
+    std::int64_t x = 0;
+    const __m128i fill = _mm_set1_epi8(static_cast<char>(0x80));
+    for (; x + 16 <= width; x += 16) {
+      __m128i r[4];
+      for (int i = 0; i < 4; ++i) {
+        r[i] = i < channels ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + i * ld + x)) : fill;
+      }
+      const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+      const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+      std::uint8_t* d = line + x * 4;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi16(t0, t2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 16), _mm_unpackhi_epi16(t0, t2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 32), _mm_unpacklo_epi16(t1, t3));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 48), _mm_unpackhi_epi16(t1, t3));
+    }
+    for (; x < width; ++x) {
+      for (std::int64_t c = 0; c < channels; ++c) line[x * 4 + c] = rows[c * ld + x];
+    }
+    return;
+  }
   std::int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     std::int64_t x = 0;

@@ -204,7 +204,7 @@ TEST(Int8Kernels, QuantizeImagePlacesGroupsAndBorderInEveryVariant) {
   };
   // Whole 8 x 8 transpose blocks with ragged edges, groups, and no border.
   const Case cases[] = {{6, 2, 4, 3, 5, 1, 2}, {20, 2, 12, 3, 19, 1, 1}, {16, 1, 16, 2, 17, 0, 0},
-                        {3, 1, 4, 4, 9, 2, 1}};
+                        {3, 1, 4, 4, 9, 2, 1}, {3, 1, 4, 3, 37, 1, 1}, {1, 1, 4, 2, 33, 0, 0}};
   std::vector<const Int8KernelSet*> sets = simd_sets();
   sets.push_back(scalar_int8_kernels());
   for (const Case& cs : cases) {
