@@ -160,11 +160,8 @@ void Engine::plan_int8_handoffs() {
   auto is_int8 = [&](std::size_t i) { return int8_conv_[i] != nullptr || int8_depthwise_[i] != nullptr; };
   for (std::size_t i = 0; i < n; ++i) {
     const OpDesc& op = model_.ops[i];
-    // The write-back fuses only clamps; other activations run on float outputs.
-    if (!is_int8(i) || (op.act != Activation::kNone && op.act != Activation::kRelu &&
-                        op.act != Activation::kRelu6)) {
-      continue;
-    }
+    // Activations the write-back does not fuse run on float outputs.
+    if (!is_int8(i) || !int8_fuses(op.act)) continue;
     if (readers[op.output] != 1) continue;
     const std::size_t j = reader_of[op.output];
     const OpDesc& next = model_.ops[j];

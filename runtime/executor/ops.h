@@ -67,6 +67,8 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
 
 // ops_quantized.cpp: linear and conv2d whose record carries an activation scale
 bool has_activation_scale(const OpDesc& op);
+// Whether the 8-bit kernels apply `act` in their write-back (so an 8-bit handoff may follow).
+bool int8_fuses(Activation act);
 Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 

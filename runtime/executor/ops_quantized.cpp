@@ -5,7 +5,7 @@
 // matches PyTorch bit for bit) into an 8-bit image (kernels/ternary_int8.h: pixel-major
 // bytes q + 128 with a border of quantized zeros as wide as the padding), and the kernels
 // run the convolution directly on it, writing y = acc * (s_in * scale[o]) + bias with the
-// fused ReLU/ReLU6 straight into the NCHW (or row-major) float output. A linear layer is a
+// fused ReLU/ReLU6/GELU straight into the NCHW (or row-major) float output. A linear layer is a
 // 1x1 convolution over its rows; depthwise convolutions run their own kernel. Other
 // activations run on the float output afterwards. Layers with float weights (quantization
 // "none") only fake-quantize their input (x_hat = q * s) and then take the float path.
@@ -53,7 +53,7 @@ Status run_fake_quantized(const OpDesc& op, const OpContext& ctx, const Inputs& 
                                     : run_conv2d(float_op, ctx, float_in, out);
 }
 
-// The fused clamp of `act` (ReLU, ReLU6); other activations are applied afterwards.
+// The fused activation of `act` (ReLU, ReLU6, GELU); others are applied afterwards.
 Int8Output output_for(Activation act, std::int64_t channels) {
   Int8Output out;
   out.channels = channels;
@@ -62,6 +62,7 @@ Int8Output output_for(Activation act, std::int64_t channels) {
     out.lo = 0.0f;
     if (act == Activation::kRelu6) out.hi = 6.0f;
   }
+  out.gelu = act == Activation::kGelu;
   return out;
 }
 
@@ -83,9 +84,7 @@ Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> 
 }
 
 void finish_activation(Activation act, Tensor& out) {
-  if (act != Activation::kNone && act != Activation::kRelu && act != Activation::kRelu6) {
-    apply_activation(act, out.data.data(), out.numel());
-  }
+  if (!int8_fuses(act)) apply_activation(act, out.data.data(), out.numel());
 }
 
 // Calls fn(block_begin, block_end, pos_begin, pos_end) over blocks [0, blocks) x positions
@@ -114,6 +113,11 @@ void split(const OpContext& ctx, bool inline_only, std::int64_t blocks, std::int
 }
 
 }  // namespace
+
+bool int8_fuses(Activation act) {
+  return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6 ||
+         act == Activation::kGelu;
+}
 
 bool has_activation_scale(const OpDesc& op) {
   return (op.kind == OpKind::kLinear || op.kind == OpKind::kConv2d) && op.floats.size() == 1;

@@ -143,12 +143,14 @@ Int8DepthwiseWeights prepare_int8_depthwise(const TernaryMatrix& m, float input_
                                             const float* bias);
 
 // Where the outputs go. Output channel o (of those a job covers) at position p (p = oy *
-// out_w + ox) is y = clamp(acc * factor[o] + bias[o], lo, hi), written as float32 to
+// out_w + ox) is y = clamp(acc * factor[o] + bias[o], lo, hi) (or, with `gelu`,
+// gelu_erf(acc * factor[o] + bias[o]), kernels/gelu.h), written as float32 to
 // y[o * channel_stride + p * position_stride], or, with `q`, as
 // clamp(round_half_to_even(y / q_scale), -127, 127) + 128 to
 // q[q_layout.offset(oy, ox) + o]. Channels at or past `channels` are not written.
 struct Int8Output {
   bool clamp = false;  // fused ReLU (lo 0) or ReLU6 (lo 0, hi 6)
+  bool gelu = false;   // fused GELU (erf form), instead of a clamp
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
   std::int64_t channels = 0;

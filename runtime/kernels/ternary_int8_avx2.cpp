@@ -17,6 +17,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/gelu.h"
 #include "kernels/ternary_int8.h"
 #include "kernels/ternary_int8_output.h"
 #include "kernels/ternary_int8_transpose.h"
@@ -45,12 +46,27 @@ void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t
   for (; i < n; ++i) q[i] = quantize_one(x[i], scale);
 }
 
+// gelu_erf (kernels/gelu.h) on 8 lanes: the same operations in the same order.
+inline __m256 gelu8(__m256 x) {
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(kInvSqrt2));
+  const __m256 c = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-kErfBound)), _mm256_set1_ps(kErfBound));
+  const __m256 z = _mm256_mul_ps(c, c);
+  __m256 p = _mm256_set1_ps(kErfP[0]), q = _mm256_set1_ps(kErfQ[0]);
+  for (int i = 1; i < 6; ++i) {
+    p = _mm256_add_ps(_mm256_mul_ps(p, z), _mm256_set1_ps(kErfP[i]));
+    q = _mm256_add_ps(_mm256_mul_ps(q, z), _mm256_set1_ps(kErfQ[i]));
+  }
+  const __m256 erf = _mm256_div_ps(_mm256_mul_ps(c, p), q);
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
+}
+
 // The write-back's constants (Int8Output), held in registers.
 struct Epilogue8 {
-  bool clamp, quantized;
+  bool clamp, gelu, quantized;
   __m256 lo, hi, scale;
   explicit Epilogue8(const Int8Output& out)
       : clamp(out.clamp),
+        gelu(out.gelu),
         quantized(out.q != nullptr),
         lo(_mm256_set1_ps(out.lo)),
         hi(_mm256_set1_ps(out.hi)),
@@ -65,7 +81,11 @@ inline __m256 finish8_value(const Epilogue8& ep, __m256i sum, const std::int32_t
   const __m256i exact = _mm256_sub_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
   __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor)),
                            _mm256_loadu_ps(bias));
-  if (ep.clamp) v = _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
+  if (ep.clamp) {
+    v = _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
+  } else if (ep.gelu) {
+    v = gelu8(v);
+  }
   return v;
 }
 

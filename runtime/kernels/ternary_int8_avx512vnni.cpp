@@ -16,6 +16,7 @@
 
 #include <cstring>
 
+#include "kernels/gelu.h"
 #include "kernels/ternary_int8.h"
 #include "kernels/ternary_int8_transpose.h"
 
@@ -42,10 +43,11 @@ struct Vnni {
 
   // The write-back's constants (Int8Output), held in registers.
   struct Epilogue {
-    bool clamp, quantized;
+    bool clamp, gelu, quantized;
     __m512 lo, hi, scale;
     explicit Epilogue(const Int8Output& out)
         : clamp(out.clamp),
+          gelu(out.gelu),
           quantized(out.q != nullptr),
           lo(_mm512_set1_ps(out.lo)),
           hi(_mm512_set1_ps(out.hi)),
@@ -60,8 +62,25 @@ struct Vnni {
     const __m512i exact = _mm512_sub_epi32(sum, _mm512_loadu_si512(shift));
     __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor)),
                              _mm512_loadu_ps(bias));
-    if (ep.clamp) v = _mm512_min_ps(_mm512_max_ps(v, ep.lo), ep.hi);
+    if (ep.clamp) {
+      v = _mm512_min_ps(_mm512_max_ps(v, ep.lo), ep.hi);
+    } else if (ep.gelu) {
+      v = gelu16(v);
+    }
     return v;
+  }
+  // gelu_erf (kernels/gelu.h) on 16 lanes: the same operations in the same order.
+  static __m512 gelu16(__m512 x) {
+    const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(kInvSqrt2));
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-kErfBound)), _mm512_set1_ps(kErfBound));
+    const __m512 z = _mm512_mul_ps(c, c);
+    __m512 p = _mm512_set1_ps(kErfP[0]), q = _mm512_set1_ps(kErfQ[0]);
+    for (int i = 1; i < 6; ++i) {
+      p = _mm512_add_ps(_mm512_mul_ps(p, z), _mm512_set1_ps(kErfP[i]));
+      q = _mm512_add_ps(_mm512_mul_ps(q, z), _mm512_set1_ps(kErfQ[i]));
+    }
+    const __m512 erf = _mm512_div_ps(_mm512_mul_ps(c, p), q);
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
   }
   // The write-back of one sub-block of 16 channels, of which `valid` exist: float to y
   // (channels contiguous) or quantized to q.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/gelu.h"
 #include "kernels/ternary_int8.h"
 
 namespace triton_rt::kernels {
@@ -31,6 +32,8 @@ namespace {
   if (out.clamp) {
     y = y > out.lo ? y : out.lo;
     y = y < out.hi ? y : out.hi;
+  } else if (out.gelu) {
+    y = gelu_erf(y);
   }
   return y;
 }

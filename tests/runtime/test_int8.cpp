@@ -12,6 +12,7 @@
 
 #include "executor/engine.h"
 #include "format/packing.h"
+#include "kernels/gelu.h"
 #include "kernels/ternary_int8.h"
 #include "test_support.h"
 #include "tpk_builder.h"
@@ -267,7 +268,9 @@ ConvRun run_conv(const Int8KernelSet& set, const ConvSetup& s, OutputKind kind, 
     job.tap_offsets = s.taps.data();
     job.out_w = s.ow;
     job.out.channels = k.og;
-    if (act != Activation::kNone) {
+    if (act == Activation::kGelu) {
+      job.out.gelu = true;
+    } else if (act != Activation::kNone) {
       job.out.clamp = true;
       job.out.lo = 0.0f;
       if (act == Activation::kRelu6) job.out.hi = 6.0f;
@@ -324,7 +327,7 @@ TEST(Int8Kernels, EveryConvVariantMatchesTheReferenceOnRaggedShapes) {
       const std::int64_t ranges[][4] = {{0, blocks, 0, p}, {blocks > 1 ? 1 : 0, blocks, p > 3 ? 1 : 0, p > 3 ? p - 2 : p}};
       for (const auto& range : ranges) {
         for (OutputKind kind : {OutputKind::kChannelMajor, OutputKind::kPositionMajor, OutputKind::kQuantized}) {
-          for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
+          for (Activation act : {Activation::kNone, Activation::kRelu, Activation::kRelu6, Activation::kGelu}) {
             // The scalar set's sub-blocks are 8 channels: cover the same channels.
             const std::int64_t scale = set->lanes / ref.lanes;
             const ConvRun want = run_conv(ref, s, kind, act, range[0] * scale, range[1] * scale, range[2], range[3]);
@@ -667,11 +670,12 @@ TEST_P(Int8EachIsa, HandoffChainsMatchTheFloatPipeline) {
   }
 }
 
+// GELU (fused into the write-back, then handed on in 8 bits), ReLU6, none.
 TEST_P(Int8EachIsa, LinearHandoffsMatchTheFloatPipeline) {
   std::mt19937 rng(19);
   const std::int64_t batch = 7;
   const std::int64_t sizes[] = {70, 40, 33, 5};
-  const Activation acts[] = {Activation::kRelu, Activation::kRelu6, Activation::kNone};
+  const Activation acts[] = {Activation::kGelu, Activation::kRelu6, Activation::kNone};
   const float scales_in[] = {0.02f, 0.04f, 0.05f};
   Tensor x({batch, sizes[0]});
   x.data = random_floats(x.numel(), rng);
@@ -691,7 +695,7 @@ TEST_P(Int8EachIsa, LinearHandoffsMatchTheFloatPipeline) {
           acc += codes[static_cast<std::size_t>(o * in + k)] * quantize_one(want[static_cast<std::size_t>(r * in + k)], scales_in[i]);
         }
         float v = static_cast<float>(acc) * (scales_in[i] * scales[o]) + bias[o];
-        if (acts[i] == Activation::kRelu) v = std::max(0.0f, v);
+        if (acts[i] == Activation::kGelu) v = gelu_erf(v);
         if (acts[i] == Activation::kRelu6) v = std::min(6.0f, std::max(0.0f, v));
         next[static_cast<std::size_t>(r * out + o)] = v;
       }

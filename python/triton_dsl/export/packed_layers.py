@@ -121,7 +121,7 @@ def attention(b, node: fx.Node, m: nn.Module) -> None:
         return out
 
     qkv_weight = weight_tensor(b, m.qkv)
-    qkv = value("linear", [b.val(x)], (batch, n, 3 * e),
+    qkv = value("linear", [b.val(x)], (batch, n, 3 * e), floats=input_scale(m.qkv),
                 tensors=[qkv_weight, bias_tensor(b, m.qkv)])
     heads = value("reshape", [qkv], (batch, n, 3, h, d), ints=[0, 0, 3, h, d])
     heads = value("permute", [heads], (3, batch, h, n, d), ints=[2, 0, 3, 1, 4])
@@ -136,7 +136,8 @@ def attention(b, node: fx.Node, m: nn.Module) -> None:
     merged = value("reshape", [merged], (batch, n, e), ints=[0, 0, e])
     out = b.graph.add_value(b.shape(node))
     proj_weight = weight_tensor(b, m.proj)
-    b.emit(Op("linear", [merged], out, tensors=[proj_weight, bias_tensor(b, m.proj)]))
+    b.emit(Op("linear", [merged], out, floats=input_scale(m.proj),
+              tensors=[proj_weight, bias_tensor(b, m.proj)]))
     b.value_of[node] = out
     b.creator[out] = node
 
