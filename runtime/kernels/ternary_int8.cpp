@@ -109,11 +109,17 @@ Int8DepthwiseWeights prepare_int8_depthwise(const TernaryMatrix& m, float input_
   w.shift.assign(static_cast<std::size_t>(w.padded), 0);
   w.factor.assign(static_cast<std::size_t>(w.padded), 0.0f);
   w.bias.assign(static_cast<std::size_t>(w.padded), 0.0f);
+  w.pair_codes.assign(static_cast<std::size_t>(w.pairs() * w.padded * 2), 0);
   for (std::int64_t c = 0; c < w.channels; ++c) {
     std::int32_t sum = 0;
+    // Channel c's byte pair within its block of 32: which register (lo/hi) and where.
+    const std::int64_t block = c / 32, lane = c % 32;
+    const std::int64_t half = (lane / 8) % 2, slot = (lane / 16) * 8 + lane % 8;
     for (std::int64_t t = 0; t < w.taps; ++t) {
       const std::int8_t code = code_at(m, c, t);
       w.codes[static_cast<std::size_t>(t * w.padded + c)] = code;
+      w.pair_codes[static_cast<std::size_t>(((t / 2 * (w.padded / 32) + block) * 2 + half) * 32 +
+                                            2 * slot + t % 2)] = code;
       sum += code;
     }
     w.shift[static_cast<std::size_t>(c)] = 128 * sum;

@@ -133,6 +133,12 @@ struct Int8DepthwiseWeights {
   std::int64_t padded = 0;  // channels rounded up to kInt8DepthwiseAlign
   std::int64_t taps = 0;
   std::vector<std::int16_t> codes;  // [taps][padded]
+  // The codes of taps 2i and 2i + 1 interleaved per channel, in the byte order vpunpcklbw /
+  // vpunpckhbw give two registers of 32 channels' input bytes (so one vpmaddubsw sums both
+  // taps): [pair][padded / 32][lo, hi][32]. `lo` holds channels 0-7 and 16-23 of the block,
+  // `hi` 8-15 and 24-31, each as (tap 2i, tap 2i + 1) byte pairs; a missing last tap is 0.
+  std::vector<std::int8_t> pair_codes;
+  std::int64_t pairs() const { return (taps + 1) / 2; }
   std::vector<std::int32_t> shift;  // [padded], as in Int8ConvWeights
   std::vector<float> factor;        // [padded]
   std::vector<float> bias;          // [padded]

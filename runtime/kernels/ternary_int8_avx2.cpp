@@ -6,14 +6,15 @@
 // 4 codes: int16 pairs of at most 2 * 255 in magnitude, added in int16 (one instruction per
 // 32 products instead of vpmaddwd + vpaddd) and widened to int32 with vpmaddwd by ones every
 // 64 steps. 12 accumulators, 2 code registers and the broadcast use 15 of the 16 ymm.
-// Depthwise: 2 positions x 32 channels (two registers of 16) at a time; (q + 128)
-// zero-extended to int16 and multiplied by its code with vpsignw, summed in int16 (at most
-// 255 per tap: layers of more than 128 taps widen on the way).
+// Depthwise: 2 positions x 32 channels at a time; two taps' bytes interleaved and summed
+// with their codes by one vpmaddubsw per 16 channels, in int16 (at most 255 per tap: layers
+// of more than 128 taps widen on the way, through vpsignw on zero-extended bytes).
 // NCHW float outputs are staged position-major and written a channel row at a time, and
 // quantized channel rows go into an image through 8 x 8 byte transposes
 // (ternary_int8_transpose.h).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -60,39 +61,44 @@ inline __m256 gelu8(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
-// The write-back's constants (Int8Output), held in registers.
+// The write-back's constants (Int8Output), held in registers. A quantized output clamps
+// once, after the division: clamp(y, lo, hi) / s then clamped to +-127 equals y / s
+// clamped to [max(lo / s, -127), min(hi / s, 127)], since a correctly rounded division
+// is monotonic (so q_lo, q_hi replace two clamps).
 struct Epilogue8 {
   bool clamp, gelu, quantized;
-  __m256 lo, hi, scale;
+  __m256 lo, hi, scale, q_lo, q_hi;
   explicit Epilogue8(const Int8Output& out)
       : clamp(out.clamp),
         gelu(out.gelu),
         quantized(out.q != nullptr),
         lo(_mm256_set1_ps(out.lo)),
         hi(_mm256_set1_ps(out.hi)),
-        scale(_mm256_set1_ps(out.q_scale)) {}
+        scale(_mm256_set1_ps(out.q_scale)),
+        q_lo(_mm256_set1_ps(out.clamp ? std::max(out.lo / out.q_scale, -kInt8Max) : -kInt8Max)),
+        q_hi(_mm256_set1_ps(out.clamp ? std::min(out.hi / out.q_scale, kInt8Max) : kInt8Max)) {}
 };
 
 // The write-back of one sub-block of 8 channels, of which `valid` exist (Int8Output):
-// y = clamp(acc * factor + bias), stored as float (channels contiguous) or quantized.
-// Pointers are at the sub-block's first channel.
-inline __m256 finish8_value(const Epilogue8& ep, __m256i sum, const std::int32_t* shift,
-                            const float* factor, const float* bias) {
+// y = acc * factor + bias (finish8_affine), then the activation and a float store
+// (finish8_float, channels contiguous) or quantization (finish8_q). Pointers are at the
+// sub-block's first channel.
+inline __m256 finish8_affine(__m256i sum, const std::int32_t* shift, const float* factor,
+                             const float* bias) {
   const __m256i exact = _mm256_sub_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
-  __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor)),
-                           _mm256_loadu_ps(bias));
-  if (ep.clamp) {
-    v = _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
-  } else if (ep.gelu) {
-    v = gelu8(v);
-  }
-  return v;
+  return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor)),
+                       _mm256_loadu_ps(bias));
 }
 
-inline void finish8_q(const Epilogue8& ep, __m256 v, std::int64_t valid, std::uint8_t* q) {
+inline __m256 finish8_activate(const Epilogue8& ep, __m256 v) {
+  if (ep.clamp) return _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
+  return ep.gelu ? gelu8(v) : v;
+}
+
+inline void finish8_q(const Epilogue8& ep, __m256 affine, std::int64_t valid, std::uint8_t* q) {
   if (valid <= 0) return;
-  v = _mm256_div_ps(v, ep.scale);
-  v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-kInt8Max)), _mm256_set1_ps(kInt8Max));
+  __m256 v = _mm256_div_ps(ep.gelu ? gelu8(affine) : affine, ep.scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, ep.q_lo), ep.q_hi);  // max(NaN, lo) is lo, as in the scalar
   const __m256i i32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(128));
   const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
   const __m128i bytes = _mm_packus_epi16(i16, i16);
@@ -135,11 +141,11 @@ struct Avx2 {
   using Epilogue = Epilogue8;
   static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
                            const std::int32_t* shift, const float* factor, const float* bias) {
-    if (valid > 0) finish8_float(finish8_value(ep, sum, shift, factor, bias), valid, y);
+    if (valid > 0) finish8_float(finish8_activate(ep, finish8_affine(sum, shift, factor, bias)), valid, y);
   }
   static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
                        const std::int32_t* shift, const float* factor, const float* bias) {
-    if (valid > 0) finish8_q(ep, finish8_value(ep, sum, shift, factor, bias), valid, q);
+    if (valid > 0) finish8_q(ep, finish8_affine(sum, shift, factor, bias), valid, q);
   }
   static void store_channel_major(const float* stage, std::int64_t ld, std::int64_t positions,
                                   std::int64_t channels, float* y, std::int64_t channel_stride) {
@@ -168,7 +174,8 @@ constexpr std::int64_t kDepthwiseStage = 32;
 // What a depthwise call reads, in locals (the write-back's byte stores alias everything).
 struct DepthwiseContext {
   const std::int16_t* codes;
-  std::int64_t padded, taps;
+  const std::int8_t* pair_codes;
+  std::int64_t padded, taps, pairs;
   const std::int64_t* tap_offsets;
   const std::int32_t* shift;
   const float* factor;
@@ -176,7 +183,8 @@ struct DepthwiseContext {
   std::int64_t channels;
 };
 
-// The write-back of 16 channels from c (int16 sums `acc`) to dst (at channel c).
+// The write-back of 16 channels from c (int32 sums of channels c..c+7 and c+8..c+15) to dst
+// (at channel c).
 template <class Dst>
 inline void depthwise_finish16(const DepthwiseContext& cx, const Epilogue8& ep, __m256i lo,
                                __m256i hi, std::int64_t c, Dst* dst) {
@@ -184,43 +192,47 @@ inline void depthwise_finish16(const DepthwiseContext& cx, const Epilogue8& ep, 
   for (int half = 0; half < 2; ++half) {
     const std::int64_t l = 8 * half, valid = cx.channels - c - l;
     if (valid <= 0) return;
-    const __m256 v = finish8_value(ep, sums[half], cx.shift + c + l, cx.factor + c + l, cx.bias + c + l);
+    const __m256 v = finish8_affine(sums[half], cx.shift + c + l, cx.factor + c + l, cx.bias + c + l);
     if constexpr (std::is_same_v<Dst, std::uint8_t>) {
       finish8_q(ep, v, valid, dst + l);
     } else {
-      finish8_float(v, valid, dst + l);
+      finish8_float(finish8_activate(ep, v), valid, dst + l);
     }
   }
 }
 
 // 32 channels from c at NP positions (tap (0, 0) at at[p]), written to dst[p] (at channel
-// c). kTaps is the tap count (0: cx.taps), at most kDepthwiseFlushTaps: the int16 sums
-// never need widening on the way. Two channel halves x NP positions are independent sums,
-// and each tap's codes are loaded once for all positions.
-template <int kTaps, int NP, class Dst>
+// c). kPairs is the number of tap pairs (0: cx.pairs), at most kDepthwiseFlushTaps / 2:
+// the int16 sums never need widening on the way. Per pair, the two taps' bytes are
+// interleaved (vpunpck{l,h}bw) and one vpmaddubsw per 16 channels multiplies both by their
+// codes (pair_codes); each pair's codes are loaded once for all positions. An odd last tap
+// pairs with itself under zero codes.
+template <int kPairs, int NP, class Dst>
 inline void depthwise32(const DepthwiseContext& cx, const Epilogue8& ep, const std::uint8_t* const* at,
                         std::int64_t c, Dst* const* dst) {
   __m256i acc[NP][2];
   for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_si256();
-  const std::int64_t taps = kTaps > 0 ? kTaps : cx.taps;
-  const std::int16_t* codes = cx.codes + c;
-  for (std::int64_t t = 0; t < taps; ++t, codes += cx.padded) {
-    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
-    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 16));
-    const std::int64_t offset = cx.tap_offsets[t] + c;
+  const std::int64_t pairs = kPairs > 0 ? kPairs : cx.pairs;
+  const std::int8_t* codes = cx.pair_codes + c * 2;  // block c / 32 of pair 0
+  for (std::int64_t i = 0; i < pairs; ++i, codes += cx.padded * 2) {
+    const __m256i w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32));
+    const std::int64_t t0 = 2 * i, t1 = std::min(2 * i + 1, cx.taps - 1);
+    const std::int64_t o0 = cx.tap_offsets[t0] + c, o1 = cx.tap_offsets[t1] + c;
     for (int p = 0; p < NP; ++p) {
-      const __m256i x0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at[p] + offset)));
-      const __m256i x1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(at[p] + offset + 16)));
-      acc[p][0] = _mm256_add_epi16(acc[p][0], _mm256_sign_epi16(x0, w0));
-      acc[p][1] = _mm256_add_epi16(acc[p][1], _mm256_sign_epi16(x1, w1));
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[p] + o0));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[p] + o1));
+      acc[p][0] = _mm256_add_epi16(acc[p][0], _mm256_maddubs_epi16(_mm256_unpacklo_epi8(a, b), w_lo));
+      acc[p][1] = _mm256_add_epi16(acc[p][1], _mm256_maddubs_epi16(_mm256_unpackhi_epi8(a, b), w_hi));
     }
   }
+  // acc[p][0] holds channels 0-7 and 16-23, acc[p][1] 8-15 and 24-31.
   for (int p = 0; p < NP; ++p) {
-    for (int h = 0; h < 2; ++h) {
-      depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][h])),
-                         _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][h], 1)), c + 16 * h,
-                         dst[p] + 16 * h);
-    }
+    depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][0])),
+                       _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][1])), c, dst[p]);
+    depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][0], 1)),
+                       _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][1], 1)), c + 16,
+                       dst[p] + 16);
   }
 }
 
@@ -249,7 +261,7 @@ inline void depthwise16_long(const DepthwiseContext& cx, const Epilogue8& ep, co
 
 // Positions [pos_begin, pos_end) x channels [c_begin, c_end) (multiples of 32 from c_begin)
 // into `dst_of(pos, oy, ox)`, the destination of channel c_begin.
-template <int kTaps, class Dst, class DstFn>
+template <int kPairs, class Dst, class DstFn>
 void depthwise_run(const Int8DepthwiseJob& job, const DepthwiseContext& cx, const Epilogue8& ep,
                    std::int64_t c_begin, std::int64_t c_end, std::int64_t pos_begin,
                    std::int64_t pos_end, const DstFn& dst_of) {
@@ -280,27 +292,28 @@ void depthwise_run(const Int8DepthwiseJob& job, const DepthwiseContext& cx, cons
       }
       Dst* d[2] = {dst[0] + (c - c_begin), np == 2 ? dst[1] + (c - c_begin) : nullptr};
       if (np == 2) {
-        depthwise32<kTaps, 2>(cx, ep, at, c, d);
+        depthwise32<kPairs, 2>(cx, ep, at, c, d);
       } else {
-        depthwise32<kTaps, 1>(cx, ep, at, c, d);
+        depthwise32<kPairs, 1>(cx, ep, at, c, d);
       }
     }
   }
 }
 
-template <int kTaps>
+template <int kPairs>
 void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std::int64_t channel_end,
                     std::int64_t pos_begin, std::int64_t pos_end) {
   const Int8Output& out = job.out;
   const Int8DepthwiseWeights& w = *job.weights;
-  const DepthwiseContext cx{w.codes.data(), w.padded,         w.taps,        job.tap_offsets,
-                            w.shift.data(), w.factor.data(), w.bias.data(), out.channels};
+  const DepthwiseContext cx{w.codes.data(), w.pair_codes.data(), w.padded,        w.taps,
+                            w.pairs(),      job.tap_offsets,     w.shift.data(),  w.factor.data(),
+                            w.bias.data(),  out.channels};
   const Epilogue8 ep(out);
   const std::int64_t end = std::min(channel_end, out.channels);
   if (out.q != nullptr) {
     std::uint8_t* const q = out.q;
     const Int8ImageLayout layout = out.q_layout;
-    depthwise_run<kTaps, std::uint8_t>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+    depthwise_run<kPairs, std::uint8_t>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
                                        [&](std::int64_t, std::int64_t oy, std::int64_t ox) {
                                          return q + layout.offset(oy, ox) + channel_begin;
                                        });
@@ -309,7 +322,7 @@ void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std
   if (out.channel_stride == 1) {
     float* const y = out.y;
     const std::int64_t stride = out.position_stride;
-    depthwise_run<kTaps, float>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+    depthwise_run<kPairs, float>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
                                 [&](std::int64_t pos, std::int64_t, std::int64_t) {
                                   return y + pos * stride + channel_begin;
                                 });
@@ -321,7 +334,7 @@ void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std
   for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kDepthwiseStage) {
     const std::int64_t chunk_end = std::min(pos_end, chunk + kDepthwiseStage);
     for (std::int64_t c0 = channel_begin; c0 < end; c0 += kInt8DepthwiseAlign) {
-      depthwise_run<kTaps, float>(job, cx, ep, c0, c0 + 1, chunk, chunk_end,
+      depthwise_run<kPairs, float>(job, cx, ep, c0, c0 + 1, chunk, chunk_end,
                                   [&](std::int64_t pos, std::int64_t, std::int64_t) {
                                     return stage + (pos - chunk) * kInt8DepthwiseAlign;
                                   });
@@ -336,7 +349,7 @@ void depthwise_t2u8__avx2_2x32(const Int8DepthwiseJob& job, std::int64_t channel
                                std::int64_t channel_end, std::int64_t pos_begin,
                                std::int64_t pos_end) {
   if (job.weights->taps == 9) {
-    depthwise_avx2<9>(job, channel_begin, channel_end, pos_begin, pos_end);
+    depthwise_avx2<5>(job, channel_begin, channel_end, pos_begin, pos_end);
   } else {
     depthwise_avx2<0>(job, channel_begin, channel_end, pos_begin, pos_end);
   }

@@ -14,6 +14,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/gelu.h"
@@ -42,32 +43,28 @@ struct Vnni {
   static Sum widen(Sum sum, Acc acc) { return _mm512_add_epi32(sum, acc); }
 
   // The write-back's constants (Int8Output), held in registers.
+  // q_lo, q_hi: one clamp after the division for quantized outputs, as in the AVX2 file.
   struct Epilogue {
     bool clamp, gelu, quantized;
-    __m512 lo, hi, scale;
+    __m512 lo, hi, scale, q_lo, q_hi;
     explicit Epilogue(const Int8Output& out)
         : clamp(out.clamp),
           gelu(out.gelu),
           quantized(out.q != nullptr),
           lo(_mm512_set1_ps(out.lo)),
           hi(_mm512_set1_ps(out.hi)),
-          scale(_mm512_set1_ps(out.q_scale)) {}
+          scale(_mm512_set1_ps(out.q_scale)),
+          q_lo(_mm512_set1_ps(out.clamp ? std::max(out.lo / out.q_scale, -kInt8Max) : -kInt8Max)),
+          q_hi(_mm512_set1_ps(out.clamp ? std::min(out.hi / out.q_scale, kInt8Max) : kInt8Max)) {}
   };
   static __mmask16 lanes_mask(std::int64_t valid) {
     return valid >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u);
   }
-  // y = clamp(acc * factor + bias) for one sub-block (pointers at its first channel).
-  static __m512 value(const Epilogue& ep, Sum sum, const std::int32_t* shift, const float* factor,
-                      const float* bias) {
+  // acc * factor + bias for one sub-block (pointers at its first channel).
+  static __m512 affine(Sum sum, const std::int32_t* shift, const float* factor, const float* bias) {
     const __m512i exact = _mm512_sub_epi32(sum, _mm512_loadu_si512(shift));
-    __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor)),
-                             _mm512_loadu_ps(bias));
-    if (ep.clamp) {
-      v = _mm512_min_ps(_mm512_max_ps(v, ep.lo), ep.hi);
-    } else if (ep.gelu) {
-      v = gelu16(v);
-    }
-    return v;
+    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_loadu_ps(factor)),
+                         _mm512_loadu_ps(bias));
   }
   // gelu_erf (kernels/gelu.h) on 16 lanes: the same operations in the same order.
   static __m512 gelu16(__m512 x) {
@@ -87,13 +84,20 @@ struct Vnni {
   static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
                            const std::int32_t* shift, const float* factor, const float* bias) {
     if (valid <= 0) return;
-    _mm512_mask_storeu_ps(y, lanes_mask(valid), value(ep, sum, shift, factor, bias));
+    __m512 v = affine(sum, shift, factor, bias);
+    if (ep.clamp) {
+      v = _mm512_min_ps(_mm512_max_ps(v, ep.lo), ep.hi);
+    } else if (ep.gelu) {
+      v = gelu16(v);
+    }
+    _mm512_mask_storeu_ps(y, lanes_mask(valid), v);
   }
   static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
                        const std::int32_t* shift, const float* factor, const float* bias) {
     if (valid <= 0) return;
-    __m512 v = _mm512_div_ps(value(ep, sum, shift, factor, bias), ep.scale);
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-kInt8Max)), _mm512_set1_ps(kInt8Max));
+    const __m512 y = affine(sum, shift, factor, bias);
+    __m512 v = _mm512_div_ps(ep.gelu ? gelu16(y) : y, ep.scale);
+    v = _mm512_min_ps(_mm512_max_ps(v, ep.q_lo), ep.q_hi);  // max(NaN, lo) is lo
     // cvtps rounds to nearest even (the default MXCSR mode); the results are in [1, 255].
     const __m512i i32 = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
     _mm_mask_storeu_epi8(q, lanes_mask(valid), _mm512_cvtusepi32_epi8(i32));
