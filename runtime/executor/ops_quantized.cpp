@@ -218,6 +218,13 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   layout.height = h, layout.width = wd, layout.pad_h = ph, layout.pad_w = pw;
   const std::int64_t group_pitch = depthwise ? 1 : ctx.int8_conv->group_in_padded;
   layout.pitch = depthwise ? kernels::round_up(c, kernels::kInt8StepBytes) : groups * group_pitch;
+  // Padded images are bounded like results (the padding comes from the file); every tap
+  // offset then lies inside the image.
+  if (!layout.fits(ctx.max_elements)) {
+    return Status::error("conv2d input " + shape_string(x.shape) + " padded by " +
+                         std::to_string(ph) + "x" + std::to_string(pw) + " exceeds the limit of " +
+                         std::to_string(ctx.max_elements) + " elements");
+  }
   std::vector<std::int64_t> taps;
   for (std::int64_t i = 0; i < kh; ++i) {
     for (std::int64_t j = 0; j < kw; ++j) taps.push_back((i * dh * layout.padded_width() + j * dw) * layout.pitch);
@@ -230,6 +237,11 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   if (ctx.int8_output != nullptr) {
     next.height = oh, next.width = ow, next.pitch = ctx.int8_output->pitch;
     next.pad_h = ctx.int8_output->pad_h, next.pad_w = ctx.int8_output->pad_w;
+    if (!next.fits(ctx.max_elements)) {
+      return Status::error("conv2d result [" + std::to_string(n) + ", " + std::to_string(o) + ", " +
+                           std::to_string(oh) + ", " + std::to_string(ow) + "] padded for the next layer exceeds the limit of " +
+                           std::to_string(ctx.max_elements) + " elements");
+    }
     if (Status st = allocate_q8(ctx, out, {n, o, oh, ow}, n, next.bytes()); !st.ok()) return st;
   } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
     return st;

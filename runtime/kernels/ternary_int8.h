@@ -62,6 +62,14 @@ struct Int8ImageLayout {
   std::int64_t offset(std::int64_t y, std::int64_t x) const {
     return ((y + pad_h) * padded_width() + x + pad_w) * pitch;
   }
+  // Whether bytes() is at most `limit` (computed without overflow, for shapes from files).
+  bool fits(std::int64_t limit) const {
+    std::int64_t rows = 0, cols = 0, n = 0;
+    return !__builtin_add_overflow(height, 2 * pad_h, &rows) &&
+           !__builtin_add_overflow(width, 2 * pad_w, &cols) &&
+           !__builtin_mul_overflow(rows, cols, &n) && !__builtin_mul_overflow(n, pitch, &n) &&
+           n <= limit;
+  }
 };
 
 // q[i] = clamp(round_half_to_even(x[i] / scale), -127, 127) + 128 for i in [0, n). The

@@ -724,6 +724,29 @@ TEST_P(Int8EachIsa, LinearHandoffsMatchTheFloatPipeline) {
 
 INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa, ::testing::Values("scalar", "avx2", "avx512bw", "avx512"));
 
+TEST(Int8Executor, PaddedImagesObeyTheTensorLimit) {
+  // A 6x6 output (36 elements) is within a limit of 100, its 8x8x4-byte padded input image
+  // is not: an error, like an oversized result.
+  std::mt19937 rng(23);
+  TpkBuilder b;
+  const auto vx = b.value({1, 1, 6, 6}), vy = b.value({1, 1, 6, 6});
+  b.op(OpKind::kConv2d, {vx}, vy, {3, 3, 1, 1, 1, 1, 1, 1, 1}, {0.1f},
+       {b.ternary_tensor(random_codes(9, rng), 1, 9, {1.0f}, true), format::kAbsent});
+  b.input(vx);
+  b.output(vy);
+  EngineOptions options;
+  options.threads = 1;
+  options.max_tensor_elements = 100;
+  auto engine = Engine::from_bytes(b.bytes(), options);
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  Tensor x({1, 1, 6, 6});
+  x.data = random_floats(36, rng);
+  auto out = engine.value()->run({x});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.message().find("padded by 1x1 exceeds the limit of 100 elements"), std::string::npos)
+      << out.message();
+}
+
 TEST(Int8Executor, FloatWeightsFakeQuantizeTheirInput) {
   // A layer with float weights and an activation scale computes on x_hat = q * s.
   const float s_in = 0.5f;
