@@ -274,8 +274,10 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
                            ", the model expects " + shape_string(want.dims) +
                            " (any batch size)");
     }
-    values[model_.inputs[i]] = t;
   }
+  // Graph inputs are read where the caller keeps them (no copy).
+  std::vector<const Tensor*> caller(nv, nullptr);
+  for (std::size_t i = 0; i < inputs.size(); ++i) caller[model_.inputs[i]] = &inputs[i];
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
   SpareBuffers spare;
@@ -283,7 +285,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
-    for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
+    for (std::uint32_t v : op.inputs) in.push_back(caller[v] != nullptr ? caller[v] : &values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
                         max_elements_, int8_conv_[i].get(), int8_depthwise_[i].get(),
                         int8_kernels_, scratch.get(), int8_output_[i].get(),
@@ -294,7 +296,17 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     }
     const auto started = std::chrono::steady_clock::now();
     Status s;
-    switch (op.kind) {
+    const std::uint32_t first = op.inputs.empty() ? 0 : op.inputs[0];
+    if (op.kind == OpKind::kReshape && uses[first] == 1 && caller[first] == nullptr &&
+        values[first].q8.empty()) {
+      // The input dies here: the reshape takes its data instead of copying it (reshape reads
+      // only the input's shape).
+      Tensor shape_only;
+      shape_only.shape = values[first].shape;
+      s = run_shape_op(op, ctx, Inputs{&shape_only}, out);
+      spare.keep(std::move(out.data));
+      out.data = std::move(values[first].data);
+    } else switch (op.kind) {
       case OpKind::kLinear:
         s = run_linear(op, ctx, in, out);
         break;
@@ -354,7 +366,9 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   std::vector<Tensor> outputs;
   for (std::uint32_t v : model_.outputs) {
     // The last use of a value that is an output once may give its buffer away.
-    if (--uses[v] == 0) {
+    if (caller[v] != nullptr) {
+      outputs.push_back(*caller[v]);
+    } else if (--uses[v] == 0) {
       outputs.push_back(std::move(values[v]));
     } else {
       outputs.push_back(values[v]);
