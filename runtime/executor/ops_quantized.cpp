@@ -97,9 +97,16 @@ void split(const OpContext& ctx, bool inline_only, std::int64_t blocks, std::int
     fn(std::int64_t{0}, blocks, std::int64_t{0}, positions);
     return;
   }
-  const std::int64_t block_tasks = (blocks + block_grain - 1) / block_grain;
-  const std::int64_t want = 4 * ctx.pool.size();
+  const std::int64_t threads = ctx.pool.size();
+  const std::int64_t want = 4 * threads;
   const std::int64_t most = std::max<std::int64_t>(1, positions / kMinTaskPositions);
+  // Layers with few positions (the last stages of a CNN at batch 1) split their output
+  // channels finer than a register tile when whole tiles leave threads idle: a narrower
+  // tile is less efficient, an idle thread more so.
+  while (block_grain > 1 && (blocks + block_grain - 1) / block_grain * most < threads) {
+    block_grain = (block_grain + 1) / 2;
+  }
+  const std::int64_t block_tasks = (blocks + block_grain - 1) / block_grain;
   const std::int64_t position_tasks = std::clamp<std::int64_t>((want + block_tasks - 1) / block_tasks, 1, most);
   const std::int64_t per = kernels::round_up((positions + position_tasks - 1) / position_tasks, 6);
   const std::int64_t position_count = (positions + per - 1) / per;

@@ -722,6 +722,54 @@ TEST_P(Int8EachIsa, LinearHandoffsMatchTheFloatPipeline) {
   }
 }
 
+TEST_P(Int8EachIsa, LayersLargeEnoughToSplitMatchNaive) {
+  // Above the inline threshold (2M multiply-adds), so two threads split them: by output
+  // channels and positions, finer channel tasks for few positions (4x4), whole images for a
+  // batch of 3; a depthwise layer and a linear layer too.
+  std::mt19937 rng(29);
+  const Int8Conv cases[] = {{1, 64, 16, 16, 64, 3, 1, 1, 1, 1}, {1, 1024, 4, 4, 16, 3, 1, 1, 1, 1},
+                            {3, 32, 12, 12, 48, 3, 1, 1, 1, 1}, {1, 64, 66, 66, 64, 3, 1, 1, 1, 64}};
+  for (const Int8Conv& cs : cases) {
+    const int kk = cs.c / cs.groups * cs.k * cs.k;
+    const auto codes = random_codes(static_cast<std::size_t>(cs.o * kk), rng);
+    std::vector<float> scales = random_floats(cs.o, rng), bias = random_floats(cs.o, rng);
+    for (float& v : scales) v = std::fabs(v) * 0.1f + 0.01f;
+    Tensor x({cs.n, cs.c, cs.h, cs.w});
+    x.data = random_floats(x.numel(), rng);
+    std::int64_t oh = 0, ow = 0;
+    const auto want = relu6(naive_conv_int8(cs, x.data, codes, scales, bias, 0.04f, oh, ow));
+    TpkBuilder b;
+    const auto vx = b.value({cs.n, cs.c, cs.h, cs.w}), vy = b.value({cs.n, cs.o, oh, ow});
+    b.op(OpKind::kConv2d, {vx}, vy, {cs.k, cs.k, 1, 1, cs.pad, cs.pad, 1, 1, cs.groups}, {0.04f},
+         {b.ternary_tensor(codes, cs.o, kk, scales, true), b.float_tensor({cs.o}, bias)},
+         Activation::kRelu6);
+    b.input(vx);
+    b.output(vy);
+    expect_near_all(run_engine(b.bytes(), x, 2), want, "split conv c=" + std::to_string(cs.c));
+  }
+  const std::int64_t rows = 20, in = 512, out = 256;
+  const auto codes = random_codes(static_cast<std::size_t>(out * in), rng);
+  std::vector<float> scales = random_floats(out, rng), bias = random_floats(out, rng);
+  for (float& v : scales) v = std::fabs(v) * 0.1f + 0.01f;
+  Tensor x({rows, in});
+  x.data = random_floats(x.numel(), rng);
+  std::vector<float> want(static_cast<std::size_t>(rows * out));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t o = 0; o < out; ++o) {
+      std::int32_t acc = 0;
+      for (std::int64_t k = 0; k < in; ++k) acc += codes[static_cast<std::size_t>(o * in + k)] * quantize_one(x.data[static_cast<std::size_t>(r * in + k)], 0.03f);
+      want[static_cast<std::size_t>(r * out + o)] = static_cast<float>(acc) * (0.03f * scales[o]) + bias[o];
+    }
+  }
+  TpkBuilder b;
+  const auto vx = b.value({rows, in}), vy = b.value({rows, out});
+  b.op(OpKind::kLinear, {vx}, vy, {}, {0.03f},
+       {b.ternary_tensor(codes, out, in, scales, false), b.float_tensor({out}, bias)});
+  b.input(vx);
+  b.output(vy);
+  expect_near_all(run_engine(b.bytes(), x, 2), want, "split linear");
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa, ::testing::Values("scalar", "avx2", "avx512bw", "avx512"));
 
 TEST(Int8Executor, PaddedImagesObeyTheTensorLimit) {
