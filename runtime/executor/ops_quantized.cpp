@@ -69,7 +69,7 @@ Int8Output output_for(Activation act, std::int64_t channels) {
 // Sizes `out` as `shape` with 8-bit images of `image_bytes` each (plus slack) instead of
 // float data: the output of an op with an 8-bit handoff (Int8Handoff).
 Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> shape,
-                   std::int64_t images, std::int64_t image_bytes) {
+                   std::int64_t images, std::int64_t image_bytes, std::int64_t pitch) {
   // The same limit as float results, on the elements and on the bytes.
   const std::int64_t elements = Tensor::numel_of(shape);
   if (elements < 0 || elements > ctx.max_elements || image_bytes < 0 ||
@@ -79,7 +79,7 @@ Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> 
   }
   out.shape = std::move(shape);
   out.data.clear();
-  out.q8 = ctx.scratch->take_bytes(images * image_bytes + kernels::kInt8ImageSlack);
+  out.q8 = ctx.scratch->take_bytes(images * image_bytes + kernels::int8_image_slack(pitch));
   return {};
 }
 
@@ -145,7 +145,7 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   std::vector<std::int64_t> shape = x.shape;
   shape.back() = o_count;
   if (ctx.int8_output != nullptr) {
-    if (Status st = allocate_q8(ctx, out, shape, 1, rows * ctx.int8_output->pitch); !st.ok()) return st;
+    if (Status st = allocate_q8(ctx, out, shape, 1, rows * ctx.int8_output->pitch, ctx.int8_output->pitch); !st.ok()) return st;
   } else if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) {
     return st;
   }
@@ -160,7 +160,7 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
     image = x.q8.data();
   } else {
     std::uint8_t* rows_q = ctx.scratch->bytes_at_least(ScratchUse::kInt8Image,
-                                                       rows * pitch + kernels::kInt8ImageSlack);
+                                                       rows * pitch + kernels::int8_image_slack(pitch));
     for (std::int64_t r = 0; r < rows; ++r) {
       set.quantize(x.data.data() + r * k, k, scale, rows_q + r * pitch);
       std::memset(rows_q + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
@@ -249,7 +249,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
                            std::to_string(oh) + ", " + std::to_string(ow) + "] padded for the next layer exceeds the limit of " +
                            std::to_string(ctx.max_elements) + " elements");
     }
-    if (Status st = allocate_q8(ctx, out, {n, o, oh, ow}, n, next.bytes()); !st.ok()) return st;
+    if (Status st = allocate_q8(ctx, out, {n, o, oh, ow}, n, next.bytes(), next.pitch); !st.ok()) return st;
   } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
     return st;
   }
@@ -263,7 +263,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       image = x.q8.data() + image_index * layout.bytes();
     } else {
       std::uint8_t* quantized = ctx.scratch->bytes_at_least(
-          ScratchUse::kInt8Image, layout.bytes() + kernels::kInt8ImageSlack, worker);
+          ScratchUse::kInt8Image, layout.bytes() + kernels::int8_image_slack(layout.pitch), worker);
       std::uint8_t* rows = ctx.scratch->bytes_at_least(ScratchUse::kInt8Rows, c * wd, worker);
       kernels::quantize_image(set, x.data.data() + image_index * c * h * wd, c,
                               depthwise ? c : cg, group_pitch, layout, scale, quantized, rows);

@@ -3,8 +3,14 @@
 // so TRITON_RT_FORCE_ISA applies to both), then picks the AVX-512 flavour by cpuid.
 #include "kernels/ternary_int8.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
+
+#include "kernels/ternary_tiles.h"
 
 namespace triton_rt::kernels {
 
@@ -17,6 +23,17 @@ bool cpu_has_avx512vnni() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   return at_least(detected_isa(), Isa::kAvx512) && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+// AMX-INT8 (cpuid leaf 7, EDX bit 25) on a CPU and OS that run AMX tiles at all.
+bool cpu_has_amx_int8() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0 || ((d >> 25) & 1u) == 0) return false;
+  return tile_conv_available() && cpu_has_avx512vnni();
 #else
   return false;
 #endif
@@ -137,12 +154,18 @@ const Int8KernelSet* avx512vnni_int8_kernels() {
   return cpu_has_avx512vnni() ? avx512vnni_int8_kernels_unchecked() : nullptr;
 }
 
+const Int8KernelSet* amx_int8_kernels() {
+  return cpu_has_amx_int8() ? amx_int8_kernels_unchecked() : nullptr;
+}
+
 const Int8KernelSet& int8_kernel_set(Isa isa) {
   const Isa best = detected_isa();
   if (!at_least(best, isa)) isa = best;
   if (at_least(isa, Isa::kAvx512)) {
     const char* forced = std::getenv("TRITON_RT_FORCE_ISA");
     const bool bw_only = forced != nullptr && std::strcmp(forced, "avx512bw") == 0;
+    const Int8KernelSet* amx = !bw_only && at_least(isa, Isa::kAmx) ? amx_int8_kernels() : nullptr;
+    if (amx != nullptr) return *amx;
     const Int8KernelSet* vnni = bw_only ? nullptr : avx512vnni_int8_kernels();
     return vnni != nullptr ? *vnni : *avx2_int8_kernels_unchecked();
   }

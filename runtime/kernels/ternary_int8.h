@@ -41,9 +41,10 @@ inline constexpr float kInt8Max = 127.0f;
 inline constexpr std::int64_t kInt8MaxCols = std::int64_t{1} << 23;
 // The stored byte of a quantized 0 (borders and padding channels hold it).
 inline constexpr std::uint8_t kInt8Zero = 128;
-// Bytes past the end of an 8-bit image that kernels may read (whole-vector loads of the
-// last pixel); buffers are allocated with this much slack.
-inline constexpr std::int64_t kInt8ImageSlack = 64;
+// Bytes past the end of an 8-bit image of `pitch` bytes per pixel that kernels may read
+// (whole-vector loads of the last pixel; a tile of 16 positions that starts at the last
+// one); buffers are allocated with this much slack.
+inline std::int64_t int8_image_slack(std::int64_t pitch) { return 16 * pitch + 64; }
 // Reduction bytes per step: one broadcast int32 of activations.
 inline constexpr std::int64_t kInt8StepBytes = 4;
 // Depthwise weights and outputs are padded to whole vectors of this many channels.
@@ -213,7 +214,7 @@ using Int8DepthwiseFn = void (*)(const Int8DepthwiseJob& job, std::int64_t chann
 
 struct Int8KernelSet {
   Isa isa;
-  const char* variant;  // "scalar", "avx2", "avx512vnni"
+  const char* variant;  // "scalar", "avx2", "avx512vnni", "amx"
   std::int64_t lanes;   // output channels per weight sub-block (prepare_int8_conv's lanes)
   std::int64_t tile_blocks;  // sub-blocks one register tile covers: the unit of work splits
   const char* quantize_name;
@@ -225,9 +226,10 @@ struct Int8KernelSet {
   Int8DepthwiseFn depthwise;
 };
 
-// The set for an ISA level (as chosen by selected_isa()): AVX-512 means the VNNI variant when
-// cpuid reports avx512vnni, the AVX2 one otherwise (TRITON_RT_FORCE_ISA=avx512bw selects the
-// latter on a VNNI machine).
+// The set for an ISA level (as chosen by selected_isa()): AMX means the AMX-INT8 tiles when
+// cpuid reports amx-int8 (and the OS granted tile data), else the AVX-512 set; AVX-512 means
+// the VNNI variant when cpuid reports avx512vnni, the AVX2 one otherwise
+// (TRITON_RT_FORCE_ISA=avx512bw selects the latter on a VNNI machine).
 const Int8KernelSet& int8_kernel_set(Isa isa);
 const Int8KernelSet& selected_int8_kernels();
 
@@ -235,8 +237,10 @@ const Int8KernelSet& selected_int8_kernels();
 const Int8KernelSet* scalar_int8_kernels();
 const Int8KernelSet* avx2_int8_kernels();
 const Int8KernelSet* avx512vnni_int8_kernels();
+const Int8KernelSet* amx_int8_kernels();
 // The same without the cpuid check; each is defined by its variant's file.
 const Int8KernelSet* avx2_int8_kernels_unchecked();
 const Int8KernelSet* avx512vnni_int8_kernels_unchecked();
+const Int8KernelSet* amx_int8_kernels_unchecked();
 
 }  // namespace triton_rt::kernels

@@ -32,7 +32,7 @@ std::vector<float> random_floats(std::size_t n, std::mt19937& rng) {
 
 std::vector<const Int8KernelSet*> simd_sets() {
   std::vector<const Int8KernelSet*> sets;
-  for (const Int8KernelSet* s : {avx2_int8_kernels(), avx512vnni_int8_kernels()}) {
+  for (const Int8KernelSet* s : {avx2_int8_kernels(), avx512vnni_int8_kernels(), amx_int8_kernels()}) {
     if (s != nullptr) sets.push_back(s);
   }
   return sets;
@@ -79,7 +79,7 @@ struct ConvSetup {
     layout.pitch = k.groups * group_pitch;
     oh = (k.h + 2 * k.pad - k.dil * (k.kh - 1) - 1) / k.stride + 1;
     ow = (k.w + 2 * k.pad - k.dil * (k.kw - 1) - 1) / k.stride + 1;
-    image = random_bytes(static_cast<std::size_t>(layout.bytes() + kInt8ImageSlack), rng);
+    image = random_bytes(static_cast<std::size_t>(layout.bytes() + int8_image_slack(layout.pitch)), rng);
     for (std::int64_t i = 0; i < k.kh; ++i) {
       for (std::int64_t j = 0; j < k.kw; ++j) {
         taps.push_back((i * k.dil * layout.padded_width() + j * k.dil) * layout.pitch);
@@ -114,6 +114,12 @@ const KernelCase kKernelCases[] = {
     {1, 7, 8, 5, 5, 2, 1, 11, 10, 2},   // 5x5 stride 2, odd channels
     {1, 1000, 3, 1, 1, 1, 1, 1, 13, 0}, // a linear layer of 13 rows, long reduction
     {1, 8, 24, 3, 3, 1, 1, 12, 12, 1},  // 144 positions: several staged chunks
+    // Whole 64-byte channel chunks at stride 1, which AMX runs on tiles: a linear layer of
+    // 37 rows, a dilated 3x3, 64-channel groups, two chunks over a 4x4 output.
+    {1, 128, 20, 1, 1, 1, 1, 1, 37, 0},
+    {1, 64, 40, 3, 3, 1, 2, 9, 7, 2},
+    {2, 64, 8, 3, 3, 1, 1, 5, 6, 1},
+    {1, 128, 33, 3, 3, 1, 1, 4, 4, 1},
 };
 
 }  // namespace
@@ -385,7 +391,7 @@ TEST(Int8Kernels, EveryDepthwiseVariantMatchesTheReference) {
     Int8ImageLayout layout;
     layout.height = cs.h, layout.width = cs.w, layout.pad_h = cs.pad, layout.pad_w = cs.pad;
     layout.pitch = round_up(cs.channels, 4);
-    const std::vector<std::uint8_t> image = random_bytes(static_cast<std::size_t>(layout.bytes() + kInt8ImageSlack), rng);
+    const std::vector<std::uint8_t> image = random_bytes(static_cast<std::size_t>(layout.bytes() + int8_image_slack(layout.pitch)), rng);
     std::vector<std::int64_t> offsets;
     for (std::int64_t i = 0; i < cs.k; ++i) {
       for (std::int64_t j = 0; j < cs.k; ++j) offsets.push_back((i * cs.dil * layout.padded_width() + j * cs.dil) * layout.pitch);
@@ -463,9 +469,14 @@ TEST(Int8Kernels, DispatchFollowsForcedIsa) {
   if (detected_isa() >= Isa::kAvx512) {
     setenv("TRITON_RT_FORCE_ISA", "avx512bw", 1);
     EXPECT_STREQ(selected_int8_kernels().variant, "avx2");
-    unsetenv("TRITON_RT_FORCE_ISA");
+    setenv("TRITON_RT_FORCE_ISA", "avx512", 1);
     EXPECT_STREQ(selected_int8_kernels().variant,
                  avx512vnni_int8_kernels() != nullptr ? "avx512vnni" : "avx2");
+    unsetenv("TRITON_RT_FORCE_ISA");
+    EXPECT_STREQ(selected_int8_kernels().variant,
+                 amx_int8_kernels() != nullptr          ? "amx"
+                 : avx512vnni_int8_kernels() != nullptr ? "avx512vnni"
+                                                        : "avx2");
   }
   unsetenv("TRITON_RT_FORCE_ISA");
 }
@@ -770,7 +781,8 @@ TEST_P(Int8EachIsa, LayersLargeEnoughToSplitMatchNaive) {
   expect_near_all(run_engine(b.bytes(), x, 2), want, "split linear");
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa, ::testing::Values("scalar", "avx2", "avx512bw", "avx512"));
+INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa,
+                         ::testing::Values("scalar", "avx2", "avx512bw", "avx512", "amx"));
 
 TEST(Int8Executor, PaddedImagesObeyTheTensorLimit) {
   // A 6x6 output (36 elements) is within a limit of 100, its 8x8x4-byte padded input image
