@@ -100,19 +100,80 @@ Engine::Engine(Model model, const EngineOptions& options)
       requested_threads_(options.threads),
       max_elements_(options.max_tensor_elements) {
   prepared_.resize(model_.ops.size());
-  prepared_int8_.resize(model_.ops.size());
+  int8_conv_.resize(model_.ops.size());
+  int8_depthwise_.resize(model_.ops.size());
   tiles_.resize(model_.ops.size());
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     if (op.kind != OpKind::kLinear && op.kind != OpKind::kConv2d) continue;
     const TensorData* w = op.tensor(model_.tensors, 0);
     if (w != nullptr && w->is_ternary() && has_activation_scale(op)) {
-      prepared_int8_[i] = std::make_unique<kernels::PreparedTernaryInt8>(
-          kernels::prepare_ternary_int8(w->ternary));
+      prepare_int8(i);
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
       if (kernels_->tile_conv) tiles_[i] = tiles_for(model_, op, *prepared_[i]);
     }
+  }
+  plan_int8_handoffs();
+}
+
+void Engine::plan_int8_handoffs() {
+  const std::size_t n = model_.ops.size();
+  int8_output_.resize(n);
+  int8_input_.assign(n, 0);
+  std::vector<int> readers(model_.values.size(), 0);
+  std::vector<std::size_t> reader_of(model_.values.size(), n);
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::uint32_t v : model_.ops[j].inputs) {
+      ++readers[v];
+      reader_of[v] = j;
+    }
+  }
+  for (std::uint32_t v : model_.outputs) readers[v] += 2;  // graph outputs stay float
+  auto is_int8 = [&](std::size_t i) { return int8_conv_[i] != nullptr || int8_depthwise_[i] != nullptr; };
+  for (std::size_t i = 0; i < n; ++i) {
+    const OpDesc& op = model_.ops[i];
+    // Activations the write-back does not fuse run on float outputs.
+    if (!is_int8(i) || !int8_fuses(op.act)) continue;
+    if (readers[op.output] != 1) continue;
+    const std::size_t j = reader_of[op.output];
+    const OpDesc& next = model_.ops[j];
+    if (!is_int8(j) || next.kind != op.kind || next.inputs[0] != op.output) continue;
+    auto h = std::make_unique<Int8Handoff>();
+    h->scale = next.floats[0];
+    if (next.kind == OpKind::kConv2d) {
+      h->pad_h = next.ints[4];
+      h->pad_w = next.ints[5];
+      h->pitch = int8_depthwise_[j] != nullptr
+                     ? kernels::round_up(int8_depthwise_[j]->channels, kernels::kInt8StepBytes)
+                     : int8_conv_[j]->groups * int8_conv_[j]->group_in_padded;
+    } else {
+      h->pitch = int8_conv_[j]->group_in_padded;
+    }
+    int8_output_[i] = std::move(h);
+    int8_input_[j] = 1;
+  }
+}
+
+void Engine::prepare_int8(std::size_t i) {
+  const OpDesc& op = model_.ops[i];
+  const TernaryMatrix& m = op.tensor(model_.tensors, 0)->ternary;
+  const TensorData* bias = op.tensor(model_.tensors, 1);
+  const float* bias_values = bias != nullptr ? bias->values.data() : nullptr;
+  const float scale = op.floats[0];
+  if (op.kind == OpKind::kLinear) {
+    int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
+        kernels::prepare_int8_conv(m, 1, 1, scale, bias_values, int8_kernels_->lanes));
+    return;
+  }
+  const auto& a = op.ints;  // kh, kw, sh, sw, ph, pw, dh, dw, groups
+  const std::int64_t taps = std::int64_t{a[0]} * a[1], groups = a[8];
+  if (m.cols == taps && m.rows == groups) {  // one input channel per output channel
+    int8_depthwise_[i] = std::make_unique<kernels::Int8DepthwiseWeights>(
+        kernels::prepare_int8_depthwise(m, scale, bias_values));
+  } else {
+    int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
+        kernels::prepare_int8_conv(m, groups, taps, scale, bias_values, int8_kernels_->lanes));
   }
 }
 
@@ -189,8 +250,10 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
                            ", the model expects " + shape_string(want.dims) +
                            " (any batch size)");
     }
-    values[model_.inputs[i]] = t;
   }
+  // Graph inputs are read where the caller keeps them (no copy).
+  std::vector<const Tensor*> caller(nv, nullptr);
+  for (std::size_t i = 0; i < inputs.size(); ++i) caller[model_.inputs[i]] = &inputs[i];
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
   const ScratchLease scratch(scratch_);
@@ -199,14 +262,28 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
-    for (std::uint32_t v : op.inputs) in.push_back(&values[v]);
+    for (std::uint32_t v : op.inputs) in.push_back(caller[v] != nullptr ? caller[v] : &values[v]);
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
-                        max_elements_, prepared_int8_[i].get(), int8_kernels_, scratch.get()};
+                        max_elements_, int8_conv_[i].get(), int8_depthwise_[i].get(),
+                        int8_kernels_, scratch.get(), int8_output_[i].get(),
+                        int8_input_[i] != 0};
     Tensor& out = values[op.output];
-    out.data = spare.take(expected_elements(model_.values[op.output], batch));
+    if (ctx.int8_output == nullptr) {
+      out.data = spare.take(expected_elements(model_.values[op.output], batch));
+    }
     const auto started = std::chrono::steady_clock::now();
     Status s;
-    switch (op.kind) {
+    const std::uint32_t first = op.inputs.empty() ? 0 : op.inputs[0];
+    if (op.kind == OpKind::kReshape && uses[first] == 1 && caller[first] == nullptr &&
+        values[first].q8.empty()) {
+      // The input dies here: the reshape takes its data instead of copying it (reshape reads
+      // only the input's shape).
+      Tensor shape_only;
+      shape_only.shape = values[first].shape;
+      s = run_shape_op(op, ctx, Inputs{&shape_only}, out);
+      spare.keep(std::move(out.data));
+      out.data = std::move(values[first].data);
+    } else switch (op.kind) {
       case OpKind::kLinear:
         s = run_linear(op, ctx, in, out);
         break;
@@ -264,6 +341,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     for (std::uint32_t v : op.inputs) {
       if (--uses[v] == 0) {
         spare.keep(std::move(values[v].data));
+        scratch.get()->keep_bytes(std::move(values[v].q8));
         values[v] = Tensor();
       }
     }
@@ -271,7 +349,9 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   std::vector<Tensor> outputs;
   for (std::uint32_t v : model_.outputs) {
     // The last use of a value that is an output once may give its buffer away.
-    if (--uses[v] == 0) {
+    if (caller[v] != nullptr) {
+      outputs.push_back(*caller[v]);
+    } else if (--uses[v] == 0) {
       outputs.push_back(std::move(values[v]));
     } else {
       outputs.push_back(values[v]);
@@ -298,9 +378,14 @@ EngineInfo Engine::info() const {
   for (const auto& p : prepared_) {
     if (p) info.ternary_nonzeros += p->nonzeros();
   }
-  for (const auto& p : prepared_int8_) {
+  for (const auto& p : int8_conv_) {
     if (p) {
       for (std::int8_t code : p->codes) info.ternary_nonzeros += code != 0;
+    }
+  }
+  for (const auto& p : int8_depthwise_) {
+    if (p) {
+      for (std::int16_t code : p->codes) info.ternary_nonzeros += code != 0;
     }
   }
   info.threads = pool_.size();
@@ -314,6 +399,9 @@ EngineInfo Engine::info() const {
                                                     : kernels_->gemm_name;
   info.depthwise_kernel = kernels::depthwise_kernel(kernels_->isa).name;
   info.float_gemm_kernel = kernels::float_gemm_kernel(kernels_->isa).name;
+  info.int8_conv_kernel = int8_kernels_->conv_name;
+  info.int8_depthwise_kernel = int8_kernels_->depthwise_name;
+  for (const auto& h : int8_output_) info.int8_handoffs += h != nullptr;
   for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
   for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
   for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/ops.h"
 #include "executor/scratch.h"
 #include "executor/tensor.h"
 #include "format/model.h"
@@ -57,6 +58,9 @@ struct EngineInfo {
   std::string conv_kernel;       // ungrouped ternary convolutions (where the shape allows)
   std::string depthwise_kernel;
   std::string float_gemm_kernel;  // float layers and MatMul
+  std::string int8_conv_kernel;  // layers with 8-bit activations (linear, conv2d)
+  std::string int8_depthwise_kernel;
+  std::size_t int8_handoffs = 0;  // 8-bit ops that hand their output to the next in 8 bits
   std::vector<std::vector<std::int64_t>> input_shapes;   // as traced
   std::vector<std::vector<std::int64_t>> output_shapes;  // as traced
   std::vector<std::string> op_kinds;
@@ -85,12 +89,22 @@ class Engine {
 
  private:
   Engine(Model model, const EngineOptions& options);
+  // Prepares the weights of op i, which has 8-bit activations and ternary weights.
+  void prepare_int8(std::size_t i);
+  // Finds the values one 8-bit op writes for exactly one other (Int8Handoff).
+  void plan_int8_handoffs();
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
   std::vector<std::unique_ptr<kernels::TileConvWeights>> tiles_;     // per op, or null
-  // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry).
-  std::vector<std::unique_ptr<kernels::PreparedTernaryInt8>> prepared_int8_;
+  // Per op with 8-bit activations and ternary weights (those have no `prepared_` entry):
+  // convolution/linear weights, or depthwise weights.
+  std::vector<std::unique_ptr<kernels::Int8ConvWeights>> int8_conv_;
+  std::vector<std::unique_ptr<kernels::Int8DepthwiseWeights>> int8_depthwise_;
+  // Per op: the 8-bit handoff of its output to its reader, if any, and whether its input
+  // arrives as one (plan_int8_handoffs).
+  std::vector<std::unique_ptr<Int8Handoff>> int8_output_;
+  std::vector<char> int8_input_;
   const kernels::KernelSet* kernels_;
   const kernels::Int8KernelSet* int8_kernels_;
   // Mutable: running uses the pool and the scratch contexts, both safe under concurrent use,

@@ -18,6 +18,15 @@
 
 namespace triton_rt {
 
+// An 8-bit handoff: an op with 8-bit activations writes its output as the 8-bit images
+// (Tensor::q8) that its only reader, another such op, reads: quantized with the reader's
+// scale into the reader's layout (kernels/ternary_int8.h). Planned at load (engine.cpp).
+struct Int8Handoff {
+  float scale = 1.0f;                 // the reader's input scale
+  std::int64_t pad_h = 0, pad_w = 0;  // the reader's padding (0 for a linear layer)
+  std::int64_t pitch = 0;             // the reader's bytes per pixel (per row: linear)
+};
+
 struct OpContext {
   const Model& model;
   ThreadPool& pool;
@@ -26,12 +35,18 @@ struct OpContext {
   const kernels::TileConvWeights* tiles;    // their AMX tiles (amx level only), where they fit
   std::int64_t batch;                       // dim 0 of the graph's first input
   std::int64_t max_elements;                // largest tensor an op may produce
-  // Ops with an activation scale (8-bit activations): their ternary weights as int8 codes
-  // (null for float weights), and the int8 kernels.
-  const kernels::PreparedTernaryInt8* ternary_int8 = nullptr;
+  // Ops with an activation scale (8-bit activations): their ternary weights in the int8
+  // kernels' layout (a convolution or linear layer, or a depthwise convolution; both null for
+  // float weights), and the int8 kernels.
+  const kernels::Int8ConvWeights* int8_conv = nullptr;
+  const kernels::Int8DepthwiseWeights* int8_depthwise = nullptr;
   const kernels::Int8KernelSet* int8_kernels = nullptr;
   // This run's scratch buffers (never another run's; see scratch.h).
   RunScratch* scratch = nullptr;
+  // Set when this op writes its output as 8-bit images for the next op (Int8Handoff), and
+  // when its input arrives that way.
+  const Int8Handoff* int8_output = nullptr;
+  bool int8_input = false;
 };
 
 using Inputs = std::vector<const Tensor*>;
@@ -52,6 +67,8 @@ void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const float* x, st
 
 // ops_quantized.cpp: linear and conv2d whose record carries an activation scale
 bool has_activation_scale(const OpDesc& op);
+// Whether the 8-bit kernels apply `act` in their write-back (so an 8-bit handoff may follow).
+bool int8_fuses(Activation act);
 Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 

@@ -7,27 +7,9 @@
 
 #include "executor/ops.h"
 #include "executor/split.h"
+#include "kernels/gelu.h"
 
 namespace triton_rt {
-
-// erf(x) as x * P(x^2) / Q(x^2) on [-4, 4] (erf is 1 to float precision beyond): a rational
-// least-squares fit with at most 3e-7 absolute error over the whole line, branch-free so the
-// GELU loop vectorizes (std::erf does not, and dominated ViT's MLP layers).
-inline float erf_rational(float x) {
-  // Coefficients of z^5 .. z^0 in P and Q.
-  constexpr float kP[] = {2.0446464e-06f, 2.8374447e-04f, 3.7414160e-03f,
-                          5.2666465e-02f, 1.8991401e-01f, 1.1283792f};
-  constexpr float kQ[] = {3.7979510e-05f, 1.1557013e-03f, 1.4919187e-02f,
-                          1.1389036e-01f, 5.0163974e-01f, 1.0f};
-  const float c = std::min(4.0f, std::max(-4.0f, x));
-  const float z = c * c;
-  float p = 0.0f, q = 0.0f;
-  for (int i = 0; i < 6; ++i) {
-    p = p * z + kP[i];
-    q = q * z + kQ[i];
-  }
-  return c * p / q;
-}
 
 kernels::Clamp clamp_of(Activation act) {
   if (act == Activation::kRelu) return kernels::Clamp::kRelu;
@@ -46,9 +28,7 @@ void apply_activation(Activation act, float* d, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i) d[i] = std::min(6.0f, std::max(0.0f, d[i]));
       return;
     case Activation::kGelu:
-      for (std::int64_t i = 0; i < n; ++i) {
-        d[i] = 0.5f * d[i] * (1.0f + erf_rational(d[i] * 0.70710678118654752f));
-      }
+      for (std::int64_t i = 0; i < n; ++i) d[i] = kernels::gelu_erf(d[i]);
       return;
     case Activation::kGeluTanh:
       for (std::int64_t i = 0; i < n; ++i) {

@@ -2,14 +2,24 @@
 // activation scale (a layer trained with `activation_bits: 8`, docs/packed-format.md).
 //
 // The input is quantized once with the stored scale (the int8 kernels' `quantize`, which
-// matches PyTorch bit for bit), multiplied by the ternary codes in int32 (exact), and each
-// accumulator becomes y = acc * (s_in * scale[o]) + bias, followed by the fused activation.
-// A linear layer runs the GEMV per row for small batches and the GEMM over [rows, K]
-// otherwise; a convolution quantizes the whole input, builds int8 im2col lines (one per
-// output pixel, K contiguous values) per image and group, and runs the GEMM over them.
-// Layers with float weights (quantization "none") only fake-quantize their input
-// (x_hat = q * s) and then take the float path.
+// matches PyTorch bit for bit) into an 8-bit image (kernels/ternary_int8.h: pixel-major
+// bytes q + 128 with a border of quantized zeros as wide as the padding), and the kernels
+// run the convolution directly on it, writing y = acc * (s_in * scale[o]) + bias with the
+// fused ReLU/ReLU6/GELU straight into the NCHW (or row-major) float output. A linear layer is a
+// 1x1 convolution over its rows; depthwise convolutions run their own kernel. Other
+// activations run on the float output afterwards. Layers with float weights (quantization
+// "none") only fake-quantize their input (x_hat = q * s) and then take the float path.
+//
+// 8-bit handoffs (Int8Handoff, planned at load): where the only reader of an op's output is
+// another 8-bit op, the write-back quantizes y with the reader's scale straight into the
+// reader's 8-bit images (Tensor::q8), and the reader skips its own quantization; the values
+// are the same as through float, without the float round trip.
+//
+// Threads: the work is cut into (output-channel tiles x position ranges) so batch 1 uses
+// every thread; layers below kInlineWork multiply-adds run on the calling thread, and
+// batches at least as large as the pool give each thread whole images.
 #include <algorithm>
+#include <cstring>
 
 #include "executor/ops.h"
 #include "kernels/ternary_int8.h"
@@ -17,30 +27,25 @@
 namespace triton_rt {
 namespace {
 
-constexpr std::int64_t kGemvMaxRows = 4;   // batch rows below which the GEMV runs per row
-// Weights x columns below which no threads wake: waking the pool costs about 10 us, about
-// 1M int8 products on VNNI (the MLP's 784x256 layer at batch 1 is 0.2M).
-constexpr std::int64_t kInlineWork = 1 << 20;
+using kernels::Int8ImageLayout;
+using kernels::Int8Output;
 
-// Quantizes `n` values (in parallel when there are many).
-void quantize(const OpContext& ctx, const float* x, std::int64_t n, float scale, std::int8_t* q) {
-  if (n < kInlineWork || ctx.pool.size() == 1) {
-    ctx.int8_kernels->quantize(x, n, scale, q);
-    return;
-  }
-  ctx.pool.parallel_for(n, 4096, [&](std::int64_t b, std::int64_t e) {
-    ctx.int8_kernels->quantize(x + b, e - b, scale, q + b);
-  });
-}
+// Multiply-adds below which no threads wake: waking the pool costs about 10 us, a few
+// million int8 products.
+constexpr std::int64_t kInlineWork = std::int64_t{1} << 21;
+// The fewest positions a task takes (whole 6-position tiles).
+constexpr std::int64_t kMinTaskPositions = 24;
 
 // The float path on x_hat = q * s, for a layer whose weights are not ternary.
 Status run_fake_quantized(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
   const Tensor& x = *in[0];
   const float scale = op.floats[0];
-  std::vector<std::int8_t> q(x.data.size());
-  quantize(ctx, x.data.data(), x.numel(), scale, q.data());
+  std::vector<std::uint8_t> q(x.data.size());
+  ctx.int8_kernels->quantize(x.data.data(), x.numel(), scale, q.data());
   Tensor dequantized(x.shape);
-  for (std::size_t i = 0; i < q.size(); ++i) dequantized.data[i] = static_cast<float>(q[i]) * scale;
+  for (std::size_t i = 0; i < q.size(); ++i) {
+    dequantized.data[i] = static_cast<float>(static_cast<int>(q[i]) - 128) * scale;
+  }
   OpDesc float_op = op;
   float_op.floats.clear();
   const Inputs float_in{&dequantized};
@@ -48,140 +53,287 @@ Status run_fake_quantized(const OpDesc& op, const OpContext& ctx, const Inputs& 
                                     : run_conv2d(float_op, ctx, float_in, out);
 }
 
-// y[o] = acc[o] * (s_in * scale[o]) + bias[o] for o in [begin, end), then the activation.
-void finish_row(const kernels::PreparedTernaryInt8& w, float input_scale, const TensorData* bias,
-                Activation act, const std::int32_t* acc, std::int64_t acc_stride, float* y,
-                std::int64_t begin, std::int64_t end) {
-  for (std::int64_t o = begin; o < end; ++o) {
-    y[o] = static_cast<float>(acc[o * acc_stride]) * (input_scale * w.scales[o]) +
-           (bias ? bias->values[o] : 0.0f);
+// The fused activation of `act` (ReLU, ReLU6, GELU); others are applied afterwards.
+Int8Output output_for(Activation act, std::int64_t channels) {
+  Int8Output out;
+  out.channels = channels;
+  if (act == Activation::kRelu || act == Activation::kRelu6) {
+    out.clamp = true;
+    out.lo = 0.0f;
+    if (act == Activation::kRelu6) out.hi = 6.0f;
   }
-  apply_activation(act, y + begin, end - begin);
+  out.gelu = act == Activation::kGelu;
+  return out;
+}
+
+// Sizes `out` as `shape` with 8-bit images of `image_bytes` each (plus slack) instead of
+// float data: the output of an op with an 8-bit handoff (Int8Handoff).
+Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> shape,
+                   std::int64_t images, std::int64_t image_bytes, std::int64_t pitch) {
+  // The same limit as float results, on the elements and on the bytes.
+  const std::int64_t elements = Tensor::numel_of(shape);
+  if (elements < 0 || elements > ctx.max_elements || image_bytes < 0 ||
+      image_bytes > ctx.max_elements / std::max<std::int64_t>(1, images)) {
+    return Status::error("result shape " + shape_string(shape) + " exceeds the limit of " +
+                         std::to_string(ctx.max_elements) + " elements");
+  }
+  out.shape = std::move(shape);
+  out.data.clear();
+  out.q8 = ctx.scratch->take_bytes(images * image_bytes + kernels::int8_image_slack(pitch));
+  return {};
+}
+
+void finish_activation(Activation act, Tensor& out) {
+  if (!int8_fuses(act)) apply_activation(act, out.data.data(), out.numel());
+}
+
+// Calls fn(block_begin, block_end, pos_begin, pos_end) over blocks [0, blocks) x positions
+// [0, positions): on the calling thread when `inline_only` or the work is small, else as
+// tasks of `block_grain` blocks and whole tiles of positions, enough for every thread.
+template <class Fn>
+void split(const OpContext& ctx, bool inline_only, std::int64_t blocks, std::int64_t block_grain,
+           std::int64_t positions, std::int64_t work, const Fn& fn) {
+  if (inline_only || ctx.pool.size() == 1 || work < kInlineWork) {
+    fn(std::int64_t{0}, blocks, std::int64_t{0}, positions);
+    return;
+  }
+  const std::int64_t threads = ctx.pool.size();
+  const std::int64_t want = 4 * threads;
+  const std::int64_t most = std::max<std::int64_t>(1, positions / kMinTaskPositions);
+  // Layers with few positions (the last stages of a CNN at batch 1) split their output
+  // channels finer than a register tile when whole tiles leave threads idle: a narrower
+  // tile is less efficient, an idle thread more so.
+  while (block_grain > 1 && (blocks + block_grain - 1) / block_grain * most < threads) {
+    block_grain = (block_grain + 1) / 2;
+  }
+  const std::int64_t block_tasks = (blocks + block_grain - 1) / block_grain;
+  const std::int64_t position_tasks = std::clamp<std::int64_t>((want + block_tasks - 1) / block_tasks, 1, most);
+  const std::int64_t per = kernels::round_up((positions + position_tasks - 1) / position_tasks, 6);
+  const std::int64_t position_count = (positions + per - 1) / per;
+  ctx.pool.parallel_for(block_tasks * position_count, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t t = b; t < e; ++t) {
+      const std::int64_t bt = t / position_count, pt = t % position_count;
+      fn(bt * block_grain, std::min(blocks, (bt + 1) * block_grain), pt * per,
+         std::min(positions, (pt + 1) * per));
+    }
+  });
 }
 
 }  // namespace
+
+bool int8_fuses(Activation act) {
+  return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6 ||
+         act == Activation::kGelu;
+}
 
 bool has_activation_scale(const OpDesc& op) {
   return (op.kind == OpKind::kLinear || op.kind == OpKind::kConv2d) && op.floats.size() == 1;
 }
 
 Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
-  if (ctx.ternary_int8 == nullptr) return run_fake_quantized(op, ctx, in, out);
-  const kernels::PreparedTernaryInt8& w = *ctx.ternary_int8;
-  const TensorData* bias = op.tensor(ctx.model.tensors, 1);
+  if (ctx.int8_conv == nullptr) return run_fake_quantized(op, ctx, in, out);
+  const kernels::Int8ConvWeights& w = *ctx.int8_conv;
+  const kernels::Int8KernelSet& set = *ctx.int8_kernels;
   const Tensor& x = *in[0];
-  const std::int64_t k = w.cols, o_count = w.rows, ld = w.padded_cols;
-  std::int64_t rows = 0;
-  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
+  const std::int64_t k = w.group_in, o_count = w.out_channels, pitch = w.group_in_padded;
+  // x.shape is the logical shape also when the values arrive as 8-bit rows (x.q8).
+  if (x.rank() < 1 || x.dim(-1) != k) {
+    return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
+                         shape_string(x.shape));
+  }
+  const std::int64_t rows = x.numel() / k;
+  std::vector<std::int64_t> shape = x.shape;
+  shape.back() = o_count;
+  if (ctx.int8_output != nullptr) {
+    if (Status st = allocate_q8(ctx, out, shape, 1, rows * ctx.int8_output->pitch, ctx.int8_output->pitch); !st.ok()) return st;
+  } else if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) {
+    return st;
+  }
   const float scale = op.floats[0];
-  // [rows, ld] quantized rows; the padding past k stays 0.
-  std::vector<std::int8_t> xq(static_cast<std::size_t>(rows * ld), 0);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    ctx.int8_kernels->quantize(x.data.data() + r * k, k, scale, xq.data() + r * ld);
-  }
-  float* y = out.data.data();
-  const bool inline_only = ctx.pool.size() == 1 || o_count * ld * rows < kInlineWork;
-  if (rows < kGemvMaxRows) {
-    std::vector<std::int32_t> acc(static_cast<std::size_t>(o_count));
-    for (std::int64_t r = 0; r < rows; ++r) {
-      auto rows_fn = [&](std::int64_t b, std::int64_t e) {
-        ctx.int8_kernels->gemv(w, xq.data() + r * ld, acc.data(), b, e);
-        finish_row(w, scale, bias, op.act, acc.data(), 1, y + r * o_count, b, e);
-      };
-      if (inline_only) {
-        rows_fn(0, o_count);
-      } else {
-        ctx.pool.parallel_for(o_count, 64, rows_fn);
-      }
+  // The rows as a 1 x rows image without border; the bytes past k are quantized zeros (or,
+  // handed over from the previous layer, anything: their codes are 0).
+  const std::uint8_t* image = nullptr;
+  if (ctx.int8_input) {
+    if (static_cast<std::int64_t>(x.q8.size()) < rows * pitch) {
+      return Status::error("internal error: linear expects its input as 8-bit rows");
     }
-    return {};
-  }
-  // acc is [rows, o_count], like y: output channel o of batch row j at j * o_count + o.
-  std::vector<std::int32_t> acc(static_cast<std::size_t>(rows * o_count));
-  auto channels = [&](std::int64_t b, std::int64_t e) {
-    ctx.int8_kernels->gemm(w, xq.data(), rows, acc.data(), 1, o_count, b, e);
-    for (std::int64_t j = 0; j < rows; ++j) {
-      finish_row(w, scale, bias, op.act, acc.data() + j * o_count, 1, y + j * o_count, b, e);
-    }
-  };
-  if (inline_only) {
-    channels(0, o_count);
+    image = x.q8.data();
   } else {
-    ctx.pool.parallel_for(o_count, 8, channels);
+    std::uint8_t* rows_q = ctx.scratch->bytes_at_least(ScratchUse::kInt8Image,
+                                                       rows * pitch + kernels::int8_image_slack(pitch));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      set.quantize(x.data.data() + r * k, k, scale, rows_q + r * pitch);
+      std::memset(rows_q + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
+    }
+    image = rows_q;
   }
+  const std::int64_t tap = 0;
+  kernels::Int8ConvJob job;
+  job.weights = &w;
+  job.origin = image;
+  job.padded_width = rows;
+  job.pitch = pitch;
+  job.tap_offsets = &tap;
+  job.out_w = rows;
+  job.out = output_for(op.act, o_count);
+  if (ctx.int8_output != nullptr) {
+    job.out.q = out.q8.data();
+    job.out.q_scale = ctx.int8_output->scale;
+    job.out.q_layout.height = 1;
+    job.out.q_layout.width = rows;
+    job.out.q_layout.pitch = ctx.int8_output->pitch;
+  } else {
+    job.out.y = out.data.data();
+    job.out.channel_stride = 1;
+    job.out.position_stride = o_count;
+  }
+  split(ctx, false, w.sub_blocks(), set.tile_blocks, rows, rows * o_count * k,
+        [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
+          set.conv(job, b0, b1, p0, p1);
+        });
+  if (ctx.int8_output == nullptr) finish_activation(op.act, out);
   return {};
 }
 
 Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
-  if (ctx.ternary_int8 == nullptr) return run_fake_quantized(op, ctx, in, out);
-  const kernels::PreparedTernaryInt8& w = *ctx.ternary_int8;
-  const TensorData* bias = op.tensor(ctx.model.tensors, 1);
+  if (ctx.int8_conv == nullptr && ctx.int8_depthwise == nullptr) {
+    return run_fake_quantized(op, ctx, in, out);
+  }
+  const kernels::Int8KernelSet& set = *ctx.int8_kernels;
   const Tensor& x = *in[0];
   const auto& a = op.ints;
   if (x.rank() != 4) return Status::error("conv2d expects [N, C, H, W], got " + shape_string(x.shape));
   const std::int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], wd = x.shape[3];
   const std::int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5], dh = a[6],
                      dw = a[7], groups = a[8];
-  const std::int64_t o = w.rows, k = w.cols, ld = w.padded_cols;
-  if (c % groups != 0 || k != c / groups * kh * kw) {
+  const bool depthwise = ctx.int8_depthwise != nullptr;
+  const std::int64_t o = depthwise ? ctx.int8_depthwise->channels : ctx.int8_conv->out_channels;
+  const std::int64_t k = depthwise ? kh * kw : ctx.int8_conv->group_in * kh * kw;
+  if (c % groups != 0 || k != c / groups * kh * kw || (depthwise && c != o)) {
     return Status::error("conv2d weight does not fit input " + shape_string(x.shape));
   }
   if (h + 2 * ph < dh * (kh - 1) + 1 || wd + 2 * pw < dw * (kw - 1) + 1) {
     return Status::error("conv2d input " + shape_string(x.shape) + " is smaller than the kernel");
   }
-  const std::int64_t cg = c / groups, og = o / groups;
+  const std::int64_t cg = c / groups;
   const std::int64_t oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
   const std::int64_t ow = (wd + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
   const std::int64_t p = oh * ow;
-  if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) return st;
   const float scale = op.floats[0];
-  std::vector<std::int8_t> xq(x.data.size());
-  quantize(ctx, x.data.data(), x.numel(), scale, xq.data());
-  // One line of K int8 values per output pixel (padding positions are 0 = quantized 0.0).
-  std::vector<std::int8_t> lines(static_cast<std::size_t>(p * ld), 0);
-  std::vector<std::int32_t> acc(static_cast<std::size_t>(o * p));  // [o, p]
-  const bool inline_only = ctx.pool.size() == 1 || og * ld * p < kInlineWork;
-  auto split = [&](std::int64_t count, std::int64_t grain, const auto& fn) {
-    if (inline_only) {
-      fn(std::int64_t{0}, count);
+
+  Int8ImageLayout layout;
+  layout.height = h, layout.width = wd, layout.pad_h = ph, layout.pad_w = pw;
+  const std::int64_t group_pitch = depthwise ? 1 : ctx.int8_conv->group_in_padded;
+  layout.pitch = depthwise ? kernels::round_up(c, kernels::kInt8StepBytes) : groups * group_pitch;
+  // Padded images are bounded like results (the padding comes from the file); every tap
+  // offset then lies inside the image.
+  if (!layout.fits(ctx.max_elements)) {
+    return Status::error("conv2d input " + shape_string(x.shape) + " padded by " +
+                         std::to_string(ph) + "x" + std::to_string(pw) + " exceeds the limit of " +
+                         std::to_string(ctx.max_elements) + " elements");
+  }
+  std::vector<std::int64_t> taps;
+  for (std::int64_t i = 0; i < kh; ++i) {
+    for (std::int64_t j = 0; j < kw; ++j) taps.push_back((i * dh * layout.padded_width() + j * dw) * layout.pitch);
+  }
+  if (ctx.int8_input && static_cast<std::int64_t>(x.q8.size()) < n * layout.bytes()) {
+    return Status::error("internal error: conv2d expects its input as 8-bit images");
+  }
+  // With a handoff, the output is the next layer's 8-bit images, else float NCHW.
+  Int8ImageLayout next;
+  if (ctx.int8_output != nullptr) {
+    next.height = oh, next.width = ow, next.pitch = ctx.int8_output->pitch;
+    next.pad_h = ctx.int8_output->pad_h, next.pad_w = ctx.int8_output->pad_w;
+    if (!next.fits(ctx.max_elements)) {
+      return Status::error("conv2d result [" + std::to_string(n) + ", " + std::to_string(o) + ", " +
+                           std::to_string(oh) + ", " + std::to_string(ow) + "] padded for the next layer exceeds the limit of " +
+                           std::to_string(ctx.max_elements) + " elements");
+    }
+    if (Status st = allocate_q8(ctx, out, {n, o, oh, ow}, n, next.bytes(), next.pitch); !st.ok()) return st;
+  } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
+    return st;
+  }
+  const std::int64_t work = p * o * k;
+  // Images side by side when there are at least as many as threads, else one at a time with
+  // the work of each split over the threads.
+  const bool per_image = ctx.pool.size() > 1 && n >= ctx.pool.size() && work * n >= kInlineWork;
+  auto run_image = [&](std::int64_t image_index, bool inline_only, int worker) {
+    const std::uint8_t* image = nullptr;
+    if (ctx.int8_input) {
+      image = x.q8.data() + image_index * layout.bytes();
     } else {
-      ctx.pool.parallel_for(count, grain, fn);
+      std::uint8_t* quantized = ctx.scratch->bytes_at_least(
+          ScratchUse::kInt8Image, layout.bytes() + kernels::int8_image_slack(layout.pitch), worker);
+      std::uint8_t* rows = ctx.scratch->bytes_at_least(ScratchUse::kInt8Rows, c * wd, worker);
+      kernels::quantize_image(set, x.data.data() + image_index * c * h * wd, c,
+                              depthwise ? c : cg, group_pitch, layout, scale, quantized, rows);
+      image = quantized;
+    }
+    float* y = nullptr;
+    std::uint8_t* q = nullptr;
+    if (ctx.int8_output != nullptr) {
+      q = out.q8.data() + image_index * next.bytes();
+      kernels::fill_image_border(next, q);
+    } else {
+      y = out.data.data() + image_index * o * p;
+    }
+    // The destination of output channel `first` (of the group's).
+    auto destination = [&](kernels::Int8Output& dst, std::int64_t first) {
+      if (q != nullptr) {
+        dst.q = q + first;
+        dst.q_scale = ctx.int8_output->scale;
+        dst.q_layout = next;
+      } else {
+        dst.y = y + first * p;
+        dst.channel_stride = p;
+        dst.position_stride = 1;
+      }
+    };
+    if (depthwise) {
+      kernels::Int8DepthwiseJob job;
+      job.weights = ctx.int8_depthwise;
+      job.origin = image;
+      job.padded_width = layout.padded_width();
+      job.pitch = layout.pitch;
+      job.stride_h = sh, job.stride_w = sw;
+      job.tap_offsets = taps.data();
+      job.out_w = ow;
+      job.out = output_for(op.act, o);
+      destination(job.out, 0);
+      const std::int64_t chunks = ctx.int8_depthwise->padded / kernels::kInt8DepthwiseAlign;
+      split(ctx, inline_only, chunks, 1, p, work,
+            [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
+              set.depthwise(job, b0 * kernels::kInt8DepthwiseAlign, b1 * kernels::kInt8DepthwiseAlign, p0, p1);
+            });
+      return;
+    }
+    const kernels::Int8ConvWeights& w = *ctx.int8_conv;
+    for (std::int64_t g = 0; g < groups; ++g) {
+      kernels::Int8ConvJob job;
+      job.weights = &w;
+      job.group = g;
+      job.origin = image + g * group_pitch;
+      job.padded_width = layout.padded_width();
+      job.pitch = layout.pitch;
+      job.stride_h = sh, job.stride_w = sw;
+      job.tap_offsets = taps.data();
+      job.out_w = ow;
+      job.out = output_for(op.act, w.group_out);
+      destination(job.out, g * w.group_out);
+      split(ctx, inline_only, w.sub_blocks(), set.tile_blocks, p, work / groups,
+            [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
+              set.conv(job, b0, b1, p0, p1);
+            });
     }
   };
-  for (std::int64_t image = 0; image < n; ++image) {
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int8_t* planes = xq.data() + (image * c + g * cg) * h * wd;
-      split(p, 16, [&](std::int64_t b, std::int64_t e) {
-        for (std::int64_t pos = b; pos < e; ++pos) {
-          const std::int64_t oy = pos / ow, ox = pos % ow;
-          std::int8_t* line = lines.data() + pos * ld;
-          for (std::int64_t ci = 0; ci < cg; ++ci) {
-            const std::int8_t* plane = planes + ci * h * wd;
-            for (std::int64_t i = 0; i < kh; ++i) {
-              const std::int64_t iy = oy * sh - ph + i * dh;
-              for (std::int64_t j = 0; j < kw; ++j) {
-                const std::int64_t ix = ox * sw - pw + j * dw;
-                *line++ = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? plane[iy * wd + ix] : 0;
-              }
-            }
-          }
-        }
-      });
-      const std::int64_t first = g * og;
-      float* yg = out.data.data() + (image * o + first) * p;
-      split(og, 2, [&](std::int64_t b, std::int64_t e) {
-        ctx.int8_kernels->gemm(w, lines.data(), p, acc.data(), p, 1, first + b, first + e);
-        for (std::int64_t r = b; r < e; ++r) {
-          float* row = yg + r * p;
-          const float factor = scale * w.scales[first + r];
-          const float shift = bias ? bias->values[first + r] : 0.0f;
-          const std::int32_t* ar = acc.data() + (first + r) * p;
-          for (std::int64_t i = 0; i < p; ++i) row[i] = static_cast<float>(ar[i]) * factor + shift;
-          apply_activation(op.act, row, p);
-        }
-      });
-    }
+  if (per_image) {
+    ctx.pool.parallel_for_workers(n, 1, [&](std::int64_t b, std::int64_t e, int worker) {
+      for (std::int64_t i = b; i < e; ++i) run_image(i, true, worker);
+    });
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) run_image(i, false, 0);
   }
+  if (ctx.int8_output == nullptr) finish_activation(op.act, out);
   return {};
 }
 

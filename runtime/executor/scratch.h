@@ -1,7 +1,7 @@
 // Scratch memory of one run, the part of its execution context that ops and kernels write
 // within a call: zero-padded GEMV inputs and lookup tables, im2col columns, depthwise
-// planes, packed tile activations, and the buffers of dead values that later outputs reuse.
-// It replaces per-thread (`thread_local`) buffers: those
+// planes, packed tile activations, 8-bit activation images, and the buffers of dead
+// values that later outputs reuse. It replaces per-thread (`thread_local`) buffers: those
 // were invisible state shared by every engine a thread touched, where a run's context is
 // handed explicitly to each op.
 //
@@ -29,6 +29,8 @@ enum class ScratchUse : int {
   kTilePadded,      // zero-padded planes of the unrolled tile packing (per worker)
   kLinearIn,        // a linear layer's rows transposed for the GEMM or tile kernels (caller)
   kLinearOut,       // its result in the kernels' transposed layout (caller)
+  kInt8Image,       // an 8-bit activation image (per worker)
+  kInt8Rows,        // quantized channel rows on their way into an 8-bit image (per worker)
   kCount,
 };
 
@@ -90,6 +92,44 @@ class RunScratch {
   // Buffers of dead values, for later outputs (of this run and the next runs of this context).
   SpareBuffers& spare() { return spare_; }
 
+  // The byte buffer of `use` for `worker`, at least `n` bytes (unspecified contents).
+  std::uint8_t* bytes_at_least(ScratchUse use, std::int64_t n, int worker = 0) {
+    std::vector<std::uint8_t>& v =
+        workers_[static_cast<std::size_t>(worker)].bytes[static_cast<std::size_t>(use)];
+    if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+    return v.data();
+  }
+  // A kept byte buffer of at least `n` bytes (the smallest that fits) or a new one, sized
+  // `n` (contents unspecified): 8-bit activations handed from one op to the next, whose
+  // pages stay mapped from one run to the next.
+  std::vector<std::uint8_t> take_bytes(std::int64_t n) {
+    auto fit = kept_bytes_.end();
+    for (auto it = kept_bytes_.begin(); it != kept_bytes_.end(); ++it) {
+      if (static_cast<std::int64_t>(it->capacity()) >= n &&
+          (fit == kept_bytes_.end() || it->capacity() < fit->capacity())) {
+        fit = it;
+      }
+    }
+    std::vector<std::uint8_t> b;
+    if (fit != kept_bytes_.end()) {
+      b = std::move(*fit);
+      kept_bytes_.erase(fit);
+    }
+    b.resize(static_cast<std::size_t>(n));
+    return b;
+  }
+  // Keeps a buffer for take_bytes (at most kKeptByteBuffers; the smallest goes first).
+  void keep_bytes(std::vector<std::uint8_t>&& b) {
+    if (b.capacity() == 0) return;
+    kept_bytes_.push_back(std::move(b));
+    if (kept_bytes_.size() > kKeptByteBuffers) {
+      auto smallest = kept_bytes_.begin();
+      for (auto it = kept_bytes_.begin(); it != kept_bytes_.end(); ++it) {
+        if (it->capacity() < smallest->capacity()) smallest = it;
+      }
+      kept_bytes_.erase(smallest);
+    }
+  }
   // Packed tile activations of one image for `worker`, at least `n` words (unspecified).
   std::uint32_t* words_at_least(std::int64_t n, int worker = 0) {
     std::vector<std::uint32_t>& v = workers_[static_cast<std::size_t>(worker)].words;
@@ -100,10 +140,13 @@ class RunScratch {
  private:
   struct Worker {
     std::array<std::vector<float>, static_cast<std::size_t>(ScratchUse::kCount)> floats;
+    std::array<std::vector<std::uint8_t>, static_cast<std::size_t>(ScratchUse::kCount)> bytes;
     std::vector<std::uint32_t> words;
   };
+  static constexpr std::size_t kKeptByteBuffers = 4;
   std::vector<Worker> workers_;
   SpareBuffers spare_;
+  std::vector<std::vector<std::uint8_t>> kept_bytes_;
 };
 
 // The finished run contexts of one engine. take() hands out a free one (or a new one when

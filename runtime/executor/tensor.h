@@ -1,5 +1,7 @@
 // The executor's activation tensor: a shape and contiguous row-major float32 data.
-// Activations are always float32 between ops; only weights are packed.
+// Activations are float32 between ops, except where an op with 8-bit activations hands its
+// output straight to the next such op (engine.h, Int8Handoff): then `q8` holds it as 8-bit
+// images in that op's layout and `data` is empty.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +15,9 @@ namespace triton_rt {
 struct Tensor {
   std::vector<std::int64_t> shape;
   std::vector<float> data;
+  // 8-bit images (kernels/ternary_int8.h), one per batch entry, for the one op that reads
+  // this value; empty for float tensors.
+  std::vector<std::uint8_t> q8;
 
   Tensor() = default;
   explicit Tensor(std::vector<std::int64_t> s) : shape(std::move(s)), data(numel_of(shape)) {}

@@ -54,7 +54,22 @@ def seeds() -> dict[str, tuple[nn.Module, torch.Tensor]]:
         # convolutions where the CPU has them (an RGB stem unrolled, a 16-channel 3x3 read
         # tap by tap, stride 2 over phases, a 1x1).
         "tiles": (tile_convs(), torch.randn(2, 3, 6, 6)),
+        # 8-bit handoffs: pointwise (ReLU6) -> depthwise -> pointwise, linear (GELU) -> linear.
+        "int8_chain": (int8_chain(), torch.randn(2, 4, 6, 6)),
     }
+
+
+def int8_chain() -> nn.Module:
+    model = nn.Sequential(
+        L.TernaryConv2d(in_channels=4, out_channels=8, kernel_size=1, activation_bits=8),
+        L.ReLU6(),
+        L.TernaryConv2d(in_channels=8, out_channels=8, kernel_size=3, stride=2, padding=1,
+                        groups=8, activation_bits=8),
+        L.TernaryConv2d(in_channels=8, out_channels=4, kernel_size=1, activation_bits=8),
+        L.Flatten(), L.TernaryLinear(in_features=4 * 3 * 3, out_features=6, activation_bits=8),
+        L.GELU(), L.TernaryLinear(in_features=6, out_features=3, activation_bits=8))
+    model(torch.randn(4, 4, 6, 6))  # training mode: sets each input_amax
+    return model.eval()
 
 
 def tile_convs() -> nn.Module:

@@ -1,98 +1,371 @@
-// AVX2 kernels for 8-bit activations (compiled with -mavx2 -mfma; selected only after
-// cpuid, see ternary_int8.cpp). Products go through vpmaddubsw (u8 x s8 pairs to int16: at
-// most 2 * 255 in magnitude since codes are -1, 0 or +1, so it never saturates) and vpmaddwd
-// (pairs to int32). The tile is 4 rows x 2 columns: 8 ymm accumulators plus the two
-// activation vectors, one code vector and the constants fit the 16 registers.
+// AVX2 kernels for 8-bit activations (compiled with -mavx2 -mfma -ffp-contract=off; selected
+// only after cpuid, see ternary_int8.cpp), also used by AVX-512 CPUs without VNNI.
+//
+// Convolution: 6 positions x 2 sub-blocks of 8 output channels (ternary_int8_conv_body.h).
+// One step is vpmaddubsw of 4 broadcast activation bytes (q + 128, unsigned) with 8 channels'
+// 4 codes: int16 pairs of at most 2 * 255 in magnitude, added in int16 (one instruction per
+// 32 products instead of vpmaddwd + vpaddd) and widened to int32 with vpmaddwd by ones every
+// 64 steps. 12 accumulators, 2 code registers and the broadcast use 15 of the 16 ymm.
+// Depthwise: 2 positions x 32 channels at a time; two taps' bytes interleaved and summed
+// with their codes by one vpmaddubsw per 16 channels, in int16 (at most 255 per tap: layers
+// of more than 128 taps widen on the way, through vpsignw on zero-extended bytes).
+// NCHW float outputs are staged position-major and written a channel row at a time, and
+// quantized channel rows go into an image through 8 x 8 byte transposes
+// (ternary_int8_transpose.h).
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/gelu.h"
 #include "kernels/ternary_int8.h"
+#include "kernels/ternary_int8_output.h"
+#include "kernels/ternary_int8_transpose.h"
 
 namespace triton_rt::kernels {
 namespace {
 
-void quantize_i8__avx2(const float* x, std::int64_t n, float scale, std::int8_t* q) {
+void store_channel_bytes__avx2(const std::uint8_t* rows, std::int64_t ld, std::int64_t width,
+                               std::int64_t channels, std::uint8_t* line, std::int64_t pitch) {
+  store_pixel_major(rows, ld, width, channels, line, pitch);
+}
+
+void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t* q) {
   const __m256 s = _mm256_set1_ps(scale);
   const __m256 lo = _mm256_set1_ps(-kInt8Max);
   const __m256 hi = _mm256_set1_ps(kInt8Max);
+  const __m256i zero = _mm256_set1_epi32(128);
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_div_ps(_mm256_loadu_ps(x + i), s);
     v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);  // max(NaN, lo) is lo, as in the scalar
-    const __m256i i32 = _mm256_cvtps_epi32(v);     // round to nearest even
+    const __m256i i32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), zero);  // ties to even
     const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packs_epi16(i16, i16));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(i16, i16));
   }
-  if (i < n) scalar_int8_kernels()->quantize(x + i, n - i, scale, q + i);
+  for (; i < n; ++i) q[i] = quantize_one(x[i], scale);
 }
 
-inline std::int32_t horizontal_sum(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
+// gelu_erf (kernels/gelu.h) on 8 lanes: the same operations in the same order.
+inline __m256 gelu8(__m256 x) {
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(kInvSqrt2));
+  const __m256 c = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-kErfBound)), _mm256_set1_ps(kErfBound));
+  const __m256 z = _mm256_mul_ps(c, c);
+  __m256 p = _mm256_set1_ps(kErfP[0]), q = _mm256_set1_ps(kErfQ[0]);
+  for (int i = 1; i < 6; ++i) {
+    p = _mm256_add_ps(_mm256_mul_ps(p, z), _mm256_set1_ps(kErfP[i]));
+    q = _mm256_add_ps(_mm256_mul_ps(q, z), _mm256_set1_ps(kErfQ[i]));
+  }
+  const __m256 erf = _mm256_div_ps(_mm256_mul_ps(c, p), q);
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
-template <int kRows, int kCols>
-void tile(const PreparedTernaryInt8& w, const std::int8_t* x, std::int64_t r0, std::int64_t j0,
-          std::int32_t* acc, std::int64_t row_stride, std::int64_t col_stride) {
-  const std::int64_t ld = w.padded_cols;
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));  // s8 -> s8 + 128 as u8
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256i sum[kRows][kCols];
-  for (int r = 0; r < kRows; ++r) {
-    for (int c = 0; c < kCols; ++c) sum[r][c] = _mm256_setzero_si256();
+// The write-back's constants (Int8Output), held in registers. A quantized output clamps
+// once, after the division: clamp(y, lo, hi) / s then clamped to +-127 equals y / s
+// clamped to [max(lo / s, -127), min(hi / s, 127)], since a correctly rounded division
+// is monotonic (so q_lo, q_hi replace two clamps).
+struct Epilogue8 {
+  bool clamp, gelu, quantized;
+  __m256 lo, hi, scale, q_lo, q_hi;
+  explicit Epilogue8(const Int8Output& out)
+      : clamp(out.clamp),
+        gelu(out.gelu),
+        quantized(out.q != nullptr),
+        lo(_mm256_set1_ps(out.lo)),
+        hi(_mm256_set1_ps(out.hi)),
+        scale(_mm256_set1_ps(out.q_scale)),
+        q_lo(_mm256_set1_ps(out.clamp ? std::max(out.lo / out.q_scale, -kInt8Max) : -kInt8Max)),
+        q_hi(_mm256_set1_ps(out.clamp ? std::min(out.hi / out.q_scale, kInt8Max) : kInt8Max)) {}
+};
+
+// The write-back of one sub-block of 8 channels, of which `valid` exist (Int8Output):
+// y = acc * factor + bias (finish8_affine), then the activation and a float store
+// (finish8_float, channels contiguous) or quantization (finish8_q). Pointers are at the
+// sub-block's first channel.
+inline __m256 finish8_affine(__m256i sum, const std::int32_t* shift, const float* factor,
+                             const float* bias) {
+  const __m256i exact = _mm256_sub_epi32(sum, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)));
+  return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), _mm256_loadu_ps(factor)),
+                       _mm256_loadu_ps(bias));
+}
+
+inline __m256 finish8_activate(const Epilogue8& ep, __m256 v) {
+  if (ep.clamp) return _mm256_min_ps(_mm256_max_ps(v, ep.lo), ep.hi);
+  return ep.gelu ? gelu8(v) : v;
+}
+
+inline void finish8_q(const Epilogue8& ep, __m256 affine, std::int64_t valid, std::uint8_t* q) {
+  if (valid <= 0) return;
+  __m256 v = _mm256_div_ps(ep.gelu ? gelu8(affine) : affine, ep.scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, ep.q_lo), ep.q_hi);  // max(NaN, lo) is lo, as in the scalar
+  const __m256i i32 = _mm256_add_epi32(_mm256_cvtps_epi32(v), _mm256_set1_epi32(128));
+  const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+  const __m128i bytes = _mm_packus_epi16(i16, i16);
+  if (valid >= 8) {
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q), bytes);
+  } else {
+    alignas(16) std::uint8_t tmp[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tmp), bytes);
+    std::memcpy(q, tmp, static_cast<std::size_t>(valid));
   }
-  const std::int8_t* codes = w.codes.data() + r0 * ld;
-  const std::int8_t* xs = x + j0 * ld;
-  for (std::int64_t k = 0; k < ld; k += 32) {
-    __m256i u[kCols];
-    for (int c = 0; c < kCols; ++c) {
-      u[c] = _mm256_xor_si256(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + c * ld + k)), flip);
+}
+
+inline void finish8_float(__m256 v, std::int64_t valid, float* y) {
+  if (valid >= 8) {
+    _mm256_storeu_ps(y, v);
+  } else if (valid > 0) {
+    alignas(32) float tmp[8];
+    _mm256_store_ps(tmp, v);
+    std::memcpy(y, tmp, static_cast<std::size_t>(valid) * sizeof(float));
+  }
+}
+
+struct Avx2 {
+  using Acc = __m256i;
+  using Sum = __m256i;
+  static constexpr int kLanes = 8;
+  static constexpr int kBlocks = 2;
+  static constexpr int kPositions = 6;
+  static constexpr std::int64_t kFlushSteps = 64;
+  static Acc zero() { return _mm256_setzero_si256(); }
+  static Sum zero_sum() { return _mm256_setzero_si256(); }
+  static Acc codes(const std::int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static Acc broadcast(const std::uint8_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+  }
+  static Acc step(Acc acc, Acc act, Acc code) { return _mm256_add_epi16(acc, _mm256_maddubs_epi16(act, code)); }
+  static Sum widen(Sum sum, Acc acc) { return _mm256_add_epi32(sum, _mm256_madd_epi16(acc, _mm256_set1_epi16(1))); }
+  using Epilogue = Epilogue8;
+  static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
+                           const std::int32_t* shift, const float* factor, const float* bias) {
+    if (valid > 0) finish8_float(finish8_activate(ep, finish8_affine(sum, shift, factor, bias)), valid, y);
+  }
+  static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
+                       const std::int32_t* shift, const float* factor, const float* bias) {
+    if (valid > 0) finish8_q(ep, finish8_affine(sum, shift, factor, bias), valid, q);
+  }
+  static void store_channel_major(const float* stage, std::int64_t ld, std::int64_t positions,
+                                  std::int64_t channels, float* y, std::int64_t channel_stride) {
+    kernels::store_channel_major(stage, ld, positions, channels, y, channel_stride);
+  }
+};
+
+}  // namespace
+}  // namespace triton_rt::kernels
+
+#include "kernels/ternary_int8_conv_body.h"
+
+namespace triton_rt::kernels {
+namespace {
+
+void conv_t2u8__avx2_6x16(const Int8ConvJob& job, std::int64_t block_begin,
+                          std::int64_t block_end, std::int64_t pos_begin, std::int64_t pos_end) {
+  conv_body<Avx2>(job, block_begin, block_end, pos_begin, pos_end);
+}
+
+// int16 sums of (q + 128) * code: at most 255 per tap, so 128 taps fit before widening.
+constexpr std::int64_t kDepthwiseFlushTaps = 128;
+// Positions per chunk: channel-major float outputs are staged for this many positions.
+constexpr std::int64_t kDepthwiseStage = 32;
+
+// What a depthwise call reads, in locals (the write-back's byte stores alias everything).
+struct DepthwiseContext {
+  const std::int16_t* codes;
+  const std::int8_t* pair_codes;
+  std::int64_t padded, taps, pairs;
+  const std::int64_t* tap_offsets;
+  const std::int32_t* shift;
+  const float* factor;
+  const float* bias;
+  std::int64_t channels;
+};
+
+// The write-back of 16 channels from c (int32 sums of channels c..c+7 and c+8..c+15) to dst
+// (at channel c).
+template <class Dst>
+inline void depthwise_finish16(const DepthwiseContext& cx, const Epilogue8& ep, __m256i lo,
+                               __m256i hi, std::int64_t c, Dst* dst) {
+  const __m256i sums[2] = {lo, hi};
+  for (int half = 0; half < 2; ++half) {
+    const std::int64_t l = 8 * half, valid = cx.channels - c - l;
+    if (valid <= 0) return;
+    const __m256 v = finish8_affine(sums[half], cx.shift + c + l, cx.factor + c + l, cx.bias + c + l);
+    if constexpr (std::is_same_v<Dst, std::uint8_t>) {
+      finish8_q(ep, v, valid, dst + l);
+    } else {
+      finish8_float(finish8_activate(ep, v), valid, dst + l);
     }
-    for (int r = 0; r < kRows; ++r) {
-      const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + r * ld + k));
-      for (int c = 0; c < kCols; ++c) {
-        sum[r][c] = _mm256_add_epi32(sum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(u[c], code), ones));
+  }
+}
+
+// 32 channels from c at NP positions (tap (0, 0) at at[p]), written to dst[p] (at channel
+// c). kPairs is the number of tap pairs (0: cx.pairs), at most kDepthwiseFlushTaps / 2:
+// the int16 sums never need widening on the way. Per pair, the two taps' bytes are
+// interleaved (vpunpck{l,h}bw) and one vpmaddubsw per 16 channels multiplies both by their
+// codes (pair_codes); each pair's codes are loaded once for all positions. An odd last tap
+// pairs with itself under zero codes.
+template <int kPairs, int NP, class Dst>
+inline void depthwise32(const DepthwiseContext& cx, const Epilogue8& ep, const std::uint8_t* const* at,
+                        std::int64_t c, Dst* const* dst) {
+  __m256i acc[NP][2];
+  for (int p = 0; p < NP; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_si256();
+  const std::int64_t pairs = kPairs > 0 ? kPairs : cx.pairs;
+  const std::int8_t* codes = cx.pair_codes + c * 2;  // block c / 32 of pair 0
+  for (std::int64_t i = 0; i < pairs; ++i, codes += cx.padded * 2) {
+    const __m256i w_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+    const __m256i w_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32));
+    const std::int64_t t0 = 2 * i, t1 = std::min(2 * i + 1, cx.taps - 1);
+    const std::int64_t o0 = cx.tap_offsets[t0] + c, o1 = cx.tap_offsets[t1] + c;
+    for (int p = 0; p < NP; ++p) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[p] + o0));
+      const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[p] + o1));
+      acc[p][0] = _mm256_add_epi16(acc[p][0], _mm256_maddubs_epi16(_mm256_unpacklo_epi8(a, b), w_lo));
+      acc[p][1] = _mm256_add_epi16(acc[p][1], _mm256_maddubs_epi16(_mm256_unpackhi_epi8(a, b), w_hi));
+    }
+  }
+  // acc[p][0] holds channels 0-7 and 16-23, acc[p][1] 8-15 and 24-31.
+  for (int p = 0; p < NP; ++p) {
+    depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][0])),
+                       _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc[p][1])), c, dst[p]);
+    depthwise_finish16(cx, ep, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][0], 1)),
+                       _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc[p][1], 1)), c + 16,
+                       dst[p] + 16);
+  }
+}
+
+// 16 channels from c at one position, any tap count: int16 sums widened every
+// kDepthwiseFlushTaps taps.
+template <class Dst>
+inline void depthwise16_long(const DepthwiseContext& cx, const Epilogue8& ep, const std::uint8_t* at,
+                             std::int64_t c, Dst* dst) {
+  __m256i acc = _mm256_setzero_si256();
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  std::int64_t since = 0;
+  for (std::int64_t t = 0; t < cx.taps; ++t) {
+    const __m256i x = _mm256_cvtepu8_epi16(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + cx.tap_offsets[t] + c)));
+    const __m256i code = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cx.codes + t * cx.padded + c));
+    acc = _mm256_add_epi16(acc, _mm256_sign_epi16(x, code));
+    if (++since == kDepthwiseFlushTaps || t + 1 == cx.taps) {
+      lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(acc)));
+      hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(acc, 1)));
+      acc = _mm256_setzero_si256();
+      since = 0;
+    }
+  }
+  depthwise_finish16(cx, ep, lo, hi, c, dst);
+}
+
+// Positions [pos_begin, pos_end) x channels [c_begin, c_end) (multiples of 32 from c_begin)
+// into `dst_of(pos, oy, ox)`, the destination of channel c_begin.
+template <int kPairs, class Dst, class DstFn>
+void depthwise_run(const Int8DepthwiseJob& job, const DepthwiseContext& cx, const Epilogue8& ep,
+                   std::int64_t c_begin, std::int64_t c_end, std::int64_t pos_begin,
+                   std::int64_t pos_end, const DstFn& dst_of) {
+  const std::int64_t row_step = job.stride_h * job.padded_width * job.pitch;
+  const std::int64_t col_step = job.stride_w * job.pitch;
+  const std::uint8_t* const origin = job.origin;
+  const std::int64_t out_w = job.out_w;
+  std::int64_t oy = pos_begin / out_w, ox = pos_begin % out_w;
+  for (std::int64_t pos = pos_begin; pos < pos_end; pos += 2) {
+    const int np = pos + 1 < pos_end ? 2 : 1;
+    const std::uint8_t* at[2];
+    Dst* dst[2];
+    for (int p = 0; p < np; ++p) {
+      at[p] = origin + oy * row_step + ox * col_step;
+      dst[p] = dst_of(pos + p, oy, ox);
+      if (++ox == out_w) {
+        ox = 0;
+        ++oy;
+      }
+    }
+    for (std::int64_t c = c_begin; c < c_end; c += kInt8DepthwiseAlign) {
+      if (cx.taps > kDepthwiseFlushTaps) {
+        for (int p = 0; p < np; ++p) {
+          depthwise16_long(cx, ep, at[p], c, dst[p] + (c - c_begin));
+          depthwise16_long(cx, ep, at[p], c + 16, dst[p] + (c - c_begin) + 16);
+        }
+        continue;
+      }
+      Dst* d[2] = {dst[0] + (c - c_begin), np == 2 ? dst[1] + (c - c_begin) : nullptr};
+      if (np == 2) {
+        depthwise32<kPairs, 2>(cx, ep, at, c, d);
+      } else {
+        depthwise32<kPairs, 1>(cx, ep, at, c, d);
       }
     }
   }
-  for (int r = 0; r < kRows; ++r) {
-    // sum((x + 128) * code) - 128 * sum(code) = sum(x * code), in wrapping uint32 arithmetic.
-    const std::uint32_t shift = 128u * static_cast<std::uint32_t>(w.row_sums[r0 + r]);
-    for (int c = 0; c < kCols; ++c) {
-      const std::uint32_t total = static_cast<std::uint32_t>(horizontal_sum(sum[r][c]));
-      acc[(r0 + r) * row_stride + (j0 + c) * col_stride] = static_cast<std::int32_t>(total - shift);
+}
+
+template <int kPairs>
+void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std::int64_t channel_end,
+                    std::int64_t pos_begin, std::int64_t pos_end) {
+  const Int8Output& out = job.out;
+  const Int8DepthwiseWeights& w = *job.weights;
+  const DepthwiseContext cx{w.codes.data(), w.pair_codes.data(), w.padded,        w.taps,
+                            w.pairs(),      job.tap_offsets,     w.shift.data(),  w.factor.data(),
+                            w.bias.data(),  out.channels};
+  const Epilogue8 ep(out);
+  const std::int64_t end = std::min(channel_end, out.channels);
+  if (out.q != nullptr) {
+    std::uint8_t* const q = out.q;
+    const Int8ImageLayout layout = out.q_layout;
+    depthwise_run<kPairs, std::uint8_t>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+                                       [&](std::int64_t, std::int64_t oy, std::int64_t ox) {
+                                         return q + layout.offset(oy, ox) + channel_begin;
+                                       });
+    return;
+  }
+  if (out.channel_stride == 1) {
+    float* const y = out.y;
+    const std::int64_t stride = out.position_stride;
+    depthwise_run<kPairs, float>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
+                                [&](std::int64_t pos, std::int64_t, std::int64_t) {
+                                  return y + pos * stride + channel_begin;
+                                });
+    return;
+  }
+  // Channel-major floats: staged position-major for a chunk of positions and one block of
+  // channels, then written a channel row at a time.
+  alignas(32) float stage[kDepthwiseStage * kInt8DepthwiseAlign];
+  for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kDepthwiseStage) {
+    const std::int64_t chunk_end = std::min(pos_end, chunk + kDepthwiseStage);
+    for (std::int64_t c0 = channel_begin; c0 < end; c0 += kInt8DepthwiseAlign) {
+      depthwise_run<kPairs, float>(job, cx, ep, c0, c0 + 1, chunk, chunk_end,
+                                  [&](std::int64_t pos, std::int64_t, std::int64_t) {
+                                    return stage + (pos - chunk) * kInt8DepthwiseAlign;
+                                  });
+      store_channel_major(stage, kInt8DepthwiseAlign, chunk_end - chunk,
+                          std::min(end, c0 + kInt8DepthwiseAlign) - c0,
+                          out.y + c0 * out.channel_stride + chunk, out.channel_stride);
     }
   }
 }
 
-template <int kCols>
-void rows_of_tiles(const PreparedTernaryInt8& w, const std::int8_t* x, std::int64_t j0,
-                   std::int32_t* acc, std::int64_t row_stride, std::int64_t col_stride,
-                   std::int64_t row_begin, std::int64_t row_end) {
-  std::int64_t r = row_begin;
-  for (; r + 4 <= row_end; r += 4) tile<4, kCols>(w, x, r, j0, acc, row_stride, col_stride);
-  for (; r < row_end; ++r) tile<1, kCols>(w, x, r, j0, acc, row_stride, col_stride);
+void depthwise_t2u8__avx2_2x32(const Int8DepthwiseJob& job, std::int64_t channel_begin,
+                               std::int64_t channel_end, std::int64_t pos_begin,
+                               std::int64_t pos_end) {
+  if (job.weights->taps == 9) {
+    depthwise_avx2<5>(job, channel_begin, channel_end, pos_begin, pos_end);
+  } else {
+    depthwise_avx2<0>(job, channel_begin, channel_end, pos_begin, pos_end);
+  }
 }
 
-void gemv_t2i8__avx2_4x1(const PreparedTernaryInt8& w, const std::int8_t* x, std::int32_t* acc,
-                         std::int64_t row_begin, std::int64_t row_end) {
-  rows_of_tiles<1>(w, x, 0, acc, 1, 0, row_begin, row_end);
-}
-
-void gemm_t2i8__avx2_4x2(const PreparedTernaryInt8& w, const std::int8_t* x, std::int64_t p,
-                         std::int32_t* acc, std::int64_t row_stride, std::int64_t col_stride,
-                         std::int64_t row_begin, std::int64_t row_end) {
-  std::int64_t j = 0;
-  for (; j + 2 <= p; j += 2) rows_of_tiles<2>(w, x, j, acc, row_stride, col_stride, row_begin, row_end);
-  for (; j < p; ++j) rows_of_tiles<1>(w, x, j, acc, row_stride, col_stride, row_begin, row_end);
-}
-
-const Int8KernelSet kAvx2Int8{Isa::kAvx2,          "avx2",
-                              "quantize_i8__avx2", quantize_i8__avx2,
-                              "gemv_t2i8__avx2_4x1", gemv_t2i8__avx2_4x1,
-                              "gemm_t2i8__avx2_4x2", gemm_t2i8__avx2_4x2};
+const Int8KernelSet kAvx2Int8{Isa::kAvx2,
+                              "avx2",
+                              Avx2::kLanes,
+                              Avx2::kBlocks,
+                              "quantize_u8__avx2",
+                              quantize_u8__avx2,
+                              store_channel_bytes__avx2,
+                              "conv_t2u8__avx2_6x16",
+                              conv_t2u8__avx2_6x16,
+                              "depthwise_t2u8__avx2_2x32",
+                              depthwise_t2u8__avx2_2x32};
 
 }  // namespace
 

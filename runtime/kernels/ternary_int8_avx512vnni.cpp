@@ -1,6 +1,10 @@
-// AVX512-VNNI kernels for 8-bit activations (compiled with the AVX-512 flags plus
-// -mavx512vnni; selected only when cpuid reports avx512vnni, see ternary_int8.cpp). One
-// vpdpbusd multiplies 64 u8 x s8 pairs and adds each group of four into an int32 lane.
+// AVX512-VNNI convolution kernel for 8-bit activations (compiled with the AVX-512 flags plus
+// -mavx512vnni -ffp-contract=off; selected only when cpuid reports avx512vnni, see
+// ternary_int8.cpp). One vpdpbusd multiplies 4 broadcast activation bytes (q + 128) with
+// 16 channels' 4 codes and adds into int32 lanes, so there is nothing to widen. The tile is
+// 6 positions x 4 sub-blocks of 16 channels (ternary_int8_conv_body.h): 24 accumulators,
+// 4 code registers and the broadcast in the 32 zmm. Quantization and depthwise
+// convolutions use the AVX2 kernels.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build results from _mm*_undefined_*(), which its own
@@ -10,31 +14,31 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#include "kernels/ternary_int8.h"
+#include "kernels/ternary_int8_avx512_traits.h"
+#include "kernels/ternary_int8_conv_body.h"
 
 namespace triton_rt::kernels {
 namespace {
 
-inline __m512i dot_u8s8(__m512i acc, __m512i u, __m512i s) {
-  return _mm512_dpbusd_epi32(acc, u, s);
+void conv_t2u8__avx512vnni_6x64(const Int8ConvJob& job, std::int64_t block_begin,
+                                std::int64_t block_end, std::int64_t pos_begin,
+                                std::int64_t pos_end) {
+  conv_body<Vnni>(job, block_begin, block_end, pos_begin, pos_end);
 }
 
 }  // namespace
-}  // namespace triton_rt::kernels
-
-#include "kernels/ternary_int8_avx512_body.h"
-
-namespace triton_rt::kernels {
 
 const Int8KernelSet* avx512vnni_int8_kernels_unchecked() {
-  static const Int8KernelSet set{Isa::kAvx512,
-                                 "avx512vnni",
-                                 "quantize_i8__avx512",
-                                 quantize_i8__avx512,
-                                 "gemv_t2i8__avx512vnni_4x1",
-                                 gemv_avx512,
-                                 "gemm_t2i8__avx512vnni_4x4",
-                                 gemm_avx512};
+  static const Int8KernelSet set = [] {
+    Int8KernelSet s = *avx2_int8_kernels_unchecked();
+    s.isa = Isa::kAvx512;
+    s.variant = "avx512vnni";
+    s.lanes = Vnni::kLanes;
+    s.tile_blocks = Vnni::kBlocks;
+    s.conv_name = "conv_t2u8__avx512vnni_6x64";
+    s.conv = conv_t2u8__avx512vnni_6x64;
+    return s;
+  }();
   return &set;
 }
 

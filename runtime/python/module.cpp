@@ -169,6 +169,9 @@ py::dict info(const Engine& engine) {
   d["conv_kernel"] = i.conv_kernel;
   d["depthwise_kernel"] = i.depthwise_kernel;
   d["float_gemm_kernel"] = i.float_gemm_kernel;
+  d["int8_conv_kernel"] = i.int8_conv_kernel;
+  d["int8_depthwise_kernel"] = i.int8_depthwise_kernel;
+  d["int8_handoffs"] = i.int8_handoffs;
   d["input_shapes"] = i.input_shapes;
   d["output_shapes"] = i.output_shapes;
   d["op_kinds"] = i.op_kinds;

@@ -77,6 +77,50 @@ model Conv1d8 {
 }
 """
 
+# MobileNet's inverted residual: expand (ReLU6) -> depthwise stride 2 (ReLU6) -> project,
+# all 8-bit, so the engine hands the activations from one to the next in 8 bits.
+INVERTED_RESIDUAL_SOURCE = """
+model Inverted8 {
+    layer expand: TernaryConv2d { in_channels: 8, out_channels: 40, kernel_size: 1, bias: false,
+                                  activation_bits: 8 }
+    layer expand_bn: BatchNorm2d { num_features: 40 }
+    layer depthwise: TernaryConv2d { in_channels: 40, out_channels: 40, kernel_size: 3, stride: 2,
+                                     padding: 1, groups: 40, bias: false, activation_bits: 8 }
+    layer depthwise_bn: BatchNorm2d { num_features: 40 }
+    layer project: TernaryConv2d { in_channels: 40, out_channels: 12, kernel_size: 1, bias: false,
+                                   activation_bits: 8 }
+    layer fc: TernaryLinear { in_features: 12, out_features: 4, activation_bits: 8 }
+    forward(x: Tensor[batch, 8, 14, 14]) -> Tensor[batch, 4] {
+        x = relu6(expand_bn(expand(x)))
+        x = relu6(depthwise_bn(depthwise(x)))
+        x = project(x)
+        x = adaptive_avg_pool2d(x, output_size: 1)
+        x = flatten(x, start_dim: 1)
+        return fc(x)
+    }
+}
+"""
+
+
+class _EncoderBlock8(nn.Module):
+    """A pre-norm transformer block whose attention projections and MLP have 8-bit
+    activations (the MLP's GELU is fused into its first layer and handed on in 8 bits)."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = L.MultiHeadAttention(dim, num_heads=4)
+        self.attn.qkv._init_activation_bits(8)
+        self.attn.proj._init_activation_bits(8)
+        self.norm2 = nn.LayerNorm(dim)
+        self.fc1 = L.TernaryLinear(dim, 2 * dim, activation_bits=8)
+        self.act = nn.GELU()
+        self.fc2 = L.TernaryLinear(2 * dim, dim, activation_bits=8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x))
+        return x + self.fc2(self.act(self.fc1(self.norm2(x))))
+
 
 # -- the layers -------------------------------------------------------------------------------
 
@@ -198,8 +242,9 @@ def parity_numbers(got: np.ndarray, want: np.ndarray) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("source,shape", [(MLP_SOURCE, (48,)), (CONV_SOURCE, (3, 12, 12)),
-                                          (CONV1D_SOURCE, (10, 30))],
-                         ids=["mlp", "conv", "conv1d"])
+                                          (CONV1D_SOURCE, (10, 30)),
+                                          (INVERTED_RESIDUAL_SOURCE, (8, 14, 14))],
+                         ids=["mlp", "conv", "conv1d", "inverted_residual"])
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_engine_matches_pytorch_eval(triton_compiler, tmp_path, monkeypatch, source, shape, isa):
     native = pytest.importorskip("triton_dsl.native")
@@ -220,6 +265,34 @@ def test_engine_matches_pytorch_eval(triton_compiler, tmp_path, monkeypatch, sou
         assert numbers["off_fraction"] <= MAX_FLIPPED_FRACTION, numbers
         # A flipped step moves an output by at most one quantization step of a downstream
         # layer times that layer's sum |w|; bound it loosely by 5% of the output range.
+        assert numbers["max_rel"] < 0.05, numbers
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+def test_attention_projections_run_with_8bit_activations(tmp_path, monkeypatch, isa):
+    native = pytest.importorskip("triton_dsl.native")
+    from triton_dsl.export.packed import build_graph
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    torch.manual_seed(5)
+    model = _EncoderBlock8()
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(8, 10, 32))  # sets every input_amax
+    model.eval()
+    example = torch.randn(1, 10, 32)
+    graph, _ = build_graph(model, example)
+    linears = [op for op in graph.ops if op.kind == "linear"]
+    assert len(linears) == 4 and all(len(op.floats) == 1 for op in linears)
+    path = tmp_path / "block.tpk"
+    save_packed(model, path, example_input=example)
+    engine = native.load(path, threads=2)
+    assert engine.info()["int8_handoffs"] == 1  # fc1 (GELU) -> fc2
+    for batch in (1, 3):
+        x = torch.randn(batch, 10, 32, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            want = model(x).numpy()
+        numbers = parity_numbers(engine.run(x.numpy()), want)
+        assert numbers["off_fraction"] <= MAX_FLIPPED_FRACTION, numbers
         assert numbers["max_rel"] < 0.05, numbers
 
 

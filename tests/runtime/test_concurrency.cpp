@@ -1,6 +1,7 @@
 // One Engine shared by several threads: every concurrent run must give the result a lone run
 // gives, on the paths that use per-worker scratch (pooled GEMV, im2col and whole-image
-// convolutions, depthwise planes, tile packing where AMX exists). Also the ThreadPool's
+// convolutions, depthwise planes, tile packing where AMX exists, 8-bit images and the 8-bit
+// handoffs between layers). Also the ThreadPool's
 // contract under concurrent callers. CI runs this binary under ThreadSanitizer
 // (TRITON_TSAN=ON), which also catches races that happen to give the right numbers.
 #include <gtest/gtest.h>
@@ -45,23 +46,56 @@ std::vector<std::uint8_t> conv_mlp_model() {
   return b.bytes();
 }
 
-Tensor random_input(int batch, std::mt19937& rng) {
-  Tensor t({batch, 4, 12, 12});
+// 8-bit activations: x[B, 16, 24, 24] -> conv 3x3 (64 channels, ReLU, split over threads)
+// -> depthwise 3x3 (ReLU6) -> pointwise 64 -> 32 -> flatten -> linear 18432 -> 64 (GELU) ->
+// linear 64 -> 10, each 8-bit op handing its output to the next where it is the only reader.
+std::vector<std::uint8_t> int8_model() {
+  std::mt19937 rng(22);
+  TpkBuilder b;
+  const auto x = b.value({1, 16, 24, 24}), c1 = b.value({1, 64, 24, 24}),
+             c2 = b.value({1, 64, 24, 24}), c3 = b.value({1, 32, 24, 24}),
+             flat = b.value({1, 18432}), h = b.value({1, 64}), y = b.value({1, 10});
+  auto scales = [&](int rows) {
+    std::vector<float> s(rows);
+    for (int r = 0; r < rows; ++r) s[r] = 0.02f + 0.005f * (r % 7);
+    return s;
+  };
+  b.op(OpKind::kConv2d, {x}, c1, {3, 3, 1, 1, 1, 1, 1, 1, 1}, {0.03f},
+       {b.ternary_tensor(random_codes(64 * 144, rng), 64, 144, scales(64), true), format::kAbsent},
+       Activation::kRelu);
+  b.op(OpKind::kConv2d, {c1}, c2, {3, 3, 1, 1, 1, 1, 1, 1, 64}, {0.05f},
+       {b.ternary_tensor(random_codes(64 * 9, rng), 64, 9, scales(64), true), format::kAbsent},
+       Activation::kRelu6);
+  b.op(OpKind::kConv2d, {c2}, c3, {1, 1, 1, 1, 0, 0, 1, 1, 1}, {0.04f},
+       {b.ternary_tensor(random_codes(32 * 64, rng), 32, 64, scales(32), true), format::kAbsent});
+  b.op(OpKind::kReshape, {c3}, flat, {-2, 18432});
+  b.op(OpKind::kLinear, {flat}, h, {}, {0.1f},
+       {b.ternary_tensor(random_codes(64 * 18432, rng), 64, 18432, scales(64), false), format::kAbsent},
+       Activation::kGelu);
+  b.op(OpKind::kLinear, {h}, y, {}, {0.2f},
+       {b.ternary_tensor(random_codes(10 * 64, rng), 10, 64, scales(10), false), format::kAbsent});
+  b.input(x);
+  b.output(y);
+  return b.bytes();
+}
+
+Tensor random_input(const std::vector<std::int64_t>& shape, std::mt19937& rng) {
+  Tensor t(shape);
   t.data = random_vector(t.data.size(), rng);
   return t;
 }
 
-}  // namespace
-
-TEST(Concurrency, SharedEngineMatchesLoneRuns) {
-  auto engine = Engine::from_bytes(conv_mlp_model(), {4});
+// Runs `model` from 4 threads at once (4 pool threads) and compares with lone runs.
+void expect_shared_runs_match(const std::vector<std::uint8_t>& model, std::vector<std::int64_t> shape) {
+  auto engine = Engine::from_bytes(model, {4});
   ASSERT_TRUE(engine.ok()) << engine.message();
   const Engine& e = *engine.value();
   // Batch 1 takes the pooled GEMV and per-image splits; 3 and 8 the GEMM and whole-image paths.
   std::mt19937 rng(5);
   std::vector<Tensor> inputs, expected;
   for (int batch : {1, 3, 8, 1}) {
-    inputs.push_back(random_input(batch, rng));
+    shape[0] = batch;
+    inputs.push_back(random_input(shape, rng));
     auto out = e.run({inputs.back()});
     ASSERT_TRUE(out.ok()) << out.message();
     expected.push_back(out.value()[0]);
@@ -85,6 +119,14 @@ TEST(Concurrency, SharedEngineMatchesLoneRuns) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(mismatches.load(), 0) << "concurrent runs differ from lone runs";
+}
+
+}  // namespace
+
+TEST(Concurrency, SharedEngineMatchesLoneRuns) { expect_shared_runs_match(conv_mlp_model(), {1, 4, 12, 12}); }
+
+TEST(Concurrency, SharedInt8EngineMatchesLoneRuns) {
+  expect_shared_runs_match(int8_model(), {1, 16, 24, 24});
 }
 
 TEST(Concurrency, ThreadPoolServesConcurrentCallers) {

@@ -189,6 +189,32 @@ TEST(Executor, ShapeOpsFollowTheBatch) {
   }
 }
 
+TEST(Executor, GraphInputsAndDyingValuesAreReshapedCorrectly) {
+  // x is read in place (and is also an output); x + x dies at its reshape, which takes its
+  // data; a reshape of the graph input itself copies.
+  TpkBuilder b;
+  const auto x = b.value({2, 3}), sum = b.value({2, 3}), flat = b.value({6}), flat_x = b.value({3, 2});
+  b.op(OpKind::kAdd, {x, x}, sum);
+  b.op(OpKind::kReshape, {sum}, flat, {6});
+  b.op(OpKind::kReshape, {x}, flat_x, {3, 2});
+  b.input(x);
+  b.output(flat);
+  b.output(flat_x);
+  b.output(x);
+  auto engine = Engine::from_bytes(b.bytes(), {1});
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  Tensor in({2, 3});
+  in.data = {1, 2, 3, 4, 5, 6};
+  for (int run = 0; run < 2; ++run) {
+    auto out = engine.value()->run({in});
+    ASSERT_TRUE(out.ok()) << out.message();
+    expect_all_near(out.value()[0], {6}, {2, 4, 6, 8, 10, 12}, "reshaped sum");
+    expect_all_near(out.value()[1], {3, 2}, in.data, "reshaped input");
+    expect_all_near(out.value()[2], {2, 3}, in.data, "input as output");
+  }
+  EXPECT_EQ(in.data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
 TEST(Executor, NormalizationSoftmaxMatmulMean) {
   TpkBuilder b;
   const auto x = b.value({1, 2, 3});
