@@ -274,16 +274,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const auto started = std::chrono::steady_clock::now();
     Status s;
     const std::uint32_t first = op.inputs.empty() ? 0 : op.inputs[0];
-    if (op.kind == OpKind::kReshape && uses[first] == 1 && caller[first] == nullptr &&
-        values[first].q8.empty()) {
-      // The input dies here: the reshape takes its data instead of copying it (reshape reads
-      // only the input's shape).
-      Tensor shape_only;
-      shape_only.shape = values[first].shape;
-      s = run_shape_op(op, ctx, Inputs{&shape_only}, out);
-      spare.keep(std::move(out.data));
-      out.data = std::move(values[first].data);
-    } else switch (op.kind) {
+    switch (op.kind) {
       case OpKind::kLinear:
         s = run_linear(op, ctx, in, out);
         break;
@@ -306,8 +297,10 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
         s = run_unary(op, ctx, in, out);
         break;
       case OpKind::kReshape:
-        if (uses[op.inputs[0]] == 1) {  // this op is its last use: no copy
-          s = run_reshape_taking(op, ctx, values[op.inputs[0]], out);
+        // This op is the last use of a value the run owns (not a caller's input, not held
+        // in 8 bits): it takes the data instead of copying it.
+        if (uses[first] == 1 && caller[first] == nullptr && values[first].q8.empty()) {
+          s = run_reshape_taking(op, ctx, values[first], out);
           break;
         }
         s = run_shape_op(op, ctx, in, out);
