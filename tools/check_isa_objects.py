@@ -8,7 +8,7 @@ symbol; when a baseline file instantiates it too, the linker keeps one copy for 
 and if it keeps the AVX-512 one, a baseline caller dies with SIGILL on a CPU without AVX-512
 (seen: `std::vector<float>::_M_fill_assign` from the tile packer, in the -O1 ASan build on an
 AVX2 machine). Which copy wins depends on the optimization level and link order, so the only
-safe rule is that no such symbol exists: this script lists the weak (and unique/COMDAT)
+safe rule is that no such symbol exists: this script lists the weak (COMDAT)
 function symbols each object defines and fails on any defined by an ISA object and by some
 other object.
 
@@ -31,8 +31,9 @@ def weak_functions(obj: str) -> set[str]:
     names = set()
     for line in out.stdout.splitlines():
         parts = line.split()
-        # W/V: weak, u: unique global (GNU); data references like DW.ref.* are not code.
-        if len(parts) == 3 and parts[1] in ("W", "u") and not parts[2].startswith("DW.ref."):
+        # W: a weak function (inline code). Weak or unique data (V, u: inline variables such
+        # as constants) holds no instructions, and DW.ref.* are references.
+        if len(parts) == 3 and parts[1] == "W" and not parts[2].startswith("DW.ref."):
             names.add(parts[2])
     return names
 
