@@ -103,7 +103,7 @@ struct Int8ConvWeights {
   std::int64_t out_channels = 0;
   std::int64_t groups = 1;
   std::int64_t group_in = 0;          // input channels per group
-  std::int64_t group_in_padded = 0;   // rounded up to kInt8StepBytes
+  std::int64_t group_in_padded = 0;   // rounded up to the channel alignment (4, or 64)
   std::int64_t group_out = 0;         // output channels per group
   std::int64_t group_out_padded = 0;  // rounded up to lanes
   std::int64_t taps = 1;              // kernel_h * kernel_w
@@ -132,9 +132,12 @@ struct Int8ConvWeights {
 };
 
 // `m` is [out_channels, group_in * taps] with columns ordered (channel, tap), as PyTorch
-// lays out a convolution weight; `bias` has out_channels values or is null.
+// lays out a convolution weight; `bias` has out_channels values or is null. Input channels
+// per group are padded to a multiple of `channel_align` (a multiple of kInt8StepBytes;
+// int8_channel_align gives a kernel set's).
 Int8ConvWeights prepare_int8_conv(const TernaryMatrix& m, std::int64_t groups, std::int64_t taps,
-                                  float input_scale, const float* bias, std::int64_t lanes);
+                                  float input_scale, const float* bias, std::int64_t lanes,
+                                  std::int64_t channel_align = kInt8StepBytes);
 
 // Depthwise convolution weights (one input channel per output channel).
 struct Int8DepthwiseWeights {
@@ -217,6 +220,9 @@ struct Int8KernelSet {
   const char* variant;  // "scalar", "avx2", "avx512vnni", "amx"
   std::int64_t lanes;   // output channels per weight sub-block (prepare_int8_conv's lanes)
   std::int64_t tile_blocks;  // sub-blocks one register tile covers: the unit of work splits
+  // Groups of at least this many input channels are padded to a multiple of it (AMX reads
+  // 64 channels per tile row); 0: every group to kInt8StepBytes.
+  std::int64_t wide_channels;
   const char* quantize_name;
   QuantizeFn quantize;
   StorePixelsFn store_pixels;
@@ -225,6 +231,11 @@ struct Int8KernelSet {
   const char* depthwise_name;
   Int8DepthwiseFn depthwise;
 };
+
+// The channel alignment of a group of `group_in` input channels under `set`.
+inline std::int64_t int8_channel_align(const Int8KernelSet& set, std::int64_t group_in) {
+  return set.wide_channels > 0 && group_in >= set.wide_channels ? set.wide_channels : kInt8StepBytes;
+}
 
 // The set for an ISA level (as chosen by selected_isa()): AMX means the AMX-INT8 tiles when
 // cpuid reports amx-int8 (and the OS granted tile data), else the AVX-512 set; AVX-512 means
