@@ -7,7 +7,7 @@ three ways with the same thread count:
     activations; 8-bit activations for `simple_mlp_int8`, SimpleMLP with
     `activation_bits: 8`, from benchmarks/models/);
   - `eager`: PyTorch float32 eager on the dequantized weights (each ternary layer replaced
-    by a plain `nn.Conv2d`/`nn.Linear` holding `scale * code`);
+    by a plain `nn.Conv1d`/`nn.Conv2d`/`nn.Linear` holding `scale * code`);
   - `compile`: the same float module through `torch.compile`, where it works.
 The three are timed in interleaved rounds (each round runs each once), so the machine's slow
 spells fall on all of them alike. It prints the median latency of each, the speed-up of
@@ -54,10 +54,11 @@ def dequantized(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if not getattr(module, "is_ternary", False) or not hasattr(module, "quantized_weight"):
             continue
-        if isinstance(module, nn.Conv2d):
-            plain = nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size,
-                              module.stride, module.padding, module.dilation, module.groups,
-                              module.bias is not None)
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            conv = nn.Conv1d if isinstance(module, nn.Conv1d) else nn.Conv2d
+            plain = conv(module.in_channels, module.out_channels, module.kernel_size,
+                         module.stride, module.padding, module.dilation, module.groups,
+                         module.bias is not None)
         else:
             plain = nn.Linear(module.in_features, module.out_features, module.bias is not None)
         with torch.no_grad():

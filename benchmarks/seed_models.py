@@ -26,6 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "basic"
 SEED_FILES = sorted(EXAMPLES.glob("*.triton"))
 
+
+def example_file(name: str) -> Path:
+    """`examples/<folder>/<name>.triton`: a seed model, or an example of another folder
+    (`examples/sequence/keyword_spotting.triton`)."""
+    found = sorted((REPO / "examples").glob(f"*/{name}.triton"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"expected one examples/*/{name}.triton, found {len(found)}")
+    return found[0]
+
 _cache_dir: Path | None = None
 
 

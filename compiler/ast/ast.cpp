@@ -43,29 +43,6 @@ std::string_view spelling(UnaryOp op) {
   return "?";
 }
 
-std::string_view spelling(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::Add: return "+";
-    case BinaryOp::Sub: return "-";
-    case BinaryOp::Mul: return "*";
-    case BinaryOp::Div: return "/";
-    case BinaryOp::Mod: return "%";
-    case BinaryOp::Pow: return "**";
-    case BinaryOp::MatMul: return "@";
-    case BinaryOp::Eq: return "==";
-    case BinaryOp::Ne: return "!=";
-    case BinaryOp::Lt: return "<";
-    case BinaryOp::Le: return "<=";
-    case BinaryOp::Gt: return ">";
-    case BinaryOp::Ge: return ">=";
-    case BinaryOp::Is: return "is";
-    case BinaryOp::IsNot: return "is not";
-    case BinaryOp::And: return "and";
-    case BinaryOp::Or: return "or";
-  }
-  return "?";
-}
-
 std::string_view spelling(SectionKind kind) {
   switch (kind) {
     case SectionKind::Training: return "training";

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ast/binary_op.h"
 #include "source/source_buffer.h"
 
 namespace triton::ast {
@@ -123,13 +124,7 @@ struct UnaryExpr : Expr {
   ExprPtr operand;
 };
 
-enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Mod, Pow, MatMul,   // arithmetic
-  Eq, Ne, Lt, Le, Gt, Ge, Is, IsNot,      // comparisons (`is` only with None in practice)
-  And, Or,                                // short-circuit logic
-};
-std::string_view spelling(BinaryOp op);
-
+// `lhs op rhs`; `op` is any operator of ast/binary_ops.def the parser has a token for.
 struct BinaryExpr : Expr {
   static constexpr ExprKind kKind = ExprKind::Binary;
   BinaryExpr(SourceRange r) : Expr(kKind, r) {}

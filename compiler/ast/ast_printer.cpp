@@ -17,25 +17,16 @@ std::string number_text(double value) {
   return std::string(text, result.ptr);
 }
 
+// Binding strength of an expression on the scale of ast/binary_ops.def (Python's): the
+// binary operators take theirs from that list; around them sit the conditional (0), `not`
+// (3), unary `-`/`+` (8) and atoms (20). An unparenthesized tuple binds loosest of all.
 int precedence(const Expr& expr) {
   switch (expr.kind) {
-    case ExprKind::Conditional: return 1;
-    case ExprKind::Tuple: return ast::cast<TupleExpr>(expr).parenthesized ? 20 : 0;
+    case ExprKind::Conditional: return 0;
+    case ExprKind::Tuple: return ast::cast<TupleExpr>(expr).parenthesized ? 20 : -1;
     case ExprKind::Unary:
-      return ast::cast<UnaryExpr>(expr).op == UnaryOp::Not ? 4 : 8;
-    case ExprKind::Binary:
-      switch (ast::cast<BinaryExpr>(expr).op) {
-        case BinaryOp::Or: return 2;
-        case BinaryOp::And: return 3;
-        case BinaryOp::Eq: case BinaryOp::Ne: case BinaryOp::Lt: case BinaryOp::Le:
-        case BinaryOp::Gt: case BinaryOp::Ge: case BinaryOp::Is: case BinaryOp::IsNot:
-          return 5;
-        case BinaryOp::Add: case BinaryOp::Sub: return 6;
-        case BinaryOp::Mul: case BinaryOp::Div: case BinaryOp::Mod: case BinaryOp::MatMul:
-          return 7;
-        case BinaryOp::Pow: return 9;
-      }
-      return 0;
+      return ast::cast<UnaryExpr>(expr).op == UnaryOp::Not ? 3 : 8;
+    case ExprKind::Binary: return triton::precedence(ast::cast<BinaryExpr>(expr).op);
     default: return 20;
   }
 }
@@ -90,11 +81,11 @@ void write_source(std::string& out, const Expr* expr, int) {
     }
     case ExprKind::Conditional: {
       const auto& e = cast<ConditionalExpr>(*expr);
-      write_child(out, e.then_value.get(), 2);
+      write_child(out, e.then_value.get(), 1);
       out += " if ";
-      write_child(out, e.condition.get(), 2);
+      write_child(out, e.condition.get(), 1);
       out += " else ";
-      write_child(out, e.else_value.get(), 1);
+      write_child(out, e.else_value.get(), 0);
       break;
     }
     case ExprKind::Call: {

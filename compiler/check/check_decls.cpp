@@ -262,23 +262,12 @@ ExprId Checker::lower_const_expr(ir::Module& m, const DeclInfo& info, const ast:
     }
     case ast::ExprKind::Binary: {
       const auto& b = ast::cast<ast::BinaryExpr>(e);
-      static const std::map<ast::BinaryOp, ConstBinaryOp> ops = {
-          {ast::BinaryOp::Add, ConstBinaryOp::Add}, {ast::BinaryOp::Sub, ConstBinaryOp::Sub},
-          {ast::BinaryOp::Mul, ConstBinaryOp::Mul}, {ast::BinaryOp::Div, ConstBinaryOp::Div},
-          {ast::BinaryOp::Mod, ConstBinaryOp::Mod}, {ast::BinaryOp::Pow, ConstBinaryOp::Pow},
-          {ast::BinaryOp::Eq, ConstBinaryOp::Eq},   {ast::BinaryOp::Ne, ConstBinaryOp::Ne},
-          {ast::BinaryOp::Lt, ConstBinaryOp::Lt},   {ast::BinaryOp::Le, ConstBinaryOp::Le},
-          {ast::BinaryOp::Gt, ConstBinaryOp::Gt},   {ast::BinaryOp::Ge, ConstBinaryOp::Ge},
-          {ast::BinaryOp::And, ConstBinaryOp::And}, {ast::BinaryOp::Or, ConstBinaryOp::Or},
-          {ast::BinaryOp::Is, ConstBinaryOp::Eq},   {ast::BinaryOp::IsNot, ConstBinaryOp::Ne},
-      };
-      auto it = ops.find(b.op);
-      if (it == ops.end()) {
-        diags_.report(DiagKind::unsupported_expression, b.op_range, {"operator `" + std::string(ast::spelling(b.op)) + "` in a constant"});
+      if (!const_binary_supported(b.op)) {
+        diags_.report(DiagKind::unsupported_expression, b.op_range, {"operator `" + std::string(spelling(b.op)) + "` in a constant"});
         break;
       }
       n.kind = ir::ExprKind::Binary;
-      n.binary_op = it->second;
+      n.binary_op = b.op;
       n.operands = {child(b.lhs), child(b.rhs)};
       break;
     }
@@ -338,9 +327,9 @@ ConstResult Checker::eval(const ir::Module& m, ExprId id, const Env& env) {
       auto a = eval(m, n.operands[0], env);
       if (!a.value) return a;
       // `and`/`or` short-circuit as in Python.
-      if (n.binary_op == ConstBinaryOp::And || n.binary_op == ConstBinaryOp::Or) {
+      if (n.binary_op == BinaryOp::And || n.binary_op == BinaryOp::Or) {
         bool t = !(const_unary(ConstUnaryOp::Not, *a.value).value->as_bool());
-        if ((n.binary_op == ConstBinaryOp::And) != t) return a;
+        if ((n.binary_op == BinaryOp::And) != t) return a;
       }
       auto b = eval(m, n.operands[1], env);
       if (!b.value) return b;
@@ -353,13 +342,13 @@ ConstResult Checker::eval(const ir::Module& m, ExprId id, const Env& env) {
         if (!r.value) return r;
         args.push_back(*r.value);
       }
-      if (n.name == "floor_div") return const_binary(ConstBinaryOp::FloorDiv, args[0], args[1]);
+      if (n.name == "floor_div") return const_binary(BinaryOp::FloorDiv, args[0], args[1]);
       if (n.name == "int") return const_truncate_to_int(args[0]);
       if (n.name == "float") {
         if (!args[0].is_number()) return ConstResult::fail("`float` needs a number, got " + args[0].type_name());
         return ConstResult::ok(ConstValue::of_float(args[0].as_number()));
       }
-      auto lt = const_binary(ConstBinaryOp::Lt, args[0], args[1]);
+      auto lt = const_binary(BinaryOp::Lt, args[0], args[1]);
       if (!lt.value) return lt;
       bool less = lt.value->as_bool();
       return ConstResult::ok((n.name == "min") == less ? args[0] : args[1]);

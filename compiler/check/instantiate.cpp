@@ -42,7 +42,7 @@ std::string Elaborator::shown(const ir::Module& m, ir::ExprId e, const Env& env)
   if (n.kind != ir::ExprKind::Binary) return "`" + text + "`";
   auto a = c_.eval(m, n.operands[0], env), b = c_.eval(m, n.operands[1], env);
   if (!a.value || !b.value) return "`" + text + "`";
-  std::string ops = a.value->to_source() + " " + std::string(const_binary_spelling(n.binary_op)) + " " + b.value->to_source();
+  std::string ops = a.value->to_source() + " " + std::string(spelling(n.binary_op)) + " " + b.value->to_source();
   return ops == text ? "`" + text + "`" : "`" + text + "` (`" + ops + "`)";
 }
 

@@ -352,13 +352,13 @@ std::optional<AbsValue> Elaborator::region(Frame& fr, ir::RegionId r, const std:
 
 AbsValue Elaborator::binary(const ir::Op& op, const AbsValue& a, const AbsValue& b) {
   auto k = ir::attrs_of<ir::BinaryAttrs>(op).op;
-  if (k == ir::BinaryKind::MatMul) {
+  if (k == BinaryOp::MatMul) {
     AbsValue args[2] = {a, b};
     auto r = find_builtin_function("matmul")->infer(args);
     return report_fn(r, op.range, "@");
   }
   if (a.is_tensor() || b.is_tensor()) {
-    if (k == ir::BinaryKind::And || k == ir::BinaryKind::Or) return AbsValue::unknown();  // truthiness of a tensor
+    if (k == BinaryOp::And || k == BinaryOp::Or) return AbsValue::unknown();  // truthiness of a tensor
     if (!a.is_tensor()) return b;
     if (!b.is_tensor()) return a;
     std::string why;
@@ -371,11 +371,7 @@ AbsValue Elaborator::binary(const ir::Op& op, const AbsValue& a, const AbsValue&
   }
   auto x = a.to_const(), y = b.to_const();
   if (x && y) {
-    static const ConstBinaryOp map[] = {ConstBinaryOp::Add, ConstBinaryOp::Sub, ConstBinaryOp::Mul, ConstBinaryOp::Div,
-                                        ConstBinaryOp::FloorDiv, ConstBinaryOp::Mod, ConstBinaryOp::Pow, ConstBinaryOp::Mul,
-                                        ConstBinaryOp::Eq, ConstBinaryOp::Ne, ConstBinaryOp::Lt, ConstBinaryOp::Le,
-                                        ConstBinaryOp::Gt, ConstBinaryOp::Ge, ConstBinaryOp::And, ConstBinaryOp::Or};
-    auto r = const_binary(map[static_cast<int>(k)], *x, *y);
+    auto r = const_binary(k, *x, *y);
     if (!r.value) {
       if (c_.first_report(DiagKind::constant_error, op.range, r.error)) c_.diags_.report(DiagKind::constant_error, op.range, {r.error});
       return AbsValue::unknown();

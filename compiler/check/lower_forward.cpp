@@ -118,7 +118,7 @@ class ForwardLowering {
         auto lhs = expr(*a.target);
         auto rhs = expr(*a.value);
         std::optional<ValueId> r;
-        if (lhs && rhs) r = emit(OpKind::Binary, ir::BinaryAttrs{binary_kind(a.op)}, {*lhs, *rhs}, s.range);
+        if (lhs && rhs) r = emit(OpKind::Binary, ir::BinaryAttrs{a.op}, {*lhs, *rhs}, s.range);
         bind(n->name, r);
         break;
       }
@@ -191,27 +191,6 @@ class ForwardLowering {
       ValueId r = f_.op(id).results[i];
       f_.value(r).name_hint = merged[i];
       bind(merged[i], r);
-    }
-  }
-
-  static ir::BinaryKind binary_kind(ast::BinaryOp op) {
-    switch (op) {
-      case ast::BinaryOp::Add: return ir::BinaryKind::Add;
-      case ast::BinaryOp::Sub: return ir::BinaryKind::Sub;
-      case ast::BinaryOp::Mul: return ir::BinaryKind::Mul;
-      case ast::BinaryOp::Div: return ir::BinaryKind::Div;
-      case ast::BinaryOp::Mod: return ir::BinaryKind::Mod;
-      case ast::BinaryOp::Pow: return ir::BinaryKind::Pow;
-      case ast::BinaryOp::MatMul: return ir::BinaryKind::MatMul;
-      case ast::BinaryOp::Eq: return ir::BinaryKind::Eq;
-      case ast::BinaryOp::Ne: return ir::BinaryKind::Ne;
-      case ast::BinaryOp::Lt: return ir::BinaryKind::Lt;
-      case ast::BinaryOp::Le: return ir::BinaryKind::Le;
-      case ast::BinaryOp::Gt: return ir::BinaryKind::Gt;
-      case ast::BinaryOp::Ge: return ir::BinaryKind::Ge;
-      case ast::BinaryOp::And: return ir::BinaryKind::And;
-      case ast::BinaryOp::Or: return ir::BinaryKind::Or;
-      default: return ir::BinaryKind::Eq;
     }
   }
 
@@ -366,19 +345,19 @@ class ForwardLowering {
       }
       case ast::ExprKind::Binary: {
         const auto& b = ast::cast<ast::BinaryExpr>(e);
-        if (b.op == ast::BinaryOp::Is || b.op == ast::BinaryOp::IsNot) {
+        if (b.op == BinaryOp::Is || b.op == BinaryOp::IsNot) {
           if (!ast::isa<ast::NoneExpr>(b.rhs.get())) {
             c_.diags_.report(DiagKind::unsupported_expression, b.op_range, {"`is` with anything but `None`"});
             return std::nullopt;
           }
           auto v = expr(*b.lhs);
           if (!v) return std::nullopt;
-          return emit(OpKind::IsNone, ir::IsNoneAttrs{b.op == ast::BinaryOp::IsNot}, {*v}, e.range);
+          return emit(OpKind::IsNone, ir::IsNoneAttrs{b.op == BinaryOp::IsNot}, {*v}, e.range);
         }
         auto l = expr(*b.lhs);
         auto r = expr(*b.rhs);
         if (!l || !r) return std::nullopt;
-        return emit(OpKind::Binary, ir::BinaryAttrs{binary_kind(b.op)}, {*l, *r}, e.range);
+        return emit(OpKind::Binary, ir::BinaryAttrs{b.op}, {*l, *r}, e.range);
       }
       case ast::ExprKind::Conditional: {
         const auto& c = ast::cast<ast::ConditionalExpr>(e);

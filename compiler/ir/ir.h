@@ -55,7 +55,7 @@ struct ExprNode {
   ExprKind kind = ExprKind::Literal;
   ConstValue literal;          // Literal
   std::string name;            // Ref: a constant of the module; Call: a built-in function
-  ConstBinaryOp binary_op = ConstBinaryOp::Add;
+  BinaryOp binary_op = BinaryOp::Add;
   ConstUnaryOp unary_op = ConstUnaryOp::Neg;
   std::vector<ExprId> operands;  // Unary 1, Binary 2, Call n, List n, Conditional (then, cond, else)
   ConstValue value;              // under the file's defaults
@@ -124,8 +124,9 @@ struct LayerRefAttrs { std::string submodule; };
 // Operands are the arguments in order; `arg_names[i]` is empty for a positional one.
 struct CallLayerAttrs { std::string submodule; std::vector<std::string> arg_names; };
 struct CallFunctionAttrs { const FunctionSchema* function = nullptr; std::vector<std::string> arg_names; };
-enum class BinaryKind { Add, Sub, Mul, Div, FloorDiv, Mod, Pow, MatMul, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
-struct BinaryAttrs { BinaryKind op = BinaryKind::Add; };
+// Any operator of ast/binary_ops.def but `is` and `is not`, which lower to `is_none` (the
+// verifier checks).
+struct BinaryAttrs { BinaryOp op = BinaryOp::Add; };
 enum class UnaryKind { Neg, Plus, Not };
 struct UnaryAttrs { UnaryKind op = UnaryKind::Neg; };
 struct IsNoneAttrs { bool negated = false; };

@@ -11,28 +11,6 @@ namespace {
 
 std::string value_name(ValueId v) { return "%" + std::to_string(v.index); }
 
-std::string binary_spelling(BinaryKind k) {
-  switch (k) {
-    case BinaryKind::Add: return "add";
-    case BinaryKind::Sub: return "sub";
-    case BinaryKind::Mul: return "mul";
-    case BinaryKind::Div: return "div";
-    case BinaryKind::FloorDiv: return "floor_div";
-    case BinaryKind::Mod: return "mod";
-    case BinaryKind::Pow: return "pow";
-    case BinaryKind::MatMul: return "matmul";
-    case BinaryKind::Eq: return "eq";
-    case BinaryKind::Ne: return "ne";
-    case BinaryKind::Lt: return "lt";
-    case BinaryKind::Le: return "le";
-    case BinaryKind::Gt: return "gt";
-    case BinaryKind::Ge: return "ge";
-    case BinaryKind::And: return "and";
-    case BinaryKind::Or: return "or";
-  }
-  return "?";
-}
-
 class Printer {
  public:
   explicit Printer(std::string& out) : out_(out) {}
@@ -105,7 +83,7 @@ class Printer {
         return std::string(e.unary_op == ConstUnaryOp::Not ? "not " : (e.unary_op == ConstUnaryOp::Neg ? "-" : "+")) +
                expr(m, e.operands[0]);
       case ExprKind::Binary:
-        return "(" + expr(m, e.operands[0]) + " " + std::string(const_binary_spelling(e.binary_op)) + " " +
+        return "(" + expr(m, e.operands[0]) + " " + std::string(spelling(e.binary_op)) + " " +
                expr(m, e.operands[1]) + ")";
       case ExprKind::Call: {
         std::string s = e.name + "(";
@@ -180,7 +158,7 @@ class Printer {
           else if constexpr (std::is_same_v<A, LayerRefAttrs>) return " " + a.submodule;
           else if constexpr (std::is_same_v<A, CallLayerAttrs>) return " " + a.submodule + names(a.arg_names);
           else if constexpr (std::is_same_v<A, CallFunctionAttrs>) return " " + std::string(a.function->name) + names(a.arg_names);
-          else if constexpr (std::is_same_v<A, BinaryAttrs>) return " " + binary_spelling(a.op);
+          else if constexpr (std::is_same_v<A, BinaryAttrs>) return " " + std::string(ir_name(a.op));
           else if constexpr (std::is_same_v<A, UnaryAttrs>) return std::string(a.op == UnaryKind::Not ? " not" : (a.op == UnaryKind::Neg ? " neg" : " plus"));
           else if constexpr (std::is_same_v<A, IsNoneAttrs>) return a.negated ? " not" : "";
           else if constexpr (std::is_same_v<A, MemberAttrs>) return " " + a.member;

@@ -1,9 +1,9 @@
 // Checks, for every module: expression ids in range and constants referring to constants
 // declared before them; every instance of a user module naming an earlier module; and for
 // the forward: each op's attribute struct matches its kind, operands are defined before use
-// (in the same region or an enclosing one), operand and region counts fit the op, every `if`
-// region ends in a `yield` of as many values as the `if` has results, and the body ends in a
-// `return`.
+// (in the same region or an enclosing one), operand and region counts fit the op, no `binary`
+// op is an `is`/`is not` (those are `is_none`), every `if` region ends in a `yield` of as
+// many values as the `if` has results, and the body ends in a `return`.
 #include "ir/verifier.h"
 
 #include <set>
@@ -89,7 +89,12 @@ class Verifier {
         case OpKind::ConstRef:
         case OpKind::TensorRef:
         case OpKind::LayerRef: want(n == 0, "takes no operands"); break;
-        case OpKind::Binary: want(n == 2, "takes two operands"); break;
+        case OpKind::Binary: {
+          want(n == 2, "takes two operands");
+          const auto* b = std::get_if<BinaryAttrs>(&op.attrs);
+          want(!b || (b->op != BinaryOp::Is && b->op != BinaryOp::IsNot), "compares with `is`; that is an `is_none` op");
+          break;
+        }
         case OpKind::Unary:
         case OpKind::IsNone:
         case OpKind::Member:

@@ -14,7 +14,7 @@ std::unique_ptr<T> make_node(SourceRange range, Args&&... args) {
   return std::make_unique<T>(range, std::forward<Args>(args)...);
 }
 
-ast::ExprPtr make_binary(ast::BinaryOp op, SourceRange op_range, ast::ExprPtr lhs, ast::ExprPtr rhs) {
+ast::ExprPtr make_binary(BinaryOp op, SourceRange op_range, ast::ExprPtr lhs, ast::ExprPtr rhs) {
   auto node = make_node<ast::BinaryExpr>(SourceRange::cover(lhs->range, rhs->range));
   node->op = op;
   node->op_range = op_range;
@@ -72,7 +72,7 @@ ast::ExprPtr Parser::parse_or() {
     const SourceRange op = advance().range;
     auto rhs = parse_and();
     if (!rhs) return nullptr;
-    lhs = make_binary(ast::BinaryOp::Or, op, std::move(lhs), std::move(rhs));
+    lhs = make_binary(BinaryOp::Or, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
 }
@@ -86,7 +86,7 @@ ast::ExprPtr Parser::parse_and() {
     const SourceRange op = advance().range;
     auto rhs = parse_not();
     if (!rhs) return nullptr;
-    lhs = make_binary(ast::BinaryOp::And, op, std::move(lhs), std::move(rhs));
+    lhs = make_binary(BinaryOp::And, op, std::move(lhs), std::move(rhs));
   }
   return lhs;
 }
@@ -112,21 +112,21 @@ ast::ExprPtr Parser::parse_comparison() {
   auto lhs = parse_arith();
   ChainDepth chain(*this);
   while (lhs && !at_line_break()) {
-    ast::BinaryOp op;
+    BinaryOp op;
     switch (tok().kind) {
-      case TokenKind::EqualEqual: op = ast::BinaryOp::Eq; break;
-      case TokenKind::NotEqual: op = ast::BinaryOp::Ne; break;
-      case TokenKind::Less: op = ast::BinaryOp::Lt; break;
-      case TokenKind::LessEqual: op = ast::BinaryOp::Le; break;
-      case TokenKind::Greater: op = ast::BinaryOp::Gt; break;
-      case TokenKind::GreaterEqual: op = ast::BinaryOp::Ge; break;
-      case TokenKind::KwIs: op = ast::BinaryOp::Is; break;
+      case TokenKind::EqualEqual: op = BinaryOp::Eq; break;
+      case TokenKind::NotEqual: op = BinaryOp::Ne; break;
+      case TokenKind::Less: op = BinaryOp::Lt; break;
+      case TokenKind::LessEqual: op = BinaryOp::Le; break;
+      case TokenKind::Greater: op = BinaryOp::Gt; break;
+      case TokenKind::GreaterEqual: op = BinaryOp::Ge; break;
+      case TokenKind::KwIs: op = BinaryOp::Is; break;
       default: return lhs;
     }
     if (!chain.step()) return nullptr;
     SourceRange op_range = advance().range;
-    if (op == ast::BinaryOp::Is && at(TokenKind::KwNot)) {
-      op = ast::BinaryOp::IsNot;
+    if (op == BinaryOp::Is && at(TokenKind::KwNot)) {
+      op = BinaryOp::IsNot;
       op_range = SourceRange::cover(op_range, advance().range);
     }
     auto rhs = parse_arith();
@@ -142,7 +142,7 @@ ast::ExprPtr Parser::parse_arith() {
   ChainDepth chain(*this);
   while (lhs && (at(TokenKind::Plus) || at(TokenKind::Minus)) && !at_line_break()) {
     if (!chain.step()) return nullptr;
-    const ast::BinaryOp op = at(TokenKind::Plus) ? ast::BinaryOp::Add : ast::BinaryOp::Sub;
+    const BinaryOp op = at(TokenKind::Plus) ? BinaryOp::Add : BinaryOp::Sub;
     const SourceRange op_range = advance().range;
     auto rhs = parse_term();
     if (!rhs) return nullptr;
@@ -156,12 +156,12 @@ ast::ExprPtr Parser::parse_term() {
   auto lhs = parse_factor();
   ChainDepth chain(*this);
   while (lhs && !at_line_break()) {
-    ast::BinaryOp op;
+    BinaryOp op;
     switch (tok().kind) {
-      case TokenKind::Star: op = ast::BinaryOp::Mul; break;
-      case TokenKind::Slash: op = ast::BinaryOp::Div; break;
-      case TokenKind::Percent: op = ast::BinaryOp::Mod; break;
-      case TokenKind::At: op = ast::BinaryOp::MatMul; break;
+      case TokenKind::Star: op = BinaryOp::Mul; break;
+      case TokenKind::Slash: op = BinaryOp::Div; break;
+      case TokenKind::Percent: op = BinaryOp::Mod; break;
+      case TokenKind::At: op = BinaryOp::MatMul; break;
       default: return lhs;
     }
     if (!chain.step()) return nullptr;
@@ -198,7 +198,7 @@ ast::ExprPtr Parser::parse_power() {
   const SourceRange op_range = advance().range;
   auto exponent = parse_factor();
   if (!exponent) return nullptr;
-  return make_binary(ast::BinaryOp::Pow, op_range, std::move(base), std::move(exponent));
+  return make_binary(BinaryOp::Pow, op_range, std::move(base), std::move(exponent));
 }
 
 // postfix = primary { "(" args ")" | "[" indices "]" | "." name }

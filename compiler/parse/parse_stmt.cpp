@@ -9,12 +9,12 @@
 namespace triton::parse_detail {
 namespace {
 
-std::optional<ast::BinaryOp> augmented_op(TokenKind kind) {
+std::optional<BinaryOp> augmented_op(TokenKind kind) {
   switch (kind) {
-    case TokenKind::PlusAssign: return ast::BinaryOp::Add;
-    case TokenKind::MinusAssign: return ast::BinaryOp::Sub;
-    case TokenKind::StarAssign: return ast::BinaryOp::Mul;
-    case TokenKind::SlashAssign: return ast::BinaryOp::Div;
+    case TokenKind::PlusAssign: return BinaryOp::Add;
+    case TokenKind::MinusAssign: return BinaryOp::Sub;
+    case TokenKind::StarAssign: return BinaryOp::Mul;
+    case TokenKind::SlashAssign: return BinaryOp::Div;
     default: return std::nullopt;
   }
 }

@@ -12,22 +12,32 @@ namespace triton::passes {
 
 namespace {
 
-std::optional<ConstBinaryOp> const_op(ir::BinaryKind k) {
-  using B = ir::BinaryKind;
-  switch (k) {
-    case B::Add: return ConstBinaryOp::Add;
-    case B::Sub: return ConstBinaryOp::Sub;
-    case B::Mul: return ConstBinaryOp::Mul;
-    case B::FloorDiv: return ConstBinaryOp::FloorDiv;
-    case B::Mod: return ConstBinaryOp::Mod;
-    case B::Eq: return ConstBinaryOp::Eq;
-    case B::Ne: return ConstBinaryOp::Ne;
-    case B::Lt: return ConstBinaryOp::Lt;
-    case B::Le: return ConstBinaryOp::Le;
-    case B::Gt: return ConstBinaryOp::Gt;
-    case B::Ge: return ConstBinaryOp::Ge;
-    default: return std::nullopt;  // `/` keeps Python's meaning in the backend; `@`, `**` on tensors
+// Whether a forward `binary` op on two literals may become its constant value. `/` keeps
+// Python's meaning in the backend (int / int prints `//`); `@` and `**` are tensor operations
+// here; `and`/`or` stay as written. No `default`: a new operator in ast/binary_ops.def must
+// be decided here.
+bool foldable(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+    case BinaryOp::Mul:
+    case BinaryOp::FloorDiv:
+    case BinaryOp::Mod:
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge: return true;
+    case BinaryOp::Div:
+    case BinaryOp::Pow:
+    case BinaryOp::MatMul:
+    case BinaryOp::Is:  // never a `binary` op: `is_none`
+    case BinaryOp::IsNot:
+    case BinaryOp::And:
+    case BinaryOp::Or: return false;
   }
+  return false;
 }
 
 bool fold(ir::Function& f) {
@@ -40,10 +50,10 @@ bool fold(ir::Function& f) {
     if (op.erased) continue;
     std::optional<ConstValue> result;
     if (op.kind == ir::OpKind::Binary) {
-      auto k = const_op(ir::attrs_of<ir::BinaryAttrs>(op).op);
+      const BinaryOp k = ir::attrs_of<ir::BinaryAttrs>(op).op;
       const ConstValue* a = literal(op.operands[0]);
       const ConstValue* b = literal(op.operands[1]);
-      if (k && a && b) result = const_binary(*k, *a, *b).value;
+      if (foldable(k) && a && b) result = const_binary(k, *a, *b).value;
     } else if (op.kind == ir::OpKind::Unary) {
       const ConstValue* a = literal(op.operands[0]);
       auto k = ir::attrs_of<ir::UnaryAttrs>(op).op;

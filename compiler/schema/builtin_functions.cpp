@@ -398,7 +398,7 @@ FunctionResult layer_norm(Args a) {
 FunctionResult floor_div(Args a) {
   auto x = known_int(a[0]), y = known_int(a[1]);
   if (x && y) {
-    auto r = const_binary(ConstBinaryOp::FloorDiv, CV::of_int(*x), CV::of_int(*y));
+    auto r = const_binary(BinaryOp::FloorDiv, CV::of_int(*x), CV::of_int(*y));
     if (!r.value) return FunctionResult::fail(r.error, 1);
     return FunctionResult::ok(AbsValue::constant(*r.value));
   }

@@ -34,7 +34,8 @@ std::vector<AttrSchema> ternary_attrs() {
   };
 }
 
-// Only the two ternary layers the native engine can run on int8 inputs take it.
+// Only the ternary layers the native engine can run on int8 inputs take it (linear and
+// convolutions).
 AttrSchema activation_bits_attr() {
   return opt("activation_bits", AttrType::Int, CV::of_int(32),
              "bits of the layer's input: 32 keeps float activations, 8 quantizes them to int8 "
@@ -106,14 +107,20 @@ LayerCost linear_cost(const AttrSet& a, const Shape& in, const Shape&, bool tern
 }
 
 // Saturating: each attribute is at most 2^40, but dilation * (kernel - 1) can pass 2^63. A
-// saturated span gives a very negative size, which the caller reports as non-positive.
+// saturated span gives a very negative size, which the caller reports as non-positive. A
+// padded input shorter than the kernel's span is empty whatever the stride (dividing the
+// negative difference would truncate toward zero and give one output).
 int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
   const int64_t padded = sat_add(n, sat_mul(2, p));
   const int64_t span = sat_add(sat_mul(d, sat_add(k, -1)), 1);
+  if (padded < span) return 0;
   return sat_add(padded, -span) / s + 1;
 }
 
-ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
+// Convolutions over `spatial` trailing dimensions (1: [batch, channels, length], 2:
+// [batch, channels, height, width]); a 1-d layer's size attributes are plain ints, which
+// `pair_of` reads the same for every index.
+ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in, size_t spatial) {
   std::string_view name = a.schema->name;
   int64_t ic = a.int_of("in_channels"), oc = a.int_of("out_channels"), g = a.int_of("groups");
   if (g <= 0) return ShapeRuleResult::fail("`groups` must be positive, got " + std::to_string(g), "groups");
@@ -122,12 +129,13 @@ ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
   if (oc % g != 0)
     return ShapeRuleResult::fail("`out_channels` (" + std::to_string(oc) + ") must be divisible by `groups` (" + std::to_string(g) + ")", "groups");
   for (const char* attr : {"kernel_size", "stride", "dilation"})
-    for (size_t i = 0; i < 2; ++i)
+    for (size_t i = 0; i < spatial; ++i)
       if (a.pair_of(attr, i) < 1)
         return ShapeRuleResult::fail("`" + std::string(attr) + "` must be positive, got " + std::to_string(a.pair_of(attr, i)), attr);
-  if (a.pair_of("padding", 0) < 0 || a.pair_of("padding", 1) < 0)
-    return ShapeRuleResult::fail("`padding` must not be negative", "padding");
-  auto rank = need_rank(name, in, 4, 4, "a 4-d input [batch, channels, height, width]");
+  for (size_t i = 0; i < spatial; ++i)
+    if (a.pair_of("padding", i) < 0) return ShapeRuleResult::fail("`padding` must not be negative", "padding");
+  auto rank = spatial == 1 ? need_rank(name, in, 3, 3, "a 3-d input [batch, channels, length]")
+                           : need_rank(name, in, 4, 4, "a 4-d input [batch, channels, height, width]");
   if (!rank.error.empty()) return rank;
   if (!in.ranked) return ShapeRuleResult::ok(Shape::unranked());
   const Dim& c = in.dims[1];
@@ -137,14 +145,15 @@ ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
                                  "in_channels");
   Shape out = in;
   out.dims[1] = Dim::known(oc);
-  for (size_t i = 0; i < 2; ++i) {
+  static constexpr std::string_view kSide[2][2] = {{"length ", ""}, {"height ", "width "}};
+  for (size_t i = 0; i < spatial; ++i) {
     const Dim& d = in.dims[2 + i];
     if (!d.is_known()) continue;
     int64_t o = conv_out(d.size, a.pair_of("kernel_size", i), a.pair_of("stride", i),
                          a.pair_of("padding", i), a.pair_of("dilation", i));
     if (o <= 0)
       return ShapeRuleResult::fail("`" + std::string(name) + "` gives an empty output: input " +
-                                       (i ? "width " : "height ") + std::to_string(d.size) +
+                                       std::string(kSide[spatial - 1][i]) + std::to_string(d.size) +
                                        " is smaller than the kernel",
                                    "kernel_size");
     out.dims[2 + i] = Dim::known(o);
@@ -152,10 +161,12 @@ ShapeRuleResult conv_rule(const AttrSet& a, const Shape& in) {
   return ShapeRuleResult::ok(out);
 }
 
-LayerCost conv_cost(const AttrSet& a, const Shape&, const Shape& out, bool ternary_layer) {
+LayerCost conv_cost(const AttrSet& a, const Shape& out, size_t spatial, bool ternary_layer) {
   LayerCost c;
   int64_t ic = a.int_of("in_channels"), oc = a.int_of("out_channels"), g = a.int_of("groups");
-  int64_t w = sat_mul(sat_mul(oc, g > 0 ? ic / g : ic), sat_mul(a.pair_of("kernel_size", 0), a.pair_of("kernel_size", 1)));
+  int64_t taps = 1;
+  for (size_t i = 0; i < spatial; ++i) taps = sat_mul(taps, a.pair_of("kernel_size", i));
+  int64_t w = sat_mul(sat_mul(oc, g > 0 ? ic / g : ic), taps);
   if (ternary_layer && is_ternary(a)) {
     c.ternary_weights = w;
     c.ternary_scales = scales(a, oc);
@@ -163,7 +174,7 @@ LayerCost conv_cost(const AttrSet& a, const Shape&, const Shape& out, bool terna
     c.float_params = w;
   }
   if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, oc);
-  c.macs = sat_mul(w, out.ranked && out.rank() == 4 ? per_sample(out, 2, 4) : 1);
+  c.macs = sat_mul(w, out.ranked && out.rank() == 2 + spatial ? per_sample(out, 2, 2 + spatial) : 1);
   return c;
 }
 
@@ -333,8 +344,11 @@ std::vector<LayerSchema> make_layers() {
   using T = AttrType;
   auto tl = [](const AttrSet& a, const Shape& i, const Shape& o) { return linear_cost(a, i, o, true); };
   auto fl = [](const AttrSet& a, const Shape& i, const Shape& o) { return linear_cost(a, i, o, false); };
-  auto tc = [](const AttrSet& a, const Shape& i, const Shape& o) { return conv_cost(a, i, o, true); };
-  auto fc = [](const AttrSet& a, const Shape& i, const Shape& o) { return conv_cost(a, i, o, false); };
+  auto tc1 = [](const AttrSet& a, const Shape&, const Shape& o) { return conv_cost(a, o, 1, true); };
+  auto tc = [](const AttrSet& a, const Shape&, const Shape& o) { return conv_cost(a, o, 2, true); };
+  auto fc = [](const AttrSet& a, const Shape&, const Shape& o) { return conv_cost(a, o, 2, false); };
+  auto conv1_rule = [](const AttrSet& a, const Shape& in) { return conv_rule(a, in, 1); };
+  auto conv2_rule = [](const AttrSet& a, const Shape& in) { return conv_rule(a, in, 2); };
   std::vector<AttrSchema> linear = {
       req("in_features", T::Int, "size of each input sample's last dimension"),
       req("out_features", T::Int, "size of each output sample's last dimension"),
@@ -347,6 +361,16 @@ std::vector<LayerSchema> make_layers() {
       opt("stride", T::IntOrIntList, CV::of_int(1), "step of the kernel"),
       opt("padding", T::IntOrIntList, CV::of_int(0), "zeros added on each side"),
       opt("dilation", T::IntOrIntList, CV::of_int(1), "spacing between kernel taps"),
+      opt("groups", T::Int, CV::of_int(1), "blocked connections; in_channels for depthwise"),
+      opt("bias", T::Bool, CV::of_bool(true), "learn an additive float bias"),
+  };
+  std::vector<AttrSchema> conv1d = {
+      req("in_channels", T::Int, "channels of the input"),
+      req("out_channels", T::Int, "channels of the output"),
+      req("kernel_size", T::Int, "kernel length"),
+      opt("stride", T::Int, CV::of_int(1), "step of the kernel"),
+      opt("padding", T::Int, CV::of_int(0), "zeros added on each side"),
+      opt("dilation", T::Int, CV::of_int(1), "spacing between kernel taps"),
       opt("groups", T::Int, CV::of_int(1), "blocked connections; in_channels for depthwise"),
       opt("bias", T::Bool, CV::of_bool(true), "learn an additive float bias"),
   };
@@ -374,15 +398,18 @@ std::vector<LayerSchema> make_layers() {
   l.push_back({"TernaryLinear", "fully connected layer with ternary weights",
                concat(concat(linear, ternary_attrs()), {activation_bits_attr()}), "in_features", "out_features", false, linear_rule, tl});
   l.push_back({"TernaryConv2d", "2-d convolution with ternary weights",
-               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv_rule, tc,
+               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv2_rule, tc,
                WidthDim::Channel});
+  l.push_back({"TernaryConv1d", "1-d convolution with ternary weights over [batch, channels, length]",
+               concat(concat(conv1d, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv1_rule,
+               tc1, WidthDim::Channel});
   l.push_back({"TernaryActivation", "quantizes activations with a clipped straight-through gradient",
                {opt("method", T::Str, CV::of_str("ternary"), "output levels", {"sign", "ternary"}),
                 opt("clip_value", T::Float, CV::of_float(1.0), "inputs are clipped to [-clip_value, clip_value]"),
                 opt("threshold", T::Float, CV::of_float(0.5), "fraction of clip_value under which ternary gives 0")},
                {}, {}, false, same_shape, no_cost});
   l.push_back({"Linear", "float fully connected layer", linear, "in_features", "out_features", false, linear_rule, fl});
-  l.push_back({"Conv2d", "float 2-d convolution", conv, "in_channels", "out_channels", false, conv_rule, fc, WidthDim::Channel});
+  l.push_back({"Conv2d", "float 2-d convolution", conv, "in_channels", "out_channels", false, conv2_rule, fc, WidthDim::Channel});
   l.push_back(bn("BatchNorm1d", 2, 3));
   l.push_back(bn("BatchNorm2d", 4, 4));
   l.push_back({"LayerNorm", "layer normalization over the trailing dimensions",

@@ -124,27 +124,6 @@ bool operator==(const ConstValue& a, const ConstValue& b) {
   }
 }
 
-std::string_view const_binary_spelling(ConstBinaryOp op) {
-  switch (op) {
-    case ConstBinaryOp::Add: return "+";
-    case ConstBinaryOp::Sub: return "-";
-    case ConstBinaryOp::Mul: return "*";
-    case ConstBinaryOp::Div: return "/";
-    case ConstBinaryOp::FloorDiv: return "floor_div";
-    case ConstBinaryOp::Mod: return "%";
-    case ConstBinaryOp::Pow: return "**";
-    case ConstBinaryOp::Eq: return "==";
-    case ConstBinaryOp::Ne: return "!=";
-    case ConstBinaryOp::Lt: return "<";
-    case ConstBinaryOp::Le: return "<=";
-    case ConstBinaryOp::Gt: return ">";
-    case ConstBinaryOp::Ge: return ">=";
-    case ConstBinaryOp::And: return "and";
-    case ConstBinaryOp::Or: return "or";
-  }
-  return "?";
-}
-
 namespace {
 
 bool truthy(const ConstValue& v) {
@@ -160,8 +139,8 @@ bool truthy(const ConstValue& v) {
   return false;
 }
 
-std::string operands_text(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
-  return "`" + a.to_source() + " " + std::string(const_binary_spelling(op)) + " " + b.to_source() +
+std::string operands_text(BinaryOp op, const ConstValue& a, const ConstValue& b) {
+  return "`" + a.to_source() + " " + std::string(spelling(op)) + " " + b.to_source() +
          "`";
 }
 
@@ -189,20 +168,20 @@ std::optional<int64_t> checked_pow(int64_t x, int64_t y) {
   }
 }
 
-ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& a,
+ConstResult int_arith(BinaryOp op, int64_t x, int64_t y, const ConstValue& a,
                       const ConstValue& b) {
   int64_t r = 0;
   switch (op) {
-    case ConstBinaryOp::Add:
+    case BinaryOp::Add:
       if (__builtin_add_overflow(x, y, &r)) break;
       return ConstResult::ok(ConstValue::of_int(r));
-    case ConstBinaryOp::Sub:
+    case BinaryOp::Sub:
       if (__builtin_sub_overflow(x, y, &r)) break;
       return ConstResult::ok(ConstValue::of_int(r));
-    case ConstBinaryOp::Mul:
+    case BinaryOp::Mul:
       if (__builtin_mul_overflow(x, y, &r)) break;
       return ConstResult::ok(ConstValue::of_int(r));
-    case ConstBinaryOp::Div:
+    case BinaryOp::Div:
       if (y == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
       if (y == -1) {
         if (__builtin_sub_overflow(int64_t{0}, x, &r)) break;
@@ -210,7 +189,7 @@ ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& 
       }
       if (x % y == 0) return ConstResult::ok(ConstValue::of_int(x / y));
       return ConstResult::ok(ConstValue::of_float(static_cast<double>(x) / static_cast<double>(y)));
-    case ConstBinaryOp::FloorDiv:
+    case BinaryOp::FloorDiv:
       if (y == 0) return ConstResult::fail("division by zero in `floor_div(" + a.to_source() + ", " + b.to_source() + ")`");
       if (y == -1) {
         if (__builtin_sub_overflow(int64_t{0}, x, &r))
@@ -218,7 +197,7 @@ ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& 
         return ConstResult::ok(ConstValue::of_int(r));
       }
       return ConstResult::ok(ConstValue::of_int(floor_div_int(x, y)));
-    case ConstBinaryOp::Mod:
+    case BinaryOp::Mod:
       if (y == 0) return ConstResult::fail("modulo by zero in " + operands_text(op, a, b));
       if (y == -1) return ConstResult::ok(ConstValue::of_int(0));  // exact for every x, INT64_MIN included
       // From the truncated remainder: x - floor_div(x, y) * y would overflow in the product
@@ -226,7 +205,7 @@ ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& 
       r = x % y;
       if (r != 0 && ((r < 0) != (y < 0))) r += y;
       return ConstResult::ok(ConstValue::of_int(r));
-    case ConstBinaryOp::Pow: {
+    case BinaryOp::Pow: {
       if (y < 0)
         return ConstResult::ok(ConstValue::of_float(std::pow(static_cast<double>(x), static_cast<double>(y))));
       if (auto p = checked_pow(x, y)) return ConstResult::ok(ConstValue::of_int(*p));
@@ -238,9 +217,8 @@ ConstResult int_arith(ConstBinaryOp op, int64_t x, int64_t y, const ConstValue& 
   return ConstResult::fail("integer overflow in " + operands_text(op, a, b));
 }
 
-ConstResult compare(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
-  if (op == ConstBinaryOp::Eq) return ConstResult::ok(ConstValue::of_bool(a == b));
-  if (op == ConstBinaryOp::Ne) return ConstResult::ok(ConstValue::of_bool(!(a == b)));
+// `<`, `<=`, `>`, `>=`: numbers with numbers, strings with strings.
+ConstResult order(BinaryOp op, const ConstValue& a, const ConstValue& b) {
   int cmp = 0;
   if (a.is_number() && b.is_number()) {
     if (a.is_int() && b.is_int())
@@ -255,36 +233,24 @@ ConstResult compare(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) 
   }
   bool r = false;
   switch (op) {
-    case ConstBinaryOp::Lt: r = cmp < 0; break;
-    case ConstBinaryOp::Le: r = cmp <= 0; break;
-    case ConstBinaryOp::Gt: r = cmp > 0; break;
-    case ConstBinaryOp::Ge: r = cmp >= 0; break;
+    case BinaryOp::Lt: r = cmp < 0; break;
+    case BinaryOp::Le: r = cmp <= 0; break;
+    case BinaryOp::Gt: r = cmp > 0; break;
+    case BinaryOp::Ge: r = cmp >= 0; break;
     default: break;
   }
   return ConstResult::ok(ConstValue::of_bool(r));
 }
 
-}  // namespace
-
-ConstResult const_binary(ConstBinaryOp op, const ConstValue& a, const ConstValue& b) {
-  switch (op) {
-    case ConstBinaryOp::And: return ConstResult::ok(truthy(a) ? b : a);
-    case ConstBinaryOp::Or: return ConstResult::ok(truthy(a) ? a : b);
-    case ConstBinaryOp::Eq:
-    case ConstBinaryOp::Ne:
-    case ConstBinaryOp::Lt:
-    case ConstBinaryOp::Le:
-    case ConstBinaryOp::Gt:
-    case ConstBinaryOp::Ge: return compare(op, a, b);
-    default: break;
-  }
+// `+ - * / floor_div % **` on numbers (bools count as 0/1), and `+` on two strings or lists.
+ConstResult arithmetic(BinaryOp op, const ConstValue& a, const ConstValue& b) {
   // A chain of constants that each double the previous one would otherwise grow 2^n.
-  if (op == ConstBinaryOp::Add && a.is_str() && b.is_str()) {
+  if (op == BinaryOp::Add && a.is_str() && b.is_str()) {
     if (a.as_str().size() + b.as_str().size() > kMaxConstLength)
       return ConstResult::fail("string constant longer than " + std::to_string(kMaxConstLength) + " bytes");
     return ConstResult::ok(ConstValue::of_str(a.as_str() + b.as_str()));
   }
-  if (op == ConstBinaryOp::Add && a.is_list() && b.is_list()) {
+  if (op == BinaryOp::Add && a.is_list() && b.is_list()) {
     if (a.as_list().size() + b.as_list().size() > kMaxConstLength)
       return ConstResult::fail("list constant longer than " + std::to_string(kMaxConstLength) + " elements");
     ConstList l = a.as_list();
@@ -297,31 +263,83 @@ ConstResult const_binary(ConstBinaryOp op, const ConstValue& a, const ConstValue
   };
   ConstValue x = as_num(a), y = as_num(b);
   if (!x.is_number() || !y.is_number())
-    return ConstResult::fail("operator `" + std::string(const_binary_spelling(op)) +
+    return ConstResult::fail("operator `" + std::string(spelling(op)) +
                              "` needs numbers, got " + a.type_name() + " and " + b.type_name() +
                              " in " + operands_text(op, a, b));
   if (x.is_int() && y.is_int()) return int_arith(op, x.as_int(), y.as_int(), a, b);
   double p = x.as_number(), q = y.as_number(), r = 0;
   switch (op) {
-    case ConstBinaryOp::Add: r = p + q; break;
-    case ConstBinaryOp::Sub: r = p - q; break;
-    case ConstBinaryOp::Mul: r = p * q; break;
-    case ConstBinaryOp::Div:
+    case BinaryOp::Add: r = p + q; break;
+    case BinaryOp::Sub: r = p - q; break;
+    case BinaryOp::Mul: r = p * q; break;
+    case BinaryOp::Div:
       if (q == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
       r = p / q;
       break;
-    case ConstBinaryOp::FloorDiv:
+    case BinaryOp::FloorDiv:
       if (q == 0) return ConstResult::fail("division by zero in " + operands_text(op, a, b));
       r = std::floor(p / q);
       break;
-    case ConstBinaryOp::Mod:
+    case BinaryOp::Mod:
       if (q == 0) return ConstResult::fail("modulo by zero in " + operands_text(op, a, b));
       r = p - std::floor(p / q) * q;
       break;
-    case ConstBinaryOp::Pow: r = std::pow(p, q); break;
+    case BinaryOp::Pow: r = std::pow(p, q); break;
     default: break;
   }
   return ConstResult::ok(ConstValue::of_float(r));
+}
+
+}  // namespace
+
+bool const_binary_supported(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::MatMul: return false;
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+    case BinaryOp::Mul:
+    case BinaryOp::Div:
+    case BinaryOp::FloorDiv:
+    case BinaryOp::Mod:
+    case BinaryOp::Pow:
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::Is:
+    case BinaryOp::IsNot:
+    case BinaryOp::And:
+    case BinaryOp::Or: return true;
+  }
+  return false;
+}
+
+// No `default`: an operator added to ast/binary_ops.def does not compile until it is handled
+// here and in const_binary_supported.
+ConstResult const_binary(BinaryOp op, const ConstValue& a, const ConstValue& b) {
+  switch (op) {
+    case BinaryOp::And: return ConstResult::ok(truthy(a) ? b : a);
+    case BinaryOp::Or: return ConstResult::ok(truthy(a) ? a : b);
+    case BinaryOp::Eq:
+    case BinaryOp::Is: return ConstResult::ok(ConstValue::of_bool(a == b));
+    case BinaryOp::Ne:
+    case BinaryOp::IsNot: return ConstResult::ok(ConstValue::of_bool(!(a == b)));
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge: return order(op, a, b);
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+    case BinaryOp::Mul:
+    case BinaryOp::Div:
+    case BinaryOp::FloorDiv:
+    case BinaryOp::Mod:
+    case BinaryOp::Pow: return arithmetic(op, a, b);
+    case BinaryOp::MatMul: break;
+  }
+  return ConstResult::fail("operator `" + std::string(spelling(op)) + "` is not supported in a constant");
 }
 
 ConstResult const_unary(ConstUnaryOp op, const ConstValue& a) {

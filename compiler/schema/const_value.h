@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "ast/binary_op.h"
+
 namespace triton {
 
 class ConstValue;
@@ -88,15 +90,18 @@ struct ConstResult {
   static ConstResult fail(std::string msg) { return {std::nullopt, std::move(msg)}; }
 };
 
-enum class ConstBinaryOp { Add, Sub, Mul, Div, FloorDiv, Mod, Pow, Eq, Ne, Lt, Le, Gt, Ge, And, Or };
 enum class ConstUnaryOp { Neg, Plus, Not };
 
+// Whether constant arithmetic defines `op`: every operator but `@` (a tensor operation). The
+// checker reports an unsupported one where it is written, before anything is evaluated.
+bool const_binary_supported(BinaryOp op);
 // Exact arithmetic: int op int stays int (overflow is an error, not a wrap); `/` of two ints
 // gives an int when exact and a float otherwise, and the caller that needs an int reports
-// the inexact division with both operands; any float operand gives a float.
-ConstResult const_binary(ConstBinaryOp op, const ConstValue& a, const ConstValue& b);
+// the inexact division with both operands; any float operand gives a float. `is` and
+// `is not` compare by value like `==` and `!=`; `and`/`or` give an operand, as in Python.
+// An operator that is not supported fails with a message.
+ConstResult const_binary(BinaryOp op, const ConstValue& a, const ConstValue& b);
 ConstResult const_unary(ConstUnaryOp op, const ConstValue& a);
-std::string_view const_binary_spelling(ConstBinaryOp op);
 
 // Converts a value to an int where the language requires one: ints pass, integral floats
 // convert, anything else fails with a message naming the value.

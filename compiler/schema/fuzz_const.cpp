@@ -19,7 +19,7 @@
 
 namespace {
 
-using triton::ConstBinaryOp;
+using triton::BinaryOp;
 using triton::ConstValue;
 __extension__ typedef __int128 i128;
 
@@ -39,22 +39,22 @@ i128 floor_div(i128 a, i128 b) {
 
 // Python's exact int result, or nullopt where the result is not an int (true division that
 // is inexact, a negative power) or the operation is an error (a zero divisor).
-std::optional<i128> reference(ConstBinaryOp op, int64_t a, int64_t b, bool* out_of_range) {
+std::optional<i128> reference(BinaryOp op, int64_t a, int64_t b, bool* out_of_range) {
   *out_of_range = false;
   switch (op) {
-    case ConstBinaryOp::Add: return i128{a} + b;
-    case ConstBinaryOp::Sub: return i128{a} - b;
-    case ConstBinaryOp::Mul: return i128{a} * b;
-    case ConstBinaryOp::Div:
+    case BinaryOp::Add: return i128{a} + b;
+    case BinaryOp::Sub: return i128{a} - b;
+    case BinaryOp::Mul: return i128{a} * b;
+    case BinaryOp::Div:
       if (b == 0 || i128{a} % b != 0) return std::nullopt;
       return i128{a} / b;
-    case ConstBinaryOp::FloorDiv:
+    case BinaryOp::FloorDiv:
       if (b == 0) return std::nullopt;
       return floor_div(a, b);
-    case ConstBinaryOp::Mod:
+    case BinaryOp::Mod:
       if (b == 0) return std::nullopt;
       return i128{a} - floor_div(a, b) * b;
-    case ConstBinaryOp::Pow: {
+    case BinaryOp::Pow: {
       if (b < 0) return std::nullopt;
       if (a == 0) return b == 0 ? 1 : 0;
       if (a == 1) return 1;
@@ -83,7 +83,7 @@ int64_t operand(const uint8_t*& p, const uint8_t* end) {
   return raw;
 }
 
-void check_int(ConstBinaryOp op, int64_t a, int64_t b) {
+void check_int(BinaryOp op, int64_t a, int64_t b) {
   const auto r = triton::const_binary(op, ConstValue::of_int(a), ConstValue::of_int(b));
   bool out_of_range = false;
   const auto want = reference(op, a, b, &out_of_range);
@@ -104,9 +104,8 @@ void check_truncate(double d) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static constexpr ConstBinaryOp kOps[] = {ConstBinaryOp::Add, ConstBinaryOp::Sub, ConstBinaryOp::Mul,
-                                           ConstBinaryOp::Div, ConstBinaryOp::FloorDiv, ConstBinaryOp::Mod,
-                                           ConstBinaryOp::Pow};
+  static constexpr BinaryOp kOps[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div,
+                                      BinaryOp::FloorDiv, BinaryOp::Mod, BinaryOp::Pow};
   const uint8_t* p = data;
   const uint8_t* end = data + size;
   while (p != end) {

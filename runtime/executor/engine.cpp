@@ -36,10 +36,15 @@ Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit
   return {};
 }
 
-namespace {
+Status allocate_output(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit) {
+  const std::int64_t n = Tensor::numel_of(shape);
+  if (n < 0 || n > limit) return allocate(out, std::move(shape), limit);  // its error
+  out.shape = std::move(shape);
+  out.data.resize(static_cast<std::size_t>(n));  // writes only past the buffer's old size
+  return {};
+}
 
-// Dead values' buffers kept for reuse within one run.
-constexpr std::size_t kMaxSpareBuffers = 8;
+namespace {
 
 // A value's element count as traced, with a leading batch dimension scaled to `batch`;
 // 0 when unknown or implausible (no buffer is reused for it then).
@@ -83,46 +88,14 @@ std::unique_ptr<kernels::TileConvWeights> tiles_for(const Model& model, const Op
       kernels::prepare_tile_conv(w, a[0], a[1], unrolled));
 }
 
-// Storage of values past their last use, handed to later op outputs: no fresh pages to
-// fault in, which large batches noticed. At most kMaxSpareBuffers are kept.
-class SpareBuffers {
- public:
-  // The smallest kept buffer of at least `elements` capacity, emptied; none for 0.
-  std::vector<float> take(std::int64_t elements) {
-    auto fit = buffers_.end();
-    for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
-      if (static_cast<std::int64_t>(it->capacity()) >= elements &&
-          (fit == buffers_.end() || it->capacity() < fit->capacity())) {
-        fit = it;
-      }
-    }
-    if (elements <= 0 || fit == buffers_.end()) return {};
-    std::vector<float> buffer = std::move(*fit);
-    buffers_.erase(fit);
-    buffer.clear();
-    return buffer;
-  }
-  void keep(std::vector<float>&& buffer) {
-    if (buffer.capacity() == 0) return;
-    buffers_.push_back(std::move(buffer));
-    if (buffers_.size() > kMaxSpareBuffers) {  // let the smallest go
-      buffers_.erase(std::min_element(buffers_.begin(), buffers_.end(), [](const auto& a, const auto& b) {
-        return a.capacity() < b.capacity();
-      }));
-    }
-  }
-
- private:
-  std::vector<std::vector<float>> buffers_;
-};
-
 }  // namespace
 
 Engine::Engine(Model model, const EngineOptions& options)
     : model_(std::move(model)),
       kernels_(&kernels::kernel_set(kernels::selected_isa())),
       int8_kernels_(&kernels::selected_int8_kernels()),
-      pool_(options.threads <= 0 ? hardware_threads() : std::min(options.threads, hardware_threads())),
+      pool_(options.threads <= 0 ? hardware_threads() : std::min(options.threads, hardware_threads()),
+            options.min_thread_work_ns),
       scratch_(pool_.size()),
       requested_threads_(options.threads),
       max_elements_(options.max_tensor_elements) {
@@ -216,6 +189,9 @@ Status Engine::check_options(const EngineOptions& options) {
                          " hardware threads) or positive, got " + std::to_string(options.threads));
   }
   if (options.max_tensor_elements < 1) return Status::error("the tensor size limit must be positive");
+  if (!(options.min_thread_work_ns >= 0)) {
+    return Status::error("the least work per thread must be 0 or positive nanoseconds");
+  }
   return {};
 }
 
@@ -282,8 +258,9 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
   for (std::size_t i = 0; i < inputs.size(); ++i) caller[model_.inputs[i]] = &inputs[i];
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
   Inputs in;
-  SpareBuffers spare;
   const ScratchLease scratch(scratch_);
+  // Dead values' buffers, kept in the run's context across runs (warm pages).
+  SpareBuffers& spare = scratch.get()->spare();
   for (std::size_t i = 0; i < model_.ops.size(); ++i) {
     const OpDesc& op = model_.ops[i];
     in.clear();
@@ -299,16 +276,7 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
     const auto started = std::chrono::steady_clock::now();
     Status s;
     const std::uint32_t first = op.inputs.empty() ? 0 : op.inputs[0];
-    if (op.kind == OpKind::kReshape && uses[first] == 1 && caller[first] == nullptr &&
-        values[first].q8.empty()) {
-      // The input dies here: the reshape takes its data instead of copying it (reshape reads
-      // only the input's shape).
-      Tensor shape_only;
-      shape_only.shape = values[first].shape;
-      s = run_shape_op(op, ctx, Inputs{&shape_only}, out);
-      spare.keep(std::move(out.data));
-      out.data = std::move(values[first].data);
-    } else switch (op.kind) {
+    switch (op.kind) {
       case OpKind::kLinear:
         s = run_linear(op, ctx, in, out);
         break;
@@ -331,6 +299,14 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
         s = run_unary(op, ctx, in, out);
         break;
       case OpKind::kReshape:
+        // This op is the last use of a value the run owns (not a caller's input, not held
+        // in 8 bits): it takes the data instead of copying it.
+        if (uses[first] == 1 && caller[first] == nullptr && values[first].q8.empty()) {
+          s = run_reshape_taking(op, ctx, values[first], out);
+          break;
+        }
+        s = run_shape_op(op, ctx, in, out);
+        break;
       case OpKind::kPermute:
       case OpKind::kConcat:
       case OpKind::kSlice:

@@ -32,6 +32,11 @@ struct EngineOptions {
   int threads = 0;
   // The largest tensor (in elements) an op may produce; bigger results are run errors.
   std::int64_t max_tensor_elements = std::int64_t{1} << 30;
+  // The least estimated single-thread work (ns) a parallel loop gives each thread it uses
+  // (ThreadPool::parallel_for_cost); 0 splits every loop over every thread as finely as it
+  // goes, which tests use to run each op's split path on small tensors. Negative values are
+  // rejected.
+  double min_thread_work_ns = kMinThreadWorkNs;
 };
 
 struct EngineInfo {

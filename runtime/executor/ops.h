@@ -60,10 +60,10 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
 Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 
-// ops_conv_tiles.cpp: a ternary conv2d whose weights have AMX tiles (ctx.tiles); `out` is
-// allocated with its final shape.
-void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const Tensor& x,
-                      const kernels::TileConvGeometry& g, Tensor& out);
+// ops_conv_tiles.cpp: a ternary conv2d whose weights have AMX tiles (ctx.tiles) over
+// `batch` CHW images at `x`, writing `batch` CHW outputs at `out`.
+void run_conv2d_tiles(const OpDesc& op, const OpContext& ctx, const float* x, std::int64_t batch,
+                      const kernels::TileConvGeometry& g, float* out);
 
 // ops_quantized.cpp: linear and conv2d whose record carries an activation scale
 bool has_activation_scale(const OpDesc& op);
@@ -81,6 +81,9 @@ Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tenso
 
 // ops_shape.cpp: reshape, permute, concat, slice, expand, constant, embedding
 Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+// A reshape whose input `x` dies with this op: x's buffer becomes the output's (swapped with
+// out's, which x then frees), where run_shape_op copies it.
+Status run_reshape_taking(const OpDesc& op, const OpContext& ctx, Tensor& x, Tensor& out);
 
 // ops_reduce.cpp: pooling, mean, softmax, log_softmax, layer_norm
 Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);

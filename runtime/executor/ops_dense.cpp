@@ -9,10 +9,16 @@
 // kernels/depthwise.h (dilated ones a direct loop), since their GEMM would have a single row
 // per group. Float weights and MatMul use kernels/float_gemm.h. Bias and ReLU/ReLU6 are
 // fused where a kernel writes back; other activations run after.
+//
+// Threads (executor/split.h): every loop states its work, so a small layer runs on the
+// caller alone and a large one on as many threads as it pays for. Batch-1 layers split over
+// output rows (16 at a time for the GEMV), convolutions over output channels after an im2col
+// split over its rows; a batch at least as large as the pool gives each thread whole images.
 #include <algorithm>
 #include <cstring>
 
 #include "executor/ops.h"
+#include "executor/split.h"
 #include "kernels/depthwise.h"
 #include "kernels/float_gemm.h"
 
@@ -22,10 +28,6 @@ namespace {
 constexpr std::int64_t kGemmMinRows = 4;
 // Rows from which a linear layer with AMX tiles uses them (a tile holds 16 positions).
 constexpr std::int64_t kTileMinRows = 16;
-// GEMV work (rows x 16-column blocks) below which a layer runs on the calling thread only:
-// waking the pool costs about 10 us, and the table-lookup GEMV does a 784x256 layer
-// (12,544 blocks) in about 4 us.
-constexpr std::int64_t kInlineGemvBlocks = 65536;
 
 void epilogue(float* row, std::int64_t n, float bias, Activation act) {
   if (bias != 0.0f) {
@@ -41,11 +43,13 @@ void float_gemm(const OpContext& ctx, const float* a, const float* b, float* c, 
   kernels::float_gemm_kernel(ctx.kernels.isa).run({a, k, b, n, c, n, m, k, n});
 }
 
-void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst) {
+// dst[c, r] = src[r, c] for dst rows (source columns) [c_begin, c_end), in 32x32 tiles.
+void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst,
+               std::int64_t c_begin, std::int64_t c_end) {
   constexpr std::int64_t kTile = 32;
   for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
-    for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
-      const std::int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+    for (std::int64_t c0 = c_begin; c0 < c_end; c0 += kTile) {
+      const std::int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(c_end, c0 + kTile);
       for (std::int64_t r = r0; r < r1; ++r) {
         for (std::int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
       }
@@ -53,12 +57,25 @@ void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* ds
   }
 }
 
+// The whole transpose, split over the pool by destination rows (each written by one thread).
+void transpose(const OpContext& ctx, const float* src, std::int64_t rows, std::int64_t cols,
+               float* dst) {
+  const double row_ns = work_ns(ctx, Work::kGather, static_cast<double>(rows));
+  split(ctx, cols, 32, row_ns, [&](std::int64_t b, std::int64_t e) {
+    transpose(src, rows, cols, dst, b, e);
+  });
+}
+
 float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->values[i] : 0.0f; }
 
 }  // namespace
 
-Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
-                              const OpContext& ctx, Tensor& out, std::int64_t& rows) {
+namespace {
+
+// allocate_linear_output, zeroed or not (allocate_output: the float paths write every
+// element).
+Status linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count, const OpContext& ctx,
+                     Tensor& out, std::int64_t& rows, bool zeroed) {
   if (x.rank() < 1 || x.dim(-1) != k) {
     return Status::error("linear expects inputs [..., " + std::to_string(k) + "], got " +
                          shape_string(x.shape));
@@ -66,7 +83,14 @@ Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_co
   rows = x.numel() / k;
   std::vector<std::int64_t> shape = x.shape;
   shape.back() = o_count;
-  return allocate(out, shape, ctx.max_elements);
+  return zeroed ? allocate(out, shape, ctx.max_elements) : allocate_output(out, shape, ctx.max_elements);
+}
+
+}  // namespace
+
+Status allocate_linear_output(const Tensor& x, std::int64_t k, std::int64_t o_count,
+                              const OpContext& ctx, Tensor& out, std::int64_t& rows) {
+  return linear_output(x, k, o_count, ctx, out, rows, true);
 }
 
 Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
@@ -77,7 +101,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const std::int64_t o_count = w.dims[0];
   const std::int64_t k = w.is_ternary() ? w.ternary.cols : w.dims[1];
   std::int64_t rows = 0;
-  if (Status st = allocate_linear_output(x, k, o_count, ctx, out, rows); !st.ok()) return st;
+  if (Status st = linear_output(x, k, o_count, ctx, out, rows, false); !st.ok()) return st;
   float* y = out.data.data();
   if (w.is_ternary() && rows < kGemmMinRows) {
     const kernels::PreparedTernary& pw = *ctx.ternary;
@@ -103,49 +127,53 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         }
         apply_activation(op.act, yr + b, e - b);
       };
-      // Small layers run on the calling thread: waking the pool costs more than they do.
-      if (ctx.pool.size() == 1 || o_count * pw.blocks < kInlineGemvBlocks) {
-        rows_fn(0, o_count, 0);
-      } else {
-        ctx.pool.parallel_for_workers(o_count, 64, rows_fn);
-      }
+      // Whole 16-row blocks per chunk (the table-lookup kernel's unit); a small layer (the
+      // MLP's 784x256 is a few microseconds) runs on the caller alone.
+      split_workers(ctx, o_count, kFloatsPerLine, work_ns(ctx, Work::kTernaryGemv, padded_k),
+                    rows_fn);
     }
     return {};
   }
+  // The transposed rows and result live in the run's scratch: every element is written
+  // before it is read, where a fresh (zeroed) buffer per layer cost a serial memset.
+  RunScratch& scratch = *ctx.scratch;
   if (ctx.tiles != nullptr && rows >= kTileMinRows) {
     // AMX tiles: the rows are the positions of a 1x1 convolution over a [k, 1, rows] image.
-    Tensor image, result;
-    image.shape = {1, k, 1, rows};
-    image.data.resize(k * rows);
-    transpose(x.data.data(), rows, k, image.data.data());
-    result.shape = {1, o_count, 1, rows};
-    result.data.resize(o_count * rows);
+    float* image = scratch.floats_at_least(ScratchUse::kLinearIn, k * rows);
+    float* result = scratch.floats_at_least(ScratchUse::kLinearOut, o_count * rows);
+    transpose(ctx, x.data.data(), rows, k, image);
     kernels::TileConvGeometry g;
     g.channels = k, g.height = 1, g.width = rows, g.out_channels = o_count;
     g.kernel_h = g.kernel_w = 1, g.out_h = 1, g.out_w = rows;
     g.finish();
-    run_conv2d_tiles(op, ctx, image, g, result);
-    transpose(result.data.data(), o_count, rows, y);
+    run_conv2d_tiles(op, ctx, image, 1, g, result);
+    transpose(ctx, result, o_count, rows, y);
     return {};
   }
   // GEMM path: activations transposed to [k, rows] (panel-major for the ternary kernels) so
   // kernels vectorize over rows.
-  std::vector<float> xt(w.is_ternary() ? kernels::panel_floats(k, rows) : k * rows);
-  std::vector<float> yt(o_count * rows);
+  float* xt = scratch.floats_at_least(
+      ScratchUse::kLinearIn, w.is_ternary() ? kernels::panel_floats(k, rows) : k * rows);
+  float* yt = scratch.floats_at_least(ScratchUse::kLinearOut, o_count * rows);
   if (w.is_ternary()) {
-    kernels::pack_panels_transposed(x.data.data(), rows, k, xt.data());
+    const double k_row_ns = work_ns(ctx, Work::kGather, static_cast<double>(rows));
+    split(ctx, k, 1, k_row_ns, [&](std::int64_t b, std::int64_t e) {
+      kernels::pack_panels_transposed(x.data.data(), rows, k, xt, b, e);
+    });
   } else {
-    transpose(x.data.data(), rows, k, xt.data());
+    transpose(ctx, x.data.data(), rows, k, xt);
   }
-  ctx.pool.parallel_for(o_count, 4, [&](std::int64_t b, std::int64_t e) {
+  const double row_ns = work_ns(ctx, w.is_ternary() ? Work::kTernaryGemm : Work::kFloatGemm,
+                                static_cast<double>(k) * rows);
+  split(ctx, o_count, 1, row_ns, [&](std::int64_t b, std::int64_t e) {
     if (w.is_ternary()) {
-      ctx.kernels.gemm(*ctx.ternary, xt.data(), rows, yt.data(), b, e);
+      ctx.kernels.gemm(*ctx.ternary, xt, rows, yt, b, e);
     } else {
-      float_gemm(ctx, w.values.data() + b * k, xt.data(), yt.data() + b * rows, e - b, k, rows);
+      float_gemm(ctx, w.values.data() + b * k, xt, yt + b * rows, e - b, k, rows);
     }
-    for (std::int64_t o = b; o < e; ++o) epilogue(yt.data() + o * rows, rows, bias_at(bias, o), op.act);
+    for (std::int64_t o = b; o < e; ++o) epilogue(yt + o * rows, rows, bias_at(bias, o), op.act);
   });
-  transpose(yt.data(), o_count, rows, y);
+  transpose(ctx, yt, o_count, rows, y);
   return {};
 }
 
@@ -312,7 +340,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     return Status::error("conv2d input " + shape_string(x.shape) + " is smaller than the kernel");
   }
   g.p = g.oh * g.ow;
-  if (Status st = allocate(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, {g.n, g.o, g.oh, g.ow}, ctx.max_elements); !st.ok()) return st;
   if (ctx.tiles != nullptr) {
     kernels::TileConvGeometry t;
     t.channels = g.c, t.height = g.h, t.width = g.w, t.out_channels = g.o;
@@ -322,7 +350,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     // The packed input is three slices of the (padded) input, or of its im2col rows when
     // unrolled; a file whose shapes would make that huge does not get to allocate it.
     if (t.packed_words() / 4 <= ctx.max_elements) {
-      run_conv2d_tiles(op, ctx, x, t, out);
+      run_conv2d_tiles(op, ctx, x.data.data(), g.n, t, out.data.data());
       return {};
     }
   }
@@ -346,7 +374,12 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       shape.stride = g.sh, shape.pad_h = g.ph, shape.pad_w = g.pw, shape.out_h = g.oh,
       shape.out_w = g.ow;
       const kernels::Clamp clamp = clamp_of(op.act);
-      ctx.pool.parallel_for_workers(g.n * g.o, 4, [&](std::int64_t b, std::int64_t e, int worker) {
+      // One channel plane per item: the padded scratch plane zeroed and filled, then a tap
+      // per output (stride 2 de-interleaves, about three times the work per tap).
+      const double channel_ns =
+          work_ns(ctx, Work::kDepthwise, static_cast<double>(g.p) * g.kh * g.kw * (g.sh > 1 ? 3 : 1)) +
+          work_ns(ctx, Work::kMove, 2.0 * static_cast<double>(shape.scratch_floats()) + g.p);
+      split_workers(ctx, g.n * g.o, 1, channel_ns, [&](std::int64_t b, std::int64_t e, int worker) {
         float* plane_scratch =
             ctx.scratch->floats_at_least(ScratchUse::kDepthwisePlane, shape.scratch_floats(), worker);
         for (std::int64_t item = b; item < e; ++item) {
@@ -357,15 +390,16 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
           kernel.run(plane, shape, taps, bias_at(bias, oc), clamp, y, plane_scratch);
         }
       });
-      if (clamp == kernels::Clamp::kNone && op.act != Activation::kNone) {
-        apply_activation(op.act, out.data.data(), out.numel());
+      if (clamp == kernels::Clamp::kNone) {
+        apply_activation_split(ctx, op.act, out.data.data(), out.numel());
       }
       return {};
     }
+    const double channel_ns = work_ns(ctx, Work::kDepthwise, 2.0 * g.p * g.kh * g.kw);
     for (std::int64_t n = 0; n < g.n; ++n) {
       const float* xn = x.data.data() + n * g.c * g.h * g.w;
       float* yn = out.data.data() + n * g.o * g.p;
-      ctx.pool.parallel_for(g.o, 4, [&](std::int64_t b, std::int64_t e) {
+      split(ctx, g.o, 1, channel_ns, [&](std::int64_t b, std::int64_t e) {
         depthwise(xn, g, dense, bias, op.act, yn, b, e);
       });
     }
@@ -379,24 +413,31 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const std::int64_t cols_floats =
       oc ? kernels::oc_panel_floats(g.k, g.p)
          : ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
-  // Splits [0, n) over the pool, or runs it inline when the caller is already a pool task
-  // (the pool is not re-entrant).
-  auto split = [&](bool inline_only, std::int64_t n, std::int64_t grain, const auto& fn) {
+  // Estimated costs: an im2col row gathers p floats, an output channel is k x p
+  // multiply-accumulates.
+  const double column_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.p));
+  const double channel_ns =
+      work_ns(ctx, ternary ? Work::kTernaryGemm : Work::kFloatGemm, static_cast<double>(g.k) * g.p);
+  const double image_ns = g.groups * ((direct && !ternary ? 0.0 : g.k * column_ns) + g.og * channel_ns);
+  // Splits [0, n) items of `item_ns` over the pool, or runs it inline when the caller is
+  // already a pool task (a whole image per task).
+  auto split_in = [&](bool inline_only, std::int64_t n, double item_ns, const auto& fn) {
     if (inline_only) {
       fn(std::int64_t{0}, n);
     } else {
-      ctx.pool.parallel_for(n, grain, fn);
+      split(ctx, n, 1, item_ns, fn);
     }
   };
   auto run_image = [&](std::int64_t n, float* cols, bool inline_only) {
     if (oc) {
       const float* xn = x.data.data() + n * g.c * g.h * g.w;
-      split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
+      split_in(inline_only, g.k, column_ns, [&](std::int64_t b, std::int64_t e) {
         im2col_oc(xn, g, cols, b, e);
       });
       float* yn = out.data.data() + n * g.o * g.p;
       const kernels::PreparedTernary& pw = *ctx.ternary;
-      split(inline_only, pw.row_blocks, 1, [&](std::int64_t b, std::int64_t e) {
+      const double block_ns = kernels::kOcBlock * channel_ns;
+      split_in(inline_only, pw.row_blocks, block_ns, [&](std::int64_t b, std::int64_t e) {
         ctx.kernels.gemm_oc(pw, cols, g.p, yn, b, e);
         for (std::int64_t o = b * kernels::kOcBlock; o < std::min(g.o, e * kernels::kOcBlock); ++o) {
           epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
@@ -411,7 +452,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         kernels::pack_panels(xg, g.k, g.p, g.p, cols);
         columns = cols;
       } else if (!direct) {
-        split(inline_only, g.k, 8, [&](std::int64_t b, std::int64_t e) {
+        split_in(inline_only, g.k, column_ns, [&](std::int64_t b, std::int64_t e) {
           if (ternary) {
             im2col_panels(xg, g, cols, b, e);
           } else {
@@ -422,7 +463,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
       float* yn = out.data.data() + n * g.o * g.p;
       const std::int64_t first = gi * g.og;
-      split(inline_only, g.og, 2, [&](std::int64_t b, std::int64_t e) {
+      split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
         if (ternary) {
           ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);
         } else {
@@ -439,7 +480,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   if (g.n >= ctx.pool.size() && ctx.pool.size() > 1) {
     // A batch at least as large as the pool: whole images per task, each with its own
     // columns; no synchronization inside an image.
-    ctx.pool.parallel_for_workers(g.n, 1, [&](std::int64_t b, std::int64_t e, int worker) {
+    split_workers(ctx, g.n, 1, image_ns, [&](std::int64_t b, std::int64_t e, int worker) {
       float* cols = ctx.scratch->floats_at_least(ScratchUse::kConvColumns, cols_floats, worker);
       for (std::int64_t n = b; n < e; ++n) run_image(n, cols, true);
     });
@@ -480,12 +521,14 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   std::vector<std::int64_t> shape = batch;
   shape.push_back(m);
   shape.push_back(n);
-  if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t batches = Tensor::numel_of(batch);
   // Work units of up to 16 rows of one batch entry.
   constexpr std::int64_t kRowsPerUnit = 16;
   const std::int64_t row_units = (m + kRowsPerUnit - 1) / kRowsPerUnit;
-  ctx.pool.parallel_for(batches * row_units, 1, [&](std::int64_t begin, std::int64_t end) {
+  const double unit_ns =
+      work_ns(ctx, Work::kFloatGemm, static_cast<double>(std::min(m, kRowsPerUnit)) * k * n);
+  split(ctx, batches * row_units, 1, unit_ns, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t unit = begin; unit < end; ++unit) {
       std::int64_t bi = unit / row_units, off_a = 0, off_b = 0;
       const std::int64_t row = unit % row_units * kRowsPerUnit;
@@ -499,7 +542,7 @@ Status run_matmul(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
                  out.data.data() + (entry * m + row) * n, std::min(kRowsPerUnit, m - row), k, n);
     }
   });
-  apply_activation(op.act, out.data.data(), out.numel());
+  apply_activation_split(ctx, op.act, out.data.data(), out.numel());
   return {};
 }
 

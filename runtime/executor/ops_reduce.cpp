@@ -1,19 +1,21 @@
 // Ops that reduce over windows or axes: max/avg/adaptive-avg pooling, mean, softmax,
 // log-softmax and layer norm. Accumulation is in float32 like PyTorch's CPU kernels, except
 // softmax and layer norm statistics, which use double sums to stay within the parity
-// tolerance on long rows.
+// tolerance on long rows. Pooling splits over channel planes, softmax and layer norm over
+// rows (executor/split.h); a split never cuts a sum, so results do not depend on threads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "executor/ops.h"
+#include "executor/split.h"
 
 namespace triton_rt {
 namespace {
 
 int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + rank : d); }
 
-Status pool(const OpDesc& op, std::int64_t limit, const Tensor& x, Tensor& out) {
+Status pool(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const auto& a = op.ints;
   const std::int64_t kh = a[0], kw = a[1], sh = a[2], sw = a[3], ph = a[4], pw = a[5];
@@ -22,55 +24,63 @@ Status pool(const OpDesc& op, std::int64_t limit, const Tensor& x, Tensor& out) 
   const std::int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
   const bool is_max = op.kind == OpKind::kMaxPool2d;
   const bool include_pad = !is_max && a[6] != 0;
-  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, limit); !st.ok()) return st;
+  const std::vector<std::int64_t> shape = {x.shape[0], x.shape[1], oh, ow};
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const float* src = x.data.data() + pl * h * w;
-    float* dst = out.data.data() + pl * oh * ow;
-    for (std::int64_t oy = 0; oy < oh; ++oy) {
-      for (std::int64_t ox = 0; ox < ow; ++ox) {
-        const std::int64_t y0 = oy * sh - ph, x0 = ox * sw - pw;
-        const std::int64_t y1 = std::min(y0 + kh, h), x1 = std::min(x0 + kw, w);
-        const std::int64_t ys = std::max<std::int64_t>(y0, 0), xs = std::max<std::int64_t>(x0, 0);
-        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
-        for (std::int64_t yy = ys; yy < y1; ++yy) {
-          for (std::int64_t xx = xs; xx < x1; ++xx) {
-            const float v = src[yy * w + xx];
-            acc = is_max ? std::max(acc, v) : acc + v;
+  split(ctx, planes, 1, work_ns(ctx, Work::kMove, static_cast<double>(oh) * ow * (kh * kw + 1)),
+        [&](std::int64_t plane_begin, std::int64_t plane_end) {
+    for (std::int64_t pl = plane_begin; pl < plane_end; ++pl) {
+      const float* src = x.data.data() + pl * h * w;
+      float* dst = out.data.data() + pl * oh * ow;
+      for (std::int64_t oy = 0; oy < oh; ++oy) {
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          const std::int64_t y0 = oy * sh - ph, x0 = ox * sw - pw;
+          const std::int64_t y1 = std::min(y0 + kh, h), x1 = std::min(x0 + kw, w);
+          const std::int64_t ys = std::max<std::int64_t>(y0, 0), xs = std::max<std::int64_t>(x0, 0);
+          float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.0f;
+          for (std::int64_t yy = ys; yy < y1; ++yy) {
+            for (std::int64_t xx = xs; xx < x1; ++xx) {
+              const float v = src[yy * w + xx];
+              acc = is_max ? std::max(acc, v) : acc + v;
+            }
           }
+          if (!is_max) {
+            const std::int64_t count =
+                include_pad ? (std::min(y0 + kh, h + ph) - y0) * (std::min(x0 + kw, w + pw) - x0)
+                            : (y1 - ys) * (x1 - xs);
+            acc /= static_cast<float>(count);
+          }
+          dst[oy * ow + ox] = acc;
         }
-        if (!is_max) {
-          const std::int64_t count =
-              include_pad ? (std::min(y0 + kh, h + ph) - y0) * (std::min(x0 + kw, w + pw) - x0)
-                          : (y1 - ys) * (x1 - xs);
-          acc /= static_cast<float>(count);
-        }
-        dst[oy * ow + ox] = acc;
       }
     }
-  }
+  });
   return {};
 }
 
-Status adaptive_avg(const OpDesc& op, std::int64_t limit, const Tensor& x, Tensor& out) {
+Status adaptive_avg(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
   if (x.rank() != 4) return Status::error("adaptive pooling expects [N, C, H, W], got " + shape_string(x.shape));
   const std::int64_t oh = op.ints[0], ow = op.ints[1], h = x.shape[2], w = x.shape[3];
-  if (Status st = allocate(out, {x.shape[0], x.shape[1], oh, ow}, limit); !st.ok()) return st;
+  const std::vector<std::int64_t> shape = {x.shape[0], x.shape[1], oh, ow};
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
   const std::int64_t planes = x.shape[0] * x.shape[1];
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const float* src = x.data.data() + pl * h * w;
-    for (std::int64_t oy = 0; oy < oh; ++oy) {
-      const std::int64_t y0 = oy * h / oh, y1 = ((oy + 1) * h + oh - 1) / oh;
-      for (std::int64_t ox = 0; ox < ow; ++ox) {
-        const std::int64_t x0 = ox * w / ow, x1 = ((ox + 1) * w + ow - 1) / ow;
-        float acc = 0.0f;
-        for (std::int64_t yy = y0; yy < y1; ++yy) {
-          for (std::int64_t xx = x0; xx < x1; ++xx) acc += src[yy * w + xx];
+  split(ctx, planes, 1, work_ns(ctx, Work::kMove, 4.0 * h * w + 2.0 * oh * ow),
+        [&](std::int64_t plane_begin, std::int64_t plane_end) {
+    for (std::int64_t pl = plane_begin; pl < plane_end; ++pl) {
+      const float* src = x.data.data() + pl * h * w;
+      for (std::int64_t oy = 0; oy < oh; ++oy) {
+        const std::int64_t y0 = oy * h / oh, y1 = ((oy + 1) * h + oh - 1) / oh;
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          const std::int64_t x0 = ox * w / ow, x1 = ((ox + 1) * w + ow - 1) / ow;
+          float acc = 0.0f;
+          for (std::int64_t yy = y0; yy < y1; ++yy) {
+            for (std::int64_t xx = x0; xx < x1; ++xx) acc += src[yy * w + xx];
+          }
+          out.data[(pl * oh + oy) * ow + ox] = acc / static_cast<float>((y1 - y0) * (x1 - x0));
         }
-        out.data[(pl * oh + oy) * ow + ox] = acc / static_cast<float>((y1 - y0) * (x1 - x0));
       }
     }
-  }
+  });
   return {};
 }
 
@@ -117,17 +127,26 @@ Status mean(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status softmax(const OpDesc& op, const Tensor& x, Tensor& out, bool log) {
+Status softmax(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out, bool log) {
   const int dim = norm_dim(op.ints[0], x.rank());
   if (dim < 0 || dim >= x.rank()) return Status::error("softmax: dim out of range");
-  out = x;
   std::int64_t outer = 1, inner = 1;
   const std::int64_t n = x.shape[dim];
   for (int d = 0; d < dim; ++d) outer *= x.shape[d];
   for (int d = dim + 1; d < x.rank(); ++d) inner *= x.shape[d];
-  for (std::int64_t o = 0; o < outer; ++o) {
-    for (std::int64_t i = 0; i < inner; ++i) {
+  out.shape = x.shape;
+  out.data.resize(x.data.size());
+  // One line of n elements per (outer, inner) index: copied in, then max, exp and scale.
+  const double line_ns =
+      static_cast<double>(n) * (work_ns(ctx, Work::kMath, 1) + work_ns(ctx, Work::kMove, 5));
+  // Lines next to each other in `inner` share cache lines: they stay in one chunk.
+  const std::int64_t grain = inner > 1 ? kFloatsPerLine : 1;
+  split(ctx, outer * inner, grain, line_ns, [&](std::int64_t line_begin, std::int64_t line_end) {
+    for (std::int64_t line = line_begin; line < line_end; ++line) {
+      const std::int64_t o = line / inner, i = line % inner;
       float* p = out.data.data() + o * n * inner + i;
+      const float* src = x.data.data() + o * n * inner + i;
+      for (std::int64_t j = 0; j < n; ++j) p[j * inner] = src[j * inner];
       float mx = -std::numeric_limits<float>::infinity();
       for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j * inner]);
       double sum = 0.0;
@@ -149,7 +168,7 @@ Status softmax(const OpDesc& op, const Tensor& x, Tensor& out, bool log) {
         for (std::int64_t j = 0; j < n; ++j) p[j * inner] *= scale;
       }
     }
-  }
+  });
   return {};
 }
 
@@ -164,22 +183,28 @@ Status layer_norm(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tenso
     return Status::error("layer norm affine size does not match " + shape_string(x.shape));
   }
   const float eps = op.floats[0];
-  out = x;
+  out.shape = x.shape;
+  out.data.resize(x.data.size());
   const std::int64_t rows = m ? x.numel() / m : 0;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    float* p = out.data.data() + r * m;
-    double sum = 0.0, sq = 0.0;
-    for (std::int64_t i = 0; i < m; ++i) sum += p[i];
-    const double mu = sum / m;
-    for (std::int64_t i = 0; i < m; ++i) sq += (p[i] - mu) * (p[i] - mu);
-    const double inv = 1.0 / std::sqrt(sq / m + eps);
-    for (std::int64_t i = 0; i < m; ++i) {
-      float v = static_cast<float>((p[i] - mu) * inv);
-      if (weight) v *= weight->values[i];
-      if (bias) v += bias->values[i];
-      p[i] = v;
+  // Three passes with double-precision statistics: about a transcendental's cost per element.
+  const double row_ns = work_ns(ctx, Work::kMath, static_cast<double>(m));
+  split(ctx, rows, 1, row_ns, [&](std::int64_t row_begin, std::int64_t row_end) {
+    for (std::int64_t r = row_begin; r < row_end; ++r) {
+      float* p = out.data.data() + r * m;
+      std::copy(x.data.data() + r * m, x.data.data() + (r + 1) * m, p);
+      double sum = 0.0, sq = 0.0;
+      for (std::int64_t i = 0; i < m; ++i) sum += p[i];
+      const double mu = sum / m;
+      for (std::int64_t i = 0; i < m; ++i) sq += (p[i] - mu) * (p[i] - mu);
+      const double inv = 1.0 / std::sqrt(sq / m + eps);
+      for (std::int64_t i = 0; i < m; ++i) {
+        float v = static_cast<float>((p[i] - mu) * inv);
+        if (weight) v *= weight->values[i];
+        if (bias) v += bias->values[i];
+        p[i] = v;
+      }
     }
-  }
+  });
   return {};
 }
 
@@ -190,17 +215,17 @@ Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, T
   switch (op.kind) {
     case OpKind::kMaxPool2d:
     case OpKind::kAvgPool2d:
-      s = pool(op, ctx.max_elements, *in[0], out);
+      s = pool(op, ctx, *in[0], out);
       break;
     case OpKind::kAdaptiveAvgPool2d:
-      s = adaptive_avg(op, ctx.max_elements, *in[0], out);
+      s = adaptive_avg(op, ctx, *in[0], out);
       break;
     case OpKind::kMean:
       s = mean(op, *in[0], out);
       break;
     case OpKind::kSoftmax:
     case OpKind::kLogSoftmax:
-      s = softmax(op, *in[0], out, op.kind == OpKind::kLogSoftmax);
+      s = softmax(op, ctx, *in[0], out, op.kind == OpKind::kLogSoftmax);
       break;
     case OpKind::kLayerNorm:
       s = layer_norm(op, ctx, *in[0], out);
@@ -208,7 +233,7 @@ Status run_reduce_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, T
     default:
       return Status::error(std::string("internal: not a reduce op: ") + op_name(op.kind));
   }
-  if (s.ok()) apply_activation(op.act, out.data.data(), out.numel());
+  if (s.ok()) apply_activation_split(ctx, op.act, out.data.data(), out.numel());
   return s;
 }
 

@@ -1,9 +1,12 @@
 // Data-movement ops: reshape, permute, concat, slice, expand, constant and embedding.
-// Each validates the run-time shape against its attributes and reports a mismatch.
+// Each validates the run-time shape against its attributes and reports a mismatch. The
+// copies split over the pool by the floats they move (executor/split.h): small ones stay on
+// the caller, a ViT's head split and merge do not.
 #include <algorithm>
 #include <cmath>
 
 #include "executor/ops.h"
+#include "executor/split.h"
 
 namespace triton_rt {
 namespace {
@@ -13,8 +16,9 @@ int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + ran
 // In reshape and expand targets: the batch size (dim 0 of the graph's first input).
 constexpr std::int64_t kBatchDim = -2;
 
-Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& out) {
-  std::vector<std::int64_t> shape;
+// The target shape of a reshape of x (checked against x's size).
+Status reshape_target(const OpDesc& op, std::int64_t batch, const Tensor& x,
+                      std::vector<std::int64_t>& shape) {
   std::int64_t known = 1;
   int infer = -1;
   for (std::size_t i = 0; i < op.ints.size(); ++i) {
@@ -43,15 +47,22 @@ Status reshape(const OpDesc& op, std::int64_t batch, const Tensor& x, Tensor& ou
     return Status::error("cannot reshape " + shape_string(x.shape) + " to " +
                          shape_string(shape));
   }
-  out.shape = shape;
-  out.data = x.data;
+  return {};
+}
+
+Status reshape(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
+  std::vector<std::int64_t> shape;
+  if (Status st = reshape_target(op, ctx.batch, x, shape); !st.ok()) return st;
+  out.shape = std::move(shape);
+  out.data.resize(x.data.size());
+  copy_split(ctx, x.data.data(), out.data.data(), x.numel());
   return {};
 }
 
 // Fills `out` (already shaped `shape`) in row-major order from `x` read with per-dimension
 // element `strides`: the one gather behind permute (permuted strides) and expand (stride 0
 // on broadcast dimensions).
-void gather_strided(const Tensor& x, const std::vector<std::int64_t>& shape,
+void gather_strided(const OpContext& ctx, const Tensor& x, const std::vector<std::int64_t>& shape,
                     const std::vector<std::int64_t>& strides, Tensor& out) {
   const int rank = static_cast<int>(shape.size());
   const std::int64_t total = out.numel();
@@ -60,27 +71,35 @@ void gather_strided(const Tensor& x, const std::vector<std::int64_t>& shape,
     return;
   }
   // The innermost dimension is a run (a contiguous copy when its stride is 1, as in the
-  // head split of attention); the outer indices advance as an odometer.
+  // head split of attention), split over the pool by runs; within a chunk the outer
+  // indices advance as an odometer from the chunk's first run.
   const std::int64_t inner = shape[rank - 1], step = strides[rank - 1];
-  std::vector<std::int64_t> idx(rank, 0);
-  for (std::int64_t o = 0; o < total; o += inner) {
-    std::int64_t src = 0;
-    for (int d = 0; d + 1 < rank; ++d) src += idx[d] * strides[d];
-    float* dst = out.data.data() + o;
-    const float* from = x.data.data() + src;
-    if (step == 1) {
-      std::copy(from, from + inner, dst);
-    } else {
-      for (std::int64_t i = 0; i < inner; ++i) dst[i] = from[i * step];
+  const std::int64_t runs = inner ? total / inner : 0;
+  split(ctx, runs, 1, work_ns(ctx, Work::kMove, 2.0 * inner), [&](std::int64_t begin, std::int64_t end) {
+    std::vector<std::int64_t> idx(rank, 0);
+    for (std::int64_t d = rank - 2, r = begin; d >= 0; --d) {
+      idx[d] = r % shape[d];
+      r /= shape[d];
     }
-    for (int d = rank - 2; d >= 0; --d) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
+    for (std::int64_t run = begin; run < end; ++run) {
+      std::int64_t src = 0;
+      for (int d = 0; d + 1 < rank; ++d) src += idx[d] * strides[d];
+      float* dst = out.data.data() + run * inner;
+      const float* from = x.data.data() + src;
+      if (step == 1) {
+        std::copy(from, from + inner, dst);
+      } else {
+        for (std::int64_t i = 0; i < inner; ++i) dst[i] = from[i * step];
+      }
+      for (int d = rank - 2; d >= 0; --d) {
+        if (++idx[d] < shape[d]) break;
+        idx[d] = 0;
+      }
     }
-  }
+  });
 }
 
-Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {  // same size as x
+Status permute(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {  // same size as x
   const int rank = x.rank();
   if (static_cast<int>(op.ints.size()) != rank) {
     return Status::error("permute of rank " + std::to_string(op.ints.size()) + " applied to " +
@@ -101,8 +120,9 @@ Status permute(const OpDesc& op, const Tensor& x, Tensor& out) {  // same size a
     shape[i] = x.shape[perm[i]];
     strides[i] = in_strides[perm[i]];
   }
-  out = Tensor(shape);
-  gather_strided(x, shape, strides, out);
+  out.shape = shape;
+  out.data.resize(x.data.size());
+  gather_strided(ctx, x, shape, strides, out);
   return {};
 }
 
@@ -119,7 +139,7 @@ Status concat(const OpDesc& op, std::int64_t limit, const Inputs& in, Tensor& ou
     if (!fits) return Status::error("concat: shape " + shape_string(t->shape) + " does not fit");
     shape[dim] += t->shape[dim];
   }
-  if (Status st = allocate(out, shape, limit); !st.ok()) return st;
+  if (Status st = allocate_output(out, shape, limit); !st.ok()) return st;
   std::int64_t outer = 1, inner = 1;
   for (int d = 0; d < dim; ++d) outer *= shape[d];
   for (int d = dim + 1; d < rank; ++d) inner *= shape[d];
@@ -157,8 +177,8 @@ Status slice(const OpDesc& op, const Tensor& x, Tensor& out) {
   return {};
 }
 
-Status expand(const OpDesc& op, std::int64_t batch, std::int64_t limit, const Tensor& x,
-              Tensor& out) {
+Status expand(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& out) {
+  const std::int64_t batch = ctx.batch;
   const int rank = static_cast<int>(op.ints.size());
   if (rank < x.rank()) return Status::error("expand: fewer target dims than the input's");
   std::vector<std::int64_t> shape(rank), strides(rank, 0);
@@ -175,21 +195,30 @@ Status expand(const OpDesc& op, std::int64_t batch, std::int64_t limit, const Te
     strides[i] = have == 1 ? 0 : stride;
     stride *= have;
   }
-  if (Status st = allocate(out, shape, limit); !st.ok()) return st;
-  gather_strided(x, shape, strides, out);
+  if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
+  gather_strided(ctx, x, shape, strides, out);
   return {};
 }
 
 }  // namespace
 
+Status run_reshape_taking(const OpDesc& op, const OpContext& ctx, Tensor& x, Tensor& out) {
+  std::vector<std::int64_t> shape;
+  if (Status st = reshape_target(op, ctx.batch, x, shape); !st.ok()) return st;
+  out.shape = std::move(shape);
+  std::swap(out.data, x.data);
+  apply_activation_split(ctx, op.act, out.data.data(), out.numel());
+  return {};
+}
+
 Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out) {
   Status s;
   switch (op.kind) {
     case OpKind::kReshape:
-      s = reshape(op, ctx.batch, *in[0], out);
+      s = reshape(op, ctx, *in[0], out);
       break;
     case OpKind::kPermute:
-      s = permute(op, *in[0], out);
+      s = permute(op, ctx, *in[0], out);
       break;
     case OpKind::kConcat:
       s = concat(op, ctx.max_elements, in, out);
@@ -198,7 +227,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       s = slice(op, *in[0], out);
       break;
     case OpKind::kExpand:
-      s = expand(op, ctx.batch, ctx.max_elements, *in[0], out);
+      s = expand(op, ctx, *in[0], out);
       break;
     case OpKind::kConstant: {
       const TensorData& t = *op.tensor(ctx.model.tensors, 0);
@@ -212,7 +241,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
       const std::int64_t rows = table.dims[0], width = table.dims[1];
       std::vector<std::int64_t> shape = idx.shape;
       shape.push_back(width);
-      if (Status st = allocate(out, shape, ctx.max_elements); !st.ok()) return st;
+      if (Status st = allocate_output(out, shape, ctx.max_elements); !st.ok()) return st;
       for (std::int64_t i = 0; i < idx.numel(); ++i) {
         const float v = idx.data[i];
         if (!(v >= 0.0f) || v >= static_cast<float>(rows) || v != std::floor(v)) {
@@ -228,7 +257,7 @@ Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Te
     default:
       return Status::error(std::string("internal: not a shape op: ") + op_name(op.kind));
   }
-  if (s.ok()) apply_activation(op.act, out.data.data(), out.numel());
+  if (s.ok()) apply_activation_split(ctx, op.act, out.data.data(), out.numel());
   return s;
 }
 

@@ -1,6 +1,7 @@
 // Scratch memory of one run, the part of its execution context that ops and kernels write
 // within a call: zero-padded GEMV inputs and lookup tables, im2col columns, depthwise
-// planes, packed tile activations, 8-bit activation images. It replaces per-thread (`thread_local`) buffers: those
+// planes, packed tile activations, 8-bit activation images, and the buffers of dead
+// values that later outputs reuse. It replaces per-thread (`thread_local`) buffers: those
 // were invisible state shared by every engine a thread touched, where a run's context is
 // handed explicitly to each op.
 //
@@ -11,6 +12,7 @@
 // that small layers notice).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -25,9 +27,52 @@ enum class ScratchUse : int {
   kConvColumns,     // im2col / panel columns of one image (per worker)
   kDepthwisePlane,  // one zero-padded channel plane (per worker)
   kTilePadded,      // zero-padded planes of the unrolled tile packing (per worker)
+  kLinearIn,        // a linear layer's rows transposed for the GEMM or tile kernels (caller)
+  kLinearOut,       // its result in the kernels' transposed layout (caller)
   kInt8Image,       // an 8-bit activation image (per worker)
   kInt8Rows,        // quantized channel rows on their way into an 8-bit image (per worker)
   kCount,
+};
+
+// Storage of values past their last use, handed to later op outputs: no fresh pages to
+// fault in, which large batches noticed. A buffer keeps its size and contents, so an output
+// that fits in it needs no zeroing (allocate_output). At most kMaxSpareBuffers are kept.
+class SpareBuffers {
+ public:
+  static constexpr std::size_t kMaxSpareBuffers = 8;
+
+  // A kept buffer for `elements` floats (none for 0): the smallest already that large, else
+  // the smallest with that capacity.
+  std::vector<float> take(std::int64_t elements) {
+    if (elements <= 0) return {};
+    const auto n = static_cast<std::size_t>(elements);
+    auto fit = buffers_.end();
+    for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
+      if (it->capacity() < n) continue;
+      const bool sized = it->size() >= n;
+      const bool fit_sized = fit != buffers_.end() && fit->size() >= n;
+      if (fit == buffers_.end() || (sized && !fit_sized) ||
+          (sized == fit_sized && it->capacity() < fit->capacity())) {
+        fit = it;
+      }
+    }
+    if (fit == buffers_.end()) return {};
+    std::vector<float> buffer = std::move(*fit);
+    buffers_.erase(fit);
+    return buffer;
+  }
+  void keep(std::vector<float>&& buffer) {
+    if (buffer.capacity() == 0) return;
+    buffers_.push_back(std::move(buffer));
+    if (buffers_.size() > kMaxSpareBuffers) {  // let the smallest go
+      buffers_.erase(std::min_element(buffers_.begin(), buffers_.end(), [](const auto& a, const auto& b) {
+        return a.capacity() < b.capacity();
+      }));
+    }
+  }
+
+ private:
+  std::vector<std::vector<float>> buffers_;
 };
 
 class RunScratch {
@@ -44,6 +89,9 @@ class RunScratch {
     if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
     return v.data();
   }
+  // Buffers of dead values, for later outputs (of this run and the next runs of this context).
+  SpareBuffers& spare() { return spare_; }
+
   // The byte buffer of `use` for `worker`, at least `n` bytes (unspecified contents).
   std::uint8_t* bytes_at_least(ScratchUse use, std::int64_t n, int worker = 0) {
     std::vector<std::uint8_t>& v =
@@ -97,6 +145,7 @@ class RunScratch {
   };
   static constexpr std::size_t kKeptByteBuffers = 4;
   std::vector<Worker> workers_;
+  SpareBuffers spare_;
   std::vector<std::vector<std::uint8_t>> kept_bytes_;
 };
 

@@ -44,4 +44,9 @@ std::string shape_string(const std::vector<std::int64_t>& shape);
 // for any shape).
 Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit);
 
+// The same without zeroing: the output keeps what its (reused) buffer held, so only ops that
+// write every element use it. Zeroing a batch-32 feature map is a serial memset of
+// megabytes per op, as long as the parallel op that then overwrites it.
+Status allocate_output(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit);
+
 }  // namespace triton_rt

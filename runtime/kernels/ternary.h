@@ -99,6 +99,9 @@ inline std::int64_t panel_floats(std::int64_t k, std::int64_t p) {
 void pack_panels(const float* src, std::int64_t k, std::int64_t p, std::int64_t ld, float* dst);
 // Copies a row-major [p, k] matrix (its transpose) into panel-major form of [k, p].
 void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst);
+// The same for rows [row_begin, row_end) of the [k, p] result only (threads split k).
+void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
+                            std::int64_t row_begin, std::int64_t row_end);
 
 // Register-blocked GEMM over output channels: y[r, j] = scales[r] * sum_k code[r, k] * x(k, j)
 // for the rows of row blocks [block_begin, block_end) (16 rows each, the last one clipped at

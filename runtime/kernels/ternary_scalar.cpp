@@ -77,17 +77,22 @@ void pack_panels(const float* src, std::int64_t k, std::int64_t p, std::int64_t 
 }
 
 void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst) {
+  pack_panels_transposed(src, p, k, dst, 0, k);
+}
+
+void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
+                            std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t width = panel_width(p);
   for (std::int64_t q = 0; q < panel_count(p); ++q) {
     const std::int64_t j0 = q * width, n = std::min(width, p - j0);
     float* panel = dst + q * k * width;
     for (std::int64_t i = 0; i < width; ++i) {
       if (i >= n) {
-        for (std::int64_t row = 0; row < k; ++row) panel[row * width + i] = 0.0f;
+        for (std::int64_t row = row_begin; row < row_end; ++row) panel[row * width + i] = 0.0f;
         continue;
       }
       const float* s = src + (j0 + i) * k;
-      for (std::int64_t row = 0; row < k; ++row) panel[row * width + i] = s[row];
+      for (std::int64_t row = row_begin; row < row_end; ++row) panel[row * width + i] = s[row];
     }
   }
 }

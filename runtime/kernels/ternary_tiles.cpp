@@ -100,11 +100,11 @@ void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t*
   const std::int64_t rows = g.height + 2 * g.pad_h, cols = g.width + 2 * g.pad_w;
   const std::int64_t c_begin = std::min(2 * pair_begin / taps, g.channels);
   const std::int64_t c_end = std::min((2 * pair_end + taps - 1) / taps, g.channels);
-  padded.assign(static_cast<std::size_t>((c_end - c_begin) * rows * cols), 0.0f);
+  float* const planes = tile_conv_zeroed(padded, (c_end - c_begin) * rows * cols);
   for (std::int64_t c = c_begin; c < c_end; ++c) {
     for (std::int64_t y = 0; y < g.height; ++y) {
       const float* src = image + (c * g.height + y) * g.width;
-      std::copy(src, src + g.width, padded.data() + ((c - c_begin) * rows + y + g.pad_h) * cols + g.pad_w);
+      std::copy(src, src + g.width, planes + ((c - c_begin) * rows + y + g.pad_h) * cols + g.pad_w);
     }
   }
   // Where im2col row k reads its first output row in the padded planes, or null past the
@@ -114,7 +114,7 @@ void pack_unrolled(const float* image, const TileConvGeometry& g, std::uint32_t*
   auto next_source = [&]() -> const float* {
     const float* at = nullptr;
     if (next_k < g.gemm_channels) {
-      at = padded.data() + ((c - c_begin) * rows + tap / g.kernel_w) * cols + tap % g.kernel_w;
+      at = planes + ((c - c_begin) * rows + tap / g.kernel_w) * cols + tap % g.kernel_w;
     }
     ++next_k;
     if (++tap == taps) tap = 0, ++c;

@@ -94,6 +94,12 @@ TileConvWeights prepare_tile_conv(const PreparedTernary& w, std::int64_t kernel_
 // request for tile data, made once per process).
 bool tile_conv_available();
 
+// `scratch` sized to `n` floats, all zero. Defined in ternary_tiles_prepare.cpp, built
+// without ISA flags: a std::vector member instantiated in ternary_tiles.cpp would be AVX-512
+// code, and the linker may keep that one copy for every caller (it did: SIGILL in `mean`'s
+// vector::assign on an AVX2 machine, in the -O1 sanitizer build).
+float* tile_conv_zeroed(std::vector<float>& scratch, std::int64_t n);
+
 // Writes the packed activations of one CHW image for channel pairs [pair_begin, pair_end).
 // `scratch` is the caller's buffer for the zero-padded planes of the unrolled form (grown as
 // needed, kept by the caller for reuse; concurrent calls must pass different ones).

@@ -63,6 +63,11 @@ bool tile_conv_fits(std::int64_t channels, std::int64_t taps, std::int64_t group
          (stride_h == 1 || stride_h == 2) && dilation_h == 1 && dilation_w == 1;
 }
 
+float* tile_conv_zeroed(std::vector<float>& scratch, std::int64_t n) {
+  scratch.assign(static_cast<std::size_t>(n), 0.0f);
+  return scratch.data();
+}
+
 bool tile_conv_available() {
   static const bool available = [] {
 #if defined(__linux__) && (defined(__x86_64__) || defined(__i386__))

@@ -3,7 +3,10 @@
 // repetition and table expansion, width inference and shape errors with their notes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "schema/builtins.h"
 #include "check/checker.h"
@@ -17,51 +20,51 @@ namespace {
 using CV = ConstValue;
 
 TEST(ConstValue, IntegerArithmeticStaysExact) {
-  auto r = const_binary(ConstBinaryOp::Mul, CV::of_int(3'000'000'000), CV::of_int(3));
+  auto r = const_binary(BinaryOp::Mul, CV::of_int(3'000'000'000), CV::of_int(3));
   ASSERT_TRUE(r.value);
   EXPECT_TRUE(r.value->is_int());
   EXPECT_EQ(r.value->as_int(), 9'000'000'000);
 }
 
 TEST(ConstValue, DivisionIsIntOnlyWhenExact) {
-  auto exact = const_binary(ConstBinaryOp::Div, CV::of_int(12), CV::of_int(4));
+  auto exact = const_binary(BinaryOp::Div, CV::of_int(12), CV::of_int(4));
   ASSERT_TRUE(exact.value && exact.value->is_int());
   EXPECT_EQ(exact.value->as_int(), 3);
-  auto inexact = const_binary(ConstBinaryOp::Div, CV::of_int(10), CV::of_int(4));
+  auto inexact = const_binary(BinaryOp::Div, CV::of_int(10), CV::of_int(4));
   ASSERT_TRUE(inexact.value && inexact.value->is_float());
   EXPECT_DOUBLE_EQ(inexact.value->as_float(), 2.5);
   EXPECT_FALSE(const_to_int(*inexact.value).value);
 }
 
 TEST(ConstValue, FloorDivisionRoundsDownLikePython) {
-  EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, CV::of_int(-7), CV::of_int(2)).value->as_int(), -4);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(-7), CV::of_int(2)).value->as_int(), 1);
+  EXPECT_EQ(const_binary(BinaryOp::FloorDiv, CV::of_int(-7), CV::of_int(2)).value->as_int(), -4);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, CV::of_int(-7), CV::of_int(2)).value->as_int(), 1);
 }
 
 // INT64_MIN / -1 traps (SIGFPE) in C++; every operator must answer like Python or fail.
 TEST(ConstValue, DivisionAtTheInt64LimitIsExactOrAnOverflowError) {
   const CV lo = CV::of_int(INT64_MIN), minus_one = CV::of_int(-1);
-  for (auto op : {ConstBinaryOp::Div, ConstBinaryOp::FloorDiv}) {
+  for (auto op : {BinaryOp::Div, BinaryOp::FloorDiv}) {
     auto r = const_binary(op, lo, minus_one);
     ASSERT_FALSE(r.value);
     EXPECT_NE(r.error.find("integer overflow"), std::string::npos) << r.error;
   }
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, minus_one).value->as_int(), 0);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, CV::of_int(INT64_MAX), CV::of_int(-2)).value->as_int(), -1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Mod, lo, CV::of_int(INT64_MAX)).value->as_int(), INT64_MAX - 1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::FloorDiv, lo, CV::of_int(2)).value->as_int(), INT64_MIN / 2);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Div, CV::of_int(INT64_MAX), minus_one).value->as_int(), -INT64_MAX);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, lo, minus_one).value->as_int(), 0);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, CV::of_int(INT64_MAX), CV::of_int(-2)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(BinaryOp::Mod, lo, CV::of_int(INT64_MAX)).value->as_int(), INT64_MAX - 1);
+  EXPECT_EQ(const_binary(BinaryOp::FloorDiv, lo, CV::of_int(2)).value->as_int(), INT64_MIN / 2);
+  EXPECT_EQ(const_binary(BinaryOp::Div, CV::of_int(INT64_MAX), minus_one).value->as_int(), -INT64_MAX);
 }
 
 TEST(ConstValue, PowerIsFastAndChecked) {
   // `1 ** INT64_MAX` took 2^63 multiplications with a linear loop.
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(1), CV::of_int(INT64_MAX)).value->as_int(), 1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-1), CV::of_int(INT64_MAX)).value->as_int(), -1);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(0), CV::of_int(INT64_MAX)).value->as_int(), 0);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(-2), CV::of_int(63)).value->as_int(), INT64_MIN);
-  EXPECT_EQ(const_binary(ConstBinaryOp::Pow, CV::of_int(3), CV::of_int(39)).value->as_int(), 4052555153018976267);
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(63)).value);
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Pow, CV::of_int(2), CV::of_int(INT64_MAX)).value);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(1), CV::of_int(INT64_MAX)).value->as_int(), 1);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(-1), CV::of_int(INT64_MAX)).value->as_int(), -1);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(0), CV::of_int(INT64_MAX)).value->as_int(), 0);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(-2), CV::of_int(63)).value->as_int(), INT64_MIN);
+  EXPECT_EQ(const_binary(BinaryOp::Pow, CV::of_int(3), CV::of_int(39)).value->as_int(), 4052555153018976267);
+  EXPECT_FALSE(const_binary(BinaryOp::Pow, CV::of_int(2), CV::of_int(63)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Pow, CV::of_int(2), CV::of_int(INT64_MAX)).value);
 }
 
 TEST(ConstValue, IntOfAFloatOutsideTheRangeIsAnError) {
@@ -74,18 +77,55 @@ TEST(ConstValue, IntOfAFloatOutsideTheRangeIsAnError) {
 
 TEST(ConstValue, ConcatenationIsBounded) {
   ConstList half(kMaxConstLength / 2 + 1, CV::of_int(0));
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_list(half), CV::of_list(half)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Add, CV::of_list(half), CV::of_list(half)).value);
   std::string s(kMaxConstLength / 2 + 1, 'x');
-  EXPECT_FALSE(const_binary(ConstBinaryOp::Add, CV::of_str(s), CV::of_str(s)).value);
+  EXPECT_FALSE(const_binary(BinaryOp::Add, CV::of_str(s), CV::of_str(s)).value);
 }
 
 TEST(ConstValue, OverflowAndDivisionByZeroAreErrorsWithOperands) {
-  auto over = const_binary(ConstBinaryOp::Mul, CV::of_int(INT64_MAX), CV::of_int(2));
+  auto over = const_binary(BinaryOp::Mul, CV::of_int(INT64_MAX), CV::of_int(2));
   EXPECT_FALSE(over.value);
   EXPECT_NE(over.error.find("overflow"), std::string::npos);
-  auto zero = const_binary(ConstBinaryOp::Div, CV::of_int(1), CV::of_int(0));
+  auto zero = const_binary(BinaryOp::Div, CV::of_int(1), CV::of_int(0));
   EXPECT_FALSE(zero.value);
   EXPECT_NE(zero.error.find("`1 / 0`"), std::string::npos);
+}
+
+// Every operator of ast/binary_ops.def on the same operands, with the answer Python gives (or
+// a rejection where constants do not define it). An operator added to the list without an
+// expectation here fails, so constant evaluation is decided for each one.
+TEST(ConstValue, EveryBinaryOperator) {
+  const std::optional<CV> rejected;
+  const std::map<BinaryOp, std::optional<CV>> expected = {
+      {BinaryOp::Add, CV::of_int(9)},       {BinaryOp::Sub, CV::of_int(5)},
+      {BinaryOp::Mul, CV::of_int(14)},      {BinaryOp::Div, CV::of_float(3.5)},
+      {BinaryOp::FloorDiv, CV::of_int(3)},  {BinaryOp::Mod, CV::of_int(1)},
+      {BinaryOp::Pow, CV::of_int(49)},      {BinaryOp::MatMul, rejected},
+      {BinaryOp::Eq, CV::of_bool(false)},   {BinaryOp::Ne, CV::of_bool(true)},
+      {BinaryOp::Lt, CV::of_bool(false)},   {BinaryOp::Le, CV::of_bool(false)},
+      {BinaryOp::Gt, CV::of_bool(true)},    {BinaryOp::Ge, CV::of_bool(true)},
+      {BinaryOp::Is, CV::of_bool(false)},   {BinaryOp::IsNot, CV::of_bool(true)},
+      {BinaryOp::And, CV::of_int(2)},       {BinaryOp::Or, CV::of_int(7)},
+  };
+  EXPECT_EQ(expected.size(), kAllBinaryOps.size());
+  for (BinaryOp op : kAllBinaryOps) {
+    SCOPED_TRACE(std::string(spelling(op)));
+    auto want = expected.find(op);
+    ASSERT_NE(want, expected.end()) << "no expected constant result for this operator";
+    EXPECT_EQ(const_binary_supported(op), want->second.has_value());
+    auto r = const_binary(op, CV::of_int(7), CV::of_int(2));
+    if (!want->second) {
+      EXPECT_FALSE(r.value);
+      EXPECT_EQ(r.error, "operator `" + std::string(spelling(op)) + "` is not supported in a constant");
+      continue;
+    }
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(r.value->to_source(), want->second->to_source());  // also tells 3 from 3.0
+  }
+  // `is` compares by value; with None it is the `x is None` test.
+  EXPECT_TRUE(const_binary(BinaryOp::Is, CV::none(), CV::none()).value->as_bool());
+  EXPECT_FALSE(const_binary(BinaryOp::IsNot, CV::none(), CV::none()).value->as_bool());
+  EXPECT_TRUE(const_binary(BinaryOp::IsNot, CV::of_int(0), CV::none()).value->as_bool());
 }
 
 TEST(ConstValue, IntegralFloatsConvertToInt) {
@@ -101,7 +141,7 @@ TEST(ConstValue, FloatsPrintInTheShortestExactForm) {
 }
 
 TEST(Builtins, EveryContractLayerHasASchema) {
-  for (const char* name : {"TernaryLinear", "TernaryConv2d", "TernaryActivation", "Linear", "Conv2d", "BatchNorm1d",
+  for (const char* name : {"TernaryLinear", "TernaryConv2d", "TernaryConv1d", "TernaryActivation", "Linear", "Conv2d", "BatchNorm1d",
                            "BatchNorm2d", "LayerNorm", "ReLU", "ReLU6", "SiLU", "Sigmoid", "Tanh", "Identity", "GELU",
                            "Softmax", "Dropout", "Flatten", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Embedding",
                            "Sequential", "MultiHeadAttention"})
@@ -143,6 +183,35 @@ TEST(Builtins, ConvolutionShapeAndTernaryCost) {
   EXPECT_EQ(c.float_params, 0);
   EXPECT_EQ(c.macs, 64 * 27 * 16 * 16);
   EXPECT_EQ(c.packed_bytes(), (1728 + 3) / 4 + 4 * 64);
+}
+
+TEST(Builtins, OneDimensionalConvolutionShapeCostAndChannelCheck) {
+  auto a = attrs_of("TernaryConv1d", {{"in_channels", CV::of_int(40)}, {"out_channels", CV::of_int(64)},
+                                      {"kernel_size", CV::of_int(3)}, {"stride", CV::of_int(2)},
+                                      {"padding", CV::of_int(2)}, {"dilation", CV::of_int(2)}});
+  Shape in = Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(101)});
+  auto r = a.schema->infer(a, in);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.out.to_string(), "[batch, 64, 51]");  // (101 + 4 - 2 * 2 - 1) / 2 + 1
+  LayerCost c = a.schema->cost(a, in, r.out);
+  EXPECT_EQ(c.ternary_weights, 64 * 40 * 3);
+  EXPECT_EQ(c.ternary_scales, 64);
+  EXPECT_EQ(c.float_params, 64);  // the bias
+  EXPECT_EQ(c.macs, 64 * 40 * 3 * 51);
+  auto bad = a.schema->infer(a, Shape::of({Dim::sym("batch"), Dim::known(32), Dim::known(101)}));
+  EXPECT_EQ(bad.error, "`TernaryConv1d` expects 40 input channels, got 32");
+  EXPECT_EQ(bad.attr, "in_channels");
+  auto image = a.schema->infer(a, Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(8), Dim::known(8)}));
+  EXPECT_EQ(image.error, "`TernaryConv1d` expects a 3-d input [batch, channels, length], got a tensor of shape [batch, 40, 8, 8]");
+  // Padded to 4 + 4 = 8 samples, less than the dilated kernel's 9: empty, even though
+  // truncating (8 - 9) / 2 toward zero would give one output.
+  auto wide = attrs_of("TernaryConv1d", {{"in_channels", CV::of_int(40)}, {"out_channels", CV::of_int(64)},
+                                         {"kernel_size", CV::of_int(5)}, {"stride", CV::of_int(2)},
+                                         {"padding", CV::of_int(2)}, {"dilation", CV::of_int(2)}});
+  auto short_input = wide.schema->infer(wide, Shape::of({Dim::sym("batch"), Dim::known(40), Dim::known(4)}));
+  EXPECT_EQ(short_input.error, "`TernaryConv1d` gives an empty output: input length 4 is smaller than the kernel");
+  EXPECT_EQ(short_input.attr, "kernel_size");
+  EXPECT_EQ(a.schema->widths()->dim, WidthDim::Channel);
 }
 
 TEST(Builtins, FunctionsWithPythonKeywordNamesGetAnUnderscore) {
@@ -289,6 +358,35 @@ model M {
 )");
   EXPECT_FALSE(c.program);
   EXPECT_EQ(c.diags->error_count(), 3u);
+}
+
+// Constants may use every operator that constant arithmetic defines; the others are reported
+// at the operator where the constant is written, before anything is evaluated.
+TEST(Checker, EveryBinaryOperatorInAConstant) {
+  for (BinaryOp op : kAllBinaryOps) {
+    if (op == BinaryOp::FloorDiv) continue;  // no infix form: the call `floor_div(a, b)`
+    const bool is_test = op == BinaryOp::Is || op == BinaryOp::IsNot;  // `is` only with None
+    const std::string text = "a " + std::string(spelling(op)) + (is_test ? " None" : " 2");
+    SCOPED_TRACE(text);
+    auto c = check_text("model M {\n    a: 7\n    k: " + text +
+                        "\n    forward(x: Tensor[batch, 8]) -> Tensor { return x }\n}\n");
+    if (const_binary_supported(op)) {
+      ASSERT_TRUE(c.program) << c.messages().front();
+      const auto& constants = c.program->entry_module().constants;
+      const auto k = std::find_if(constants.begin(), constants.end(), [](const auto& d) { return d.name == "k"; });
+      ASSERT_NE(k, constants.end());
+      const CV rhs = is_test ? CV::none() : CV::of_int(2);
+      EXPECT_EQ(k->default_value.to_source(), const_binary(op, CV::of_int(7), rhs).value->to_source());
+      continue;
+    }
+    EXPECT_FALSE(c.program);
+    ASSERT_EQ(c.diags->diagnostics().size(), 1u);
+    const auto& d = c.diags->diagnostics()[0];
+    EXPECT_EQ(d.kind, DiagKind::unsupported_expression);
+    EXPECT_EQ(d.message, "operator `" + std::string(spelling(op)) + "` in a constant is not supported here");
+    ASSERT_TRUE(d.range);
+    EXPECT_EQ(c.buffer->slice(*d.range), spelling(op));
+  }
 }
 
 TEST(Checker, UserDefinitionReplacesBuiltinWithAWarning) {

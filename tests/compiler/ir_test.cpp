@@ -1,6 +1,6 @@
 // Unit tests of the IR, its verifier and printer, and the passes: a hand-built function,
-// a verifier that rejects use-before-definition, constant folding and dead-value
-// elimination, and a pass manager that stops at a broken pass under --verify-each.
+// a verifier that rejects use-before-definition and a `binary` `is`, constant folding and
+// dead-value elimination, and a pass manager that stops at a broken pass under --verify-each.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -40,8 +40,8 @@ Program small_program() {
   ValueId y = f.op(f.append(b, OpKind::CallLayer, CallLayerAttrs{"fc", {""}}, {x}, 1, {})).results[0];
   ValueId two = f.op(f.append(b, OpKind::Constant, ConstantAttrs{ConstValue::of_int(2)}, {}, 1, {})).results[0];
   ValueId three = f.op(f.append(b, OpKind::Constant, ConstantAttrs{ConstValue::of_int(3)}, {}, 1, {})).results[0];
-  ValueId sum = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryKind::Add}, {two, three}, 1, {})).results[0];
-  ValueId out = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryKind::Mul}, {y, sum}, 1, {})).results[0];
+  ValueId sum = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryOp::Add}, {two, three}, 1, {})).results[0];
+  ValueId out = f.op(f.append(b, OpKind::Binary, BinaryAttrs{BinaryOp::Mul}, {y, sum}, 1, {})).results[0];
   f.append(b, OpKind::Return, ReturnAttrs{}, {out}, 0, {});
   m.forward = std::move(f);
   p.modules.push_back(std::move(m));
@@ -66,6 +66,15 @@ TEST(Verifier, RejectsACallOfAnUnknownSubmodule) {
   auto& f = *p.modules[0].forward;
   std::get<CallLayerAttrs>(f.ops[2].attrs).submodule = "nope";
   EXPECT_FALSE(verify(p).empty());
+}
+
+TEST(Verifier, RejectsABinaryIsWhichMustBeIsNone) {
+  Program p = small_program();
+  auto& f = *p.modules[0].forward;
+  std::get<BinaryAttrs>(f.ops[5].attrs).op = BinaryOp::Is;  // `2 + 3` becomes `2 is 3`
+  auto errors = verify(p);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("is_none"), std::string::npos) << errors[0];
 }
 
 TEST(Printer, IsDeterministicAndShowsOps) {

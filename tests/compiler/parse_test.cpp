@@ -142,6 +142,35 @@ TEST(Parser, Precedence) {
   EXPECT_EQ(power.operand->kind, ast::ExprKind::Binary);
 }
 
+// The parser's precedence levels (one function each) agree with the precedence column of
+// ast/binary_ops.def: every infix operator parses to its own enumerator, and in `a P b Q c`
+// the tighter operator (on a tie the left one, but for right-associative `**`) groups first.
+TEST(Parser, EveryInfixOperatorBindsByItsListedPrecedence) {
+  Parsed parsed;
+  std::vector<BinaryOp> infix;
+  for (BinaryOp op : kAllBinaryOps)
+    if (op != BinaryOp::FloorDiv) infix.push_back(op);  // no infix form: `floor_div(a, b)`
+  for (BinaryOp op : infix) {
+    const std::string text = "a " + std::string(spelling(op)) + " b";
+    const auto& e = parse_value(parsed, text);
+    ASSERT_EQ(e.kind, ast::ExprKind::Binary) << text;
+    EXPECT_EQ(spelling(ast::cast<ast::BinaryExpr>(e).op), spelling(op)) << text;
+    EXPECT_EQ(ast::to_source(e), text);
+  }
+  for (BinaryOp p : infix) {
+    for (BinaryOp q : infix) {
+      const std::string text = "a " + std::string(spelling(p)) + " b " + std::string(spelling(q)) + " c";
+      const auto& e = parse_value(parsed, text);
+      ASSERT_EQ(e.kind, ast::ExprKind::Binary) << text;
+      const auto& root = ast::cast<ast::BinaryExpr>(e);
+      const bool right_assoc = p == BinaryOp::Pow && q == BinaryOp::Pow;
+      const bool p_first = precedence(p) > precedence(q) || (precedence(p) == precedence(q) && !right_assoc);
+      EXPECT_EQ(spelling(root.op), spelling(p_first ? q : p)) << text;
+      EXPECT_EQ(ast::to_source(e), text);
+    }
+  }
+}
+
 TEST(Parser, CallsIndexingAndSlices) {
   Parsed parsed;
   const auto& call = ast::cast<ast::CallExpr>(parse_value(parsed, "f(x, dim: 1, keepdim=true)"));
@@ -181,7 +210,7 @@ TEST(Parser, Statements) {
   ASSERT_EQ(forward.body.stmts.size(), 5u);
   const auto& unpack = ast::cast<ast::AssignStmt>(*forward.body.stmts[0]);
   EXPECT_EQ(ast::cast<ast::TupleExpr>(*unpack.target).elements.size(), 3u);
-  EXPECT_EQ(ast::cast<ast::AugAssignStmt>(*forward.body.stmts[1]).op, ast::BinaryOp::Add);
+  EXPECT_EQ(ast::cast<ast::AugAssignStmt>(*forward.body.stmts[1]).op, BinaryOp::Add);
   const auto& if_stmt = ast::cast<ast::IfStmt>(*forward.body.stmts[2]);
   ASSERT_TRUE(if_stmt.has_else);
   ASSERT_EQ(if_stmt.else_body.stmts.size(), 1u);

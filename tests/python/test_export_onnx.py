@@ -59,3 +59,32 @@ def test_export_onnx_library_call_writes_atomically(tmp_path):
     target = tmp_path / "m.onnx"
     export_onnx(model, target, example_input=torch.randn(1, 1, 28, 28))
     assert target.is_file() and [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_a_vision_transformer_exports_loadable_by_onnx_runtime(tmp_path):
+    """The class token's `repeat` traces to a Transpose with perm [-1, 0, 1], which ONNX
+    Runtime refuses; the exporter writes it as [2, 0, 1]."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import seed_models
+
+    try:
+        model, shape = seed_models.build(
+            seed_models.EXAMPLES / "vision_transformer.triton", shape=(3, 32, 32),
+            image_size=32, embed_dim=32, depth=1, num_heads=2, num_classes=5,
+            cache_dir=tmp_path / "compiled")
+    except Exception as error:  # noqa: BLE001 (no compiler built here)
+        pytest.skip(f"the ViT seed model cannot be compiled here: {error}")
+    model.eval()
+    path = export_onnx(model, tmp_path / "vit.onnx", example_input=torch.randn(1, *shape))
+    perms = [list(a.ints) for n in onnx.load(path).graph.node if n.op_type == "Transpose"
+             for a in n.attribute if a.name == "perm"]
+    assert perms and all(p >= 0 for perm in perms for p in perm), perms
+    x = torch.randn(2, *shape)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = model(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

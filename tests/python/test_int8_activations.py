@@ -61,6 +61,22 @@ model Conv8 {
 }
 """
 
+CONV1D_SOURCE = """
+model Conv1d8 {
+    layer conv1: TernaryConv1d { in_channels: 10, out_channels: 16, kernel_size: 5, padding: 2,
+                                 activation_bits: 8 }
+    layer bn1: BatchNorm1d { num_features: 16 }
+    layer conv2: TernaryConv1d { in_channels: 16, out_channels: 24, kernel_size: 3, stride: 2,
+                                 dilation: 2, activation_bits: 8 }
+    layer fc: TernaryLinear { in_features: 24, out_features: 4, activation_bits: 8 }
+    forward(x: Tensor[batch, 10, 30]) -> Tensor[batch, 4] {
+        x = relu(bn1(conv1(x)))
+        x = relu(conv2(x))
+        return fc(mean(x, dim: 2))
+    }
+}
+"""
+
 # MobileNet's inverted residual: expand (ReLU6) -> depthwise stride 2 (ReLU6) -> project,
 # all 8-bit, so the engine hands the activations from one to the next in 8 bits.
 INVERTED_RESIDUAL_SOURCE = """
@@ -117,6 +133,7 @@ def test_activation_bits_is_validated_and_only_8_adds_a_buffer():
         L.TernaryLinear(4, 3, activation_bits=16)
     with pytest.raises(UserError, match="activation_bits"):
         L.TernaryConv2d(3, 4, 3, activation_bits=4)
+    assert "input_amax" in L.TernaryConv1d(3, 4, 3, activation_bits=8).state_dict()
 
 
 def test_forward_backward_shapes_and_ste_gradient():
@@ -129,6 +146,10 @@ def test_forward_backward_shapes_and_ste_gradient():
     assert conv(xc).shape == (2, 4, 5, 5)
     conv(xc).sum().backward()
     assert xc.grad.shape == xc.shape
+    conv1d = L.TernaryConv1d(3, 4, 3, stride=2, activation_bits=8)
+    xs = torch.randn(2, 3, 9, requires_grad=True)
+    conv1d(xs).sum().backward()
+    assert conv1d(xs).shape == (2, 4, 4) and xs.grad.shape == xs.shape
 
     # The straight-through gradient: identity inside [-amax, amax], zero outside.
     amax = torch.tensor(1.0)
@@ -221,8 +242,9 @@ def parity_numbers(got: np.ndarray, want: np.ndarray) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("source,shape", [(MLP_SOURCE, (48,)), (CONV_SOURCE, (3, 12, 12)),
+                                          (CONV1D_SOURCE, (10, 30)),
                                           (INVERTED_RESIDUAL_SOURCE, (8, 14, 14))],
-                         ids=["mlp", "conv", "inverted_residual"])
+                         ids=["mlp", "conv", "conv1d", "inverted_residual"])
 @pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
 def test_engine_matches_pytorch_eval(triton_compiler, tmp_path, monkeypatch, source, shape, isa):
     native = pytest.importorskip("triton_dsl.native")

@@ -1,6 +1,7 @@
 """Tests of `triton_dsl.layers`: every built-in layer builds from its required attributes and
-runs; the ternary layers compute with the hand-computed `alpha * t`, pass gradients to their
-latent weights, keep PyTorch's state dict keys, and never serve a stale eval-mode cache.
+runs; the ternary layers compute with the hand-computed `alpha * t` (the convolutions as
+torch's own of the quantized weight), pass gradients to their latent weights, train a CPU
+step, keep PyTorch's state dict keys, and never serve a stale eval-mode cache.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ CASES = {
     "TernaryLinear": ({"in_features": 6, "out_features": 4}, lambda: torch.randn(3, 6)),
     "TernaryConv2d": ({"in_channels": 3, "out_channels": 4, "kernel_size": 3},
                       lambda: torch.randn(2, 3, 8, 8)),
+    "TernaryConv1d": ({"in_channels": 3, "out_channels": 4, "kernel_size": 3},
+                      lambda: torch.randn(2, 3, 10)),
     "TernaryActivation": ({}, lambda: torch.randn(2, 5)),
     "Linear": ({"in_features": 6, "out_features": 4}, lambda: torch.randn(3, 6)),
     "Conv2d": ({"in_channels": 3, "out_channels": 4, "kernel_size": 3},
@@ -101,6 +104,7 @@ def test_state_dict_round_trip(name):
 def test_ternary_layers_keep_pytorch_parameter_names():
     assert set(L.TernaryLinear(3, 2).state_dict()) == {"weight", "bias"}
     assert set(L.TernaryConv2d(3, 2, 3, bias=False).state_dict()) == {"weight"}
+    assert set(L.TernaryConv1d(3, 2, 3).state_dict()) == {"weight", "bias"}
     assert set(L.MultiHeadAttention(8, 2).state_dict()) == {
         "qkv.weight", "qkv.bias", "proj.weight", "proj.bias"}
 
@@ -150,6 +154,55 @@ def test_ternary_conv_output_matches_hand_computation():
         conv.weight.copy_(W.reshape(2, 1, 1, 3))
         y = conv(X.reshape(1, 1, 1, 3))
     torch.testing.assert_close(y.flatten(), torch.tensor([-1.4, -0.35]))
+
+
+def test_ternary_conv1d_output_matches_hand_computation():
+    conv = L.TernaryConv1d(in_channels=1, out_channels=2, kernel_size=3, bias=False).eval()
+    with torch.no_grad():
+        conv.weight.copy_(W.reshape(2, 1, 3))
+        y = conv(X.reshape(1, 1, 3))
+    assert y.shape == (1, 2, 1)
+    torch.testing.assert_close(y.flatten(), torch.tensor([-1.4, -0.35]))
+
+
+@pytest.mark.parametrize("geometry", [
+    # (in, out, kernel, stride, padding, dilation, groups)
+    (4, 6, 3, 1, 1, 1, 1), (4, 4, 3, 2, 1, 1, 4), (6, 3, 5, 1, 4, 2, 3), (3, 8, 1, 1, 0, 1, 1)])
+def test_ternary_conv1d_is_torch_conv1d_of_the_quantized_weight(geometry):
+    cin, cout, kernel, stride, padding, dilation, groups = geometry
+    conv = L.TernaryConv1d(in_channels=cin, out_channels=cout, kernel_size=kernel,
+                           stride=stride, padding=padding, dilation=dilation,
+                           groups=groups).eval()
+    x = torch.randn(2, cin, 17)
+    codes, scales = conv.ternary_weight()
+    assert codes.shape == (cout, cin // groups, kernel) and scales.shape == (cout,)
+    reference = nn.functional.conv1d(x, scales[:, None, None] * codes, conv.bias, stride=stride,
+                                     padding=padding, dilation=dilation, groups=groups)
+    with torch.no_grad():
+        y = conv(x)
+    assert y.shape == (2, cout, (17 + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1)
+    torch.testing.assert_close(y, reference)
+
+
+def test_ternary_conv1d_trains_a_cpu_step():
+    torch.manual_seed(4)
+    model = nn.Sequential(
+        L.TernaryConv1d(in_channels=8, out_channels=16, kernel_size=3, padding=1, bias=False),
+        L.BatchNorm1d(num_features=16), L.ReLU(),
+        L.TernaryConv1d(in_channels=16, out_channels=16, kernel_size=3, stride=2, groups=16),
+        nn.Flatten(), L.TernaryLinear(in_features=16 * 9, out_features=3))
+    x, target = torch.randn(32, 8, 20), torch.randint(0, 3, (32,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(2):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), target)
+        loss.backward()
+        for layer in (model[0], model[3]):  # the straight-through estimator reached them
+            assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[1] < losses[0]
 
 
 def test_depthwise_ternary_conv_quantizes_each_channel():
@@ -355,12 +408,21 @@ def test_reset_parameters_uses_pytorch_initialization():
     assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
     ours.reset_parameters()
     assert not torch.equal(ours.weight, theirs.weight)
+    torch.manual_seed(6)
+    ours_1d = L.TernaryConv1d(3, 8, 5)
+    torch.manual_seed(6)
+    theirs_1d = nn.Conv1d(3, 8, 5)
+    assert torch.equal(ours_1d.weight, theirs_1d.weight)
+    assert torch.equal(ours_1d.bias, theirs_1d.bias)
 
 
 @pytest.mark.parametrize(("cls", "kwargs"), [
     (L.TernaryLinear, {"in_features": 3, "out_features": 2, "quantization": "binary"}),
     (L.TernaryLinear, {"in_features": 3, "out_features": 2, "scaling": "per_tensor"}),
     (L.TernaryConv2d, {"in_channels": 3, "out_channels": 4, "kernel_size": 1, "groups": 2}),
+    (L.TernaryConv1d, {"in_channels": 4, "out_channels": 6, "kernel_size": 3, "groups": 4}),
+    (L.TernaryConv1d, {"in_channels": 4, "out_channels": 4, "kernel_size": 3,
+                       "activation_bits": 16}),
     (L.TernaryActivation, {"method": "binary"}),
     (L.TernaryActivation, {"clip_value": 0.0}),
     (L.MultiHeadAttention, {"embed_dim": 10, "num_heads": 3}),

@@ -58,8 +58,8 @@ def test_layer_tracer_keeps_builtin_layers_whole():
         torch.testing.assert_close(graph_module(x), model(x), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name", ["TernaryLinear", "TernaryConv2d", "TernaryActivation",
-                                  "MultiHeadAttention"])
+@pytest.mark.parametrize("name", ["TernaryLinear", "TernaryConv2d", "TernaryConv1d",
+                                  "TernaryActivation", "MultiHeadAttention"])
 @pytest.mark.parametrize("train", [False, True])
 def test_layers_trace_through_with_plain_fx(name, train):
     """fx can also open the ternary layers up: the quantization becomes graph nodes."""

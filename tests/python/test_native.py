@@ -2,10 +2,11 @@
 outputs within 1e-4 relative error, at several batch sizes, both packings and every kernel
 level; bad files and inputs raise ValueError.
 
-The models are compiled from `examples/basic/*.triton` by the installed compiler
-(`benchmarks/seed_models.py`); small inputs (MobileNetV2 at 64x64) and a small ViT
-(hyper-parameters overridden) keep this suite fast; the full-size models are measured by
-`benchmarks/native_bench.py` and `benchmarks/native_parity.py`.
+The models are compiled from `examples/basic/*.triton` (and the other examples named in
+`PARITY_MODELS`) by the installed compiler (`benchmarks/seed_models.py`); small inputs
+(MobileNetV2 at 64x64) and a small ViT (hyper-parameters overridden) keep this suite fast;
+the full-size models are measured by `benchmarks/native_bench.py` and
+`benchmarks/native_parity.py`.
 """
 
 import os
@@ -35,13 +36,15 @@ def expected_level(forced: str) -> str:
     return LEVELS[min(LEVELS.index(forced), LEVELS.index(native.detected_isa()))]
 
 
-# name -> (hyper-parameter overrides, input shape without the batch; None: the declared one)
+# name (of examples/*/NAME.triton) -> (hyper-parameter overrides, input shape without the
+# batch; None: the declared one)
 PARITY_MODELS = {
     "simple_mlp": ({}, None),
     "resnet18": ({}, (3, 16, 16)),
     "mobilenetv2": ({"num_classes": 10}, (3, 64, 64)),
     "vision_transformer": ({"num_classes": 10, "image_size": 32, "patch_size": 8,
                             "embed_dim": 64, "depth": 2, "num_heads": 4}, (3, 32, 32)),
+    "keyword_spotting": ({}, None),
 }
 
 
@@ -53,8 +56,8 @@ def seed_dir(triton_compiler, tmp_path_factory):
 
 def seed(name: str, cache_dir) -> tuple[torch.nn.Module, tuple[int, ...]]:
     hyper, shape = PARITY_MODELS[name]
-    return seed_models.build(seed_models.EXAMPLES / f"{name}.triton", shape=shape,
-                             cache_dir=cache_dir, **hyper)
+    return seed_models.build(seed_models.example_file(name), shape=shape, cache_dir=cache_dir,
+                             **hyper)
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
@@ -216,6 +219,51 @@ def test_ternary_conv_geometries(tmp_path, geometry, isa, monkeypatch):
             want = model(x).numpy()
         got = native.load(tmp_path / "c.tpk", threads=threads).run(x.numpy())
         assert relative_error(got, want) < TOLERANCE, (geometry, batch, threads)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512", "amx"])
+@pytest.mark.parametrize("geometry", [
+    # (in, out, kernel, stride, padding, dilation, groups, length): plain, strided, dilated,
+    # pointwise, depthwise at strides 1 and 2, and grouped 1-d convolutions.
+    (5, 37, 3, 1, 1, 1, 1, 19), (8, 16, 5, 2, 2, 1, 1, 33), (6, 20, 3, 1, 2, 2, 1, 17),
+    (16, 64, 1, 1, 0, 1, 1, 24), (12, 12, 3, 1, 1, 1, 12, 21), (12, 12, 3, 2, 1, 1, 12, 21),
+    (8, 12, 3, 1, 0, 1, 4, 10)])
+def test_ternary_conv1d_geometries(tmp_path, geometry, isa, monkeypatch):
+    """A 1-d convolution runs as a conv2d over a height of 1, between two reshapes; the
+    batch norm after it is folded into it and the ReLU fused."""
+    from triton_dsl import layers as L
+    cin, cout, kernel, stride, padding, dilation, groups, length = geometry
+    monkeypatch.setenv("TRITON_RT_FORCE_ISA", isa)
+    model = torch.nn.Sequential(
+        L.TernaryConv1d(in_channels=cin, out_channels=cout, kernel_size=kernel, stride=stride,
+                        padding=padding, dilation=dilation, groups=groups),
+        L.BatchNorm1d(num_features=cout), L.ReLU())
+    seed_models.randomize_batch_norm(model)
+    save_packed(model, tmp_path / "c.tpk", example_input=torch.randn(1, cin, length))
+    engine = native.load(tmp_path / "c.tpk", threads=2)
+    assert engine.info()["op_kinds"] == ["Reshape", "Conv2d", "Reshape"]
+    for batch in (1, 3):
+        x = torch.randn(batch, cin, length)
+        with torch.no_grad():
+            want = model(x).numpy()
+        got = engine.run(x.numpy())
+        assert got.shape == want.shape
+        assert relative_error(got, want) < TOLERANCE, (geometry, batch)
+
+
+def test_float_conv1d_exports_with_a_2d_weight(tmp_path):
+    from triton_dsl import layers as L
+    model = torch.nn.Sequential(
+        L.TernaryConv1d(in_channels=4, out_channels=6, kernel_size=3, padding=1,
+                        quantization="none"), L.Tanh(),
+        torch.nn.Conv1d(6, 5, 3, stride=2, groups=1)).eval()
+    save_packed(model, tmp_path / "f.tpk", example_input=torch.randn(2, 4, 15))
+    engine = load_packed(tmp_path / "f.tpk")
+    assert engine.info()["ternary_weights"] == 0
+    x = torch.randn(3, 4, 15)
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert relative_error(engine.run(x.numpy()), want) < TOLERANCE
 
 
 @pytest.mark.parametrize("features", [(37, 70, False), (300, 301, True), (64, 9, True)])

@@ -87,26 +87,93 @@ def test_the_registry_goes_by_class_and_its_bases():
     assert packed_layers.lowering_for(L.TernaryConv2d(in_channels=1, out_channels=1,
                                                       kernel_size=1), "c") \
         is packed_layers.conv2d
+    assert packed_layers.lowering_for(L.TernaryConv1d(in_channels=1, out_channels=1,
+                                                      kernel_size=1), "c") \
+        is packed_layers.conv1d
     assert packed_layers.lowering_for(L.ReLU(), "r") is packed_layers.activation
 
 
 def test_an_unknown_layer_is_an_error_naming_its_class_and_path():
-    model = nn.Sequential(nn.Conv1d(2, 2, 3))
-    with pytest.raises(ExportError, match=r"layer `0` of type torch\.nn\.modules\.conv\.Conv1d"
+    model = nn.Sequential(nn.Conv3d(2, 2, 3))
+    with pytest.raises(ExportError, match=r"layer `0` of type torch\.nn\.modules\.conv\.Conv3d"
                                           r" cannot be exported"):
-        build_graph(model, torch.randn(1, 2, 8))
+        build_graph(model, torch.randn(1, 2, 4, 4, 4))
 
 
-def test_a_ternary_looking_1d_layer_is_not_taken_for_a_2d_convolution():
-    class TernaryConv1d(nn.Conv1d):
-        """Has `ternary_weight` and `kernel_size` like TernaryConv2d, but is 1-d."""
+def test_a_ternary_looking_3d_layer_is_not_taken_for_a_2d_convolution():
+    class TernaryConv3d(nn.Conv3d):
+        """Has `ternary_weight` and `kernel_size` like TernaryConv2d, but is 3-d."""
 
         def ternary_weight(self):
             return torch.sign(self.weight).to(torch.int8), torch.ones(self.out_channels)
 
-    model = nn.Sequential(nn.Identity(), TernaryConv1d(2, 2, 3))
-    with pytest.raises(ExportError, match=r"layer `1` of type .*TernaryConv1d"):
-        build_graph(model, torch.randn(1, 2, 8))
+    model = nn.Sequential(nn.Identity(), TernaryConv3d(2, 2, 3))
+    with pytest.raises(ExportError, match=r"layer `1` of type .*TernaryConv3d"):
+        build_graph(model, torch.randn(1, 2, 4, 4, 4))
+
+
+def test_a_1d_convolution_is_a_conv2d_of_height_1_between_reshapes():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        L.TernaryConv1d(in_channels=3, out_channels=4, kernel_size=3, stride=2, padding=1,
+                        dilation=2, bias=False),
+        L.BatchNorm1d(num_features=4), L.ReLU()).eval()
+    with torch.no_grad():
+        model[1].running_var.uniform_(0.5, 2.0)
+    graph, ternary = build_graph(model, torch.randn(2, 3, 11))
+    assert ternary == 4 * 3 * 3
+    assert [(op.kind, op.act) for op in graph.ops] == [
+        ("reshape", "none"), ("conv2d", "relu"), ("reshape", "none")]
+    first, conv, last = graph.ops
+    assert first.ints == [0, 0, 1, -1] and last.ints == [0, 0, -1]
+    assert conv.ints == [1, 3, 1, 2, 0, 1, 1, 2, 1]  # kh kw sh sw ph pw dh dw groups
+    assert graph.values[conv.inputs[0]][0] == (2, 3, 1, 11)
+    assert graph.values[last.output][0] == (2, 4, 5) and graph.outputs == [last.output]
+    assert conv.tensors[1] != ABSENT  # the folded batch norm's shift became a bias
+    unfused, _ = build_graph(model, torch.randn(2, 3, 11), fuse_bn=False)
+    assert [(op.kind, op.act) for op in unfused.ops] == [
+        ("reshape", "none"), ("conv2d", "none"), ("reshape", "none"),
+        ("channel_affine", "relu")]
+
+
+def test_batch_norm_is_not_folded_through_a_reshape_that_moves_channels():
+    g = Graph()
+    x = g.add_value((1, 2, 1, 3))
+    g.inputs.append(x)
+    w = g.add_float(np.ones((2, 2, 1, 1), np.float32))
+    y = g.add_value((1, 2, 1, 3))
+    g.ops.append(Op("conv2d", [x], y, ints=[1, 1, 1, 1, 0, 0, 1, 1, 1], tensors=[w, ABSENT]))
+    flat = g.add_value((1, 6))
+    g.ops.append(Op("reshape", [y], flat, ints=[0, -1]))
+    z = g.add_value((1, 6))
+    g.ops.append(Op("channel_affine", [flat], z, tensors=[g.add_float(np.full(6, 2.0)),
+                                                           g.add_float(np.zeros(6))]))
+    g.outputs.append(z)
+    assert [op.kind for op in packed_passes.fold_batch_norm(g).ops] == [
+        "conv2d", "reshape", "channel_affine"]
+
+
+@pytest.mark.parametrize("tokens", [5, 6])
+def test_batch_norm_over_tokens_is_not_folded_into_a_linear_layer(tmp_path, tokens):
+    """On [N, T, F] a BatchNorm1d normalizes dimension 1 (T), which the linear layer's
+    per-row (F) scales cannot hold: it stays a channel_affine, and the engine agrees. (Folded,
+    T != F failed to export and T == F exported wrong numbers.)"""
+    torch.manual_seed(0)
+    model = nn.Sequential(L.TernaryLinear(in_features=6, out_features=6),
+                          L.BatchNorm1d(num_features=tokens))
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-1.0, 1.0)
+        model[1].running_var.uniform_(0.5, 2.0)
+    model.eval()
+    example = torch.randn(2, tokens, 6)
+    graph, _ = build_graph(model, example)
+    assert [op.kind for op in graph.ops] == ["linear", "channel_affine"]
+    pytest.importorskip("triton_dsl._native")
+    save_packed(model, tmp_path / "t.tpk", example_input=example)
+    with torch.no_grad():
+        want = model(example).numpy()
+    got = load_packed(tmp_path / "t.tpk").run(example.numpy())
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-4
 
 
 def test_fuse_bn_false_keeps_batch_norm_as_its_own_op(tmp_path):

@@ -17,7 +17,8 @@ FLAGS = ["--train", "--eval", "--checkpoint", "--resume", "--dataset", "--test-d
          "--optimizer", "--gpu", "--seed", "--output-dir", "--workers", "--num-classes",
          "--fine-tune", "--pretrained", "--export-mobile", "--output", "--export-onnx",
          "--export-packed", "--distributed", "--recipe", "--amp", "--channels-last",
-         "--max-train-batches", "--compile", "--threads", "--keep-checkpoints", "--no-download"]
+         "--max-train-batches", "--compile", "--threads", "--keep-checkpoints", "--no-download",
+         "--calibrate", "--calibration-method"]
 
 
 def test_help_documents_every_flag():
@@ -68,6 +69,12 @@ def test_gpu_index_is_optional():
     (["--train", "--dataset", "svhn"], "invalid choice"),
     (["--train", "--amp", "fp8"], "invalid choice"),
     (["--train", "--batch-size", "-4"], "--batch-size must be at least 1"),
+    (["--export-packed", "--calibrate", "0"], "--calibrate must be at least 1, got 0"),
+    (["--export-packed", "--calibrate", "-2"], "--calibrate must be at least 1, got -2"),
+    (["--export-packed", "--calibrate", "some"], "expected a whole number"),
+    (["--eval", "--calibrate", "8"], "--calibrate is used with --export-packed"),
+    (["--export-packed", "--calibration-method", "max"], "is used with --calibrate N"),
+    (["--export-packed", "--calibrate", "8", "--calibration-method", "kl"], "invalid choice"),
 ])
 def test_usage_mistakes_are_user_errors(argv, message):
     with pytest.raises(UserError, match=message):

@@ -41,7 +41,12 @@ inline TernaryMatrix ternary_matrix(const std::vector<std::int8_t>& codes, std::
 
 // Loads the image and runs it on one input; a failure is a test failure and an empty tensor.
 inline Tensor run_engine(const std::vector<std::uint8_t>& bytes, const Tensor& x, int threads) {
-  auto engine = Engine::from_bytes(bytes, {threads});
+  // Every parallel loop splits over all threads, however small, so these tests run the
+  // split paths that real sizes take.
+  EngineOptions options;
+  options.threads = threads;
+  options.min_thread_work_ns = 0;
+  auto engine = Engine::from_bytes(bytes, options);
   EXPECT_TRUE(engine.ok()) << engine.message();
   if (!engine.ok()) return {};
   auto out = engine.value()->run({x});

@@ -51,22 +51,14 @@ struct PyExpr {
   std::string right(int p) const { return prec <= p ? "(" + text + ")" : text; }
 };
 
-// Precedence of a binary operator, and how to print `a op b` without chaining comparisons
-// (`a < b < c` means something else in Python) or misreading `**`'s right associativity.
-int binary_prec(std::string_view op) {
-  if (op == "or") return 1;
-  if (op == "and") return 2;
-  if (op == "==" || op == "!=" || op == "<" || op == "<=" || op == ">" || op == ">=") return 4;
-  if (op == "+" || op == "-") return 6;
-  if (op == "**") return 9;
-  return 7;
-}
-
-PyExpr binary_text(const PyExpr& a, std::string_view op, const PyExpr& b) {
-  int p = binary_prec(op);
-  bool non_assoc = p == 4 || p == 9;
+// `a op b` in Python with the operator's precedence from ast/binary_ops.def (the scale of
+// PyExpr), never chaining comparisons (`a < b < c` means something else in Python) or
+// misreading `**`'s right associativity.
+PyExpr binary_text(const PyExpr& a, BinaryOp op, const PyExpr& b) {
+  const int p = precedence(op);
+  const bool non_assoc = p == kComparisonPrecedence || op == BinaryOp::Pow;
   std::string l = non_assoc ? a.right(p) : a.left(p);
-  return {l + " " + std::string(op) + " " + b.right(p), p};
+  return {l + " " + std::string(python_spelling(op)) + " " + b.right(p), p};
 }
 
 
@@ -190,8 +182,8 @@ class Emitter {
       }
       case ExprKind::Binary: {
         std::string a = static_type(c, e.operands[0]), b = static_type(c, e.operands[1]);
-        if (e.binary_op >= ConstBinaryOp::Eq && e.binary_op <= ConstBinaryOp::Ge) return "bool";
-        if (e.binary_op == ConstBinaryOp::FloorDiv) return "int";
+        if (is_comparison(e.binary_op)) return "bool";
+        if (e.binary_op == BinaryOp::FloorDiv) return "int";
         if (a == "int" && b == "int") return "int";
         if ((a == "int" || a == "float") && (b == "int" || b == "float")) return "float";
         return "?";
@@ -213,16 +205,15 @@ class Emitter {
       }
       case ExprKind::Binary: {
         PyExpr a = init_expr(c, e.operands[0]), b = init_expr(c, e.operands[1]);
-        std::string op(const_binary_spelling(e.binary_op));
-        if (e.binary_op == ConstBinaryOp::FloorDiv) op = "//";
+        BinaryOp op = e.binary_op;
         // `/` of two ints is exact wherever the checker accepted it: integer division keeps an int.
-        if (e.binary_op == ConstBinaryOp::Div && static_type(c, e.operands[0]) == "int" && static_type(c, e.operands[1]) == "int" &&
+        if (op == BinaryOp::Div && static_type(c, e.operands[0]) == "int" && static_type(c, e.operands[1]) == "int" &&
             (e.value.is_none() || e.value.is_int()))
-          op = "//";
+          op = BinaryOp::FloorDiv;
         return binary_text(a, op, b);
       }
       case ExprKind::Call: {
-        if (e.name == "floor_div") return binary_text(init_expr(c, e.operands[0]), "//", init_expr(c, e.operands[1]));
+        if (e.name == "floor_div") return binary_text(init_expr(c, e.operands[0]), BinaryOp::FloorDiv, init_expr(c, e.operands[1]));
         std::string s = e.name + "(";
         for (size_t i = 0; i < e.operands.size(); ++i) s += (i ? ", " : "") + init_expr(c, e.operands[i]).text;
         return {s + ")", true};
@@ -551,28 +542,6 @@ class Emitter {
     return {c.name[v.index], true};
   }
 
-  static std::string binary_op(BinaryKind k) {
-    switch (k) {
-      case BinaryKind::Add: return "+";
-      case BinaryKind::Sub: return "-";
-      case BinaryKind::Mul: return "*";
-      case BinaryKind::Div: return "/";
-      case BinaryKind::FloorDiv: return "//";
-      case BinaryKind::Mod: return "%";
-      case BinaryKind::Pow: return "**";
-      case BinaryKind::MatMul: return "@";
-      case BinaryKind::Eq: return "==";
-      case BinaryKind::Ne: return "!=";
-      case BinaryKind::Lt: return "<";
-      case BinaryKind::Le: return "<=";
-      case BinaryKind::Gt: return ">";
-      case BinaryKind::Ge: return ">=";
-      case BinaryKind::And: return "and";
-      case BinaryKind::Or: return "or";
-    }
-    return "+";
-  }
-
   PyExpr op_expr(FwdCtx& c, const Op& op) {
     auto arg = [&](size_t i) { return value(c, op.operands[i]); };
     switch (op.kind) {
@@ -588,7 +557,7 @@ class Emitter {
       }
       case OpKind::CallFunction: {
         const auto& a = attrs_of<CallFunctionAttrs>(op);
-        if (a.function->python_name.empty()) return binary_text(arg(0), "//", arg(1));
+        if (a.function->python_name.empty()) return binary_text(arg(0), BinaryOp::FloorDiv, arg(1));
         std::string s = "F." + std::string(a.function->python_name) + "(";
         for (size_t i = 0; i < op.operands.size(); ++i)
           s += (i ? ", " : "") + (a.arg_names[i].empty() ? "" : a.arg_names[i] + "=") + arg(i).text;
@@ -596,11 +565,11 @@ class Emitter {
         return {s + ")", true};
       }
       case OpKind::Binary: {
-        auto k = attrs_of<BinaryAttrs>(op).op;
-        std::string o = binary_op(k);
+        BinaryOp k = attrs_of<BinaryAttrs>(op).op;
         using VK = ValueType::Kind;
-        if (k == BinaryKind::Div && c.f->value(op.operands[0]).type.kind == VK::Int && c.f->value(op.operands[1]).type.kind == VK::Int) o = "//";
-        return binary_text(arg(0), o, arg(1));
+        if (k == BinaryOp::Div && c.f->value(op.operands[0]).type.kind == VK::Int && c.f->value(op.operands[1]).type.kind == VK::Int)
+          k = BinaryOp::FloorDiv;
+        return binary_text(arg(0), k, arg(1));
       }
       case OpKind::Unary: {
         auto k = attrs_of<UnaryAttrs>(op).op;

@@ -5,6 +5,10 @@ the exported graph holds the *quantized* weights as constants after constant fol
 Runtime then computes exactly what the PyTorch model computes in eval mode. The batch
 dimension is left dynamic. The file is written to a temporary name and renamed, and
 checked with `onnx.checker` before it replaces anything.
+
+The exporter writes `movedim(-1, 0)` (`functional.repeat`, the class token of a ViT) as a
+`Transpose` with a negative entry in `perm`, which ONNX Runtime and OpenVINO refuse to load;
+`_nonnegative_perms` rewrites each such entry as the axis it names.
 """
 
 from __future__ import annotations
@@ -53,10 +57,35 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: tor
                               input_names=[input_name], output_names=[output_name],
                               dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
                               do_constant_folding=True)
+        graph = onnx.load(temp)
+        if _nonnegative_perms(graph):
+            onnx.save(graph, temp)
         try:
-            onnx.checker.check_model(onnx.load(temp))
+            onnx.checker.check_model(graph)
         except onnx.checker.ValidationError as error:
             raise UserError(f"the exported ONNX model is invalid: {error}") from None
 
     atomic_write(path, write)
     return path
+
+
+def _nonnegative_perms(model) -> bool:
+    """Rewrites negative `Transpose` perm entries (-1 is the last axis) in place, in every
+    graph and subgraph; returns whether anything changed."""
+    changed = False
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            for attribute in node.attribute:
+                graphs.extend(attribute.graphs)
+                if attribute.g.ByteSize():
+                    graphs.append(attribute.g)
+                if node.op_type == "Transpose" and attribute.name == "perm" and \
+                        any(p < 0 for p in attribute.ints):
+                    rank = len(attribute.ints)
+                    fixed = [p % rank for p in attribute.ints]
+                    del attribute.ints[:]
+                    attribute.ints.extend(fixed)
+                    changed = True
+    return changed

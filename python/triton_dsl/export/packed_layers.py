@@ -2,7 +2,7 @@
 
 `lowering_for(module)` looks the module's class (then its base classes, in method
 resolution order) up in `LOWERINGS`, so `triton_dsl.layers.TernaryConv2d` lowers as the
-`nn.Conv2d` it derives from and a layer with no entry (a 1-d convolution, a user's own
+`nn.Conv2d` it derives from and a layer with no entry (a 3-d convolution, a user's own
 module) is an `ExportError` naming its class and its path in the model, never a guess
 from attribute names. Each lowering receives the builder (`packed.py`'s `_Builder`), the
 fx node and the module, and emits ops; batch norm is emitted unfolded (`channel_affine`) and
@@ -106,6 +106,37 @@ def conv2d(b, node: fx.Node, m: nn.Conv2d) -> None:
     dh, dw = pair(m.dilation)
     b.op(node, "conv2d", [node.args[0]], ints=[kh, kw, sh, sw, ph, pw, dh, dw, int(m.groups)],
          floats=input_scale(m), tensors=[weight, bias_tensor(b, m)])
+
+
+@lowers(nn.Conv1d)
+def conv1d(b, node: fx.Node, m: nn.Conv1d) -> None:
+    """A 1-d convolution is the engine's conv2d over an image of height 1: [N, C, L] is
+    reshaped to [N, C, 1, L], convolved with a 1 x k kernel (stride (1, s), padding (0, p),
+    dilation (1, d)) and reshaped back, so it needs no op of its own. The weight
+    [O, C/groups, k] is the 2-d one [O, C/groups, 1, k] in the same order; the passes fold a
+    following batch norm and fuse an activation through the second reshape."""
+    if m.padding_mode != "zeros":
+        raise ExportError(f"conv padding_mode `{m.padding_mode}` is not supported")
+    if isinstance(m.padding, str):
+        raise ExportError("string padding is not supported; give the padding in samples")
+    x = node.args[0]
+    if len(b.shape(x)) != 3:
+        raise ExportError(f"1-d convolution `{node.target}` needs a [batch, channels, length] "
+                          f"input, got shape {list(b.shape(x))}")
+    batch, channels, length = b.shape(x)
+    out_batch, out_channels, out_length = b.shape(node)
+    if is_ternary(m):
+        weight = weight_tensor(b, m)
+    else:
+        weight = b.graph.add_float(as_numpy(m.weight)[:, :, None, :])
+    (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
+    image = b.graph.add_value((batch, channels, 1, length))
+    b.emit(Op("reshape", [b.val(x)], image, ints=[0, 0, 1, -1]))
+    rows = b.graph.add_value((out_batch, out_channels, 1, out_length))
+    b.emit(Op("conv2d", [image], rows, ints=[1, int(k), 1, int(s), 0, int(p), 1, int(d),
+                                              int(m.groups)],
+              floats=input_scale(m), tensors=[weight, bias_tensor(b, m)]))
+    b.emit(Op("reshape", [rows], b.new_value(node), ints=[0, 0, -1]))
 
 
 @lowers(L.MultiHeadAttention)

@@ -5,18 +5,22 @@ op and every activation as an `activation` op. Two passes then make the graph sm
 faster without changing its results:
 
 `fold_batch_norm(graph)`:
-  1. For each `channel_affine` op whose input is produced by a `linear` or `conv2d` op with
-     no fused activation, and read by nothing else (no other op, not a graph output):
+  1. For each `channel_affine` op whose input is produced by a `conv2d` op or a `linear` op
+     with a 2-d output (dimension 1 is then the weight's rows), with no fused activation
+     and read by nothing else (no other op, not a graph output), either directly or
+     through a `reshape` that keeps dimensions 0 and 1 (a 1-d convolution's
+     [N, C, 1, L] -> [N, C, L]) and is read only by the affine:
   2. scale the producer's weight rows by `inv` (for a ternary weight, its per-row scales;
      the codes stay) and set its bias to `bias * inv + offset` (a new bias tensor when it
      had none, in the slot of the affine's first tensor so tensor order stays stable);
-  3. drop the affine op and its tensors, and let its readers read the producer's value.
+  3. drop the affine op and its tensors, and let its readers read the value it read.
 
 `fuse_activations(graph)`:
   1. For each `activation` op whose input is produced by a linear, conv2d, add, sub, mul or
-     channel_affine op with no fused activation, and read by nothing else:
+     channel_affine op with no fused activation, directly or through one `reshape` (an
+     elementwise function commutes with it), and read by nothing else:
   2. set the producer's fused activation (`act`), drop the activation op, and let its
-     readers read the producer's value.
+     readers read the value it read.
 
 Both end with `compact`, which renumbers values and tensors in their original order, so a
 graph that needed no folding is written byte for byte as before.
@@ -48,6 +52,29 @@ def _sole_producer(graph: Graph, value: int, readers: dict[int, int]) -> Op | No
     if readers.get(value, 0) != 1:
         return None
     return next((op for op in graph.ops if op.output == value), None)
+
+
+def _through_reshape(graph: Graph, value: int, readers: dict[int, int], kinds: set[str],
+                     keep_channels: bool) -> tuple[Op, int] | None:
+    """The op of one of `kinds` that produces `value`, directly or through a single-reader
+    `reshape` (one that keeps dimensions 0 and 1 when `keep_channels`), with no fused
+    activation and no other reader; with the value its result is now known as."""
+    producer = _sole_producer(graph, value, readers)
+    if producer is not None and producer.kind == "reshape":
+        shape_in, shape_out = graph.values[producer.inputs[0]][0], graph.values[value][0]
+        if keep_channels and shape_in[:2] != shape_out[:2]:
+            return None
+        producer = _sole_producer(graph, producer.inputs[0], readers)
+    if producer is None or producer.kind not in kinds or producer.act != "none":
+        return None
+    return producer, value
+
+
+def _channels_are_rows(graph: Graph, op: Op) -> bool:
+    """Whether dimension 1 of `op`'s output is its weight's rows: always for a conv2d, for a
+    linear layer only when its output is [N, features] (on [N, T, features] dimension 1 is
+    T, which a per-row scale cannot express)."""
+    return op.kind == "conv2d" or len(graph.values[op.output][0]) == 2
 
 
 def _replace_value(graph: Graph, old: int, new: int) -> None:
@@ -86,10 +113,10 @@ def fold_batch_norm(graph: Graph) -> Graph:
     for affine in list(graph.ops):
         if affine.kind != "channel_affine" or affine.act != "none":
             continue
-        producer = _sole_producer(graph, affine.inputs[0], readers)
-        if producer is None or producer.kind not in FOLD_INTO or producer.act != "none" \
-                or id(producer) in dead_ops:
+        found = _through_reshape(graph, affine.inputs[0], readers, FOLD_INTO, True)
+        if found is None or id(found[0]) in dead_ops or not _channels_are_rows(graph, found[0]):
             continue
+        producer, result = found
         inv_id, offset_id = affine.tensors
         inv = np.frombuffer(graph.tensors[inv_id].payload, dtype="<f4")
         offset = np.frombuffer(graph.tensors[offset_id].payload, dtype="<f4")
@@ -98,7 +125,7 @@ def fold_batch_norm(graph: Graph) -> Graph:
         dead_tensors.update({inv_id, offset_id} if had_bias else {offset_id})
         dead_ops.add(id(affine))
         dead_values.add(affine.output)
-        _replace_value(graph, affine.output, producer.output)
+        _replace_value(graph, affine.output, result)
         readers = _readers(graph)
     graph.ops = [op for op in graph.ops if id(op) not in dead_ops]
     return compact(graph, dead_values, dead_tensors)
@@ -110,13 +137,14 @@ def fuse_activations(graph: Graph) -> Graph:
     for act in list(graph.ops):
         if act.kind != "activation":
             continue
-        producer = _sole_producer(graph, act.inputs[0], readers)
-        if producer is None or producer.kind not in FUSE_INTO or producer.act != "none":
+        found = _through_reshape(graph, act.inputs[0], readers, FUSE_INTO, False)
+        if found is None:
             continue
+        producer, result = found
         producer.act = next(name for name, code in ACT.items() if code == act.ints[0])
         dead_ops.add(id(act))
         dead_values.add(act.output)
-        _replace_value(graph, act.output, producer.output)
+        _replace_value(graph, act.output, result)
         readers = _readers(graph)
     graph.ops = [op for op in graph.ops if id(op) not in dead_ops]
     return compact(graph, dead_values, set())

@@ -18,6 +18,7 @@ from triton_dsl.layers.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from triton_dsl.layers.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from triton_dsl.layers.ternary import (
     TernaryActivation,
+    TernaryConv1d,
     TernaryConv2d,
     TernaryLinear,
     TernaryWeightMixin,
@@ -27,8 +28,8 @@ from triton_dsl.layers.tracing import LayerTracer, symbolic_trace
 BUILTIN_LAYERS: dict[str, type[nn.Module]] = {
     cls.__name__: cls
     for cls in (
-        TernaryLinear, TernaryConv2d, TernaryActivation, Linear, Conv2d, BatchNorm1d,
-        BatchNorm2d, LayerNorm, ReLU, ReLU6, GELU, SiLU, Sigmoid, Tanh, Softmax, Dropout,
+        TernaryLinear, TernaryConv2d, TernaryConv1d, TernaryActivation, Linear, Conv2d,
+        BatchNorm1d, BatchNorm2d, LayerNorm, ReLU, ReLU6, GELU, SiLU, Sigmoid, Tanh, Softmax, Dropout,
         Identity, Flatten, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Embedding, Sequential,
         MultiHeadAttention,
     )
@@ -50,10 +51,10 @@ def ternary_layers(model: nn.Module) -> list[tuple[str, TernaryWeightMixin]]:
 
 
 __all__ = [  # noqa: RUF022 (the built-ins first, in the contract's order)
-    "TernaryLinear", "TernaryConv2d", "TernaryActivation", "Linear", "Conv2d", "BatchNorm1d",
-    "BatchNorm2d", "LayerNorm", "ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax",
-    "Dropout", "Identity", "Flatten", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Embedding",
-    "Sequential", "MultiHeadAttention",
+    "TernaryLinear", "TernaryConv2d", "TernaryConv1d", "TernaryActivation", "Linear", "Conv2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh",
+    "Softmax", "Dropout", "Identity", "Flatten", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "Embedding", "Sequential", "MultiHeadAttention",
     "BUILTIN_LAYERS", "LayerTracer", "TernaryWeightMixin", "is_leaf", "symbolic_trace",
     "ternary_layers",
 ]

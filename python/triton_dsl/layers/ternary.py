@@ -1,8 +1,9 @@
-"""The ternary layers: `TernaryLinear`, `TernaryConv2d` and `TernaryActivation`.
+"""The ternary layers: `TernaryLinear`, `TernaryConv1d`, `TernaryConv2d` and
+`TernaryActivation`.
 
-`TernaryLinear` and `TernaryConv2d` subclass `nn.Linear` and `nn.Conv2d`: they keep the latent
-float weight as `weight` (and `bias`), initialize it the PyTorch way (Kaiming uniform), and
-so load plain float checkpoints unchanged. Only the forward differs: it computes with
+`TernaryLinear`, `TernaryConv1d` and `TernaryConv2d` subclass `nn.Linear`, `nn.Conv1d` and
+`nn.Conv2d`: they keep the latent float weight as `weight` (and `bias`), initialize it the
+PyTorch way (Kaiming uniform), and so load plain float checkpoints unchanged. Only the forward differs: it computes with
 `alpha * t` (see `triton_dsl.quant`), and gradients reach the latent weight through a
 straight-through estimator.
 
@@ -33,6 +34,7 @@ the graph instead, so the traced module still follows its parameters.
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -100,6 +102,21 @@ class TernaryWeightMixin:
         else:
             with_gradient = torch.is_grad_enabled() and x.requires_grad
         return quant.fake_quantize_int8(x, amax, with_gradient=with_gradient)
+
+    def set_input_amax(self, amax: float) -> None:
+        """Switches the layer to 8-bit activations with the given input range (post-training
+        calibration, `triton_dsl.export.calibration`); a layer already at 8 bits keeps its
+        buffer and takes the new value."""
+        amax = float(amax)
+        if not math.isfinite(amax) or amax < 0.0:
+            raise ValueError(f"input amax must be finite and non-negative, got {amax}")
+        value = torch.tensor(amax, dtype=torch.float32, device=self.weight.device)
+        if self.activation_bits == 8:
+            with torch.no_grad():
+                self.input_amax.copy_(value)
+            return
+        self.activation_bits = 8
+        self.register_buffer("input_amax", value)
 
     def input_scale(self) -> float | None:
         """The float32 input scale s = amax / 127 of an 8-bit layer (what the packed file
@@ -221,6 +238,28 @@ class TernaryLinear(TernaryWeightMixin, nn.Linear):
         return f"{nn.Linear.extra_repr(self)}, {self._quantization_repr()}"
 
 
+class TernaryConv1d(TernaryWeightMixin, nn.Conv1d):
+    """A 1-D convolution with ternary weights over [batch, channels, length] (sequences:
+    audio features, sensor streams); `groups=in_channels` makes it depthwise."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 stride: int = 1, padding: int = 0, dilation: int = 1, groups: int = 1,
+                 bias: bool = True, quantization: str = "deterministic",
+                 threshold: float = 0.7, scaling: str = "per_channel",
+                 gradient_estimator: str = "ste", activation_bits: int = 32) -> None:
+        _check_groups(in_channels, out_channels, groups)
+        nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride=stride,
+                           padding=padding, dilation=dilation, groups=groups, bias=bias)
+        self._init_quantization(quantization, threshold, scaling, gradient_estimator)
+        self._init_activation_bits(activation_bits)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(self._quantize_input(x), self._forward_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{nn.Conv1d.extra_repr(self)}, {self._quantization_repr()}"
+
+
 class TernaryConv2d(TernaryWeightMixin, nn.Conv2d):
     """A 2-D convolution with ternary weights; `groups=in_channels` makes it depthwise."""
 
@@ -280,7 +319,7 @@ def _size(value: int | list[int] | tuple[int, ...]) -> int | tuple[int, ...]:
 
 
 def _check_groups(in_channels: int, out_channels: int, groups: int) -> None:
-    # nn.Conv2d raises a bare ValueError; say it in the language's terms instead.
+    # nn.Conv1d/nn.Conv2d raise a bare ValueError; say it in the language's terms instead.
     if groups < 1 or in_channels % groups or out_channels % groups:
         raise UserError(f"`groups: {groups}` must divide both `in_channels: {in_channels}` "
                         f"and `out_channels: {out_channels}`")

@@ -36,6 +36,7 @@ examples:
   %(prog)s --train --recipe fast --gpu --compile
   %(prog)s --fine-tune --pretrained X.pth --dataset custom --data-path DIR --num-classes 100
   %(prog)s --export-mobile --checkpoint X.pth --output model.ptl
+  %(prog)s --export-packed --calibrate 32         (8-bit activations, no retraining)
   torchrun --nproc_per_node=4 %(prog)s --train --distributed --gpu
 """
 
@@ -91,6 +92,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     actions.add_argument("--export-packed", action="store_true",
                          help="write --checkpoint as a packed ternary .tpk file to --output "
                               "(default <output-dir>/<stem>.tpk)")
+
+    calibration = parser.add_argument_group("post-training calibration (with --export-packed)")
+    calibration.add_argument("--calibrate", type=_int, metavar="N",
+                             help="switch every ternary layer with float activations to "
+                                  "8-bit activations, their ranges measured on N batches of "
+                                  "the training split, and print the test accuracy of the "
+                                  "calibrated native engine next to the float model's")
+    calibration.add_argument("--calibration-method", choices=("mse", "percentile", "max"),
+                             default=None,
+                             help="how each layer's range is estimated from the batches: the "
+                                  "least squared quantization error (mse, the default), the "
+                                  "99.99th percentile of |x|, or the largest |x|")
 
     files = parser.add_argument_group("checkpoints and outputs")
     files.add_argument("--checkpoint", metavar="PATH",
@@ -188,9 +201,14 @@ def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argp
         raise UserError("--pretrained is used with --fine-tune")
     if args.fine_tune and args.resume is not None:
         raise UserError("--fine-tune starts a new run; it cannot be combined with --resume")
+    if args.calibrate is not None and not args.export_packed:
+        raise UserError("--calibrate is used with --export-packed")
+    if args.calibration_method is not None and args.calibrate is None:
+        raise UserError("--calibration-method is used with --calibrate N")
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs must be at least 1, got {args.epochs}")
-    for flag in ("batch_size", "num_classes", "max_train_batches", "workers", "threads"):
+    for flag in ("batch_size", "num_classes", "max_train_batches", "workers", "threads",
+                 "calibrate"):
         value = getattr(args, flag)
         if value is not None and value < 1 and not (flag == "workers" and value == 0):
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from triton_dsl.errors import UserError
-from triton_dsl.program import datasets
+from triton_dsl.program import calibrate, datasets
 from triton_dsl.program.context import (
     ProgramContext,
     build_model,
@@ -272,8 +272,15 @@ def export(context: ProgramContext, args, kind: str) -> int:
         export_mobile(model, target, example_input=example)
         print(f"wrote {target} (TorchScript lite) from {path}")
     else:
-        report = write_packed(model, target, example, _deployment(context, args))
+        deploy = _deployment(context, args)
+        if args.calibrate is not None:
+            float_accuracy, test_loader = calibrate.calibrate_for_export(
+                context, args, model, resolve_config(context, args))
+        report = write_packed(model, target, example, deploy)
         print(f"wrote {target} ({report.packed_bytes / 1024:.1f} KB packed, "
               f"{report.float32_bytes / report.packed_bytes:.1f}x smaller than float32) "
-              f"from {path}")
+              f"from {path}", flush=True)
+        if args.calibrate is not None:
+            print(calibrate.report(model, target, test_loader, float_accuracy, deploy.threads),
+                  flush=True)
     return 0

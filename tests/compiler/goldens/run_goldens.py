@@ -13,9 +13,14 @@ non-empty. A name starting with `fail_` exists exactly when an error is expected
 test must exit with status 1 (or with `// exit: N` on its first lines), every other test
 with 0.
 
+A test named like an example (`examples/*/NAME.triton`, the seed models and the other
+examples) is a copy of it, so the goldens follow the examples users read: `--check` fails
+when the copy differs, `--update` copies the example over it first.
+
 Modes:
   --check      (default) run every test and diff against the expected files
-  --update     rewrite the expected files from the current compiler (tools/update_goldens)
+  --update     rewrite the expected files (and example copies) from the current compiler
+               and examples (tools/update_goldens)
   --coverage   fail when an error or warning kind of the diagnostic registry
                (`triton --list-diagnostics`) is produced by no golden
 
@@ -102,6 +107,23 @@ def collect(selected: list[str]) -> list[Case]:
     return cases
 
 
+def example_copies(cases: list[Case], update: bool) -> int:
+    """Checks (or, updating, refreshes) the tests that copy an example; the number stale."""
+    examples = {p.name: p for p in sorted((REPO_ROOT / "examples").glob("*/*.triton"))}
+    stale = 0
+    for case in cases:
+        example = examples.get(case.path.name)
+        if example is None or case.path.read_bytes() == example.read_bytes():
+            continue
+        if update:
+            case.path.write_bytes(example.read_bytes())
+            continue
+        stale += 1
+        print(f"FAIL {case.name}: differs from its example "
+              f"{example.relative_to(REPO_ROOT).as_posix()}; run tools/update_goldens")
+    return stale
+
+
 def run(compiler: str, case: Case, extra: list[str] = ()) -> subprocess.CompletedProcess:
     return subprocess.run([compiler, *case.args, *extra, case.path.name], cwd=case.path.parent,
                           capture_output=True, timeout=TIMEOUT_S)
@@ -112,6 +134,7 @@ def text(data: bytes) -> str:
 
 
 def check(compiler: str, cases: list[Case], update: bool) -> int:
+    stale = example_copies(cases, update)
     failures = 0
     for case in cases:
         result = run(compiler, case)
@@ -140,7 +163,9 @@ def check(compiler: str, cases: list[Case], update: bool) -> int:
                 print(problem.rstrip())
     verb = "updated" if update else "passed"
     print(f"{len(cases) - failures} of {len(cases)} golden tests {verb}")
-    return 1 if failures else 0
+    if stale:
+        print(f"{stale} copies of examples are stale")
+    return 1 if failures or stale else 0
 
 
 def coverage(compiler: str, cases: list[Case]) -> int:
