@@ -163,7 +163,8 @@ void Engine::prepare_int8(std::size_t i) {
   const float scale = op.floats[0];
   if (op.kind == OpKind::kLinear) {
     int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
-        kernels::prepare_int8_conv(m, 1, 1, scale, bias_values, int8_kernels_->lanes));
+        kernels::prepare_int8_conv(m, 1, 1, scale, bias_values, int8_kernels_->lanes,
+                                   kernels::int8_channel_align(*int8_kernels_, m.cols)));
     return;
   }
   const auto& a = op.ints;  // kh, kw, sh, sw, ph, pw, dh, dw, groups
@@ -173,7 +174,8 @@ void Engine::prepare_int8(std::size_t i) {
         kernels::prepare_int8_depthwise(m, scale, bias_values));
   } else {
     int8_conv_[i] = std::make_unique<kernels::Int8ConvWeights>(
-        kernels::prepare_int8_conv(m, groups, taps, scale, bias_values, int8_kernels_->lanes));
+        kernels::prepare_int8_conv(m, groups, taps, scale, bias_values, int8_kernels_->lanes,
+                                   kernels::int8_channel_align(*int8_kernels_, m.cols / taps)));
   }
 }
 

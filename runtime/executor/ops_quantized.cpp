@@ -16,12 +16,14 @@
 // are the same as through float, without the float round trip.
 //
 // Threads: the work is cut into (output-channel tiles x position ranges) so batch 1 uses
-// every thread; layers below kInlineWork multiply-adds run on the calling thread, and
-// batches at least as large as the pool give each thread whole images.
+// the threads; how many follows the estimated cost (split.h: the pool gives each thread at
+// least min_thread_work_ns), and batches at least as large as that give each thread whole
+// images.
 #include <algorithm>
 #include <cstring>
 
 #include "executor/ops.h"
+#include "executor/split.h"
 #include "kernels/ternary_int8.h"
 
 namespace triton_rt {
@@ -30,9 +32,6 @@ namespace {
 using kernels::Int8ImageLayout;
 using kernels::Int8Output;
 
-// Multiply-adds below which no threads wake: waking the pool costs about 10 us, a few
-// million int8 products.
-constexpr std::int64_t kInlineWork = std::int64_t{1} << 21;
 // The fewest positions a task takes (whole 6-position tiles).
 constexpr std::int64_t kMinTaskPositions = 24;
 
@@ -87,17 +86,23 @@ void finish_activation(Activation act, Tensor& out) {
   if (!int8_fuses(act)) apply_activation(act, out.data.data(), out.numel());
 }
 
+// The estimated single-thread time of `macs` products and `outputs` write-backs (split.h).
+double int8_cost(const OpContext& ctx, double macs, double outputs) {
+  return work_ns(ctx, Work::kInt8Mac, macs) + work_ns(ctx, Work::kInt8Output, outputs);
+}
+
 // Calls fn(block_begin, block_end, pos_begin, pos_end) over blocks [0, blocks) x positions
-// [0, positions): on the calling thread when `inline_only` or the work is small, else as
-// tasks of `block_grain` blocks and whole tiles of positions, enough for every thread.
+// [0, positions), estimated at cost_ns: on the calling thread when `inline_only` or the cost
+// pays for one thread only, else as tasks of `block_grain` blocks and whole tiles of
+// positions, enough for the threads the cost pays for.
 template <class Fn>
-void split(const OpContext& ctx, bool inline_only, std::int64_t blocks, std::int64_t block_grain,
-           std::int64_t positions, std::int64_t work, const Fn& fn) {
-  if (inline_only || ctx.pool.size() == 1 || work < kInlineWork) {
+void split_tiles(const OpContext& ctx, bool inline_only, std::int64_t blocks,
+                 std::int64_t block_grain, std::int64_t positions, double cost_ns, const Fn& fn) {
+  const std::int64_t threads = inline_only ? 1 : ctx.pool.threads_for(cost_ns);
+  if (threads <= 1) {
     fn(std::int64_t{0}, blocks, std::int64_t{0}, positions);
     return;
   }
-  const std::int64_t threads = ctx.pool.size();
   const std::int64_t want = 4 * threads;
   const std::int64_t most = std::max<std::int64_t>(1, positions / kMinTaskPositions);
   // Layers with few positions (the last stages of a CNN at batch 1) split their output
@@ -110,13 +115,14 @@ void split(const OpContext& ctx, bool inline_only, std::int64_t blocks, std::int
   const std::int64_t position_tasks = std::clamp<std::int64_t>((want + block_tasks - 1) / block_tasks, 1, most);
   const std::int64_t per = kernels::round_up((positions + position_tasks - 1) / position_tasks, 6);
   const std::int64_t position_count = (positions + per - 1) / per;
-  ctx.pool.parallel_for(block_tasks * position_count, 1, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t t = b; t < e; ++t) {
-      const std::int64_t bt = t / position_count, pt = t % position_count;
-      fn(bt * block_grain, std::min(blocks, (bt + 1) * block_grain), pt * per,
-         std::min(positions, (pt + 1) * per));
-    }
-  });
+  ctx.pool.parallel_for_cost(block_tasks * position_count, 1, cost_ns,
+                             [&](std::int64_t b, std::int64_t e, int) {
+                               for (std::int64_t t = b; t < e; ++t) {
+                                 const std::int64_t bt = t / position_count, pt = t % position_count;
+                                 fn(bt * block_grain, std::min(blocks, (bt + 1) * block_grain),
+                                    pt * per, std::min(positions, (pt + 1) * per));
+                               }
+                             });
 }
 
 }  // namespace
@@ -161,10 +167,13 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   } else {
     std::uint8_t* rows_q = ctx.scratch->bytes_at_least(ScratchUse::kInt8Image,
                                                        rows * pitch + kernels::int8_image_slack(pitch));
-    for (std::int64_t r = 0; r < rows; ++r) {
-      set.quantize(x.data.data() + r * k, k, scale, rows_q + r * pitch);
-      std::memset(rows_q + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
-    }
+    split(ctx, rows, 1, work_ns(ctx, Work::kMove, static_cast<double>(k)),
+          [&](std::int64_t b, std::int64_t e) {
+            for (std::int64_t r = b; r < e; ++r) {
+              set.quantize(x.data.data() + r * k, k, scale, rows_q + r * pitch);
+              std::memset(rows_q + r * pitch + k, kernels::kInt8Zero, static_cast<std::size_t>(pitch - k));
+            }
+          });
     image = rows_q;
   }
   const std::int64_t tap = 0;
@@ -187,10 +196,12 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
     job.out.channel_stride = 1;
     job.out.position_stride = o_count;
   }
-  split(ctx, false, w.sub_blocks(), set.tile_blocks, rows, rows * o_count * k,
-        [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
-          set.conv(job, b0, b1, p0, p1);
-        });
+  const double cost = int8_cost(ctx, static_cast<double>(rows) * o_count * k,
+                                static_cast<double>(rows) * o_count);
+  split_tiles(ctx, false, w.sub_blocks(), set.tile_blocks, rows, cost,
+              [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
+                set.conv(job, b0, b1, p0, p1);
+              });
   if (ctx.int8_output == nullptr) finish_activation(op.act, out);
   return {};
 }
@@ -253,10 +264,15 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
     return st;
   }
-  const std::int64_t work = p * o * k;
-  // Images side by side when there are at least as many as threads, else one at a time with
-  // the work of each split over the threads.
-  const bool per_image = ctx.pool.size() > 1 && n >= ctx.pool.size() && work * n >= kInlineWork;
+  // One image's estimated time: the products and write-backs, and its quantization (a
+  // float read, a division and a byte through a transpose: about three moves).
+  const double image_cost =
+      int8_cost(ctx, static_cast<double>(p) * o * k, static_cast<double>(p) * o) +
+      (ctx.int8_input ? 0.0 : work_ns(ctx, Work::kMove, 3.0 * static_cast<double>(c) * h * wd));
+  // Images side by side when there are at least as many as the threads their cost pays for,
+  // else one at a time with the work of each split over the threads.
+  const int image_threads = ctx.pool.threads_for(image_cost * static_cast<double>(n));
+  const bool per_image = image_threads > 1 && n >= image_threads;
   auto run_image = [&](std::int64_t image_index, bool inline_only, int worker) {
     const std::uint8_t* image = nullptr;
     if (ctx.int8_input) {
@@ -301,7 +317,9 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       job.out = output_for(op.act, o);
       destination(job.out, 0);
       const std::int64_t chunks = ctx.int8_depthwise->padded / kernels::kInt8DepthwiseAlign;
-      split(ctx, inline_only, chunks, 1, p, work,
+      const double cost = work_ns(ctx, Work::kInt8Tap, static_cast<double>(p) * o * k) +
+                          work_ns(ctx, Work::kInt8Output, static_cast<double>(p) * o);
+      split_tiles(ctx, inline_only, chunks, 1, p, cost,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
               set.depthwise(job, b0 * kernels::kInt8DepthwiseAlign, b1 * kernels::kInt8DepthwiseAlign, p0, p1);
             });
@@ -320,16 +338,19 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       job.out_w = ow;
       job.out = output_for(op.act, w.group_out);
       destination(job.out, g * w.group_out);
-      split(ctx, inline_only, w.sub_blocks(), set.tile_blocks, p, work / groups,
+      const double cost = int8_cost(ctx, static_cast<double>(p) * w.group_out * k,
+                                    static_cast<double>(p) * w.group_out);
+      split_tiles(ctx, inline_only, w.sub_blocks(), set.tile_blocks, p, cost,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
               set.conv(job, b0, b1, p0, p1);
             });
     }
   };
   if (per_image) {
-    ctx.pool.parallel_for_workers(n, 1, [&](std::int64_t b, std::int64_t e, int worker) {
-      for (std::int64_t i = b; i < e; ++i) run_image(i, true, worker);
-    });
+    ctx.pool.parallel_for_cost(n, 1, image_cost * static_cast<double>(n),
+                               [&](std::int64_t b, std::int64_t e, int worker) {
+                                 for (std::int64_t i = b; i < e; ++i) run_image(i, true, worker);
+                               });
   } else {
     for (std::int64_t i = 0; i < n; ++i) run_image(i, false, 0);
   }

@@ -8,7 +8,8 @@
 //  - avx512 and amx: derived from the 1-thread timings on Sapphire Rapids in
 //    benchmarks/results (ResNet-18 b1 runs about 0.56 G multiply-accumulates in 6 ms on
 //    tiles, 15 ms with the AVX-512 kernels), the rest scaled from avx2 by vector width;
-//  - scalar: the reference kernels, several times slower than avx2.
+//  - scalar: the reference kernels, several times slower than avx2 (the 8-bit reference,
+//    which reads every code through the blocked layout, about 50 times).
 #include "executor/split.h"
 
 #include <algorithm>
@@ -16,7 +17,7 @@
 namespace triton_rt {
 namespace {
 
-constexpr int kWorkKinds = 8;
+constexpr int kWorkKinds = 11;
 // [work][isa]: scalar, avx2, avx512, amx.
 constexpr double kNsPerUnit[kWorkKinds][4] = {
     {0.4, 0.08, 0.02, 0.02},   // kTernaryGemv: per weight
@@ -27,6 +28,11 @@ constexpr double kNsPerUnit[kWorkKinds][4] = {
     {0.3, 0.1, 0.08, 0.08},    // kMove: per float read or written
     {2.0, 1.5, 1.2, 1.2},      // kGather: per float moved
     {6.0, 3.5, 2.5, 2.5},      // kMath: per transcendental
+    // 8-bit layers (kernels/ternary_int8.h; avx2 measured as above, about 140 G products/s
+    // in large layers; avx512 is the VNNI kernel, amx the tiles where the layer fits them).
+    {0.5, 0.007, 0.005, 0.002},  // kInt8Mac: per multiply-accumulate
+    {1.0, 0.06, 0.05, 0.05},     // kInt8Tap: per depthwise tap
+    {3.0, 0.6, 0.4, 0.4},        // kInt8Output: per output written back
 };
 
 }  // namespace

@@ -27,6 +27,9 @@ enum class Work {
   kMove,         // one float read or written by a copy or an elementwise loop
   kGather,       // one float moved by a strided gather (transpose, panel packing, im2col)
   kMath,         // one exp, tanh or erf (softmax, GELU, SiLU, sigmoid, tanh)
+  kInt8Mac,      // one multiply-accumulate of the 8-bit convolution kernels
+  kInt8Tap,      // one tap of one 8-bit depthwise output
+  kInt8Output,   // one output of an 8-bit layer's write-back (scale, bias, activation, quantize)
 };
 
 inline constexpr std::int64_t kFloatsPerLine = 16;

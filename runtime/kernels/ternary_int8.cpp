@@ -77,12 +77,13 @@ void quantize_image(const Int8KernelSet& set, const float* x, std::int64_t chann
 }
 
 Int8ConvWeights prepare_int8_conv(const TernaryMatrix& m, std::int64_t groups, std::int64_t taps,
-                                  float input_scale, const float* bias, std::int64_t lanes) {
+                                  float input_scale, const float* bias, std::int64_t lanes,
+                                  std::int64_t channel_align) {
   Int8ConvWeights w;
   w.out_channels = m.rows;
   w.groups = groups;
   w.group_in = m.cols / taps;
-  w.group_in_padded = round_up(w.group_in, kInt8StepBytes);
+  w.group_in_padded = round_up(w.group_in, channel_align);
   w.group_out = m.rows / groups;
   w.group_out_padded = round_up(w.group_out, lanes);
   w.taps = taps;

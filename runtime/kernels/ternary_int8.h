@@ -35,36 +35,39 @@
 
 namespace triton_rt::kernels {
 
-inline constexpr float kInt8Max = 127.0f;
+// Kernel files compiled with ISA flags include this header: its constants have internal
+// linkage and its helpers are always inlined, so no ISA object emits a copy of them that
+// the linker could hand to baseline code (tools/check_isa_objects.py).
+constexpr float kInt8Max = 127.0f;
 // The most inputs an 8-bit layer may have: a shifted partial sum is at most 255 * cols in
 // magnitude, and 255 * 2^23 < 2^31, so int32 sums cannot overflow.
-inline constexpr std::int64_t kInt8MaxCols = std::int64_t{1} << 23;
+constexpr std::int64_t kInt8MaxCols = std::int64_t{1} << 23;
 // The stored byte of a quantized 0 (borders and padding channels hold it).
-inline constexpr std::uint8_t kInt8Zero = 128;
+constexpr std::uint8_t kInt8Zero = 128;
 // Bytes past the end of an 8-bit image of `pitch` bytes per pixel that kernels may read
 // (whole-vector loads of the last pixel; a tile of 16 positions that starts at the last
 // one); buffers are allocated with this much slack.
-inline std::int64_t int8_image_slack(std::int64_t pitch) { return 16 * pitch + 64; }
+[[gnu::always_inline]] inline std::int64_t int8_image_slack(std::int64_t pitch) { return 16 * pitch + 64; }
 // Reduction bytes per step: one broadcast int32 of activations.
-inline constexpr std::int64_t kInt8StepBytes = 4;
+constexpr std::int64_t kInt8StepBytes = 4;
 // Depthwise weights and outputs are padded to whole vectors of this many channels.
-inline constexpr std::int64_t kInt8DepthwiseAlign = 32;
+constexpr std::int64_t kInt8DepthwiseAlign = 32;
 
-inline std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
+[[gnu::always_inline]] inline std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
 
 // Where one image's bytes are: pixel (y, x) of the unpadded image starts at offset(y, x).
 struct Int8ImageLayout {
   std::int64_t height = 0, width = 0;  // unpadded
   std::int64_t pad_h = 0, pad_w = 0;   // border rows (top and bottom) and columns
   std::int64_t pitch = 0;              // bytes per pixel (channels, padded)
-  std::int64_t padded_width() const { return width + 2 * pad_w; }
-  std::int64_t row_bytes() const { return padded_width() * pitch; }
-  std::int64_t bytes() const { return (height + 2 * pad_h) * row_bytes(); }
-  std::int64_t offset(std::int64_t y, std::int64_t x) const {
+  [[gnu::always_inline]] std::int64_t padded_width() const { return width + 2 * pad_w; }
+  [[gnu::always_inline]] std::int64_t row_bytes() const { return padded_width() * pitch; }
+  [[gnu::always_inline]] std::int64_t bytes() const { return (height + 2 * pad_h) * row_bytes(); }
+  [[gnu::always_inline]] std::int64_t offset(std::int64_t y, std::int64_t x) const {
     return ((y + pad_h) * padded_width() + x + pad_w) * pitch;
   }
   // Whether bytes() is at most `limit` (computed without overflow, for shapes from files).
-  bool fits(std::int64_t limit) const {
+  [[gnu::always_inline]] bool fits(std::int64_t limit) const {
     std::int64_t rows = 0, cols = 0, n = 0;
     return !__builtin_add_overflow(height, 2 * pad_h, &rows) &&
            !__builtin_add_overflow(width, 2 * pad_w, &cols) &&
@@ -103,7 +106,7 @@ struct Int8ConvWeights {
   std::int64_t out_channels = 0;
   std::int64_t groups = 1;
   std::int64_t group_in = 0;          // input channels per group
-  std::int64_t group_in_padded = 0;   // rounded up to kInt8StepBytes
+  std::int64_t group_in_padded = 0;   // rounded up to the channel alignment (4, or 64)
   std::int64_t group_out = 0;         // output channels per group
   std::int64_t group_out_padded = 0;  // rounded up to lanes
   std::int64_t taps = 1;              // kernel_h * kernel_w
@@ -118,13 +121,13 @@ struct Int8ConvWeights {
   std::vector<float> factor;
   std::vector<float> bias;
 
-  std::int64_t sub_blocks() const { return group_out_padded / lanes; }
-  std::int64_t sub_block_bytes() const { return steps * lanes * kInt8StepBytes; }
-  const std::int8_t* sub_block(std::int64_t group, std::int64_t b) const {
+  [[gnu::always_inline]] std::int64_t sub_blocks() const { return group_out_padded / lanes; }
+  [[gnu::always_inline]] std::int64_t sub_block_bytes() const { return steps * lanes * kInt8StepBytes; }
+  [[gnu::always_inline]] const std::int8_t* sub_block(std::int64_t group, std::int64_t b) const {
     return codes.data() + (group * sub_blocks() + b) * sub_block_bytes();
   }
   // The code of (output channel o of `group`, tap, input channel c of the group).
-  std::int8_t code(std::int64_t group, std::int64_t o, std::int64_t tap, std::int64_t c) const {
+  [[gnu::always_inline]] std::int8_t code(std::int64_t group, std::int64_t o, std::int64_t tap, std::int64_t c) const {
     const std::int64_t step = tap * (group_in_padded / kInt8StepBytes) + c / kInt8StepBytes;
     return sub_block(group, o / lanes)[(step * lanes + o % lanes) * kInt8StepBytes +
                                        c % kInt8StepBytes];
@@ -132,9 +135,12 @@ struct Int8ConvWeights {
 };
 
 // `m` is [out_channels, group_in * taps] with columns ordered (channel, tap), as PyTorch
-// lays out a convolution weight; `bias` has out_channels values or is null.
+// lays out a convolution weight; `bias` has out_channels values or is null. Input channels
+// per group are padded to a multiple of `channel_align` (a multiple of kInt8StepBytes;
+// int8_channel_align gives a kernel set's).
 Int8ConvWeights prepare_int8_conv(const TernaryMatrix& m, std::int64_t groups, std::int64_t taps,
-                                  float input_scale, const float* bias, std::int64_t lanes);
+                                  float input_scale, const float* bias, std::int64_t lanes,
+                                  std::int64_t channel_align = kInt8StepBytes);
 
 // Depthwise convolution weights (one input channel per output channel).
 struct Int8DepthwiseWeights {
@@ -147,7 +153,7 @@ struct Int8DepthwiseWeights {
   // taps): [pair][padded / 32][lo, hi][32]. `lo` holds channels 0-7 and 16-23 of the block,
   // `hi` 8-15 and 24-31, each as (tap 2i, tap 2i + 1) byte pairs; a missing last tap is 0.
   std::vector<std::int8_t> pair_codes;
-  std::int64_t pairs() const { return (taps + 1) / 2; }
+  [[gnu::always_inline]] std::int64_t pairs() const { return (taps + 1) / 2; }
   std::vector<std::int32_t> shift;  // [padded], as in Int8ConvWeights
   std::vector<float> factor;        // [padded]
   std::vector<float> bias;          // [padded]
@@ -217,6 +223,9 @@ struct Int8KernelSet {
   const char* variant;  // "scalar", "avx2", "avx512vnni", "amx"
   std::int64_t lanes;   // output channels per weight sub-block (prepare_int8_conv's lanes)
   std::int64_t tile_blocks;  // sub-blocks one register tile covers: the unit of work splits
+  // Groups of at least this many input channels are padded to a multiple of it (AMX reads
+  // 64 channels per tile row); 0: every group to kInt8StepBytes.
+  std::int64_t wide_channels;
   const char* quantize_name;
   QuantizeFn quantize;
   StorePixelsFn store_pixels;
@@ -225,6 +234,11 @@ struct Int8KernelSet {
   const char* depthwise_name;
   Int8DepthwiseFn depthwise;
 };
+
+// The channel alignment of a group of `group_in` input channels under `set`.
+[[gnu::always_inline]] inline std::int64_t int8_channel_align(const Int8KernelSet& set, std::int64_t group_in) {
+  return set.wide_channels > 0 && group_in >= set.wide_channels ? set.wide_channels : kInt8StepBytes;
+}
 
 // The set for an ISA level (as chosen by selected_isa()): AMX means the AMX-INT8 tiles when
 // cpuid reports amx-int8 (and the OS granted tile data), else the AVX-512 set; AVX-512 means

@@ -12,9 +12,10 @@
 // always one tile read; the grid's columns past the output width are computed and dropped.
 // Each sum row is one position's 16 channels and goes through the AVX-512 write-back.
 //
-// Layers the tiles do not fit (stride other than 1, or input channels per group not in
-// whole 64-byte chunks: an RGB stem, MobileNet's 16- and 24-channel layers) run the VNNI
-// kernel.
+// Groups of 64 or more input channels are padded to whole 64-byte chunks at load (the
+// set's wide_channels; 784 inputs become 832). Layers the tiles do not fit (stride other
+// than 1, or fewer than 64 input channels per group: an RGB stem, MobileNet's 16- and
+// 24-channel layers) run the VNNI kernel.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build results from _mm*_undefined_*(), which its own
@@ -159,6 +160,7 @@ const Int8KernelSet* amx_int8_kernels_unchecked() {
     Int8KernelSet s = *avx512vnni_int8_kernels_unchecked();
     s.isa = Isa::kAmx;
     s.variant = "amx";
+    s.wide_channels = kChunkBytes;
     s.conv_name = "conv_t2u8__amx_32x32";
     s.conv = conv_t2u8__amx_32x32;
     return s;

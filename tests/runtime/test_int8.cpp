@@ -60,6 +60,10 @@ struct KernelCase {
   std::int64_t groups, cg, og, kh, kw, stride, dil, h, w, pad;
 };
 
+// Images of the kernel tests give every group a whole number of 64-byte chunks, so weights
+// padded to 4 (AVX2, VNNI, scalar) and to 64 channels (AMX) both read them.
+std::int64_t image_group_pitch(std::int64_t cg) { return round_up(cg, 64); }
+
 struct ConvSetup {
   KernelCase k;
   std::vector<std::int8_t> codes;  // [groups * og][cg * taps], PyTorch's column order
@@ -127,12 +131,13 @@ const KernelCase kKernelCases[] = {
 TEST(Int8Kernels, PrepareConvLaysOutCodesByTapAndChannel) {
   std::mt19937 rng(3);
   for (const KernelCase& kc : kKernelCases) {
-    for (std::int64_t lanes : {8, 16}) {
-      const ConvSetup s(kc, round_up(kc.cg, 4), rng);
+    for (const auto& [lanes, align] : {std::pair<std::int64_t, std::int64_t>{8, 4}, {16, 4}, {16, 64}}) {
+      const ConvSetup s(kc, image_group_pitch(kc.cg), rng);
       const float s_in = 0.25f;
-      const Int8ConvWeights w = prepare_int8_conv(s.matrix, kc.groups, kc.kh * kc.kw, s_in, s.bias.data(), lanes);
+      const Int8ConvWeights w =
+          prepare_int8_conv(s.matrix, kc.groups, kc.kh * kc.kw, s_in, s.bias.data(), lanes, align);
       const std::int64_t t = kc.kh * kc.kw;
-      ASSERT_EQ(w.group_in_padded, round_up(kc.cg, 4));
+      ASSERT_EQ(w.group_in_padded, round_up(kc.cg, align));
       ASSERT_EQ(w.group_out_padded, round_up(kc.og, lanes));
       ASSERT_EQ(static_cast<std::int64_t>(w.codes.size()),
                 kc.groups * w.group_out_padded * t * w.group_in_padded);
@@ -256,8 +261,9 @@ struct ConvRun {
 ConvRun run_conv(const Int8KernelSet& set, const ConvSetup& s, OutputKind kind, Activation act,
                  std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
   const KernelCase& k = s.k;
-  const std::int64_t group_pitch = round_up(k.cg, 4), o = k.groups * k.og, p = s.oh * s.ow;
-  const Int8ConvWeights w = prepare_int8_conv(s.matrix, k.groups, k.kh * k.kw, 0.03f, s.bias.data(), set.lanes);
+  const std::int64_t group_pitch = image_group_pitch(k.cg), o = k.groups * k.og, p = s.oh * s.ow;
+  const Int8ConvWeights w = prepare_int8_conv(s.matrix, k.groups, k.kh * k.kw, 0.03f, s.bias.data(),
+                                              set.lanes, int8_channel_align(set, k.cg));
   ConvRun r;
   r.y.assign(static_cast<std::size_t>(o * p), -1234.0f);
   Int8ImageLayout next;
@@ -305,7 +311,7 @@ TEST(Int8Kernels, ReferenceConvMatchesNaiveSums) {
   std::mt19937 rng(21);
   const Int8KernelSet& ref = *scalar_int8_kernels();
   for (const KernelCase& kc : kKernelCases) {
-    const std::int64_t group_pitch = round_up(kc.cg, 4);
+    const std::int64_t group_pitch = image_group_pitch(kc.cg);
     const ConvSetup s(kc, group_pitch, rng);
     const std::int64_t o = kc.groups * kc.og, p = s.oh * s.ow;
     const ConvRun r = run_conv(ref, s, OutputKind::kChannelMajor, Activation::kNone, 0, 1 << 20, 0, p);
@@ -325,7 +331,7 @@ TEST(Int8Kernels, EveryConvVariantMatchesTheReferenceOnRaggedShapes) {
   const Int8KernelSet& ref = *scalar_int8_kernels();
   ASSERT_FALSE(simd_sets().empty() && detected_isa() != Isa::kScalar);
   for (const KernelCase& kc : kKernelCases) {
-    const ConvSetup s(kc, round_up(kc.cg, 4), rng);
+    const ConvSetup s(kc, image_group_pitch(kc.cg), rng);
     const std::int64_t p = s.oh * s.ow;
     for (const Int8KernelSet* set : simd_sets()) {
       const std::int64_t blocks = round_up(kc.og, set->lanes) / set->lanes;
@@ -358,7 +364,7 @@ TEST(Int8Kernels, ExtremeActivationsStayExact) {
     for (std::uint8_t byte : {std::uint8_t{255}, std::uint8_t{1}}) {
       const KernelCase kc{1, 520, 16, 3, 3, 1, 1, 3, 3, 1};
       std::mt19937 rng(5);
-      ConvSetup s(kc, 520, rng);
+      ConvSetup s(kc, image_group_pitch(520), rng);
       std::fill(s.codes.begin(), s.codes.end(), code);
       s.matrix = ternary_matrix(s.codes, 16, 520 * 9, rng);
       std::fill(s.image.begin(), s.image.end(), byte);
