@@ -9,6 +9,12 @@ thread, and a "never slower" check: a count passes when its median is at most
 `--tolerance` above the best median of every smaller count (issue 12: "the time at N
 threads is no worse than at fewer threads").
 
+`--order blocked` times each thread count in one block of consecutive runs instead: its
+workers stay warm between runs, where interleaving lets every pool fall asleep while the
+other counts run (a server with sporadic requests); a gap between the two orders is the
+cost of waking workers. `--profile` adds, under each row that fails the check, the ops whose
+time (best of a few `profile()` runs per count) grows with more threads.
+
 The 8-bit variant of a model is its `.triton` file with `activation_bits: 8` added to every
 ternary layer (compiled and calibrated like any other, see seed_models.calibrated); the
 MLP's is benchmarks/models/simple_mlp_int8.triton. Thread counts above this machine's
@@ -79,18 +85,43 @@ def packed_file(file: Path, int8: bool, tmp: Path, models: Path) -> tuple[Path, 
     return path, shape
 
 
-def interleaved_medians(fns: dict, rounds: int, warmup: int) -> dict:
+def medians_of(fns: dict, rounds: int, warmup: int, blocked: bool) -> dict:
+    """Median milliseconds of each callable: in interleaved rounds (each runs once per round,
+    in a rotating order), or in blocks (all rounds of one, then the next)."""
     names = list(fns)
     for _ in range(warmup):
         for name in names:
             fns[name]()
     times = {name: [] for name in names}
-    for i in range(rounds):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+    schedule = ([[name] * rounds for name in names] if blocked else
+                [names[i % len(names):] + names[:i % len(names)] for i in range(rounds)])
+    for group in schedule:
+        for name in group:
             t0 = time.perf_counter()
             fns[name]()
             times[name].append((time.perf_counter() - t0) * 1000)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def slower_ops(engines: dict, x: np.ndarray, rounds: int, tolerance: float) -> list[str]:
+    """The ops whose best time over `rounds` profile() runs per thread count is above their
+    best at a smaller count, worst first, as printable lines."""
+    counts = sorted(engines)
+    best: dict = {}
+    for i in range(rounds):
+        for n in counts[i % len(counts):] + counts[:i % len(counts)]:
+            for op, (kind, ms) in enumerate(engines[n].profile(x)):
+                key = (op, kind)
+                best.setdefault(key, {})
+                best[key][n] = min(best[key].get(n, ms), ms)
+    lines = []
+    for (op, kind), ms in best.items():
+        loss = max(ms[n] - min(ms[c] for c in counts if c < n) for n in counts[1:])
+        if loss > 0 and any(ms[n] > min(ms[c] for c in counts if c < n) * (1 + tolerance)
+                            for n in counts[1:]):
+            lines.append((loss, f"    op {op} {kind}: " + " ".join(f"{ms[n]:.3f}" for n in counts)
+                          + f" ms (loses {loss:.3f} ms)"))
+    return [line for _, line in sorted(lines, reverse=True)[:8]]
 
 
 def never_slower(medians: dict, tolerance: float) -> str:
@@ -114,6 +145,10 @@ def main() -> int:
                         help="timing budget per case and activation kind (default 8)")
     parser.add_argument("--tolerance", type=float, default=0.05,
                         help="how much slower than a smaller count still passes (default 0.05)")
+    parser.add_argument("--order", choices=["interleaved", "blocked"], default="interleaved",
+                        help="rounds rotating over the counts, or one block per count")
+    parser.add_argument("--profile", action="store_true",
+                        help="list the ops that grow with more threads under failing rows")
     parser.add_argument("--models", type=Path,
                         help="folder for the .tpk files, reused when present (default: a "
                              "temporary folder)")
@@ -123,7 +158,8 @@ def main() -> int:
     dropped = sorted({n for n in args.threads if n > hardware})
     torch.set_num_threads(hardware)
     print(f"machine: {platform.processor() or platform.machine()}, {hardware} cpus, "
-          f"native isa {native.selected_isa()}, threads {' '.join(map(str, counts))}"
+          f"native isa {native.selected_isa()}, threads {' '.join(map(str, counts))}, "
+          f"{args.order} rounds"
           + (f" (dropped {' '.join(map(str, dropped))}: above the hardware threads)"
              if dropped else ""))
     header = (f"{'case':26} {'acts':>4} " + " ".join(f"{f'{n} thr ms':>10}" for n in counts)
@@ -149,9 +185,8 @@ def main() -> int:
                 engines[counts[0]].run(x)
                 one = max(time.perf_counter() - t0, 1e-6)
                 rounds = max(5, min(200, int(args.seconds / (one * len(counts)))))
-                medians = interleaved_medians(
-                    {n: (lambda e=e: e.run(x)) for n, e in engines.items()}, rounds,
-                    max(2, rounds // 5))
+                medians = medians_of({n: (lambda e=e: e.run(x)) for n, e in engines.items()},
+                                     rounds, max(2, rounds // 5), args.order == "blocked")
                 verdict = never_slower(medians, args.tolerance)
                 if differs:
                     verdict += f"; output differs at {' '.join(map(str, differs))} threads"
@@ -161,6 +196,9 @@ def main() -> int:
                 print(f"{f'{file.stem} b{batch}':26} {acts:>4} "
                       + " ".join(f"{medians[n]:10.3f}" for n in counts)
                       + f" {speedup:7.2f}x  {verdict}", flush=True)
+                if args.profile and verdict != "ok":
+                    for line in slower_ops(engines, x, max(3, min(20, rounds)), args.tolerance):
+                        print(line, flush=True)
     print(f"slower with more threads: {', '.join(failed)}" if failed
           else "never slower with more threads: all cases")
     return 1 if failed else 0
