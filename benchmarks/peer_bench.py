@@ -202,7 +202,9 @@ def main(argv=None) -> int:
                                             data_path=args.data_path, work=Path(tmp))
             label = SHORT_NAMES.get(file.stem, file.stem)
             calibration[label] = (f"{prepared.calibration}; engine: {prepared.int8_layers} "
-                                  f"layers calibrated to 8 bits")
+                                  f"layers calibrated to 8 bits"
+                                  + "".join(f"; {dict(peer_runners.PATHS)[k]}: {route}"
+                                            for k, route in prepared.int8_sources.items()))
             steps = ", ".join(f"{k} {v:.1f}" for k, v in prepared.seconds.items())
             print(f"prepared {label} in {time.perf_counter() - t0:.1f} s ({steps}; "
                   f"calibration: {prepared.calibration})", flush=True)

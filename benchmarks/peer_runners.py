@@ -74,6 +74,7 @@ class Prepared:
     files: dict[str, Path] = field(default_factory=dict)
     ov_models: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # peer key -> why it is absent
+    int8_sources: dict[str, str] = field(default_factory=dict)  # int8 peer key -> its route
     int8_layers: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # preparation step -> time
 
@@ -230,7 +231,7 @@ def _prepare_openvino(p: Prepared) -> None:
         return
     nncf = _optional("nncf")
     if nncf is None:
-        p.notes["ov_int8"] = "nncf not installed"
+        _openvino_from_qdq(p, ov)
         return
     try:
         transformer = any(type(m).__name__ == "MultiHeadAttention" for m in p.model.modules())
@@ -244,6 +245,21 @@ def _prepare_openvino(p: Prepared) -> None:
                                                subset_size=len(items), **extra)
     except Exception as error:  # noqa: BLE001
         p.notes["ov_int8"] = f"nncf.quantize failed: {_why(error)}"
+
+
+def _openvino_from_qdq(p: Prepared, ov) -> None:
+    """Without NNCF, OpenVINO's int8 column reads onnxruntime's QDQ file: OpenVINO turns its
+    QuantizeLinear/DequantizeLinear pairs into its own low-precision graph and runs the
+    quantized layers on its int8 kernels, with the same calibration ranges as ORT int8.
+    `int8_sources` tells the table which route the column took."""
+    if "ort_int8" not in p.files:
+        p.notes["ov_int8"] = "nncf not installed (and no QDQ file to read instead)"
+        return
+    try:
+        p.ov_models["ov_int8"] = ov.Core().read_model(str(p.files["ort_int8"]))
+        p.int8_sources["ov_int8"] = "onnxruntime's QDQ file read by OpenVINO (nncf not installed)"
+    except Exception as error:  # noqa: BLE001
+        p.notes["ov_int8"] = f"nncf not installed; OpenVINO read of the QDQ file failed: {_why(error)}"
 
 
 def _ort_runner(path: Path, x: np.ndarray, threads: int, spin: bool) -> Callable[[], Any]:
