@@ -25,6 +25,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
+#include "kernels/amx_tile_config.h"
 #include "kernels/ternary_int8_avx512_traits.h"
 
 namespace triton_rt::kernels {
@@ -33,24 +34,6 @@ namespace {
 constexpr std::int64_t kChunkBytes = 64;     // input channels per activation tile row
 constexpr std::int64_t kTileRows = 16;       // positions per activation tile
 constexpr std::int64_t kUnitPositions = 32;  // two activation tiles
-
-// The tile register configuration (palette 1): all eight tiles are 16 rows of 64 bytes.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t bytes_per_row[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
-TileConfig full_tiles() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.bytes_per_row[t] = 64;
-    c.rows[t] = 16;
-  }
-  return c;
-}
 
 bool tiles_fit(const Int8ConvJob& job) {
   return job.stride_h == 1 && job.stride_w == 1 &&
@@ -68,8 +51,7 @@ void conv_t2u8__amx_32x32(const Int8ConvJob& job, std::int64_t block_begin,
     avx512vnni_int8_kernels_unchecked()->conv(job, block_begin, block_end, pos_begin, pos_end);
     return;
   }
-  static const TileConfig config = full_tiles();
-  _tile_loadconfig(&config);
+  _tile_loadconfig(&amx::kFullTiles);
   const Int8ConvWeights& w = *job.weights;
   const Int8Output& out = job.out;
   const Vnni::Epilogue ep(out);

@@ -6,6 +6,8 @@
 // on every CPU. The tests compare against a direct double-precision convolution.
 #include "kernels/ternary_tiles.h"
 
+#include "kernels/amx_tile_config.h"
+
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build 256-bit halves from _mm256_undefined_*(), which its own
@@ -19,26 +21,6 @@
 
 namespace triton_rt::kernels {
 namespace {
-
-// The tile register configuration (palette 1): all eight tiles are 16 rows of 64 bytes.
-// Tiles 0-3 accumulate (16 outputs x 16 positions of float32), 4-5 hold weights, 6-7
-// activations.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t bytes_per_row[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
-TileConfig full_tiles() {
-  TileConfig c;
-  for (int t = 0; t < 8; ++t) {
-    c.bytes_per_row[t] = 64;
-    c.rows[t] = 16;
-  }
-  return c;
-}
 
 // Cuts 16 floats into three bf16 slices whose sum is exact: each slice keeps the top 8
 // significant bits of what the previous ones left. Returns the slices as float32 values
@@ -237,8 +219,7 @@ inline void accumulate(const std::uint16_t* w0, const std::uint16_t* w1, const T
 void tile_conv_run(const TileConvWeights& w, const TileConvGeometry& g,
                    const std::uint32_t* packed, const float* bias, Clamp clamp, float* y,
                    std::int64_t unit_begin, std::int64_t unit_end) {
-  static const TileConfig config = full_tiles();
-  _tile_loadconfig(&config);
+  _tile_loadconfig(&amx::kFullTiles);
   const std::int64_t taps = w.kernel_h * w.kernel_w, cblocks = w.channels_padded / 32;
   const std::int64_t pblocks = g.position_blocks();
   const std::int64_t out_plane = g.out_h * g.out_w;
