@@ -1,0 +1,149 @@
+"""`gemm_t2bf16` and `gemm_t2i8`: Y = act((A @ W^T) * ascale * scale + bias) on tensor cores.
+
+A tiled GEMM for the many-rows case (a batch, or the tokens of a transformer). Each program
+computes a `[BLOCK_M, BLOCK_N]` output tile; per K step it loads a `[BLOCK_KW, BLOCK_N]`
+tile of K-major 2-bit words (`gpu/layout.py`), unpacks it in registers to the
+`[16 * BLOCK_KW, BLOCK_N]` B operand in A's type, and calls `tl.dot`:
+- `gemm_t2bf16`: A in bfloat16 (or float16/float32), float32 accumulators;
+- `gemm_t2i8`: A in int8 (activations quantized per token, or with a layer's stored 8-bit
+  scale), B as int8 codes, int32 accumulators on the int8 tensor cores (exact sums), and a
+  per-row activation scale `ascale[m]` (stride 0 for one scale per tensor) applied with
+  the per-channel weight scale in the epilogue.
+Both share one body; `A_INT8` selects the accumulator. `DOT_F32` (set only under the CPU
+interpreter, whose `tl.dot` mishandles bfloat16 operands) multiplies in float32 instead. The epilogue fuses the per-channel
+scale, the bias and the activation (`common.activate`). Programs are ordered in groups of
+`GROUP_M` row tiles so neighbouring programs share weight tiles in L2.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from triton_dsl.gpu.kernels.common import activate, unpack_t2
+from triton_dsl.gpu.kernels.configs import interpreting, pick
+
+
+def _config(bm, bn, bkw, warps, stages):
+    return triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_KW": bkw, "GROUP_M": 8},
+                         num_warps=warps, num_stages=stages)
+
+
+CONFIGS = pick(
+    gpu=[_config(*c) for c in (
+        (128, 128, 4, 8, 3), (128, 64, 4, 4, 4), (64, 128, 4, 4, 4), (64, 64, 4, 4, 4),
+        (128, 256, 4, 8, 3), (256, 128, 4, 8, 3), (32, 64, 8, 4, 4), (16, 64, 8, 4, 4),
+        (64, 64, 8, 4, 3), (128, 128, 8, 8, 3))],
+    interpret=[_config(16, 16, 2, 1, 1)],
+)
+
+
+@triton.jit
+def _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KWORDS,
+               stride_am, stride_ym, stride_s,
+               A_INT8: tl.constexpr, DOT_F32: tl.constexpr, HAS_BIAS: tl.constexpr, ACT: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_KW: tl.constexpr,
+               GROUP_M: tl.constexpr):
+    BLOCK_K: tl.constexpr = 16 * BLOCK_KW
+    pid = tl.program_id(0)
+    tiles_m = tl.cdiv(M, BLOCK_M)
+    tiles_n = tl.cdiv(N, BLOCK_N)
+    group = pid // (GROUP_M * tiles_n)
+    first_m = group * GROUP_M
+    size_m = tl.minimum(tiles_m - first_m, GROUP_M)
+    pid_m = first_m + (pid % (GROUP_M * tiles_n)) % size_m
+    pid_n = (pid % (GROUP_M * tiles_n)) // size_m
+
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    m_ok = offs_m < M
+    n_ok = offs_n < N
+    a_rows = a_ptr + offs_m[:, None].to(tl.int64) * stride_am
+    if A_INT8:
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32)
+    else:
+        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+    for kw0 in range(0, KWORDS, BLOCK_KW):
+        offs_kw = kw0 + tl.arange(0, BLOCK_KW)
+        words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
+                        mask=(offs_kw < KWORDS)[:, None] & n_ok[None, :], other=0)
+        offs_k = kw0 * 16 + tl.arange(0, BLOCK_K)
+        a = tl.load(a_rows + offs_k[None, :], mask=m_ok[:, None] & (offs_k < K)[None, :],
+                    other=0)
+        b = tl.reshape(unpack_t2(words), [BLOCK_K, BLOCK_N])
+        if A_INT8:
+            b = b.to(tl.int8)
+        elif DOT_F32:
+            a = a.to(tl.float32)
+            b = b.to(tl.float32)
+        else:
+            b = b.to(tl.float32).to(a.dtype)
+        if A_INT8:
+            acc += tl.dot(a, b, out_dtype=tl.int32)
+        elif a.dtype == tl.float32:  # float32 activations: no TF32 rounding
+            acc = tl.dot(a, b, acc, input_precision="ieee")
+        else:
+            acc = tl.dot(a, b, acc)
+
+    scale = tl.load(scale_ptr + offs_n, mask=n_ok, other=0.0)
+    ascale = tl.load(ascale_ptr + offs_m * stride_s, mask=m_ok, other=0.0)
+    y = acc.to(tl.float32) * (ascale[:, None] * scale[None, :])
+    if HAS_BIAS:
+        y += tl.load(bias_ptr + offs_n, mask=n_ok, other=0.0)[None, :]
+    y = activate(y, ACT)
+    tl.store(y_ptr + offs_m[:, None].to(tl.int64) * stride_ym + offs_n[None, :],
+             y.to(y_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+@triton.autotune(configs=CONFIGS, key=["M", "N", "K"])
+@triton.jit
+def gemm_t2bf16(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KWORDS,
+                stride_am, stride_ym, stride_s, DOT_F32: tl.constexpr,
+                HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK_M: tl.constexpr,
+                BLOCK_N: tl.constexpr, BLOCK_KW: tl.constexpr, GROUP_M: tl.constexpr):
+    _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KWORDS,
+               stride_am, stride_ym, stride_s, False, DOT_F32, HAS_BIAS, ACT, BLOCK_M, BLOCK_N,
+               BLOCK_KW, GROUP_M)
+
+
+@triton.autotune(configs=CONFIGS, key=["M", "N", "K"])
+@triton.jit
+def gemm_t2i8(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KWORDS,
+              stride_am, stride_ym, stride_s,
+              HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK_M: tl.constexpr,
+              BLOCK_N: tl.constexpr, BLOCK_KW: tl.constexpr, GROUP_M: tl.constexpr):
+    _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KWORDS,
+               stride_am, stride_ym, stride_s, True, False, HAS_BIAS, ACT, BLOCK_M, BLOCK_N,
+               BLOCK_KW, GROUP_M)
+
+
+def gemm(a: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+         n: int, k: int, *, act: int = 0, ascale: torch.Tensor | None = None,
+         out: torch.Tensor | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Y[M, N] for A[M, K] (unit column stride). An int8 A runs `gemm_t2i8` and needs
+    `ascale` (`[M]` float32, or one element for a per-tensor scale); otherwise `ascale`
+    defaults to 1."""
+    m = a.shape[0]
+    if a.stride(1) != 1:
+        a = a.contiguous()
+    is_int8 = a.dtype == torch.int8
+    if out is None:
+        out = torch.empty((m, n), dtype=out_dtype or (torch.bfloat16 if is_int8 else a.dtype),
+                          device=a.device)
+    if ascale is None:
+        if is_int8:
+            raise ValueError("an int8 GEMM needs the activations' scale")
+        ascale = torch.ones(1, dtype=torch.float32, device=a.device)
+    stride_s = 0 if ascale.numel() == 1 else 1
+
+    def grid(meta):
+        return (triton.cdiv(m, meta["BLOCK_M"]) * triton.cdiv(n, meta["BLOCK_N"]),)
+
+    args = (a, words, scale, bias if bias is not None else scale, out, ascale, m, n, k,
+            words.shape[0], a.stride(0), out.stride(0), stride_s)
+    if is_int8:
+        gemm_t2i8[grid](*args, HAS_BIAS=bias is not None, ACT=act)
+    else:
+        gemm_t2bf16[grid](*args, DOT_F32=interpreting(), HAS_BIAS=bias is not None, ACT=act)
+    return out

@@ -1,0 +1,143 @@
+"""`gemv_t2bf16`: y = act((x @ W^T) * scale + bias) for a few rows x and 2-bit weights.
+
+The batch-1 case of a ternary linear layer is bound by reading the weights, so the kernel
+is written for bandwidth: program (n, k, m) reads a `[BLOCK_KW, BLOCK_N]` tile of K-major
+words per step (`gpu/layout.py`: 128-byte coalesced rows), unpacks it in registers and
+multiplies it with the matching `16 * BLOCK_KW` activations (read once per tile, from L2).
+The 2 bits per weight are the only bytes read per weight: the 8192 x 8192 layer is 16 MiB.
+
+Split-K: with `SPLIT_K > 1` the K range is cut into `SPLIT_K` slices so a layer with few
+output channels still puts enough CTAs in flight. Partial sums are `atomic_add`ed into a
+float32 workspace; a per-tile counter tells the last program of a tile to arrive, which
+swaps the sums out of the workspace (`atomic_xchg` with 0, leaving it zeroed for the next
+call) and runs the epilogue. So a call is one kernel launch whatever the split, and needs
+no memset: the workspace and counters are allocated zeroed once per layer and shape and
+restore themselves. `SPLIT_K` is an autotuned choice per (M, N, K).
+
+x: `[M, K]` (bfloat16, float16 or float32, row stride `stride_xm`, unit column stride);
+x may hold int8-quantized values q (exact integers) with `ascale` = their scale s, as for
+a layer with 8-bit activations: y = (sum q w) * (s * scale) + bias.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from triton_dsl.gpu.kernels.common import activate, unpack_t2
+from triton_dsl.gpu.kernels.configs import pick
+
+
+def _config(bn, bkw, split, warps=4, stages=3):
+    return triton.Config({"BLOCK_N": bn, "BLOCK_KW": bkw, "SPLIT_K": split},
+                         num_warps=warps, num_stages=stages)
+
+
+CONFIGS = pick(
+    gpu=[_config(bn, bkw, s, w) for bn, bkw, s, w in (
+        (32, 8, 1, 4), (64, 8, 1, 4), (128, 4, 1, 4), (64, 16, 1, 8), (128, 8, 1, 8),
+        (32, 8, 2, 4), (64, 8, 2, 4), (32, 16, 4, 4), (64, 8, 4, 4), (32, 8, 8, 4),
+        (16, 16, 8, 4), (128, 8, 2, 8))],
+    interpret=[_config(16, 2, 2, 1, 1)],
+)
+
+
+@triton.autotune(configs=CONFIGS, key=["M", "N", "K"])
+@triton.jit
+def gemv_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascale,
+                M, N, K, KWORDS, stride_xm, stride_ym,
+                HAS_BIAS: tl.constexpr, ACT: tl.constexpr,
+                BLOCK_N: tl.constexpr, BLOCK_KW: tl.constexpr, SPLIT_K: tl.constexpr):
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    m = tl.program_id(2)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n_ok = offs_n < N
+    # Each split covers a whole number of word tiles.
+    tiles = tl.cdiv(KWORDS, BLOCK_KW)
+    per_split = tl.cdiv(tiles, SPLIT_K) * BLOCK_KW
+    kw_lo = pid_k * per_split
+    kw_hi = tl.minimum(kw_lo + per_split, KWORDS)
+    acc = tl.zeros([BLOCK_KW, BLOCK_N], dtype=tl.float32)
+    x_row = x_ptr + m.to(tl.int64) * stride_xm
+    for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
+        offs_kw = kw0 + tl.arange(0, BLOCK_KW)
+        kw_ok = offs_kw < kw_hi
+        words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
+                        mask=kw_ok[:, None] & n_ok[None, :], other=0)
+        w = unpack_t2(words).to(tl.float32)  # [BLOCK_KW, 16, BLOCK_N]
+        offs_k = offs_kw[:, None] * 16 + tl.arange(0, 16)[None, :]
+        x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
+        acc += tl.sum(w * x[:, :, None], axis=1)
+    total = tl.sum(acc, axis=0)  # [BLOCK_N]
+
+    if SPLIT_K == 1:
+        _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+                  HAS_BIAS, ACT)
+    else:
+        slot = ws_ptr + m.to(tl.int64) * N + offs_n
+        tl.atomic_add(slot, total, mask=n_ok)
+        # Every thread's partial sums are issued before the tile's counter moves.
+        tl.debug_barrier()
+        counter = cnt_ptr + m * tl.num_programs(0) + pid_n
+        arrived = tl.atomic_add(counter, 1)
+        if arrived == SPLIT_K - 1:
+            # An atomic read (at L2, where the other programs' adds landed), then the reset;
+            # the next call's adds come after this kernel ends.
+            summed = tl.atomic_add(slot, tl.zeros([BLOCK_N], dtype=tl.float32), mask=n_ok)
+            tl.store(slot, tl.zeros([BLOCK_N], dtype=tl.float32), mask=n_ok)
+            tl.store(counter, 0)
+            _epilogue(summed, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+                      HAS_BIAS, ACT)
+
+
+@triton.jit
+def _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+              HAS_BIAS: tl.constexpr, ACT: tl.constexpr):
+    scale = tl.load(scale_ptr + offs_n, mask=n_ok, other=0.0)
+    y = total * (ascale * scale)
+    if HAS_BIAS:
+        y += tl.load(bias_ptr + offs_n, mask=n_ok, other=0.0)
+    y = activate(y, ACT)
+    tl.store(y_ptr + m.to(tl.int64) * stride_ym + offs_n, y.to(y_ptr.dtype.element_ty),
+             mask=n_ok)
+
+
+class SplitKWorkspace:
+    """Zeroed float32 partial sums `[M, N]` and int32 tile counters, kept per (M, N) so
+    that every call (and a CUDA graph replay) finds them zero (see the module comment)."""
+
+    def __init__(self) -> None:
+        self._by_shape: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def get(self, m: int, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (m, n, str(device))
+        if key not in self._by_shape:
+            # Counters for the smallest BLOCK_N any config uses (the most tiles).
+            tiles = triton.cdiv(n, 16)
+            self._by_shape[key] = (torch.zeros(m * n, dtype=torch.float32, device=device),
+                                   torch.zeros(m * tiles, dtype=torch.int32, device=device))
+        return self._by_shape[key]
+
+
+def gemv(x: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+         n: int, k: int, *, act: int = 0, ascale: float = 1.0,
+         out: torch.Tensor | None = None, workspace: SplitKWorkspace | None = None,
+         out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """y[M, N] for x[M, K] (unit column stride) and K-major words `[ceil(K/16), N]`."""
+    m = x.shape[0]
+    if x.stride(1) != 1:
+        x = x.contiguous()
+    y = out if out is not None else torch.empty((m, n), dtype=out_dtype or x.dtype,
+                                                device=x.device)
+    workspace = workspace or SplitKWorkspace()
+    ws, cnt = workspace.get(m, n, x.device)
+
+    def grid(meta):
+        return (triton.cdiv(n, meta["BLOCK_N"]), meta["SPLIT_K"], m)
+
+    gemv_t2bf16[grid](x, words, scale, bias if bias is not None else scale, y, ws, cnt,
+                      float(ascale), m, n, k, words.shape[0], x.stride(0), y.stride(0),
+                      HAS_BIAS=bias is not None, ACT=act)
+    return y
