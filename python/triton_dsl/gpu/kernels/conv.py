@@ -20,7 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import activate, unpack_t2
+from triton_dsl.gpu.kernels.common import activate, add, cdiv, unpack_t2
 from triton_dsl.gpu.kernels.configs import interpreting, pick
 
 
@@ -48,7 +48,7 @@ def _conv_body(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale,
     BLOCK_K: tl.constexpr = 16 * BLOCK_KW
     pid = tl.program_id(0)
     g = tl.program_id(1)
-    tiles_n = tl.cdiv(OG, BLOCK_N)
+    tiles_n = cdiv(OG, BLOCK_N)
     pid_m = pid // tiles_n
     pid_n = pid % tiles_n
     M = NB * OH * OW
@@ -66,9 +66,9 @@ def _conv_body(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale,
     offs_n = g * OG + local_n
 
     if A_INT8:
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32)
+        acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.int32)
     else:
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+        acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.float32)
     for kw0 in range(0, KWORDS, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
         words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * O + offs_n[None, :],

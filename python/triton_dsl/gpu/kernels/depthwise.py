@@ -41,7 +41,7 @@ def depthwise_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale,
     ih0 = (pix // OW) * SH - PH
     iw0 = (pix % OW) * SW - PW
     x_img = x_ptr + img.to(tl.int64) * sxn
-    acc = tl.zeros([BLOCK_P, BLOCK_C], dtype=tl.float32)
+    acc = tl.full([BLOCK_P, BLOCK_C], 0, tl.float32)
     for kh in range(0, KH):
         ih = ih0 + kh * DH
         row_ok = p_ok & (ih >= 0) & (ih < H)

@@ -21,7 +21,7 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import activate, unpack_t2
+from triton_dsl.gpu.kernels.common import activate, add, cdiv, unpack_t2
 from triton_dsl.gpu.kernels.configs import interpreting, pick
 
 
@@ -35,7 +35,7 @@ CONFIGS = pick(
         (128, 128, 4, 8, 3), (128, 64, 4, 4, 4), (64, 128, 4, 4, 4), (64, 64, 4, 4, 4),
         (128, 256, 4, 8, 3), (256, 128, 4, 8, 3), (32, 64, 8, 4, 4), (16, 64, 8, 4, 4),
         (64, 64, 8, 4, 3), (128, 128, 8, 8, 3))],
-    interpret=[_config(16, 16, 2, 1, 1)],
+    interpret=[_config(16, 32, 2, 1, 1)],
 )
 
 
@@ -47,8 +47,8 @@ def _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KW
                GROUP_M: tl.constexpr):
     BLOCK_K: tl.constexpr = 16 * BLOCK_KW
     pid = tl.program_id(0)
-    tiles_m = tl.cdiv(M, BLOCK_M)
-    tiles_n = tl.cdiv(N, BLOCK_N)
+    tiles_m = cdiv(M, BLOCK_M)
+    tiles_n = cdiv(N, BLOCK_N)
     group = pid // (GROUP_M * tiles_n)
     first_m = group * GROUP_M
     size_m = tl.minimum(tiles_m - first_m, GROUP_M)
@@ -61,9 +61,9 @@ def _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, M, N, K, KW
     n_ok = offs_n < N
     a_rows = a_ptr + offs_m[:, None].to(tl.int64) * stride_am
     if A_INT8:
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.int32)
+        acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.int32)
     else:
-        acc = tl.zeros([BLOCK_M, BLOCK_N], dtype=tl.float32)
+        acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.float32)
     for kw0 in range(0, KWORDS, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
         words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],

@@ -25,7 +25,7 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import activate, unpack_t2
+from triton_dsl.gpu.kernels.common import activate, add, cdiv, unpack_t2
 from triton_dsl.gpu.kernels.configs import pick
 
 
@@ -39,7 +39,7 @@ CONFIGS = pick(
         (32, 8, 1, 4), (64, 8, 1, 4), (128, 4, 1, 4), (64, 16, 1, 8), (128, 8, 1, 8),
         (32, 8, 2, 4), (64, 8, 2, 4), (32, 16, 4, 4), (64, 8, 4, 4), (32, 8, 8, 4),
         (16, 16, 8, 4), (128, 8, 2, 8))],
-    interpret=[_config(16, 2, 2, 1, 1)],
+    interpret=[_config(16, 4, 2, 1, 1)],
 )
 
 
@@ -55,11 +55,11 @@ def gemv_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascal
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     n_ok = offs_n < N
     # Each split covers a whole number of word tiles.
-    tiles = tl.cdiv(KWORDS, BLOCK_KW)
-    per_split = tl.cdiv(tiles, SPLIT_K) * BLOCK_KW
+    tiles = cdiv(KWORDS, BLOCK_KW)
+    per_split = cdiv(tiles, SPLIT_K) * BLOCK_KW
     kw_lo = pid_k * per_split
     kw_hi = tl.minimum(kw_lo + per_split, KWORDS)
-    acc = tl.zeros([BLOCK_KW, BLOCK_N], dtype=tl.float32)
+    acc = tl.full([BLOCK_KW, BLOCK_N], 0, tl.float32)
     x_row = x_ptr + m.to(tl.int64) * stride_xm
     for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
@@ -69,8 +69,8 @@ def gemv_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascal
         w = unpack_t2(words).to(tl.float32)  # [BLOCK_KW, 16, BLOCK_N]
         offs_k = offs_kw[:, None] * 16 + tl.arange(0, 16)[None, :]
         x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
-        acc += tl.sum(w * x[:, :, None], axis=1)
-    total = tl.sum(acc, axis=0)  # [BLOCK_N]
+        acc += tl.reduce(w * x[:, :, None], 1, add)
+    total = tl.reduce(acc, 0, add)  # [BLOCK_N]
 
     if SPLIT_K == 1:
         _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
@@ -85,8 +85,8 @@ def gemv_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascal
         if arrived == SPLIT_K - 1:
             # An atomic read (at L2, where the other programs' adds landed), then the reset;
             # the next call's adds come after this kernel ends.
-            summed = tl.atomic_add(slot, tl.zeros([BLOCK_N], dtype=tl.float32), mask=n_ok)
-            tl.store(slot, tl.zeros([BLOCK_N], dtype=tl.float32), mask=n_ok)
+            summed = tl.atomic_add(slot, tl.full([BLOCK_N], 0, tl.float32), mask=n_ok)
+            tl.store(slot, tl.full([BLOCK_N], 0, tl.float32), mask=n_ok)
             tl.store(counter, 0)
             _epilogue(summed, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
                       HAS_BIAS, ACT)
