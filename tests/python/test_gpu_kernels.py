@@ -37,8 +37,11 @@ def gpu(triton_interpreter):
     return triton_interpreter
 
 
-@pytest.mark.parametrize("m, n, k, act", [(1, 37, 45, 1), (2, 40, 100, 3), (1, 8, 300, 0)])
-def test_gemv_matches_torch(gpu, m, n, k, act):
+@pytest.mark.parametrize("m, n, k, act, split, wide", [
+    (1, 37, 45, 1, 2, False), (2, 40, 100, 3, 3, True), (1, 8, 300, 0, 2, False),
+    (1, 37, 45, 0, 1, True)])
+def test_gemv_matches_torch(gpu, m, n, k, act, split, wide):
+    """Both unpacking variants, with and without split-K (ragged K slices)."""
     from triton_dsl.gpu.kernels.gemv import SplitKWorkspace, gemv
     codes = _codes(n, k)
     words = torch.from_numpy(gpu.layout.pack_kmajor(codes))
@@ -47,7 +50,9 @@ def test_gemv_matches_torch(gpu, m, n, k, act):
     want = _act(x @ (torch.from_numpy(codes).float() * scale[:, None]).T + bias, act)
     workspace = SplitKWorkspace()
     for _ in range(2):  # the split-K workspace must come back zeroed for the next call
-        got = gemv(x, words, scale, bias, n, k, act=act, workspace=workspace)
+        got = gemv(x, words, scale, bias, n, k, act=act, workspace=workspace,
+                   config={"BLOCK_N": 16, "BLOCK_KW": 2, "SPLIT_K": split,
+                           "UNPACK_WIDE": wide})
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
     ws, counters = workspace.get(m, n, x.device)
     assert not ws.any() and not counters.any()
