@@ -91,6 +91,11 @@ class Executor:
 
     __call__ = run
 
+    def as_module(self) -> torch.nn.Module:
+        """This executor behind the `nn.Module` interface (`module(x)` runs the graph), for
+        code that evaluates modules, such as the generated program's `--eval`."""
+        return _Module(self)
+
     def _input(self, index: int, x) -> torch.Tensor:
         if isinstance(x, np.ndarray):
             x = torch.from_numpy(np.ascontiguousarray(x))
@@ -333,6 +338,15 @@ class Executor:
         def step(env, batch):
             env[out] = layer(env[a])
         return step
+
+
+class _Module(torch.nn.Module):
+    def __init__(self, executor: Executor) -> None:
+        super().__init__()
+        self.executor = executor
+
+    def forward(self, *inputs):
+        return self.executor.run(*inputs)
 
 
 def _sub(x, y):
