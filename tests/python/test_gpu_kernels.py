@@ -95,6 +95,27 @@ def test_gemm_matches_torch(gpu, dtype):
     torch.testing.assert_close(got.float(), want, **tol)
 
 
+def test_gemm_split_k_and_residual(gpu):
+    """Split-K (3 ragged K slices, a reused workspace) with a fused residual add + relu."""
+    from triton_dsl.gpu.kernels.gemm import gemm
+    from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
+    m, n, k = 20, 33, 150
+    codes = _codes(n, k)
+    words = torch.from_numpy(gpu.layout.pack_kmajor(codes))
+    scale, bias = torch.rand(n) + 0.5, torch.randn(n)
+    a, res = torch.randn(m, k), torch.randn(m, n)
+    want = torch.relu(torch.relu(a @ (torch.from_numpy(codes).float() * scale[:, None]).T
+                                 + bias) + res)
+    workspace = SplitKWorkspace()
+    config = {"BLOCK_M": 16, "BLOCK_N": 32, "BLOCK_KW": 2, "GROUP_M": 8, "SPLIT_K": 3}
+    for _ in range(2):
+        got = gemm(a, words, scale, bias, n, k, act=1, residual=res, residual_act=1,
+                   workspace=workspace, config=config)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    for buffer in workspace._by_shape.values():
+        assert not any(t.any() for t in buffer)
+
+
 @pytest.mark.parametrize("nb, c, hw, o, k, stride, pad, dil, groups", [
     (2, 5, (7, 6), 19, 3, 1, 1, 1, 1),   # 3x3, padded, ragged channels
     (2, 7, (5, 5), 9, 1, 2, 0, 1, 1),    # strided 1x1
@@ -114,6 +135,26 @@ def test_conv2d_matches_torch(gpu, nb, c, hw, o, k, stride, pad, dil, groups):
     want = torch.relu(F.conv2d(x, w, bias, stride, pad, dil, groups))
     assert got.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_conv2d_split_k_and_residual(gpu):
+    from triton_dsl.gpu.kernels.conv import conv2d
+    from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
+    nb, c, o, groups = 1, 12, 8, 2
+    codes = _codes(o, c // groups, 3, 3)
+    words = torch.from_numpy(gpu.layout.pack_kmajor(
+        gpu.layout.conv_columns_to_hwc(codes.reshape(o, -1), c // groups, 3, 3)))
+    scale = torch.rand(o) + 0.5
+    x = torch.randn(nb, c, 5, 4).contiguous(memory_format=torch.channels_last)
+    res = torch.randn(nb, o, 5, 4)  # NCHW: the launcher makes it channels-last
+    w = torch.from_numpy(codes).float() * scale[:, None, None, None]
+    want = F.conv2d(x, w, None, 1, 1, 1, groups) + res
+    workspace = SplitKWorkspace()
+    config = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_KW": 1, "SPLIT_K": 2}
+    for _ in range(2):
+        got = conv2d(x, words, scale, None, o, (3, 3), padding=(1, 1), groups=groups,
+                     residual=res, workspace=workspace, config=config)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
 
 
 def test_conv2d_int8_activations(gpu):

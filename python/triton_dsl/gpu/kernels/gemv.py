@@ -29,7 +29,8 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import activate, add, cdiv, unpack_t2
+from triton_dsl.gpu.kernels.common import (activate, add, cdiv, split_arrive, split_collect,
+                                          unpack_t2)
 from triton_dsl.gpu.kernels.configs import pick
 
 
@@ -91,19 +92,11 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
         _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
                   HAS_BIAS, ACT)
     else:
-        slot = ws_ptr + m.to(tl.int64) * N + offs_n
-        tl.atomic_add(slot, total, mask=n_ok)
-        # Every thread's partial sums are issued before the tile's counter moves.
-        tl.debug_barrier()
-        counter = cnt_ptr + m * tl.num_programs(0) + pid_n
-        arrived = tl.atomic_add(counter, 1)
-        if arrived == SPLIT_K - 1:
-            # An atomic read (at L2, where the other programs' adds landed), then the reset;
-            # the next call's adds come after this kernel ends.
-            summed = tl.atomic_add(slot, tl.full([BLOCK_N], 0, tl.float32), mask=n_ok)
-            tl.store(slot, tl.full([BLOCK_N], 0, tl.float32), mask=n_ok)
-            tl.store(counter, 0)
-            _epilogue(summed, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+        offs = m.to(tl.int64) * N + offs_n
+        tile = m * tl.num_programs(0) + pid_n
+        if split_arrive(total, ws_ptr, cnt_ptr, tile, offs, n_ok, SPLIT_K):
+            total = split_collect(ws_ptr, cnt_ptr, tile, offs, n_ok)
+            _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
                       HAS_BIAS, ACT)
 
 
@@ -129,13 +122,15 @@ class SplitKWorkspace:
     def __init__(self) -> None:
         self._by_shape: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def get(self, m: int, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        key = (m, n, str(device))
+    def get(self, m: int, n: int, device, tiles: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`tiles`: counters needed by the smallest blocks any config uses (default: the
+        GEMV's, one row and 16 columns per tile)."""
+        tiles = m * triton.cdiv(n, 16) if tiles is None else tiles
+        key = (m, n, tiles, str(device))
         if key not in self._by_shape:
-            # Counters for the smallest BLOCK_N any config uses (the most tiles).
-            tiles = triton.cdiv(n, 16)
             self._by_shape[key] = (torch.zeros(m * n, dtype=torch.float32, device=device),
-                                   torch.zeros(m * tiles, dtype=torch.int32, device=device))
+                                   torch.zeros(tiles, dtype=torch.int32, device=device))
         return self._by_shape[key]
 
 
