@@ -11,10 +11,14 @@ Activations flow in `dtype` (bfloat16 by default; float32 for exact comparisons)
 values are kept channels-last (NHWC in memory, NCHW in shape), the layout the convolution
 kernels read and write, so PyTorch's pooling, adds and reshapes work on them unchanged.
 
-One rewrite: the attention core the exporter writes as `permute(k)`, `matmul(q, k^T)`,
-`scalar_affine(a, 0)`, `softmax(-1)`, `matmul(p, v)` (each intermediate read once) runs as
-one `F.scaled_dot_product_attention(q, k, v, scale=a)` (flash attention, no score matrix
-in memory); the result is the same function.
+Two rewrites, each computing the same function with fewer passes over memory:
+- the attention core the exporter writes as `permute(k)`, `matmul(q, k^T)`,
+  `scalar_affine(a, 0)`, `softmax(-1)`, `matmul(p, v)` (each intermediate read once) runs
+  as one `F.scaled_dot_product_attention(q, k, v, scale=a)` (flash attention, no score
+  matrix in memory);
+- an `add` of a ternary linear / conv2d output (read only there) and a same-shaped value,
+  i.e. a residual connection, runs inside that layer's epilogue (`layers.py`), with the
+  add's fused activation.
 
 On CUDA, `run` captures the graph for each new input shape into a `torch.cuda.CUDAGraph`
 (after a warm-up run that autotunes every kernel) and replays it, so a call costs one
@@ -68,13 +72,21 @@ class Executor:
         readers = self._readers()
         self._embedding_inputs = {op.inputs[0] for op in model.ops if op.kind == "embedding"}
         self.steps: list[Step] = []
-        self.kernel_ops = 0
+        self.layers = {i: self._layer(op) for i, op in enumerate(model.ops)
+                       if op.kind in ("linear", "conv2d")}
+        self.kernel_ops = sum(layer.ternary for layer in self.layers.values())
         skip, cores = self._attention_cores(readers)
+        residuals = self._residual_adds(readers)
+        skip |= {producer for producer, _ in residuals.values()}
         for i, op in enumerate(model.ops):
             if i in skip:
                 continue
             if i in cores:
                 self.steps.append(self._sdpa(*cores[i]))
+            elif i in residuals:
+                self.steps.append(self._fused_add(op, *residuals[i]))
+            elif i in self.layers:
+                self.steps.append(self._call(self.layers[i], op.inputs[0], op.output))
             else:
                 self.steps.append(self._step(op))
 
@@ -198,6 +210,38 @@ class Executor:
             cores[i] = (q, k, v, op.output, float(ops[i_aff].floats[0]))
         return skip, cores
 
+    def _residual_adds(self, readers: dict[int, int]) -> dict[int, tuple[int, int]]:
+        """`add` ops one of whose inputs is the sole use of a ternary linear / conv2d output
+        of the same shape (a residual connection): add index -> (producer index, the other
+        input). The producer then runs at the add's place with the other input added in its
+        epilogue (its input is still there: values are kept until the run ends)."""
+        ops = self.model.ops
+        producer = {op.output: i for i, op in enumerate(ops)}
+        found: dict[int, tuple[int, int]] = {}
+        taken: set[int] = set()
+        for i, op in enumerate(ops):
+            if op.kind != "add":
+                continue
+            for mine, other in ((op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])):
+                p = producer.get(mine)
+                if (p is None or p in taken or p not in self.layers
+                        or not self.layers[p].fuses_residual() or readers.get(mine) != 1
+                        or mine == other
+                        or self.model.values[mine][0] != self.model.values[other][0]):
+                    continue
+                found[i] = (p, other)
+                taken.add(p)
+                break
+        return found
+
+    def _fused_add(self, add: tpk.OpRecord, producer: int, other: int) -> Step:
+        layer, x, out = self.layers[producer], self.model.ops[producer].inputs[0], add.output
+        act = _ACT_CODE[add.act]
+
+        def step(env, batch):
+            env[out] = layer(env[x], residual=env[other], residual_act=act)
+        return step
+
     def _sdpa(self, q: int, k: int, v: int, out: int, scale: float) -> Step:
         def step(env, batch):
             env[out] = F.scaled_dot_product_attention(env[q], env[k], env[v], scale=scale)
@@ -210,6 +254,15 @@ class Executor:
         dense = t.dense() if isinstance(t, tpk.Ternary) else t
         return torch.as_tensor(dense).to(device=self.device, dtype=self.dtype)
 
+    def _layer(self, op: tpk.OpRecord) -> Linear | Conv2d:
+        weight, bias = self.model.tensor(op.tensors[0]), self.model.tensor(op.tensors[1])
+        scale = op.floats[0] if op.floats else None
+        if op.kind == "linear":
+            return Linear(weight, bias, _ACT_CODE[op.act], scale, self.device, self.dtype)
+        in_channels = self.model.values[op.inputs[0]][0][1]
+        return Conv2d(weight, bias, op.ints, in_channels, _ACT_CODE[op.act], scale, self.device,
+                      self.dtype)
+
     def _step(self, op: tpk.OpRecord) -> Step:
         code = _ACT_CODE[op.act]
         a = op.inputs[0] if op.inputs else None
@@ -221,18 +274,6 @@ class Executor:
                 env[out] = _torch_act(fn(env[a], batch), code)
             return step
 
-        if kind == "linear":
-            layer = Linear(self.model.tensor(op.tensors[0]), self.model.tensor(op.tensors[1]),
-                           code, op.floats[0] if op.floats else None, self.device, self.dtype)
-            self.kernel_ops += layer.ternary
-            return self._call(layer, a, out)
-        if kind == "conv2d":
-            in_channels = self.model.values[a][0][1]
-            layer = Conv2d(self.model.tensor(op.tensors[0]), self.model.tensor(op.tensors[1]),
-                           op.ints, in_channels, code, op.floats[0] if op.floats else None,
-                           self.device, self.dtype)
-            self.kernel_ops += layer.ternary
-            return self._call(layer, a, out)
         if kind in _BINARY:
             fn, b = _BINARY[kind], op.inputs[1]
 

@@ -12,6 +12,8 @@ A layer with 8-bit activations (format version 2: one float, the input scale s) 
 its input like the CPU engine, `q = clamp(round_half_to_even(x / s), -127, 127)` in
 float32, and multiplies q exactly: int8 tensor cores in `gemm`/`conv2d` (int32 sums), exact
 float32 sums of integers in `gemv`/`depthwise2d`; the epilogue scales by `s * scale[o]`.
+A call may take a residual (an `add` the executor fused into this op): the GEMM and the
+implicit-GEMM convolution add it in their epilogue, the other paths with PyTorch.
 """
 
 from __future__ import annotations
@@ -55,16 +57,22 @@ class Linear:
             self.weight = _f32(weight, device).to(dtype)
             self.bias_t = None if bias is None else self.bias.to(dtype)
         self.dtype = dtype
+        self.ascale = None  # the 8-bit input scale as a device tensor, made on first use
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def fuses_residual(self) -> bool:
+        return self.ternary
+
+    def __call__(self, x: torch.Tensor, residual: torch.Tensor | None = None,
+                 residual_act: int = 0) -> torch.Tensor:
+        """act(x W^T * scale + bias), then `residual_act(. + residual)` when given."""
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.k)
         if not self.ternary:
             if self.input_scale is not None:
                 x2 = (quantize_int8(x2, self.input_scale).float() * self.input_scale).to(
                     self.dtype)
-            y = F.linear(x2.to(self.dtype), self.weight, self.bias_t)
-            return _torch_act(y, self.act).reshape(*lead, self.n)
+            y = _torch_act(F.linear(x2.to(self.dtype), self.weight, self.bias_t), self.act)
+            return _add(y.reshape(*lead, self.n), residual, residual_act)
         ascale = 1.0
         if self.input_scale is not None:
             x2 = quantize_int8(x2, self.input_scale)
@@ -72,11 +80,13 @@ class Linear:
         if x2.shape[0] <= GEMV_MAX_ROWS:
             y = gemv(x2, self.words, self.scale, self.bias, self.n, self.k, act=self.act,
                      ascale=ascale, workspace=self.workspace, out_dtype=self.dtype)
-        else:
-            scale = None if self.input_scale is None else torch.full(
-                (1,), ascale, dtype=torch.float32, device=x2.device)
-            y = gemm(x2, self.words, self.scale, self.bias, self.n, self.k, act=self.act,
-                     ascale=scale, out_dtype=self.dtype)
+            return _add(y.reshape(*lead, self.n), residual, residual_act)
+        if self.input_scale is not None and self.ascale is None:
+            self.ascale = torch.full((1,), ascale, dtype=torch.float32, device=x2.device)
+        res2 = None if residual is None else residual.reshape(-1, self.n)
+        y = gemm(x2, self.words, self.scale, self.bias, self.n, self.k, act=self.act,
+                 ascale=self.ascale, residual=res2, residual_act=residual_act,
+                 workspace=self.workspace, out_dtype=self.dtype)
         return y.reshape(*lead, self.n)
 
 
@@ -102,12 +112,18 @@ class Conv2d:
             hwc = layout.conv_columns_to_hwc(weight.codes, cg, kh, kw)
             self.words = torch.from_numpy(layout.pack_kmajor(hwc)).to(device)
             self.scale = _f32(weight.scales, device)
+            self.workspace = SplitKWorkspace()
         else:
             self.weight = _f32(weight, device).to(dtype).contiguous(
                 memory_format=torch.channels_last)
             self.bias_t = None if bias is None else self.bias.to(dtype)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def fuses_residual(self) -> bool:
+        return self.ternary and not self.depthwise
+
+    def __call__(self, x: torch.Tensor, residual: torch.Tensor | None = None,
+                 residual_act: int = 0) -> torch.Tensor:
+        """The convolution (channels-last out), then `residual_act(. + residual)`."""
         x = x.contiguous(memory_format=torch.channels_last)
         ascale = 1.0
         if self.input_scale is not None:
@@ -118,16 +134,19 @@ class Conv2d:
         if not self.ternary:
             y = F.conv2d(x.to(self.dtype), self.weight, self.bias_t, self.stride,
                          self.padding, self.dilation, self.groups)
-            return _torch_act(y, self.act)
+            return _add(_torch_act(y, self.act), residual, residual_act)
         if self.depthwise:
             source = x if self.input_scale is None else q.to(self.dtype)
-            return depthwise2d(source, self.codes, self.scale, self.bias, self.kernel,
-                               self.stride, self.padding, self.dilation, act=self.act,
-                               ascale=ascale, out_dtype=self.dtype)
+            y = depthwise2d(source, self.codes, self.scale, self.bias, self.kernel,
+                            self.stride, self.padding, self.dilation, act=self.act,
+                            ascale=ascale, out_dtype=self.dtype)
+            return _add(y, residual, residual_act)
         source = x if self.input_scale is None else q
         return conv2d(source, self.words, self.scale, self.bias, self.out_channels,
                       self.kernel, self.stride, self.padding, self.dilation, self.groups,
-                      act=self.act, ascale=ascale, out_dtype=self.dtype)
+                      act=self.act, ascale=ascale, residual=residual,
+                      residual_act=residual_act, workspace=self.workspace,
+                      out_dtype=self.dtype)
 
 
 _ACTS = {
@@ -138,3 +157,8 @@ _ACTS = {
 
 def _torch_act(y: torch.Tensor, code: int) -> torch.Tensor:
     return _ACTS[code](y)
+
+
+def _add(y: torch.Tensor, residual: torch.Tensor | None, act: int) -> torch.Tensor:
+    """The residual add of paths whose kernel has none (PyTorch, GEMV, depthwise)."""
+    return y if residual is None else _torch_act(y + residual, act)
