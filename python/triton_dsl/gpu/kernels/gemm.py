@@ -153,6 +153,17 @@ gemm_t2bf16 = triton.autotune(**_TUNE)(gemm_t2bf16_kernel)
 gemm_t2i8 = triton.autotune(**_TUNE)(gemm_t2i8_kernel)
 
 
+_ONES: dict[str, torch.Tensor] = {}
+
+
+def _ones(device) -> torch.Tensor:
+    """A float32 one on `device`, made once (not inside every captured CUDA graph)."""
+    key = str(device)
+    if key not in _ONES:
+        _ONES[key] = torch.ones(1, dtype=torch.float32, device=device)
+    return _ONES[key]
+
+
 def gemm(a: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
          n: int, k: int, *, act: int = 0, ascale: torch.Tensor | None = None,
          residual: torch.Tensor | None = None, residual_act: int = 0,
@@ -173,7 +184,7 @@ def gemm(a: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.
     if ascale is None:
         if is_int8:
             raise ValueError("an int8 GEMM needs the activations' scale")
-        ascale = torch.ones(1, dtype=torch.float32, device=a.device)
+        ascale = _ones(a.device)
     if residual is not None and residual.stride(-1) != 1:
         residual = residual.contiguous()
     split_ok = workspace is not None and m <= SPLIT_MAX_ROWS
