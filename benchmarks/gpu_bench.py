@@ -17,7 +17,8 @@ Ratios are theirs / ours (above 1: we are faster). Times are medians of CUDA-eve
 measurements after warm-up (autotuning happens in the warm-up).
 
 Run (one GPU): `python benchmarks/gpu_bench.py [--quick] [--cases linear,vit,resnet18]
-[--out results.md]`. `--smoke` runs tiny cases on the CPU under Triton's interpreter, to
+[--out results.md]`. The first run of a shape autotunes every kernel (Triton caches the
+compiled kernels on disk, so later runs start faster); each case prints its wall time. `--smoke` runs tiny cases on the CPU under Triton's interpreter, to
 check this script without a GPU (its numbers mean nothing).
 """
 
@@ -276,18 +277,24 @@ def main() -> int:
         if "linear" in cases:
             shapes = [(64, 48), (40, 96)] if args.smoke else LINEAR_SHAPES
             print(LINEAR_HEAD, flush=True)
+            started = time.perf_counter()
             rows = linear_rows(torch, device, timer, shapes, args.peak_tbps,
                                2 if args.smoke else CALLS_PER_GRAPH)
+            print(f"# linear: {time.perf_counter() - started:.0f} s with autotuning",
+                  flush=True)
             out += [LINEAR_HEAD, *map(_linear_line, rows), ""]
         model_cases = [c for c in cases if c in MODELS]
         if model_cases:
             print(MODEL_HEAD, flush=True)
             out.append(MODEL_HEAD)
         for case in model_cases:
+            started = time.perf_counter()
             batches = (1, 2) if args.smoke else MODELS[case][2 if args.quick else 1]
             rows = model_rows(torch, device, timer, case, batches, Path(tmp),
                               args.torch_compile, args.smoke)
             out += list(map(_model_line, rows))
+            print(f"# {case}: {time.perf_counter() - started:.0f} s with export, autotuning "
+                  "and graph capture", flush=True)
     if args.out:
         args.out.write_text("\n".join(out) + "\n")
         print(f"wrote {args.out}")
