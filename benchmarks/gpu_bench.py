@@ -18,8 +18,9 @@ measurements after warm-up (autotuning happens in the warm-up).
 
 Run (one GPU): `python benchmarks/gpu_bench.py [--quick] [--cases linear,vit,resnet18]
 [--out results.md]`. The first run of a shape autotunes every kernel (Triton caches the
-compiled kernels on disk, so later runs start faster); each case prints its wall time. `--smoke` runs tiny cases on the CPU under Triton's interpreter, to
-check this script without a GPU (its numbers mean nothing).
+compiled kernels on disk, so later runs start faster); each case prints its wall time.
+`--smoke` runs tiny cases on the CPU under Triton's interpreter, to check this script
+without a GPU (its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -114,10 +115,10 @@ def linear_rows(torch, device, timer, shapes, peak_tbps: float, calls: int) -> l
         weight_t = dense.to(torch.bfloat16).t()  # cuBLAS reads the transposed view in place
         x = torch.randn(1, k, device=device, dtype=torch.bfloat16)
 
-        def ours():
+        def ours(layer=layer, x=x):
             return layer(x)
 
-        def cublas():
+        def cublas(x=x, weight_t=weight_t):
             return torch.matmul(x, weight_t)
 
         with torch.no_grad():
@@ -135,7 +136,6 @@ def linear_rows(torch, device, timer, shapes, peak_tbps: float, calls: int) -> l
         row["peak"] = row["gbps"] / (peak_tbps * 1e3) * 100
         rows.append(row)
         print(_linear_line(row), flush=True)
-        del layer, dense, weight_t
     return rows
 
 
@@ -143,7 +143,7 @@ def model_rows(torch, device, timer, case: str, batches, tmp: Path, compile_: bo
                smoke: bool) -> list[dict]:
     import seed_models
 
-    import triton_dsl.gpu as gpu
+    from triton_dsl import gpu
     from triton_dsl.export.packed import save_packed
 
     stem = MODELS[case][0]
@@ -189,19 +189,18 @@ def model_rows(torch, device, timer, case: str, batches, tmp: Path, compile_: bo
                    "torch_err": relative_error(theirs(xb), want)}
             if timer.cuda:
                 row["ours"] = timer.median_ms(ours.graph(x).replay)
-                row["torch_graph"] = timer.median_ms(capture(torch, lambda: theirs(xb),
+                row["torch_graph"] = timer.median_ms(capture(torch, lambda xb=xb: theirs(xb),
                                                              1).replay)
             else:
-                row["ours"] = timer.median_ms(lambda: ours.run(x))
+                row["ours"] = timer.median_ms(lambda x=x: ours.run(x))
                 row["torch_graph"] = float("nan")
-            row["torch_eager"] = timer.median_ms(lambda: theirs(xb))
+            row["torch_eager"] = timer.median_ms(lambda xb=xb: theirs(xb))
             if compiled is not None:
                 for _ in range(3):
                     compiled(xb)
-                row["torch_compile"] = timer.median_ms(lambda: compiled(xb))
+                row["torch_compile"] = timer.median_ms(lambda xb=xb: compiled(xb))
         rows.append(row)
         print(_model_line(row), flush=True)
-    del ours, reference, theirs, compiled
     if timer.cuda:
         torch.cuda.empty_cache()
     return rows

@@ -94,7 +94,7 @@ def triton_interpreter():
         for name in ("kernels.gemv", "kernels.gemm", "kernels.conv", "kernels.depthwise",
                      "layers", "executor"):
             importlib.import_module(f"triton_dsl.gpu.{name}")
-        import triton_dsl.gpu as gpu
+        from triton_dsl import gpu
         yield gpu
     finally:
         if old is None:

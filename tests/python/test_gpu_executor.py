@@ -26,7 +26,7 @@ from triton_dsl import layers as L
 from triton_dsl.export.packed import save_packed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import seed_models  # noqa: E402
+import seed_models
 
 TOLERANCE = {torch.float32: 1e-4, torch.bfloat16: 1e-2}
 
@@ -158,5 +158,5 @@ def test_cuda_graph_replay_equals_eager(tmp_path):
                                          env.get("PYTHONPATH", "")])
     result = subprocess.run([sys.executable, "-c", _CUDA_GRAPH_CHECK, str(Path(__file__).parent),
                              str(tmp_path / "net.tpk")], capture_output=True, text=True,
-                            timeout=900, env=env)
+                            timeout=900, env=env, check=False)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]

@@ -91,7 +91,8 @@ def test_gemm_matches_torch(gpu, dtype):
     got = gemm(a, words, scale, bias, n, k, act=2)
     want = (a.float() @ (w * scale[:, None]).T + bias).clamp(0, 6)
     assert got.dtype == dtype
-    tol = dict(rtol=1e-5, atol=1e-4) if dtype == torch.float32 else dict(rtol=1e-2, atol=5e-2)
+    tol = ({"rtol": 1e-5, "atol": 1e-4} if dtype == torch.float32
+           else {"rtol": 1e-2, "atol": 5e-2})
     torch.testing.assert_close(got.float(), want, **tol)
 
 
@@ -224,5 +225,5 @@ def test_kernels_compiled_on_the_gpu():
     interpreted definitions are not reused."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     result = subprocess.run([sys.executable, "-c", _GPU_CHECK], capture_output=True,
-                            text=True, timeout=900, env=env)
+                            text=True, timeout=900, env=env, check=False)
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]

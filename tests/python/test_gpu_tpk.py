@@ -65,7 +65,7 @@ def test_reads_what_the_exporter_writes(tmp_path, bits):
 
 def test_op_table_matches_the_runtime(repo_root):
     rows = re.findall(r"^OP\((\w+), (\d+), ([\d, ]+)\)", (repo_root / "runtime" / "format" /
-                                                           "ops.def").read_text(), re.M)
+                                                           "ops.def").read_text(), re.MULTILINE)
     assert len(rows) == len(tpk.OP_COUNTS) == len(OP)
     for name, code, counts in rows:
         assert tpk.OP_NAME[int(code)] in tpk.OP_COUNTS

@@ -19,9 +19,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from triton_dsl import packing
-from triton_dsl.export.packed_format import (ABSENT, ACT, DATA_ALIGN, FLAG_BASE3, MAGIC,
-                                             MAX_VALUE_RANK, OP, TENSOR_F32, TENSOR_T2,
-                                             TENSOR_T3)
+from triton_dsl.export.packed_format import (
+    ABSENT,
+    ACT,
+    DATA_ALIGN,
+    FLAG_BASE3,
+    MAGIC,
+    MAX_VALUE_RANK,
+    OP,
+    TENSOR_F32,
+    TENSOR_T2,
+    TENSOR_T3,
+)
 
 VERSIONS = (1, 2)
 OP_NAME = {code: name for name, code in OP.items()}

@@ -237,7 +237,7 @@ def _packed_on_gpu(model, context: ProgramContext, input_shape, args, device):
     GPU engine (`triton_dsl.gpu`), as a module `evaluate` can call."""
     import tempfile
 
-    import triton_dsl.gpu as gpu
+    from triton_dsl import gpu
 
     if not gpu.available():
         raise UserError("--engine packed needs OpenAI Triton (`pip install triton`) and a "

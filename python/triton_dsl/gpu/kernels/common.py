@@ -13,10 +13,11 @@ are added atomically into a float32 workspace and the last program of a tile, to
 per-tile counter, reads the sum and leaves the workspace and counter zeroed.
 
 The kernels use only Triton builtins and the functions here, none of the `@triton.jit`
-helpers of `triton.language.standard` (`tl.sum`, `tl.zeros`, `tl.cdiv`, `tl.sigmoid`): Triton defines
-those when it is first imported, compiled or interpreted by the environment of that moment,
-and the CPU interpreter cannot call compiled ones. So `add` is the reduction's combiner
-(`tl.reduce(x, axis, add)` is `tl.sum`), `cdiv` and `sigmoid` are written out.
+helpers of `triton.language.standard` (`tl.sum`, `tl.zeros`, `tl.cdiv`, `tl.sigmoid`):
+Triton defines those when it is first imported, compiled or interpreted by the environment
+of that moment, and the CPU interpreter cannot call compiled ones. So `add` is the
+reduction's combiner (`tl.reduce(x, axis, add)` is `tl.sum`), `cdiv` and `sigmoid` are
+written out.
 """
 
 from __future__ import annotations

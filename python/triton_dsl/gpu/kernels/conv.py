@@ -23,10 +23,9 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import (cdiv, split_arrive, split_collect, store_tile,
-                                          unpack_t2)
-from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
+from triton_dsl.gpu.kernels.common import cdiv, split_arrive, split_collect, store_tile, unpack_t2
 from triton_dsl.gpu.kernels.configs import interpreting, pick
+from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
 
 
 def _config(bm, bn, bkw, warps, stages, split=1):
@@ -154,8 +153,8 @@ def conv2d_t2i8_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale, res_ptr
                BLOCK_M, BLOCK_N, BLOCK_KW, SPLIT_K)
 
 
-_TUNE = dict(configs=CONFIGS, key=["NB", "H", "W", "O", "CG", "KH", "KW", "SH"],
-             prune_configs_by={"early_config_prune": prune})
+_TUNE = {"configs": CONFIGS, "key": ["NB", "H", "W", "O", "CG", "KH", "KW", "SH"],
+         "prune_configs_by": {"early_config_prune": prune}}
 conv2d_t2bf16 = triton.autotune(**_TUNE)(conv2d_t2bf16_kernel)
 conv2d_t2i8 = triton.autotune(**_TUNE)(conv2d_t2i8_kernel)
 
@@ -204,8 +203,8 @@ def conv2d(x: torch.Tensor, words: torch.Tensor, scale: torch.Tensor,
             residual if residual is not None else scale, ws, cnt, int(split_ok), nb, h, w,
             oh, ow, out_channels, cg, og, k, words.shape[0], kh, kw, stride[0], stride[1],
             padding[0], padding[1], dilation[0], dilation[1], sxn, sxc, sxh, sxw)
-    flags = dict(HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None,
-                 RES_ACT=residual_act)
+    flags = {"HAS_BIAS": bias is not None, "ACT": act, "HAS_RES": residual is not None,
+             "RES_ACT": residual_act}
     if not is_int8:
         flags["DOT_F32"] = interpreting()
     if config is not None:

@@ -42,10 +42,10 @@ def depthwise_t2bf16(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale,
     iw0 = (pix % OW) * SW - PW
     x_img = x_ptr + img.to(tl.int64) * sxn
     acc = tl.full([BLOCK_P, BLOCK_C], 0, tl.float32)
-    for kh in range(0, KH):
+    for kh in range(KH):
         ih = ih0 + kh * DH
         row_ok = p_ok & (ih >= 0) & (ih < H)
-        for kw in range(0, KW):
+        for kw in range(KW):
             iw = iw0 + kw * DW
             ok = row_ok & (iw >= 0) & (iw < W)
             x = tl.load(x_img[:, None] + (ih * sxh + iw * sxw)[:, None]

@@ -10,13 +10,14 @@ tile of K-major 2-bit words (`gpu/layout.py`), unpacks it in registers to the
   per-row activation scale `ascale[m]` (stride 0 for one scale per tensor) applied with
   the per-channel weight scale in the epilogue.
 Both share one body; `A_INT8` selects the accumulator. Few rows with a long K (a batch-1
-transformer: 197 x 768 x 3072) leave most SMs idle, so `SPLIT_K` slices K over grid axis
-1 and reduces like `gemv.py` does (autotuned; only offered up to `SPLIT_MAX_ROWS` rows,
+transformer: 197 x 768 x 3072) leave most SMs idle, so `SPLIT_K` slices K over grid axis 1
+and reduces like `gemv.py` does (autotuned; only offered up to `SPLIT_MAX_ROWS` rows,
 where the workspace stays small). A residual (`add` fused into the producer by the
-executor) is added in the epilogue (`common.store_tile`). `DOT_F32` (set only under the CPU
-interpreter, whose `tl.dot` mishandles bfloat16 operands) multiplies in float32 instead. The epilogue fuses the per-channel
-scale, the bias and the activation (`common.activate`). Programs are ordered in groups of
-`GROUP_M` row tiles so neighbouring programs share weight tiles in L2.
+executor) is added in the epilogue (`common.store_tile`). `DOT_F32` (set only under the
+CPU interpreter, whose `tl.dot` mishandles bfloat16 operands) multiplies in float32
+instead. The epilogue fuses the per-channel scale, the bias and the activation
+(`common.activate`). Programs are ordered in groups of `GROUP_M` row tiles so neighbouring
+programs share weight tiles in L2.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import (cdiv, split_arrive, split_collect, store_tile,
-                                          unpack_t2)
-from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
+from triton_dsl.gpu.kernels.common import cdiv, split_arrive, split_collect, store_tile, unpack_t2
 from triton_dsl.gpu.kernels.configs import interpreting, pick
+from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
 
 
 def _config(bm, bn, bkw, warps, stages, split=1):
@@ -148,7 +148,8 @@ def gemm_t2i8_kernel(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, res_p
                HAS_BIAS, ACT, HAS_RES, RES_ACT, BLOCK_M, BLOCK_N, BLOCK_KW, GROUP_M, SPLIT_K)
 
 
-_TUNE = dict(configs=CONFIGS, key=["M", "N", "K"], prune_configs_by={"early_config_prune": prune})
+_TUNE = {"configs": CONFIGS, "key": ["M", "N", "K"],
+         "prune_configs_by": {"early_config_prune": prune}}
 gemm_t2bf16 = triton.autotune(**_TUNE)(gemm_t2bf16_kernel)
 gemm_t2i8 = triton.autotune(**_TUNE)(gemm_t2i8_kernel)
 
@@ -202,8 +203,8 @@ def gemm(a: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.
             residual if residual is not None else dummy, ws, cnt, int(split_ok), m, n, k,
             words.shape[0], a.stride(0), out.stride(0), 0 if ascale.numel() == 1 else 1,
             residual.stride(0) if residual is not None else 0)
-    flags = dict(HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None,
-                 RES_ACT=residual_act)
+    flags = {"HAS_BIAS": bias is not None, "ACT": act, "HAS_RES": residual is not None,
+             "RES_ACT": residual_act}
     if not is_int8:
         flags["DOT_F32"] = interpreting()
     if config is not None:

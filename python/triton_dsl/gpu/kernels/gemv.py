@@ -29,8 +29,14 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import (activate, add, cdiv, split_arrive, split_collect,
-                                          unpack_t2)
+from triton_dsl.gpu.kernels.common import (
+    activate,
+    add,
+    cdiv,
+    split_arrive,
+    split_collect,
+    unpack_t2,
+)
 from triton_dsl.gpu.kernels.configs import pick
 
 
