@@ -152,7 +152,7 @@ print("ok")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_graph_replay_equals_eager(tmp_path):
+def test_cuda_graph_replay_matches_eager(tmp_path):
     """Compiled kernels on the GPU, replayed from a CUDA graph per input shape."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = os.pathsep.join([str(seed_models.REPO / "benchmarks"),
