@@ -71,3 +71,33 @@ def seed_model_file(triton_compiler, tmp_path_factory):
         return target
 
     return compiled
+
+
+@pytest.fixture(scope="module")
+def triton_interpreter():
+    """Runs `triton_dsl.gpu`'s Triton kernels under OpenAI Triton's CPU interpreter for the
+    tests of one module and returns the `triton_dsl.gpu` package. Triton reads
+    `TRITON_INTERPRET` both when a kernel is defined (module import: kernels imported
+    compiled earlier are imported again) and when it runs, so the variable is set for the
+    module's tests and restored after them. Skips when OpenAI Triton is not installed."""
+    import importlib
+    import sys
+
+    pytest.importorskip("triton")
+    old = os.environ.get("TRITON_INTERPRET")
+    os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        from triton_dsl.gpu.kernels import configs
+        if not configs.INTERPRET:
+            for name in [n for n in sys.modules if n.startswith("triton_dsl.gpu.")]:
+                del sys.modules[name]
+        for name in ("kernels.gemv", "kernels.gemm", "kernels.conv", "kernels.depthwise",
+                     "layers", "executor"):
+            importlib.import_module(f"triton_dsl.gpu.{name}")
+        from triton_dsl import gpu
+        yield gpu
+    finally:
+        if old is None:
+            del os.environ["TRITON_INTERPRET"]
+        else:
+            os.environ["TRITON_INTERPRET"] = old

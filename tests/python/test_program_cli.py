@@ -18,7 +18,7 @@ FLAGS = ["--train", "--eval", "--checkpoint", "--resume", "--dataset", "--test-d
          "--fine-tune", "--pretrained", "--export-mobile", "--output", "--export-onnx",
          "--export-packed", "--distributed", "--recipe", "--amp", "--channels-last",
          "--max-train-batches", "--compile", "--threads", "--keep-checkpoints", "--no-download",
-         "--calibrate", "--calibration-method"]
+         "--calibrate", "--calibration-method", "--engine"]
 
 
 def test_help_documents_every_flag():
@@ -53,6 +53,11 @@ def test_launchers_local_rank_argument_is_accepted(spelling):
     assert parse_arguments(["--train", spelling]).local_rank == 1
 
 
+def test_engine_defaults_to_pytorch():
+    assert parse_arguments(["--eval"]).engine == "pytorch"
+    assert parse_arguments(["--eval", "--gpu", "--engine", "packed"]).engine == "packed"
+
+
 def test_gpu_index_is_optional():
     assert parse_arguments(["--train", "--gpu"]).gpu == 0
     assert parse_arguments(["--train", "--gpu", "2"]).gpu == 2
@@ -75,6 +80,9 @@ def test_gpu_index_is_optional():
     (["--eval", "--calibrate", "8"], "--calibrate is used with --export-packed"),
     (["--export-packed", "--calibration-method", "max"], "is used with --calibrate N"),
     (["--export-packed", "--calibrate", "8", "--calibration-method", "kl"], "invalid choice"),
+    (["--eval", "--engine", "packed"], "--engine packed runs on the GPU engine; add --gpu"),
+    (["--train", "--gpu", "--engine", "packed"], "--engine packed is used with --eval"),
+    (["--eval", "--engine", "onnx"], "invalid choice"),
 ])
 def test_usage_mistakes_are_user_errors(argv, message):
     with pytest.raises(UserError, match=message):

@@ -165,6 +165,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     run = parser.add_argument_group("devices and speed")
     run.add_argument("--gpu", nargs="?", const=0, type=int, metavar="INDEX",
                      help="train on CUDA GPU INDEX (default 0); without it, on the CPU")
+    run.add_argument("--engine", choices=("pytorch", "packed"), default="pytorch",
+                     help="what --eval runs: the PyTorch model (default), or the model packed "
+                          "to .tpk on the GPU engine triton_dsl.gpu (needs --gpu)")
     run.add_argument("--compile", action="store_true",
                      help="run the training step through torch.compile")
     run.add_argument("--distributed", action="store_true",
@@ -201,6 +204,10 @@ def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argp
         raise UserError("--pretrained is used with --fine-tune")
     if args.fine_tune and args.resume is not None:
         raise UserError("--fine-tune starts a new run; it cannot be combined with --resume")
+    if args.engine == "packed" and not args.eval:
+        raise UserError("--engine packed is used with --eval")
+    if args.engine == "packed" and args.gpu is None:
+        raise UserError("--engine packed runs on the GPU engine; add --gpu")
     if args.calibrate is not None and not args.export_packed:
         raise UserError("--calibrate is used with --export-packed")
     if args.calibration_method is not None and args.calibrate is None:

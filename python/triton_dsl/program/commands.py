@@ -214,9 +214,15 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
-    result = evaluate(model, loader, device=device, channels_last=config.channels_last)
+    engine = ""
+    if args.engine == "packed":
+        runner = _packed_on_gpu(model, context, splits.test.input_shape, args, device)
+        engine = " with the packed GPU engine"
+        result = evaluate(runner, loader, device=device)
+    else:
+        result = evaluate(model, loader, device=device, channels_last=config.channels_last)
     print(f"test accuracy {format_accuracy(result.accuracy)} ({result.correct}/{result.total}) "
-          f"on {splits.test.describe()}", flush=True)
+          f"on {splits.test.describe()}{engine}", flush=True)
     measurements = Measurements(test_accuracy=result.accuracy,
                                 top5_accuracy=result.top5_accuracy)
     measure_deployment(model, example_input(context, splits.test.input_shape), measurements,
@@ -224,6 +230,24 @@ def evaluate_checkpoint(context: ProgramContext, args) -> int:
     print(format_report(measurements, context.performance,
                         title=f"{context.model_name}: evaluation of {path}"), flush=True)
     return 0
+
+
+def _packed_on_gpu(model, context: ProgramContext, input_shape, args, device):
+    """`--eval --engine packed`: the model written to a temporary `.tpk` and loaded by the
+    GPU engine (`triton_dsl.gpu`), as a module `evaluate` can call."""
+    import tempfile
+
+    from triton_dsl import gpu
+
+    if not gpu.available():
+        raise UserError("--engine packed needs OpenAI Triton (`pip install triton`) and a "
+                        "CUDA GPU")
+    example = example_input(context, input_shape).cpu()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{context.stem}.tpk"
+        write_packed(model.cpu(), path, example, _deployment(context, args))
+        model.to(device)
+        return gpu.load(path, device=device).as_module()
 
 
 def _export_target(context: ProgramContext, args, suffix: str) -> Path:

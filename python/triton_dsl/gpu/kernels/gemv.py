@@ -1,0 +1,166 @@
+"""`gemv_t2bf16`: y = act((x @ W^T) * scale + bias) for a few rows x and 2-bit weights.
+
+The batch-1 case of a ternary linear layer is bound by reading the weights, so the kernel
+is written for bandwidth: program (n, k, m) reads a `[BLOCK_KW, BLOCK_N]` tile of K-major
+words per step (`gpu/layout.py`: 128-byte coalesced rows), unpacks it in registers and
+multiplies it with the matching `16 * BLOCK_KW` activations (from L1/L2). Two unpackings
+are autotuned against each other (`UNPACK_WIDE`): the whole `[BLOCK_KW, 16, BLOCK_N]`
+tile at once (`common.unpack_t2`, one reduction over the 16 per step), or one weight of
+each word per unrolled step on 2-d tiles, with selects (`x`, `-x` or 0) instead of
+int-to-float conversions; which is faster depends on the GPU's integer throughput.
+The 2 bits per weight are the only bytes read per weight: the 8192 x 8192 layer is 16 MiB.
+
+Split-K: with `SPLIT_K > 1` the K range is cut into `SPLIT_K` slices so a layer with few
+output channels still puts enough CTAs in flight. Partial sums are `atomic_add`ed into a
+float32 workspace; a per-tile counter tells the last program of a tile to arrive, which
+swaps the sums out of the workspace (`atomic_xchg` with 0, leaving it zeroed for the next
+call) and runs the epilogue. So a call is one kernel launch whatever the split, and needs
+no memset: the workspace and counters are allocated zeroed once per layer and shape and
+restore themselves. `SPLIT_K` is an autotuned choice per (M, N, K).
+
+x: `[M, K]` (bfloat16, float16 or float32, row stride `stride_xm`, unit column stride);
+x may hold int8-quantized values q (exact integers) with `ascale` = their scale s, as for
+a layer with 8-bit activations: y = (sum q w) * (s * scale) + bias.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from triton_dsl.gpu.kernels.common import (
+    activate,
+    add,
+    cdiv,
+    split_arrive,
+    split_collect,
+    unpack_t2,
+)
+from triton_dsl.gpu.kernels.configs import pick
+
+
+def _config(bn, bkw, split, warps=4, stages=3, wide=False):
+    return triton.Config({"BLOCK_N": bn, "BLOCK_KW": bkw, "SPLIT_K": split,
+                          "UNPACK_WIDE": wide}, num_warps=warps, num_stages=stages)
+
+
+# (BLOCK_N, BLOCK_KW, SPLIT_K, warps): 8192 x 8192 wants >= 256 CTAs and several KiB in
+# flight per CTA; 768-row layers want split-K. Both unpacking variants are candidates.
+_SHAPES = ((32, 8, 1, 4), (32, 16, 1, 4), (64, 8, 1, 4), (64, 16, 1, 8), (128, 8, 1, 8),
+           (32, 32, 1, 4), (32, 8, 2, 4), (64, 8, 2, 4), (32, 16, 4, 4), (64, 8, 4, 4),
+           (32, 8, 8, 4), (16, 16, 8, 4))
+CONFIGS = pick(
+    gpu=[_config(*c, wide=w) for c in _SHAPES for w in (False, True)],
+    interpret=[_config(16, 4, 2, 1, 1)],
+)
+
+
+@triton.jit
+def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascale,
+                       M, N, K, KWORDS, stride_xm, stride_ym,
+                       HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK_N: tl.constexpr,
+                       BLOCK_KW: tl.constexpr, SPLIT_K: tl.constexpr,
+                       UNPACK_WIDE: tl.constexpr):
+    pid_n = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    m = tl.program_id(2)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    n_ok = offs_n < N
+    # Each split covers a whole number of word tiles.
+    tiles = cdiv(KWORDS, BLOCK_KW)
+    per_split = cdiv(tiles, SPLIT_K) * BLOCK_KW
+    kw_lo = pid_k * per_split
+    kw_hi = tl.minimum(kw_lo + per_split, KWORDS)
+    acc = tl.full([BLOCK_KW, BLOCK_N], 0, tl.float32)
+    x_row = x_ptr + m.to(tl.int64) * stride_xm
+    for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
+        offs_kw = kw0 + tl.arange(0, BLOCK_KW)
+        kw_ok = offs_kw < kw_hi
+        words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
+                        mask=kw_ok[:, None] & n_ok[None, :], other=0)
+        if UNPACK_WIDE:
+            w = unpack_t2(words).to(tl.float32)  # [BLOCK_KW, 16, BLOCK_N]
+            offs_k = offs_kw[:, None] * 16 + tl.arange(0, 16)[None, :]
+            x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
+            acc += tl.reduce(w * x[:, :, None], 1, add)
+        else:
+            # One weight of each word per step: 2-d tiles only, selects instead of
+            # int-to-float conversions, no reduction inside the loop.
+            for i in tl.static_range(16):
+                offs_k = offs_kw * 16 + i
+                x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
+                code = (words >> (2 * i)) & 3
+                acc += tl.where(code == 1, x[:, None], tl.where(code == 2, -x[:, None], 0.0))
+    total = tl.reduce(acc, 0, add)  # [BLOCK_N]
+
+    if SPLIT_K == 1:
+        _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+                  HAS_BIAS, ACT)
+    else:
+        offs = m.to(tl.int64) * N + offs_n
+        tile = m * tl.num_programs(0) + pid_n
+        if split_arrive(total, ws_ptr, cnt_ptr, tile, offs, n_ok, SPLIT_K):
+            total = split_collect(ws_ptr, cnt_ptr, tile, offs, n_ok)
+            _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+                      HAS_BIAS, ACT)
+
+
+@triton.jit
+def _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
+              HAS_BIAS: tl.constexpr, ACT: tl.constexpr):
+    scale = tl.load(scale_ptr + offs_n, mask=n_ok, other=0.0)
+    y = total * (ascale * scale)
+    if HAS_BIAS:
+        y += tl.load(bias_ptr + offs_n, mask=n_ok, other=0.0)
+    y = activate(y, ACT)
+    tl.store(y_ptr + m.to(tl.int64) * stride_ym + offs_n, y.to(y_ptr.dtype.element_ty),
+             mask=n_ok)
+
+
+gemv_t2bf16 = triton.autotune(configs=CONFIGS, key=["M", "N", "K"])(gemv_t2bf16_kernel)
+
+
+class SplitKWorkspace:
+    """Zeroed float32 partial sums `[M, N]` and int32 tile counters, kept per (M, N) so
+    that every call (and a CUDA graph replay) finds them zero (see the module comment)."""
+
+    def __init__(self) -> None:
+        self._by_shape: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def get(self, m: int, n: int, device, tiles: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`tiles`: counters needed by the smallest blocks any config uses (default: the
+        GEMV's, one row and 16 columns per tile)."""
+        tiles = m * triton.cdiv(n, 16) if tiles is None else tiles
+        key = (m, n, tiles, str(device))
+        if key not in self._by_shape:
+            self._by_shape[key] = (torch.zeros(m * n, dtype=torch.float32, device=device),
+                                   torch.zeros(tiles, dtype=torch.int32, device=device))
+        return self._by_shape[key]
+
+
+def gemv(x: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None,
+         n: int, k: int, *, act: int = 0, ascale: float = 1.0,
+         out: torch.Tensor | None = None, workspace: SplitKWorkspace | None = None,
+         out_dtype: torch.dtype | None = None, config: dict | None = None) -> torch.Tensor:
+    """y[M, N] for x[M, K] (unit column stride) and K-major words `[ceil(K/16), N]`.
+    `config` (BLOCK_N, BLOCK_KW, SPLIT_K, UNPACK_WIDE) bypasses autotuning (tests)."""
+    m = x.shape[0]
+    if x.stride(1) != 1:
+        x = x.contiguous()
+    y = out if out is not None else torch.empty((m, n), dtype=out_dtype or x.dtype,
+                                                device=x.device)
+    workspace = workspace or SplitKWorkspace()
+    ws, cnt = workspace.get(m, n, x.device)
+
+    def grid(meta):
+        return (triton.cdiv(n, meta["BLOCK_N"]), meta["SPLIT_K"], m)
+
+    args = (x, words, scale, bias if bias is not None else scale, y, ws, cnt, float(ascale), m,
+            n, k, words.shape[0], x.stride(0), y.stride(0))
+    if config is None:
+        gemv_t2bf16[grid](*args, HAS_BIAS=bias is not None, ACT=act)
+    else:
+        gemv_t2bf16_kernel[grid(config)](*args, HAS_BIAS=bias is not None, ACT=act, **config)
+    return y
