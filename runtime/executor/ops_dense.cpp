@@ -10,6 +10,11 @@
 // per group. Float weights and MatMul use kernels/float_gemm.h. Bias and ReLU/ReLU6 are
 // fused where a kernel writes back; other activations run after.
 //
+// Where the ISA has the base-3 table GEMM (gemm_lut, AVX2), layers of at least kLutMinRows
+// output channels per group and kLutMinCols inputs use it instead of the sparse kernel, split over units of 32
+// columns (and rows where the units alone leave threads idle): its tables are built per
+// unit for all the rows a call covers, so splitting rows finely would rebuild them.
+//
 // Threads (executor/split.h): every loop states its work, so a small layer runs on the
 // caller alone and a large one on as many threads as it pays for. Batch-1 layers split over
 // output rows (16 at a time for the GEMV), convolutions over output channels after an im2col
@@ -41,6 +46,45 @@ void epilogue(float* row, std::int64_t n, float bias, Activation act) {
 void float_gemm(const OpContext& ctx, const float* a, const float* b, float* c, std::int64_t m,
                 std::int64_t k, std::int64_t n) {
   kernels::float_gemm_kernel(ctx.kernels.isa).run({a, k, b, n, c, n, m, k, n});
+}
+
+// Whether a ternary GEMM of `rows` output channels (per group) over K = k runs the table
+// kernel: a property of the shape, never of the split, so results are the same at every
+// thread count.
+bool use_lut(const OpContext& ctx, std::int64_t rows, std::int64_t k) {
+  return ctx.kernels.gemm_lut != nullptr && rows >= kernels::kLutMinRows && k >= kernels::kLutMinCols;
+}
+
+// The table GEMM of weight rows [first, first + count) over the p columns of the
+// panel-major x (K = k) into y (row r at y + r * p), then epi(row, column_begin, column_end)
+// on what each task wrote. Tasks are units of columns, times row parts where units alone
+// leave threads idle (parts of at least 128 rows); inline when `inline_only` or the cost pays
+// for one thread.
+template <class Epi>
+void gemm_lut_split(const OpContext& ctx, bool inline_only, const float* x, std::int64_t k,
+                    std::int64_t p, float* y, std::int64_t first, std::int64_t count,
+                    const Epi& epi) {
+  const double cost = work_ns(ctx, Work::kTernaryGemm, static_cast<double>(k) * p * count);
+  const std::int64_t units = kernels::lut_units(p);
+  const std::int64_t threads = inline_only ? 1 : ctx.pool.threads_for(cost);
+  const std::int64_t parts = std::clamp<std::int64_t>((2 * threads + units - 1) / units, 1,
+                                                      std::max<std::int64_t>(1, count / 128));
+  const std::int64_t per = (count + parts - 1) / parts;
+  auto task = [&](std::int64_t t) {
+    const std::int64_t u = t % units, part = t / units;
+    const std::int64_t r0 = first + part * per, r1 = first + std::min(count, (part + 1) * per);
+    if (r0 >= r1) return;
+    ctx.kernels.gemm_lut(*ctx.ternary, x, p, y, r0, r1, u, u + 1);
+    const std::int64_t c0 = u * kernels::kLutUnit, c1 = std::min(p, c0 + kernels::kLutUnit);
+    for (std::int64_t o = r0; o < r1; ++o) epi(o, c0, c1);
+  };
+  if (threads <= 1) {
+    for (std::int64_t t = 0; t < units * parts; ++t) task(t);
+    return;
+  }
+  ctx.pool.parallel_for_cost(units * parts, 1, cost, [&](std::int64_t b, std::int64_t e, int) {
+    for (std::int64_t t = b; t < e; ++t) task(t);
+  });
 }
 
 // dst[c, r] = src[r, c] for dst rows (source columns) [c_begin, c_end), in 32x32 tiles.
@@ -162,6 +206,14 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     });
   } else {
     transpose(ctx, x.data.data(), rows, k, xt);
+  }
+  if (w.is_ternary() && use_lut(ctx, o_count, k)) {
+    gemm_lut_split(ctx, false, xt, k, rows, yt, 0, o_count,
+                   [&](std::int64_t o, std::int64_t c0, std::int64_t c1) {
+                     epilogue(yt + o * rows + c0, c1 - c0, bias_at(bias, o), op.act);
+                   });
+    transpose(ctx, yt, o_count, rows, y);
+    return {};
   }
   const double row_ns = work_ns(ctx, w.is_ternary() ? Work::kTernaryGemm : Work::kFloatGemm,
                                 static_cast<double>(k) * rows);
@@ -463,6 +515,13 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
       float* yn = out.data.data() + n * g.o * g.p;
       const std::int64_t first = gi * g.og;
+      if (ternary && use_lut(ctx, g.og, g.k)) {
+        gemm_lut_split(ctx, inline_only, columns, g.k, g.p, yn, first, g.og,
+                       [&](std::int64_t o, std::int64_t c0, std::int64_t c1) {
+                         epilogue(yn + o * g.p + c0, c1 - c0, bias_at(bias, o), op.act);
+                       });
+        continue;
+      }
       split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
         if (ternary) {
           ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);

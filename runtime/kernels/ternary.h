@@ -62,6 +62,12 @@ struct PreparedTernary {
   // nibbles[(b * groups + g) * 16 + i] holds, for row 16 * b + i and columns 4g..4g+3, the
   // +1 weights as bits 0-3 and the -1 weights as bits 4-7 (groups = blocks * 4).
   std::vector<std::uint8_t> nibbles;
+  // Base-3 GEMM form (gemm_lut): columns in groups of 4, each group's codes as one digit
+  // string d = sum_i (code[4g + i] + 1) * 3^i (0..80; columns past `cols` count as 0);
+  // lut_digits[r * lut_stride + g] for g < lut_stride, the groups rounded up to whole
+  // chunks of kLutChunk (padding groups hold kLutZeroDigit).
+  std::int64_t lut_stride = 0;
+  std::vector<std::uint8_t> lut_digits;
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
@@ -116,6 +122,28 @@ inline std::int64_t oc_panel_floats(std::int64_t k, std::int64_t p) {
   return (p + kOcPanel - 1) / kOcPanel * kOcPanel * k;
 }
 
+// Base-3 table GEMM (AVX2): y[r, j] as GemmFn computes it, for rows [row_begin, row_end)
+// and the columns of units [unit_begin, unit_end), a unit being kLutUnit columns of P
+// (lut_units(p) of them; the last one clipped at p). x is panel-major as for GemmFn. For a
+// chunk of kLutChunk groups of 4 columns of K, the 81 signed sums of each group's 4
+// activation rows are tabulated once (a unit's columns wide) and every row then adds one
+// table entry per group: one load and one add per 4 weights, whatever their values, where
+// the sparse kernel does both per nonzero weight. Each row's sum runs over the chunks in
+// order, so results do not depend on how rows and units are split over threads.
+using GemmLutFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                           std::int64_t row_begin, std::int64_t row_end, std::int64_t unit_begin,
+                           std::int64_t unit_end);
+inline constexpr std::int64_t kLutUnit = 32;
+inline constexpr std::int64_t kLutChunk = 8;
+inline constexpr std::uint8_t kLutZeroDigit = 40;
+// Where the table kernel beats the sparse one on AVX2 (Zen 3, measured per layer shape):
+// from 96 output channels and 32 inputs; fewer rows do not pay for building the tables
+// (ResNet's 64 x 576 at P = 1024: 1.12 against 1.00 ms), and shorter reductions waste most
+// of a chunk (MobileNetV2's 96 x 16 at P = 12544: 1.30 against 0.82 ms).
+inline constexpr std::int64_t kLutMinRows = 96;
+inline constexpr std::int64_t kLutMinCols = 32;  // 1 + 3 + 9 + 27: four zero codes
+inline std::int64_t lut_units(std::int64_t p) { return (p + kLutUnit - 1) / kLutUnit; }
+
 struct KernelSet {
   Isa isa;
   const char* gemv_name;
@@ -125,6 +153,10 @@ struct KernelSet {
   // Null where the ISA has no register-blocked variant (the executor then uses `gemm`).
   const char* gemm_oc_name = nullptr;
   GemmOcFn gemm_oc = nullptr;
+  // Null where the ISA has no table GEMM; the executor uses it for layers of at least
+  // kLutMinRows output channels (per group) and kLutMinCols inputs, where the tables pay.
+  const char* gemm_lut_name = nullptr;
+  GemmLutFn gemm_lut = nullptr;
   // Whether convolutions run on AMX tiles (ternary_tiles.h) where their shape allows.
   bool tile_conv = false;
 };

@@ -3,11 +3,15 @@
 //
 // AVX2 has no write masks, so gemv turns each 8-bit half of a mask block into a lane mask
 // with a 256-entry table (8 KiB, stays in L1) and accumulates `x & mask` for +1 and -1
-// separately. gemm mirrors the AVX-512 one over 64-column panels (8 ymm).
+// separately. gemm mirrors the AVX-512 one over 64-column panels (8 ymm). gemm_lut (the
+// base-3 table GEMM, ternary.h) tabulates, per unit of 32 columns and chunk of 8 groups of
+// 4 activation rows, the 81 signed sums of each group (83 KiB, L2) and adds one entry per
+// group and row, two rows at a time (8 independent add chains).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 
 #include "kernels/ternary.h"
 
@@ -155,8 +159,116 @@ void gemm_t2f32__avx2_1x64(const PreparedTernary& w, const float* x, std::int64_
   }
 }
 
-const KernelSet kAvx2 = {Isa::kAvx2, "gemv_t2f32__avx2_2x1", gemv_t2f32__avx2_2x1,
-                         "gemm_t2f32__avx2_1x64", gemm_t2f32__avx2_1x64};
+// Rows whose running sums one unit keeps (on the stack, beside the tables).
+constexpr std::int64_t kLutRowBlock = 256;
+constexpr std::int64_t kLutEntries = 81;
+
+// The tables of groups [group, group + kLutChunk) for V vectors of columns of `panel` (W
+// floats per activation row): table[(g * 81 + d) * 8V + 8v + i] is the sum over the group's
+// 4 rows k of (digit_k(d) - 1) * x(k, column), zero codes adding 0 (never 0 * x, so an
+// infinite activation reaches only the rows that weigh it). Rows past `cols` are 0.
+template <int V>
+inline void lut_tables(const float* panel, std::int64_t cols, std::int64_t W, std::int64_t group,
+                       float* table) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  for (std::int64_t g = 0; g < kLutChunk; ++g) {
+    const std::int64_t k0 = 4 * (group + g);
+    float* t = table + g * kLutEntries * 8 * V;
+    for (int v = 0; v < V; ++v) {
+      __m256 term[4][3];
+      for (int i = 0; i < 4; ++i) {
+        const __m256 x = k0 + i < cols ? _mm256_loadu_ps(panel + (k0 + i) * W + 8 * v) : zero;
+        term[i][0] = _mm256_xor_ps(x, sign);
+        term[i][1] = zero;
+        term[i][2] = x;
+      }
+      __m256 low[9];
+      for (int d1 = 0; d1 < 3; ++d1) {
+        for (int d0 = 0; d0 < 3; ++d0) low[d0 + 3 * d1] = _mm256_add_ps(term[0][d0], term[1][d1]);
+      }
+      for (int d3 = 0; d3 < 3; ++d3) {
+        for (int d2 = 0; d2 < 3; ++d2) {
+          const __m256 high = _mm256_add_ps(term[2][d2], term[3][d3]);
+          float* e = t + (9 * (d2 + 3 * d3)) * 8 * V + 8 * v;
+          for (int a = 0; a < 9; ++a) _mm256_store_ps(e + a * 8 * V, _mm256_add_ps(low[a], high));
+        }
+      }
+    }
+  }
+}
+
+// Rows [row_begin, row_end) of one unit: V vectors of columns at `panel` (offset already
+// applied), of which n exist, written to y + r * p.
+template <int V>
+void lut_unit(const PreparedTernary& w, const float* panel, std::int64_t W, std::int64_t n,
+              std::int64_t p, float* y, std::int64_t row_begin, std::int64_t row_end) {
+  constexpr std::int64_t kEntry = 8 * V;
+  alignas(32) float table[kLutChunk * kLutEntries * kEntry];
+  alignas(32) float sums[kLutRowBlock * kEntry];
+  const std::int64_t stride = w.lut_stride;
+  for (std::int64_t rb = row_begin; rb < row_end; rb += kLutRowBlock) {
+    const std::int64_t rb_end = std::min(row_end, rb + kLutRowBlock);
+    for (std::int64_t chunk = 0; chunk < stride; chunk += kLutChunk) {
+      lut_tables<V>(panel, w.cols, W, chunk, table);
+      auto run_rows = [&](auto rows_c, std::int64_t r) {
+        constexpr int R = decltype(rows_c)::value;
+        __m256 acc[R][V];
+        for (int i = 0; i < R; ++i) {
+          for (int v = 0; v < V; ++v) {
+            acc[i][v] = chunk == 0 ? _mm256_setzero_ps() : _mm256_load_ps(sums + (r + i - rb) * kEntry + 8 * v);
+          }
+        }
+        const std::uint8_t* digits = w.lut_digits.data() + r * stride + chunk;
+        for (std::int64_t g = 0; g < kLutChunk; ++g) {
+          for (int i = 0; i < R; ++i) {
+            const float* e = table + (g * kLutEntries + digits[i * stride + g]) * kEntry;
+            for (int v = 0; v < V; ++v) acc[i][v] = _mm256_add_ps(acc[i][v], _mm256_load_ps(e + 8 * v));
+          }
+        }
+        for (int i = 0; i < R; ++i) {
+          for (int v = 0; v < V; ++v) _mm256_store_ps(sums + (r + i - rb) * kEntry + 8 * v, acc[i][v]);
+        }
+      };
+      std::int64_t r = rb;
+      for (; r + 2 <= rb_end; r += 2) run_rows(std::integral_constant<int, 2>{}, r);
+      if (r < rb_end) run_rows(std::integral_constant<int, 1>{}, r);
+    }
+    for (std::int64_t r = rb; r < rb_end; ++r) {
+      const float* s = sums + (r - rb) * kEntry;
+      float* out = y + r * p;
+      const float scale = w.scales[r];
+      for (std::int64_t i = 0; i < n; ++i) out[i] = scale * s[i];
+    }
+  }
+}
+
+void gemm_lut_t2f32__avx2_2x32(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                               std::int64_t row_begin, std::int64_t row_end,
+                               std::int64_t unit_begin, std::int64_t unit_end) {
+  const std::int64_t W = panel_width(p);
+  for (std::int64_t u = unit_begin; u < unit_end; ++u) {
+    const std::int64_t col0 = u * kLutUnit;
+    const std::int64_t q = col0 / W, offset = col0 % W;
+    const float* panel = x + q * w.cols * W + offset;
+    const std::int64_t n = std::min(kLutUnit, p - col0);
+    if (W - offset >= kLutUnit) {
+      lut_unit<4>(w, panel, W, n, p, y + col0, row_begin, row_end);
+    } else {
+      lut_unit<2>(w, panel, W, n, p, y + col0, row_begin, row_end);
+    }
+  }
+}
+
+const KernelSet kAvx2 = {Isa::kAvx2,
+                         "gemv_t2f32__avx2_2x1",
+                         gemv_t2f32__avx2_2x1,
+                         "gemm_t2f32__avx2_1x64",
+                         gemm_t2f32__avx2_1x64,
+                         nullptr,
+                         nullptr,
+                         "gemm_lut_t2f32__avx2_2x32",
+                         gemm_lut_t2f32__avx2_2x32};
 
 }  // namespace
 

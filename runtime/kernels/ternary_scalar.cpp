@@ -47,6 +47,20 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
     p.indices.insert(p.indices.end(), minus.begin(), minus.end());
   }
   p.starts.push_back(static_cast<std::uint32_t>(p.indices.size()));
+  const std::int64_t groups = (m.cols + 3) / 4;
+  p.lut_stride = (groups + kLutChunk - 1) / kLutChunk * kLutChunk;
+  p.lut_digits.assign(p.rows * p.lut_stride, kLutZeroDigit);
+  for (std::int64_t r = 0; r < m.rows; ++r) {
+    const std::uint8_t* row = m.packed.data() + r * m.row_bytes;
+    for (std::int64_t g = 0; g < groups; ++g) {
+      int digit = 0;
+      for (std::int64_t i = 3; i >= 0; --i) {
+        const std::int64_t c = 4 * g + i;
+        digit = 3 * digit + (c < m.cols ? format::t2_code(row, c) : 0) + 1;
+      }
+      p.lut_digits[r * p.lut_stride + g] = static_cast<std::uint8_t>(digit);
+    }
+  }
   p.chunks = (m.cols + kChunkCols - 1) / kChunkCols;
   p.plus_cuts.resize(p.rows * (p.chunks + 1));
   p.minus_cuts.resize(p.rows * (p.chunks + 1));

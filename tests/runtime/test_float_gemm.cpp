@@ -17,7 +17,7 @@ TEST(FloatGemm, VariantsMatchScalarReference) {
     std::int64_t m, k, n;
   };
   const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},       {4, 16, 64}, {5, 33, 65}, {17, 64, 197},
-                          {197, 64, 197}, {9, 3, 130},     {4, 0, 20},  {0, 8, 8}};
+                          {197, 64, 197}, {9, 3, 130},     {4, 0, 20},  {0, 8, 8},   {8, 9, 33}};
   for (const Shape& s : shapes) {
     const std::int64_t lda = s.k + 3, ldb = s.n + 5, ldc = s.n + 2;
     std::vector<float> a(s.m * lda), b(s.k * ldb);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <random>
 
 #include "format/packing.h"
@@ -164,6 +165,64 @@ TEST(Kernels, GemmOcVariantsMatchScalarReference) {
   }
 }
 
+// The base-3 table GEMM against the scalar sparse kernel: ragged K (not whole groups of 4
+// or chunks of 32 columns), P ending inside a unit or a 16-column half panel, more rows
+// than one stack block (kLutRowBlock), and split over rows and units as the executor does;
+// every split gives the same bits as the whole call.
+TEST(Kernels, GemmLutMatchesScalarReference) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist;
+  const KernelSet& ref = kernel_set(Isa::kScalar);
+  for (auto [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {48, 1}, {49, 5}, {61, 33}, {130, 67}, {300, 150}, {64, 784}}) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    EXPECT_EQ(p.lut_stride % kLutChunk, 0);
+    for (std::int64_t cols_p : {1, 7, 16, 17, 33, 48, 63, 64, 65, 130}) {
+      std::vector<float> dense(cols * cols_p), x(panel_floats(cols, cols_p), -9.0f);
+      for (float& v : dense) v = dist(rng);
+      pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
+      std::vector<float> want(rows * cols_p), whole(rows * cols_p, -1.0f);
+      ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
+      const std::int64_t units = lut_units(cols_p);
+      for (const KernelSet* set : runnable_sets()) {
+        if (set->gemm_lut == nullptr) continue;
+        const std::string what = std::string(set->gemm_lut_name) + " " + std::to_string(rows) +
+                                 "x" + std::to_string(cols) + " P=" + std::to_string(cols_p);
+        std::fill(whole.begin(), whole.end(), -1.0f);
+        set->gemm_lut(p, x.data(), cols_p, whole.data(), 0, rows, 0, units);
+        for (std::size_t i = 0; i < whole.size(); ++i) expect_close(whole[i], want[i], what);
+        std::vector<float> parts(rows * cols_p, -1.0f);
+        const std::int64_t cut = rows / 3 + 1;
+        for (std::int64_t u = 0; u < units; ++u) {
+          set->gemm_lut(p, x.data(), cols_p, parts.data(), 0, cut, u, u + 1);
+          set->gemm_lut(p, x.data(), cols_p, parts.data(), cut, rows, u, u + 1);
+        }
+        EXPECT_EQ(parts, whole) << what;
+      }
+    }
+  }
+}
+
+// An infinite activation reaches only the rows with a nonzero weight on it: the tables add
+// zero for a zero code, never 0 * inf.
+TEST(Kernels, GemmLutKeepsZeroWeightRowsFinite) {
+  std::mt19937 rng(12);
+  const std::int64_t rows = 64, cols = 40, cols_p = 20;
+  const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+  std::vector<float> dense(cols * cols_p, 0.5f), x(panel_floats(cols, cols_p));
+  dense[6 * cols_p + 3] = std::numeric_limits<float>::infinity();
+  pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
+  std::vector<float> want(rows * cols_p), got(rows * cols_p);
+  kernel_set(Isa::kScalar).gemm(p, x.data(), cols_p, want.data(), 0, rows);
+  for (const KernelSet* set : runnable_sets()) {
+    if (set->gemm_lut == nullptr) continue;
+    set->gemm_lut(p, x.data(), cols_p, got.data(), 0, rows, 0, lut_units(cols_p));
+    for (std::int64_t i = 0; i < rows * cols_p; ++i) {
+      EXPECT_EQ(std::isfinite(got[i]), std::isfinite(want[i])) << set->gemm_lut_name << " " << i;
+    }
+  }
+}
+
 TEST(Kernels, PanelPackingLayout) {
   EXPECT_EQ(panel_width(1), 16);
   EXPECT_EQ(panel_width(17), 32);
@@ -191,6 +250,9 @@ TEST(Kernels, NamesFollowTheConvention) {
     EXPECT_EQ(std::string(set->gemm_name).rfind("gemm_t2f32__" + isa + "_", 0), 0u);
     if (set->gemm_oc != nullptr) {
       EXPECT_EQ(std::string(set->gemm_oc_name).rfind("gemm_oc_t2f32__" + isa + "_", 0), 0u);
+    }
+    if (set->gemm_lut != nullptr) {
+      EXPECT_EQ(std::string(set->gemm_lut_name).rfind("gemm_lut_t2f32__" + isa + "_", 0), 0u);
     }
   }
 }
