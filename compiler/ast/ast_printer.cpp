@@ -278,6 +278,10 @@ class Dumper {
     }
     dump_attributes(depth + 1, spec->attributes);
     for (const auto& child : spec->children) dump_spec(depth + 1, child.get());
+    if (spec->has_else) {
+      line(depth + 1, "Else", spec->range);
+      for (const auto& child : spec->else_children) dump_spec(depth + 2, child.get());
+    }
   }
 
   void dump_attributes(int depth, const std::vector<Attribute>& attributes) {

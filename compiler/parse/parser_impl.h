@@ -87,6 +87,7 @@ class Parser {
   ast::ItemPtr parse_params();
   ast::ItemPtr parse_layer_item();
   ast::LayerSpecPtr parse_layer_spec();
+  bool parse_layer_branch(std::vector<ast::LayerSpecPtr>& out);
   void parse_layer_body(ast::LayerSpec& spec);
   ast::ItemPtr parse_tensor_item(bool is_state);
   ast::ItemPtr parse_forward();

@@ -129,6 +129,14 @@ def repeat(t: Tensor, n: int) -> Tensor:
     return torch.tile(t.movedim(0, -1), (n,)).movedim(-1, 0)
 
 
+def expand(t: Tensor, sizes: Dims, *more: int) -> Tensor:
+    """With one int, `repeat` (the language's older meaning); with several sizes or a list,
+    PyTorch's `expand`: size-1 dimensions broadcast, -1 keeps a dimension."""
+    if isinstance(sizes, int) and not more:
+        return repeat(t, sizes)
+    return t.expand(_dims(sizes, more))
+
+
 # --- arithmetic --------------------------------------------------------------------------
 
 def add(a: Tensor, b: Tensor | float) -> Tensor:
@@ -266,7 +274,6 @@ def ternarize(w: Tensor, threshold: float = 0.7, scaling: str = "per_channel",
 
 # Aliases: the language accepts both spellings.
 cat = concatenate
-expand = repeat
 sum = sum_
 max = max_
 min = min_
