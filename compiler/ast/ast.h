@@ -433,9 +433,20 @@ struct Decl {
   std::vector<ItemPtr> items;  // in source order
 };
 
+// `fn name(params) -> Type { body }`: a user function of tensors, inlined at each call.
+// `fn` is a word only at the top level (it stays usable as a name elsewhere); the signature
+// and body have the shape of a `forward`, whose node they reuse.
+struct FnDecl {
+  SourceRange range;
+  SourceRange keyword_range;
+  Identifier name;
+  std::unique_ptr<ForwardItem> signature;
+};
+
 struct File {
   SourceRange range;
   std::vector<std::unique_ptr<Decl>> decls;  // in source order
+  std::vector<std::unique_ptr<FnDecl>> functions;  // in source order
 };
 
 }  // namespace triton::ast

@@ -162,6 +162,10 @@ class Dumper {
   std::string run(const File& file) {
     line(0, "File", file.range);
     for (const auto& decl : file.decls) dump_decl(1, *decl);
+    for (const auto& fn : file.functions) {
+      line(1, "Fn " + name(fn->name), fn->range);
+      dump_item(2, *fn->signature);
+    }
     return std::move(out_);
   }
 

@@ -30,6 +30,7 @@ std::string Checker::expr_text(SourceRange r) const { return std::string(diags_.
 std::optional<ir::Program> Checker::run() {
   program_.source_name = options_.source_name;
   collect_decls();
+  check_functions();
   // The entry: `--model NAME`, else the last model of the file.
   std::string entry;
   if (!options_.model_name.empty()) {

@@ -25,9 +25,14 @@ class ForwardLowering {
  public:
   ForwardLowering(Checker& c, ir::Module& m, const DeclInfo& info) : c_(c), m_(m), info_(info) {}
 
-  ir::Function run(const ast::ForwardItem& fwd) {
+  ir::Function run(const ast::ForwardItem& fwd, const ast::FnDecl* fn = nullptr) {
     f_.body = f_.new_region();
     cur_ = f_.body;
+    ret_region_ = f_.body;
+    if (fn) {
+      ++fn_scope_;
+      inlining_.push_back(fn->name.name);
+    }
     for (size_t i = 0; i < fwd.params.size(); ++i) {
       const auto& p = fwd.params[i];
       ValueId v = emit(OpKind::Input, ir::InputAttrs{p.name.name, static_cast<uint32_t>(i)}, {}, p.range);
@@ -41,10 +46,15 @@ class ForwardLowering {
     uint32_t errors_before = c_.diags_.error_count();
     k_ = {{&fwd.body.stmts, 0}};
     run_seq();
+    if (fn) {
+      if (!returned_) c_.diags_.report(DiagKind::function_missing_return, fn->name.range, {fn->name.name});
+      if (!recursion_.empty()) c_.diags_.report(DiagKind::recursive_function, fn->name.range, {fn->name.name, recursion_});
+      return std::move(f_);
+    }
     if (!returned_) c_.diags_.report(DiagKind::missing_return, fwd.keyword_range, {m_.name});
     // After an error in this body, a layer may look unused only because the statement that
     // called it failed: the warning would be a cascade, so it is left out.
-    if (c_.diags_.error_count() == errors_before)
+    if (c_.diags_.error_count() == errors_before && !inline_failed_)
       for (const auto& sub : m_.submodules)
         if (!used_layers_.count(sub.name)) c_.diags_.report(DiagKind::layer_not_called, sub.range, {sub.name});
     return std::move(f_);
@@ -103,7 +113,7 @@ class ForwardLowering {
   void do_return(std::optional<ValueId> v, SourceRange range) {
     returned_ = true;
     ret_value_ = v;
-    if (cur_ != f_.body) return;
+    if (cur_ != ret_region_) return;  // a branch's, or an inlined function's, return
     if (!v) v = emit(OpKind::Constant, ir::ConstantAttrs{}, {}, range);
     emit(OpKind::Return, ir::ReturnAttrs{}, {*v}, range, 0);
   }
@@ -249,7 +259,7 @@ class ForwardLowering {
         const auto& r = ast::cast<ast::ReturnStmt>(s);
         if (!r.value) {
           c_.diags_.report(DiagKind::missing_return, s.range, {m_.name});
-          if (cur_ != f_.body) do_return(std::nullopt, s.range);  // one report for the branch
+          if (cur_ != ret_region_) do_return(std::nullopt, s.range);  // one report for the branch
           break;
         }
         do_return(expr(*r.value), s.range);
@@ -322,19 +332,28 @@ class ForwardLowering {
   std::optional<ValueId> name(const ast::NameExpr& n) {
     if (poisoned_.count(n.name)) return std::nullopt;
     if (auto it = locals_.find(n.name); it != locals_.end()) return it->second;
-    if (m_.find_submodule(n.name)) used_layers_.insert(n.name);
-    if (m_.find_submodule(n.name)) return emit(OpKind::LayerRef, ir::LayerRefAttrs{n.name}, {}, n.range);
-    if (info_.layers.count(n.name)) return std::nullopt;  // a layer whose declaration failed
-    if (m_.find_tensor(n.name)) return emit(OpKind::TensorRef, ir::TensorRefAttrs{n.name}, {}, n.range);
-    if (info_.tensors.count(n.name)) return std::nullopt;
-    if (m_.find_constant(n.name)) return emit(OpKind::ConstRef, ir::ConstRefAttrs{n.name}, {}, n.range);
-    if (find_builtin_function(n.name)) {
+    if (fn_scope_ == 0) {
+      if (auto v = declaration_name(n)) return *v;
+      if (info_.layers.count(n.name) || info_.tensors.count(n.name)) return std::nullopt;  // failed declarations
+    }
+    if (find_builtin_function(n.name) || c_.functions_.count(n.name)) {
       c_.diags_.report(DiagKind::unsupported_expression, n.range, {"the function `" + n.name + "` used as a value"});
       return std::nullopt;
     }
     auto names = visible_names();
     c_.diags_.report(DiagKind::undefined_name, n.range, {n.name}).hint(did_you_mean(n.name, names));
     poisoned_.insert(n.name);
+    return std::nullopt;
+  }
+
+  // A layer, tensor or constant of the declaration (not visible in a `fn`).
+  std::optional<std::optional<ValueId>> declaration_name(const ast::NameExpr& n) {
+    if (m_.find_submodule(n.name)) used_layers_.insert(n.name);
+    if (m_.find_submodule(n.name)) return emit(OpKind::LayerRef, ir::LayerRefAttrs{n.name}, {}, n.range);
+    if (info_.layers.count(n.name)) return std::nullopt;  // a layer whose declaration failed
+    if (m_.find_tensor(n.name)) return emit(OpKind::TensorRef, ir::TensorRefAttrs{n.name}, {}, n.range);
+    if (info_.tensors.count(n.name)) return std::nullopt;
+    if (m_.find_constant(n.name)) return emit(OpKind::ConstRef, ir::ConstRefAttrs{n.name}, {}, n.range);
     return std::nullopt;
   }
 
@@ -474,16 +493,19 @@ class ForwardLowering {
     };
     if (poisoned_.count(n)) return std::nullopt;
     if (locals_.count(n)) return not_callable("a local value");
-    if (const ir::Submodule* sub = m_.find_submodule(n)) {
+    if (const ir::Submodule* sub = fn_scope_ ? nullptr : m_.find_submodule(n)) {
       used_layers_.insert(sub->name);
       auto a = layer_args(call, *sub);
       if (!a) return std::nullopt;
       std::vector<std::string> names(a->size());
       return emit(OpKind::CallLayer, ir::CallLayerAttrs{sub->name, names}, *a, call.range);
     }
-    if (info_.layers.count(n)) return std::nullopt;
-    if (m_.find_tensor(n) || info_.tensors.count(n)) return not_callable("a tensor");
-    if (m_.find_constant(n)) return not_callable("a constant");
+    if (fn_scope_ == 0) {
+      if (info_.layers.count(n)) return std::nullopt;
+      if (m_.find_tensor(n) || info_.tensors.count(n)) return not_callable("a tensor");
+      if (m_.find_constant(n)) return not_callable("a constant");
+    }
+    if (auto it = c_.functions_.find(n); it != c_.functions_.end()) return inline_fn(call, *it->second);
     if (const FunctionSchema* fn = find_builtin_function(n)) return function_call(call, *fn, plain_args(call));
     if (find_builtin_layer(n) || c_.decls_.count(n))
     {
@@ -567,6 +589,103 @@ class ForwardLowering {
       vals[pack_slot] = emit(OpKind::MakeList, ir::MakeListAttrs{}, packed, packed_range);
     }
     return emit(OpKind::CallFunction, ir::CallFunctionAttrs{&fn, names}, vals, call.range);
+  }
+
+  // A call of a user `fn`: its arguments are lowered here, then its body in their place with
+  // only the parameters (and other functions and built-ins) visible. The body's own
+  // diagnostics were reported when it was checked alone, so they are muted here; shapes
+  // are checked per call by the elaborator, which sees the inlined ops.
+  std::optional<ValueId> inline_fn(const ast::CallExpr& call, const ast::FnDecl& fn) {
+    const ast::ForwardItem& sig = *fn.signature;
+    const std::string& name = fn.name.name;
+    std::vector<std::optional<ValueId>> slots(sig.params.size());
+    std::vector<bool> bound(sig.params.size());
+    bool ok = true;
+    size_t positional = 0;
+    for (const auto& a : call.args) {
+      auto v = expr(*a.value);
+      if (!v) ok = false;
+      size_t idx = sig.params.size();
+      if (!a.is_named()) {
+        idx = positional++;
+        if (idx >= sig.params.size()) {
+          c_.diags_.report(DiagKind::wrong_argument_count, call.range,
+                           {name, std::to_string(sig.params.size()), std::to_string(call.args.size())});
+          return std::nullopt;
+        }
+      } else {
+        std::vector<std::string_view> pn;
+        for (size_t i = 0; i < sig.params.size(); ++i) {
+          pn.push_back(sig.params[i].name.name);
+          if (sig.params[i].name.name == a.name.name) idx = i;
+        }
+        if (idx == sig.params.size()) {
+          c_.diags_.report(DiagKind::unknown_argument, a.name.range, {name, a.name.name}).hint(did_you_mean(a.name.name, pn));
+          ok = false;
+          continue;
+        }
+        if (bound[idx]) {
+          c_.diags_.report(DiagKind::duplicate_argument, a.name.range, {a.name.name, name});
+          ok = false;
+          continue;
+        }
+      }
+      bound[idx] = true;
+      slots[idx] = v;
+    }
+    for (size_t i = 0; i < sig.params.size() && ok; ++i)
+      if (!bound[i]) {
+        c_.diags_.report(DiagKind::missing_argument, call.range, {name, sig.params[i].name.name});
+        ok = false;
+      }
+    if (!ok) return std::nullopt;
+    if (std::find(inlining_.begin(), inlining_.end(), name) != inlining_.end()) {
+      // Reported at the function itself, when it is checked alone.
+      if (recursion_.empty()) {
+        auto first = std::find(inlining_.begin(), inlining_.end(), name);
+        for (auto it = first; it != inlining_.end(); ++it) recursion_ += "`" + *it + "` -> ";
+        recursion_ += "`" + name + "`";
+      }
+      inline_failed_ = true;
+      return std::nullopt;
+    }
+    auto saved_locals = std::move(locals_);
+    auto saved_poisoned = std::move(poisoned_);
+    auto saved_k = std::move(k_);
+    bool saved_returned = returned_;
+    auto saved_ret = ret_value_;
+    ir::RegionId saved_ret_region = ret_region_;
+    int saved_partial = partial_;
+    locals_.clear();
+    poisoned_.clear();
+    for (size_t i = 0; i < sig.params.size(); ++i) locals_[sig.params[i].name.name] = *slots[i];
+    k_ = {{&sig.body.stmts, 0}};
+    returned_ = false;
+    ret_value_ = std::nullopt;
+    ret_region_ = ir::RegionId();  // no region: every `return` yields the call's value
+    partial_ = 0;
+    ++fn_scope_;
+    inlining_.push_back(name);
+    c_.diags_.mute();
+    uint32_t muted_before = c_.diags_.muted_errors();
+    run_seq();
+    c_.diags_.unmute();
+    bool failed = c_.diags_.muted_errors() != muted_before || !returned_;
+    inlining_.pop_back();
+    --fn_scope_;
+    std::optional<ValueId> result = ret_value_;
+    locals_ = std::move(saved_locals);
+    poisoned_ = std::move(saved_poisoned);
+    k_ = std::move(saved_k);
+    returned_ = saved_returned;
+    ret_value_ = saved_ret;
+    ret_region_ = saved_ret_region;
+    partial_ = saved_partial;
+    if (failed || !result) {
+      inline_failed_ = true;
+      return std::nullopt;
+    }
+    return result;
   }
 
   static std::string param_list(const FunctionSchema& fn) {
@@ -692,6 +811,11 @@ class ForwardLowering {
   std::optional<ValueId> ret_value_;  // what the current branch returned (nullopt: failed)
   std::vector<Cont> k_;
   int partial_ = 0;  // inside an `if` already reported for returning on some paths only
+  ir::RegionId ret_region_;  // where `return` is the function's own (the body)
+  int fn_scope_ = 0;         // inside a `fn` body: the declaration's names are not visible
+  std::vector<std::string> inlining_;  // the functions being inlined, outermost first
+  std::string recursion_;              // the first call cycle found, as text
+  bool inline_failed_ = false;         // a call of a `fn` failed (its errors are muted)
   std::set<std::string> used_layers_;
 };
 
@@ -699,6 +823,22 @@ class ForwardLowering {
 
 void Checker::lower_forward(ir::Module& m, const DeclInfo& info, const ast::ForwardItem& fwd) {
   m.forward = ForwardLowering(*this, m, info).run(fwd);
+}
+
+void Checker::check_functions() {
+  for (const auto& fn : file_.functions) {
+    auto [it, fresh] = functions_.emplace(fn->name.name, fn.get());
+    if (!fresh)
+      diags_.report(DiagKind::duplicate_declaration, fn->name.range, {fn->name.name})
+          .note(DiagKind::note_previous_declaration, it->second->name.range, {fn->name.name});
+  }
+  for (const auto& fn : file_.functions) {
+    if (functions_[fn->name.name] != fn.get()) continue;
+    ir::Module scratch;
+    scratch.name = fn->name.name;
+    DeclInfo info;
+    (void)ForwardLowering(*this, scratch, info).run(*fn->signature, fn.get());
+  }
 }
 
 }  // namespace triton::check_detail

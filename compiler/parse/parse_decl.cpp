@@ -394,9 +394,15 @@ ast::ItemPtr Parser::parse_tensor_item(bool is_state) {
 // fparam  = IDENT [ ":" type ]
 ast::ItemPtr Parser::parse_forward() {
   const uint32_t begin = tok().range.begin;
-  auto item = std::make_unique<ast::ForwardItem>(SourceRange{});
-  item->keyword_range = tok().range;
+  const SourceRange keyword = tok().range;
   advance();
+  return parse_forward_rest(begin, keyword);
+}
+
+// The parameters, return type and body of a `forward` or a `fn`.
+ast::ItemPtr Parser::parse_forward_rest(uint32_t begin, SourceRange keyword) {
+  auto item = std::make_unique<ast::ForwardItem>(SourceRange{});
+  item->keyword_range = keyword;
   const SourceRange open = tok().range;
   if (!expect(TokenKind::LParen, "`(` after `forward`")) return nullptr;
   {
