@@ -3,7 +3,7 @@
 a layer chosen by `if`/`else`, a shape given by a conditional expression and `return` inside
 `if`. The golden source compiles with `--verify`, the generated module matches a forward
 pass recomputed by hand for both values of the `deep` switch, and a few training steps
-lower the loss.
+lower the loss. User `fn` functions, inlined at each call, compute what their source says.
 """
 
 from __future__ import annotations
@@ -17,19 +17,36 @@ import torch
 import torch.nn.functional as TF
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCE = REPO / "tests" / "compiler" / "goldens" / "pytorch" / "pytorch_style.triton"
+GOLDENS = REPO / "tests" / "compiler" / "goldens" / "pytorch"
+
+
+def compile_and_load(triton: Path, directory: Path, stem: str):
+    out = directory / f"{stem}.py"
+    result = subprocess.run([str(triton), "compile", str(GOLDENS / f"{stem}.triton"), "--verify", "-o", str(out)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    spec = importlib.util.spec_from_file_location(f"gen_{stem}", out)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="module")
 def module(triton_compiler: Path, tmp_path_factory):
-    out = tmp_path_factory.mktemp("language_features") / "pytorch_style.py"
-    result = subprocess.run([str(triton_compiler), "compile", str(SOURCE), "--verify", "-o", str(out)],
-                            capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    spec = importlib.util.spec_from_file_location("gen_pytorch_style", out)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return compile_and_load(triton_compiler, tmp_path_factory.mktemp("language_features"), "pytorch_style")
+
+
+def test_inlined_functions_compute_what_the_source_says(triton_compiler: Path, tmp_path: Path):
+    model = compile_and_load(triton_compiler, tmp_path, "functions_fn").Model().eval()
+    x = torch.randn(3, 4, 8)
+
+    def gated(a, gate):
+        return a * torch.sigmoid(gate)
+
+    with torch.no_grad():
+        h = x.mean(dim=1)
+        y = gated(model.fc(h), model.g(h))
+        torch.testing.assert_close(model(x), gated(y + h, h))
 
 
 def by_hand(model, x: torch.Tensor) -> torch.Tensor:
