@@ -563,6 +563,9 @@ std::vector<FunctionSchema> make_functions() {
                {req("w", P::Tensor), opt("threshold", P::Float, CV::of_float(0.7)), opt("scaling", P::Any, CV::of_str("per_channel")),
                 opt("gradient_estimator", P::Any, CV::of_str("ste"))},
                unary});
+  un("sign", "-1, 0 or +1 by the sign of each element (gradient zero)");
+  f.push_back({"round", "round_", "rounds to the nearest integer, halves to even (gradient zero)", {req("x", P::Tensor)}, unary});
+  un("stop_gradient", "x, with no gradient flowing back (`detach`)");
   f.push_back({"floor_div", "", "integer division rounding down (`//` is a comment)",
                {req("a", P::Int), req("b", P::Int)}, floor_div, true});
   return f;

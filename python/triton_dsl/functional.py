@@ -272,6 +272,18 @@ def ternarize(w: Tensor, threshold: float = 0.7, scaling: str = "per_channel",
     return quant.straight_through(w, w_q, gradient_estimator)
 
 
+def sign(x: Tensor) -> Tensor:
+    return torch.sign(x)
+
+
+def round_(x: Tensor) -> Tensor:
+    return torch.round(x)
+
+
+def stop_gradient(x: Tensor) -> Tensor:
+    return x.detach()
+
+
 # Aliases: the language accepts both spellings.
 cat = concatenate
 sum = sum_
@@ -279,6 +291,7 @@ max = max_
 min = min_
 abs = abs_
 pow = pow_
+round = round_
 
 BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: globals()[name]
@@ -289,6 +302,6 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
         "add", "subtract", "multiply", "divide", "floor_div", "matmul", "sqrt", "exp", "log",
         "abs", "pow", "clamp", "maximum", "minimum", "where", "mean", "sum", "max", "min",
         "argmax", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d", "dropout", "layer_norm",
-        "linear", "conv2d", "ternarize",
+        "linear", "conv2d", "ternarize", "sign", "round", "stop_gradient",
     )
 }
