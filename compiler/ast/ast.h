@@ -306,7 +306,9 @@ struct Attribute {
 //   Table        Type[] { rows; attrs }      one or more instances per row
 //                Type[](col, ...) { ... }    with explicit column names
 //   Conditional  if (cond) { children }      absent (None) when cond is false;
-//                if (cond) Type { attrs }    a single child, same meaning
+//                if (cond) Type { attrs }    a single child, same meaning;
+//                ... else { children }       the else children when cond is false
+//                ... else if (c2) ...        (an else branch that is itself a Conditional)
 // A `Sequential { A {..} B {..} }` is an Instance of type Sequential whose body holds
 // children instead of (or as well as) attributes; the checker decides which types may have
 // children.
@@ -323,6 +325,8 @@ struct LayerSpec {
   ExprPtr condition;                      // Conditional
   std::vector<Attribute> attributes;      // in source order
   std::vector<std::unique_ptr<LayerSpec>> children;  // Sequential and Conditional bodies
+  bool has_else = false;                             // Conditional: `else` was written
+  std::vector<std::unique_ptr<LayerSpec>> else_children;  // Conditional: the `else` body
 };
 using LayerSpecPtr = std::unique_ptr<LayerSpec>;
 
@@ -429,9 +433,20 @@ struct Decl {
   std::vector<ItemPtr> items;  // in source order
 };
 
+// `fn name(params) -> Type { body }`: a user function of tensors, inlined at each call.
+// `fn` is a word only at the top level (it stays usable as a name elsewhere); the signature
+// and body have the shape of a `forward`, whose node they reuse.
+struct FnDecl {
+  SourceRange range;
+  SourceRange keyword_range;
+  Identifier name;
+  std::unique_ptr<ForwardItem> signature;
+};
+
 struct File {
   SourceRange range;
   std::vector<std::unique_ptr<Decl>> decls;  // in source order
+  std::vector<std::unique_ptr<FnDecl>> functions;  // in source order
 };
 
 }  // namespace triton::ast

@@ -162,6 +162,10 @@ class Dumper {
   std::string run(const File& file) {
     line(0, "File", file.range);
     for (const auto& decl : file.decls) dump_decl(1, *decl);
+    for (const auto& fn : file.functions) {
+      line(1, "Fn " + name(fn->name), fn->range);
+      dump_item(2, *fn->signature);
+    }
     return std::move(out_);
   }
 
@@ -278,6 +282,10 @@ class Dumper {
     }
     dump_attributes(depth + 1, spec->attributes);
     for (const auto& child : spec->children) dump_spec(depth + 1, child.get());
+    if (spec->has_else) {
+      line(depth + 1, "Else", spec->range);
+      for (const auto& child : spec->else_children) dump_spec(depth + 2, child.get());
+    }
   }
 
   void dump_attributes(int depth, const std::vector<Attribute>& attributes) {

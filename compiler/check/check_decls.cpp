@@ -30,6 +30,7 @@ std::string Checker::expr_text(SourceRange r) const { return std::string(diags_.
 std::optional<ir::Program> Checker::run() {
   program_.source_name = options_.source_name;
   collect_decls();
+  check_functions();
   // The entry: `--model NAME`, else the last model of the file.
   std::string entry;
   if (!options_.model_name.empty()) {
@@ -704,15 +705,30 @@ void Checker::lower_layer(ir::Module& m, DeclInfo& info, const ast::LayerItem& i
     case ast::LayerSpecKind::Conditional: {
       sub.form = ir::SubmoduleForm::Conditional;
       sub.condition = lower_const_expr(m, info, *spec.condition);
-      for (const auto& c : spec.children) {
-        auto inst = lower_instance(m, info, *c);
-        if (!inst) continue;
-        if (inst->builtin && inst->builtin->is_container)
-          for (auto& k : inst->children) sub.instances.push_back(std::move(k));
-        else
-          sub.instances.push_back(std::move(*inst));
-      }
-      if (sub.instances.empty()) return;
+      bool failed = false;
+      auto branch = [&](const std::vector<ast::LayerSpecPtr>& children, std::vector<ir::Instance>& out) {
+        for (const auto& c : children) {
+          if (c->kind == ast::LayerSpecKind::Conditional) {
+            diags_.report(DiagKind::unsupported_expression, c->range, {"a conditional layer inside a conditional layer"})
+                .hint("write one `if (cond) A { } else B { }` per layer, or combine the conditions with `and`/`or`");
+            failed = true;
+            continue;
+          }
+          auto inst = lower_instance(m, info, *c);
+          if (!inst) {
+            failed = true;
+            continue;
+          }
+          if (inst->builtin && inst->builtin->is_container)
+            for (auto& k : inst->children) out.push_back(std::move(k));
+          else
+            out.push_back(std::move(*inst));
+        }
+      };
+      branch(spec.children, sub.instances);
+      sub.has_else = spec.has_else;
+      branch(spec.else_children, sub.else_instances);
+      if (failed || (sub.instances.empty() && sub.else_instances.empty())) return;
       break;
     }
   }

@@ -95,6 +95,10 @@ class Checker {
 
   // ---- lower_forward.cpp ----
   void lower_forward(ir::Module& m, const DeclInfo& info, const ast::ForwardItem& fwd);
+  // Collects the file's `fn` declarations and checks each body once on its own; calls
+  // inline them (muted: their diagnostics are the ones reported here).
+  void check_functions();
+  std::map<std::string, const ast::FnDecl*> functions_;
 
   // ---- elaborate.cpp ----
   void elaborate_entry(ir::Program& program);

@@ -207,16 +207,19 @@ void Elaborator::materialize(LayerState& st) {
       }
       case ir::SubmoduleForm::List:
       case ir::SubmoduleForm::Conditional: {
+        std::vector<ir::Instance>* chosen = &sub.instances;
         if (sub.condition) {
           auto c = eval(m, *sub.condition, st.env);
           auto t = c ? truth(AbsValue::constant(*c)) : std::nullopt;
-          if (!t || !*t) {
+          if (t && !*t && sub.has_else) {
+            chosen = &sub.else_instances;
+          } else if (!t || !*t) {
             ss.present = false;
             break;
           }
         }
-        for (size_t i = 0; i < sub.instances.size(); ++i)
-          ss.layers.push_back(instantiate(sub.instances[i], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
+        for (size_t i = 0; i < chosen->size(); ++i)
+          ss.layers.push_back(instantiate((*chosen)[i], *st.user, st.env, base + "." + std::to_string(i), i == 0, st.poisoned));
         break;
       }
     }

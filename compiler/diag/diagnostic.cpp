@@ -155,7 +155,8 @@ DiagnosticBuilder DiagnosticEngine::report(DiagKind kind, std::optional<SourceRa
   const Severity severity = diag_severity(kind);
   std::vector<std::string> arg_strings(args.begin(), args.end());
   Diagnostic diagnostic{kind, severity, range, format_message(diag_format(kind), arg_strings), {}};
-  bool suppressed = limit_reached_;
+  bool suppressed = limit_reached_ || muted_ > 0;
+  if (muted_ > 0 && severity == Severity::Error) ++muted_errors_;
   // Two errors at the same offset are one mistake seen twice (a cascade): keep the first.
   if (severity == Severity::Error && range && last_error_begin_ == range->begin) suppressed = true;
   return DiagnosticBuilder(suppressed ? nullptr : this, std::move(diagnostic));

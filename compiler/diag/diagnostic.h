@@ -112,6 +112,13 @@ class DiagnosticEngine {
   void hold() { held_ = true; }
   void release();
 
+  // While muted (calls nest), reports are dropped; `muted_errors()` counts the errors
+  // dropped. The checker mutes a user function's body at each inlined call: its own
+  // diagnostics were reported once, when the body was checked on its own.
+  void mute() { ++muted_; }
+  void unmute() { --muted_; }
+  uint32_t muted_errors() const { return muted_errors_; }
+
   // Renders one diagnostic in clang style (used for printing; exposed for tests).
   std::string render(const Diagnostic& diagnostic) const;
 
@@ -130,6 +137,8 @@ class DiagnosticEngine {
   uint32_t warning_count_ = 0;
   bool limit_reached_ = false;
   bool held_ = false;
+  int muted_ = 0;
+  uint32_t muted_errors_ = 0;
   size_t first_unprinted_ = 0;
   std::optional<uint32_t> last_error_begin_;
 };

@@ -87,6 +87,7 @@ enum class SubmoduleForm {
   Repeat,       // `T[n]`: instances = {first, rest}; the rest are identical, `count` in all
   List,         // tables and `Sequential { }`: instances in order
   Conditional,  // `if (c) { ... }`: instances in order, absent when `condition` is false
+                // (or `else_instances` in order, when an `else` was written)
 };
 
 struct Submodule {
@@ -95,6 +96,8 @@ struct Submodule {
   std::vector<Instance> instances;
   std::optional<ExprId> count;      // Repeat
   std::optional<ExprId> condition;  // Conditional
+  bool has_else = false;            // Conditional: `else` written; built from else_instances
+  std::vector<Instance> else_instances;  // Conditional with `else`, in order
   SourceRange range;
 };
 

@@ -61,6 +61,11 @@ class Printer {
         out_ += "sequential [";
         for (size_t i = 0; i < s.instances.size(); ++i) out_ += (i ? ", " : "") + instance(m, s.instances[i]);
         out_ += "]";
+        if (s.has_else) {
+          out_ += " else sequential [";
+          for (size_t i = 0; i < s.else_instances.size(); ++i) out_ += (i ? ", " : "") + instance(m, s.else_instances[i]);
+          out_ += "]";
+        }
         break;
     }
     out_ += "\n";

@@ -47,7 +47,9 @@ class Verifier {
     for (const auto& c : m.constants)
       if (c.value) check_expr(m, *c.value, where + " constant " + c.name);
     for (const auto& s : m.submodules) {
-      if (s.instances.empty() ) fail(where, "layer `" + s.name + "` has no instances");
+      if (s.instances.empty() && s.else_instances.empty()) fail(where, "layer `" + s.name + "` has no instances");
+      if (s.has_else && s.form != SubmoduleForm::Conditional) fail(where, "layer `" + s.name + "` has an `else` but no condition");
+      for (const auto& inst : s.else_instances) check_instance(m, inst, index, where + " layer " + s.name + " else");
       if (s.form == SubmoduleForm::Repeat && (s.instances.size() != 2 || !s.count)) fail(where, "repeat `" + s.name + "` needs two instances and a count");
       if (s.form == SubmoduleForm::Conditional && !s.condition) fail(where, "conditional `" + s.name + "` has no condition");
       for (const auto& inst : s.instances) check_instance(m, inst, index, where + " layer " + s.name);

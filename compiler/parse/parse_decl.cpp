@@ -185,7 +185,24 @@ ast::ItemPtr Parser::parse_layer_item() {
   return item;
 }
 
-// layer_spec = "if" "(" expr ")" ( "{" { layer_spec } "}" | layer_spec )
+// layer_branch = "{" { layer_spec sep } "}" | layer_spec ;
+bool Parser::parse_layer_branch(std::vector<ast::LayerSpecPtr>& out) {
+  if (at(TokenKind::LBrace)) {
+    parse_braced("the layer", [&] {
+      auto child = parse_layer_spec();
+      if (!child) return false;
+      out.push_back(std::move(child));
+      return true;
+    });
+    return true;
+  }
+  auto child = parse_layer_spec();
+  if (!child) return false;
+  out.push_back(std::move(child));
+  return true;
+}
+
+// layer_spec = "if" "(" expr ")" layer_branch [ "else" layer_branch ]
 //            | IDENT [ "[" [ expr ] "]" [ "(" IDENT { "," IDENT } ")" ] ] [ layer_body ]
 ast::LayerSpecPtr Parser::parse_layer_spec() {
   LevelGuard level(*this);
@@ -206,17 +223,12 @@ ast::LayerSpecPtr Parser::parse_layer_spec() {
       }
       advance();
     }
-    if (at(TokenKind::LBrace)) {
-      parse_braced("the layer", [&] {
-        auto child = parse_layer_spec();
-        if (!child) return false;
-        spec->children.push_back(std::move(child));
-        return true;
-      });
-    } else {
-      auto child = parse_layer_spec();
-      if (!child) return nullptr;
-      spec->children.push_back(std::move(child));
+    if (!parse_layer_branch(spec->children)) return nullptr;
+    // `else` may follow on the same line as the closing `}` or on the next one.
+    if (at(TokenKind::KwElse)) {
+      advance();
+      spec->has_else = true;
+      if (!parse_layer_branch(spec->else_children)) return nullptr;
     }
     spec->range = range_from(begin);
     return spec;
@@ -382,9 +394,15 @@ ast::ItemPtr Parser::parse_tensor_item(bool is_state) {
 // fparam  = IDENT [ ":" type ]
 ast::ItemPtr Parser::parse_forward() {
   const uint32_t begin = tok().range.begin;
-  auto item = std::make_unique<ast::ForwardItem>(SourceRange{});
-  item->keyword_range = tok().range;
+  const SourceRange keyword = tok().range;
   advance();
+  return parse_forward_rest(begin, keyword);
+}
+
+// The parameters, return type and body of a `forward` or a `fn`.
+ast::ItemPtr Parser::parse_forward_rest(uint32_t begin, SourceRange keyword) {
+  auto item = std::make_unique<ast::ForwardItem>(SourceRange{});
+  item->keyword_range = keyword;
   const SourceRange open = tok().range;
   if (!expect(TokenKind::LParen, "`(` after `forward`")) return nullptr;
   {

@@ -149,12 +149,49 @@ bool Parser::parse_name(ast::Identifier& out, std::string_view what) {
   return false;
 }
 
-// file = { decl } EOF
+// fn_decl = "fn" IDENT "(" [ fparam { "," fparam } [ "," ] ] ")" [ "->" type ] stmt_block ;
+std::unique_ptr<ast::FnDecl> Parser::parse_fn_decl() {
+  const uint32_t begin = tok().range.begin;
+  auto fn = std::make_unique<ast::FnDecl>();
+  fn->keyword_range = tok().range;
+  advance();  // `fn`
+  if (!parse_name(fn->name, "a function name")) return nullptr;
+  auto sig = parse_forward_rest(begin, fn->keyword_range);
+  if (!sig) return nullptr;
+  fn->signature.reset(static_cast<ast::ForwardItem*>(sig.release()));
+  fn->range = range_from(begin);
+  return fn;
+}
+
+bool Parser::at_fn_decl() const {
+  return at(TokenKind::Identifier) && text(tok()) == "fn" && peek().is(TokenKind::Identifier) && !peek().newline_before;
+}
+
+// file = { decl | fn_decl } EOF
 // decl = ("model" | "block" | "layer") IDENT "{" { item } "}"
 ast::File Parser::parse_file() {
   ast::File file;
   file.range = {0, diags_.buffer().size()};
+  // Skips to the next line that starts with a declaration keyword, outside any braces.
+  auto skip_to_next_decl = [&] {
+    uint32_t depth = 0;
+    advance();
+    while (!at_end()) {
+      if (depth == 0 && tok().newline_before &&
+          (at(TokenKind::KwModel) || at(TokenKind::KwBlock) || at(TokenKind::KwLayer) || at_fn_decl())) {
+        break;
+      }
+      if (at(TokenKind::LBrace)) ++depth;
+      if (at(TokenKind::RBrace) && depth > 0) --depth;
+      advance();
+    }
+  };
   while (!at_end() && !abandoned()) {
+    if (at_fn_decl()) {
+      if (auto fn = parse_fn_decl()) file.functions.push_back(std::move(fn));
+      else skip_to_next_decl();
+      continue;
+    }
     std::optional<ast::DeclKind> kind;
     if (at(TokenKind::KwModel)) kind = ast::DeclKind::Model;
     else if (at(TokenKind::KwBlock)) kind = ast::DeclKind::Block;
@@ -175,23 +212,12 @@ ast::File Parser::parse_file() {
       } else if (!at(TokenKind::Error)) {
         report_expected(DiagKind::expected_declaration);
       }
-      // Skip to the next line that starts with a declaration keyword, outside any braces.
-      uint32_t depth = 0;
-      advance();
-      while (!at_end()) {
-        if (depth == 0 && tok().newline_before &&
-            (at(TokenKind::KwModel) || at(TokenKind::KwBlock) || at(TokenKind::KwLayer))) {
-          break;
-        }
-        if (at(TokenKind::LBrace)) ++depth;
-        if (at(TokenKind::RBrace) && depth > 0) --depth;
-        advance();
-      }
+      skip_to_next_decl();
       continue;
     }
     if (auto decl = parse_decl(*kind)) file.decls.push_back(std::move(decl));
   }
-  if (file.decls.empty() && !diags_.has_errors()) {
+  if (file.decls.empty() && file.functions.empty() && !diags_.has_errors()) {
     diags_.report(DiagKind::no_declarations, std::nullopt, {diags_.buffer().name()});
   }
   return file;

@@ -87,6 +87,10 @@ class Parser {
   ast::ItemPtr parse_params();
   ast::ItemPtr parse_layer_item();
   ast::LayerSpecPtr parse_layer_spec();
+  ast::ItemPtr parse_forward_rest(uint32_t begin, SourceRange keyword);
+  std::unique_ptr<ast::FnDecl> parse_fn_decl();
+  bool at_fn_decl() const;
+  bool parse_layer_branch(std::vector<ast::LayerSpecPtr>& out);
   void parse_layer_body(ast::LayerSpec& spec);
   ast::ItemPtr parse_tensor_item(bool is_state);
   ast::ItemPtr parse_forward();

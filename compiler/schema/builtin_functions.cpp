@@ -71,11 +71,25 @@ FunctionResult flatten(Args a) {
 
 FunctionResult reshape(Args a) {
   std::vector<Dim> dims = int_elems(a[1]);
-  const Shape& in = a[0].shape;
+  Shape in = a[0].shape;
   int inferred = -1;
   int64_t known = 1;
   bool all_known = true;
+  // A symbolic size passed through (`x.view(b, -1)` with b = x.shape[0]) cancels the same
+  // input dimension, so the -1 is still inferred: [batch, 4, 4] -> [batch, 16].
+  std::vector<bool> cancelled(dims.size());
+  if (in.ranked)
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i].kind != Dim::Kind::Symbol) continue;
+      auto it = std::find(in.dims.begin(), in.dims.end(), dims[i]);
+      if (it == in.dims.end()) continue;
+      in.dims.erase(it);
+      cancelled[i] = true;
+    }
   for (size_t i = 0; i < dims.size(); ++i) {
+    if (cancelled[i]) continue;
+    if (dims[i].is_known() && dims[i].size < -1)
+      return FunctionResult::fail("`reshape`: size " + std::to_string(dims[i].size) + " is negative; only -1 (inferred) is allowed", 1);
     if (dims[i].is_known() && dims[i].size == -1) {
       if (inferred >= 0) return FunctionResult::fail("`reshape`: only one dimension may be -1", 1);
       inferred = static_cast<int>(i);
@@ -89,8 +103,11 @@ FunctionResult reshape(Args a) {
   if (inferred >= 0) {
     dims[inferred] = (total && all_known && known > 0 && *total % known == 0) ? Dim::known(*total / known) : Dim::unknown();
   } else if (total && all_known && known != *total) {
-    return FunctionResult::fail("`reshape` cannot turn shape " + in.to_string() + " (" + std::to_string(*total) +
-                                    " elements) into " + Shape::of(dims).to_string() + " (" + std::to_string(known) +
+    std::string common;  // the cancelled symbolic sizes, a factor of both counts
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (cancelled[i]) common += dims[i].symbol + " * ";
+    return FunctionResult::fail("`reshape` cannot turn shape " + a[0].shape.to_string() + " (" + common + std::to_string(*total) +
+                                    " elements) into " + Shape::of(dims).to_string() + " (" + common + std::to_string(known) +
                                     " elements)",
                                 1);
   }
@@ -166,6 +183,44 @@ FunctionResult repeat(Args a) {
   else if (d.is_known() && n.dim.is_known()) s.dims[0] = Dim::known(sat_mul(d.size, n.dim.size));
   else s.dims[0] = Dim::unknown();
   return FunctionResult::ok(AbsValue::tensor(s));
+}
+
+// PyTorch's `expand` for a list of sizes; a single int keeps the older meaning of `repeat`.
+FunctionResult expand(Args a) {
+  if (a[1].kind == AbsValue::Kind::Int) return repeat(a);
+  if (a[1].kind != AbsValue::Kind::Tuple) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  const Shape& in = a[0].shape;
+  std::vector<Dim> sizes = int_elems(a[1]);
+  if (!in.ranked) return FunctionResult::ok(AbsValue::tensor(Shape::unranked()));
+  if (sizes.size() < in.rank())
+    return FunctionResult::fail("`expand` needs at least " + std::to_string(in.rank()) + " sizes for shape " + in.to_string() +
+                                    ", got " + std::to_string(sizes.size()),
+                                1);
+  size_t lead = sizes.size() - in.rank();
+  Shape out;
+  out.ranked = true;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const Dim& s = sizes[i];
+    bool keep = s.is_known() && s.size == -1;
+    if (i < lead) {
+      if (keep) return FunctionResult::fail("`expand`: -1 cannot size the new leading dimension " + std::to_string(i), 1);
+      out.dims.push_back(s);
+      continue;
+    }
+    const Dim& d = in.dims[i - lead];
+    if (keep) {
+      out.dims.push_back(d);
+    } else if (s.is_known() && s.size < 0) {
+      return FunctionResult::fail("`expand`: size " + std::to_string(s.size) + " is negative", 1);
+    } else if (d.is_known() && d.size != 1 && s.is_known() && s.size != d.size) {
+      return FunctionResult::fail("`expand` cannot turn dimension " + std::to_string(i - lead) + " of shape " + in.to_string() +
+                                      " into " + std::to_string(s.size) + "; only size-1 dimensions expand (-1 keeps one)",
+                                  1);
+    } else {
+      out.dims.push_back(d.is_known() && d.size != 1 ? d : s);
+    }
+  }
+  return FunctionResult::ok(AbsValue::tensor(out));
 }
 
 FunctionResult matmul(Args a) {
@@ -431,15 +486,19 @@ std::vector<FunctionSchema> make_functions() {
                [](Args a) { return softmax_like("log_softmax", a); }});
   f.push_back({"flatten", "flatten", "flattens dimensions start_dim..end_dim into one",
                {req("x", P::Tensor), opt("start_dim", P::Int, CV::of_int(0)), opt("end_dim", P::Int, CV::of_int(-1))}, flatten});
-  f.push_back({"reshape", "reshape", "new shape with the same number of elements; one entry may be -1",
-               {req("x", P::Tensor), req("shape", P::IntList)}, reshape});
-  f.push_back({"permute", "permute", "reorders dimensions", {req("x", P::Tensor), req("dims", P::IntList)}, permute});
+  f.push_back({"reshape", "reshape", "new shape with the same number of elements; one entry may be -1; sizes may be listed one by one, `reshape(x, b, -1)`",
+               {req("x", P::Tensor), req("shape", P::IntOrIntList)}, reshape, false, true});
+  f.push_back({"permute", "permute", "reorders dimensions; `permute(x, 0, 2, 1)` also works",
+               {req("x", P::Tensor), req("dims", P::IntOrIntList)}, permute, false, true});
   f.push_back({"transpose", "transpose", "swaps two dimensions",
                {req("x", P::Tensor), req("dim0", P::Int), req("dim1", P::Int)}, transpose});
   for (std::string_view n : {"concatenate", "cat"})
     f.push_back({n, n, "joins tensors along `dim`", {req("tensors", P::TensorList), opt("dim", P::Int, CV::of_int(0))}, cat});
-  for (std::string_view n : {"repeat", "expand"})
-    f.push_back({n, n, "tiles `t` n times along its first dimension", {req("t", P::Tensor), req("n", P::Int)}, repeat});
+  f.push_back({"repeat", "repeat", "tiles `t` n times along its first dimension", {req("t", P::Tensor), req("n", P::Int)}, repeat});
+  f.push_back({"expand", "expand",
+               "with one int, as `repeat`; with several sizes (or a list), PyTorch's expand: size-1 dimensions broadcast, "
+               "-1 keeps a dimension, extra sizes add leading dimensions",
+               {req("t", P::Tensor), req("sizes", P::IntOrIntList)}, expand, false, true});
   f.push_back({"matmul", "matmul", "matrix product with batch broadcasting", {req("a", P::Tensor), req("b", P::Tensor)}, matmul});
   f.push_back({"mean", "mean", "mean over `dim` (all when None)",
                {req("x", P::Tensor), opt("dim", P::OptionalIntOrIntList, CV::none()), opt("keepdim", P::Bool, CV::of_bool(false))},
@@ -504,6 +563,9 @@ std::vector<FunctionSchema> make_functions() {
                {req("w", P::Tensor), opt("threshold", P::Float, CV::of_float(0.7)), opt("scaling", P::Any, CV::of_str("per_channel")),
                 opt("gradient_estimator", P::Any, CV::of_str("ste"))},
                unary});
+  un("sign", "-1, 0 or +1 by the sign of each element (gradient zero)");
+  f.push_back({"round", "round_", "rounds to the nearest integer, halves to even (gradient zero)", {req("x", P::Tensor)}, unary});
+  un("stop_gradient", "x, with no gradient flowing back (`detach`)");
   f.push_back({"floor_div", "", "integer division rounding down (`//` is a comment)",
                {req("a", P::Int), req("b", P::Int)}, floor_div, true});
   return f;
@@ -531,6 +593,13 @@ std::string_view param_kind_name(ParamKind k) {
 std::span<const FunctionSchema> builtin_functions() {
   static const std::vector<FunctionSchema> fns = make_functions();
   return fns;
+}
+
+const FunctionSchema* find_builtin_method(std::string_view name) {
+  // PyTorch's names for functions the language spells otherwise.
+  if (name == "view") name = "reshape";
+  const FunctionSchema* f = find_builtin_function(name);
+  return f && !f->params.empty() && f->params[0].kind == ParamKind::Tensor ? f : nullptr;
 }
 
 const FunctionSchema* find_builtin_function(std::string_view name) {

@@ -176,7 +176,15 @@ struct FunctionSchema {
   std::vector<FunctionParam> params;
   std::function<FunctionResult(std::span<const AbsValue>)> infer;
   bool constant_foldable = false;  // usable in constant expressions (floor_div)
+  // PyTorch-style sizes: the second parameter (a list) may also be written as several
+  // positional ints, `reshape(x, b, -1)`; the checker packs them into the list.
+  bool varargs = false;
 };
+
+// The built-in function a method call `x.name(...)` means (`x.view(b, -1)` is
+// `reshape(x, b, -1)`); null when there is none. Only functions whose first parameter is
+// a tensor are methods.
+const FunctionSchema* find_builtin_method(std::string_view name);
 
 std::span<const FunctionSchema> builtin_functions();
 const FunctionSchema* find_builtin_function(std::string_view name);

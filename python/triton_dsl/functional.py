@@ -129,6 +129,14 @@ def repeat(t: Tensor, n: int) -> Tensor:
     return torch.tile(t.movedim(0, -1), (n,)).movedim(-1, 0)
 
 
+def expand(t: Tensor, sizes: Dims, *more: int) -> Tensor:
+    """With one int, `repeat` (the language's older meaning); with several sizes or a list,
+    PyTorch's `expand`: size-1 dimensions broadcast, -1 keeps a dimension."""
+    if isinstance(sizes, int) and not more:
+        return repeat(t, sizes)
+    return t.expand(_dims(sizes, more))
+
+
 # --- arithmetic --------------------------------------------------------------------------
 
 def add(a: Tensor, b: Tensor | float) -> Tensor:
@@ -264,14 +272,26 @@ def ternarize(w: Tensor, threshold: float = 0.7, scaling: str = "per_channel",
     return quant.straight_through(w, w_q, gradient_estimator)
 
 
+def sign(x: Tensor) -> Tensor:
+    return torch.sign(x)
+
+
+def round_(x: Tensor) -> Tensor:
+    return torch.round(x)
+
+
+def stop_gradient(x: Tensor) -> Tensor:
+    return x.detach()
+
+
 # Aliases: the language accepts both spellings.
 cat = concatenate
-expand = repeat
 sum = sum_
 max = max_
 min = min_
 abs = abs_
 pow = pow_
+round = round_
 
 BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: globals()[name]
@@ -282,6 +302,6 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
         "add", "subtract", "multiply", "divide", "floor_div", "matmul", "sqrt", "exp", "log",
         "abs", "pow", "clamp", "maximum", "minimum", "where", "mean", "sum", "max", "min",
         "argmax", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d", "dropout", "layer_norm",
-        "linear", "conv2d", "ternarize",
+        "linear", "conv2d", "ternarize", "sign", "round", "stop_gradient",
     )
 }

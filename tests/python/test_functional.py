@@ -71,6 +71,9 @@ EQUIVALENTS = {
     "conv2d": (lambda: F.conv2d(X, torch.ones(1, 3, 1, 1)), lambda: X.sum(1, keepdim=True)),
     "repeat": (lambda: F.repeat(A[:1], 3), lambda: torch.cat([A[:1]] * 3)),
     "expand": (lambda: F.expand(A[None], 2), lambda: torch.stack([A, A])),
+    "sign": (lambda: F.sign(torch.tensor([-2.0, 0.0, 3.0])), lambda: torch.tensor([-1.0, 0.0, 1.0])),
+    "round": (lambda: F.round(torch.tensor([0.5, 1.5, -1.2])), lambda: torch.tensor([0.0, 2.0, -1.0])),
+    "stop_gradient": (lambda: F.stop_gradient(A), lambda: A),
     "ternarize": (lambda: F.ternarize(torch.tensor([[0.9, -0.1, -0.5]])),
                   lambda: torch.tensor([[0.7, 0.0, -0.7]])),
 }
@@ -94,6 +97,19 @@ def test_builtin_names_with_a_trailing_underscore_are_the_same_functions():
 def test_reshape_and_permute_accept_separate_ints():
     assert F.reshape(X, 6, 20).shape == (6, 20)
     assert F.permute(X, 3, 2, 1, 0).shape == (5, 4, 3, 2)
+
+
+def test_expand_with_several_sizes_is_pytorchs():
+    token = torch.arange(3.0).reshape(1, 1, 3)
+    assert F.expand(token, 4, -1, -1).shape == (4, 1, 3)
+    assert F.expand(token, [2, 5, 3]).shape == (2, 5, 3)
+    assert F.expand(token, 2).shape == (2, 1, 3)  # one int: `repeat`
+
+
+def test_stop_gradient_blocks_the_gradient():
+    x = torch.ones(3, requires_grad=True)
+    (F.stop_gradient(x) * 2 + x).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_repeat_tiles_along_the_first_dimension():

@@ -366,7 +366,13 @@ class Emitter {
         case SubmoduleForm::Conditional: {
           std::vector<std::string> items;
           for (const auto& inst : s.instances) items.push_back(instance(c, inst));
-          std::string suffix = s.condition ? " if " + init_expr(c, *s.condition).right(0) + " else None" : "";
+          std::string otherwise = "None";
+          if (s.has_else) {
+            std::vector<std::string> alt;
+            for (const auto& inst : s.else_instances) alt.push_back(instance(c, inst));
+            otherwise = call_text("nn.Sequential", alt);
+          }
+          std::string suffix = s.condition ? " if " + init_expr(c, *s.condition).right(0) + " else " + otherwise : "";
           assign_call(target, "nn.Sequential", items, suffix);
           break;
         }
