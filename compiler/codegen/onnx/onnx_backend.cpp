@@ -126,7 +126,7 @@ class Builder {
   std::optional<onnx::Model> run(std::string* error) {
     onnx::Model model;
     const bool int2 = options_.code_type == DataType::Int2, int4 = options_.code_type == DataType::Int4;
-    model.opset = int2 ? 25 : int4 ? 21 : 17;
+    model.opset = opset_ = int2 ? 25 : int4 ? 21 : 17;
     model.ir_version = int2 ? 13 : int4 ? 10 : 8;  // the IR version of the onnx release of each opset
     model.producer_version = options_.producer_version;
     model.doc_string = "compiled from " + program_.source_name + " by triton --backend onnx";
@@ -1075,8 +1075,9 @@ class Builder {
     }
     std::vector<std::string> inputs = {x.name};
     std::vector<Attribute> attrs = {Attribute::of_int("keepdims", keepdim ? 1 : 0)};
-    if (op == "ReduceSum") inputs.push_back(int64s_const(axes));  // axes became an input in opset 13
-    else attrs.push_back(Attribute::of_ints("axes", axes));       // and for the others in opset 18
+    // `axes` became an input in opset 13 for ReduceSum and in opset 18 for the others.
+    if (op == "ReduceSum" || opset_ >= 18) inputs.push_back(int64s_const(axes));
+    else attrs.push_back(Attribute::of_ints("axes", axes));
     return Val::tensor(node(op, inputs, attrs, scope), dims);
   }
 
@@ -1329,6 +1330,7 @@ class Builder {
   const Program& program_;
   DiagnosticEngine& diags_;
   const OnnxOptions& options_;
+  int64_t opset_ = 17;
   onnx::WeightSource weights_;
   std::map<std::string, const ElabNode*> elab_;
   std::map<std::string, Val> params_;

@@ -48,7 +48,8 @@ def write_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike) -> Pa
         if tensor.dtype not in _DTYPES:
             raise ValueError(f"tensor `{name}` has dtype {tensor.dtype}, which safetensors "
                              f"files here do not carry")
-        data = tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        data = tensor.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes() \
+            if tensor.numel() else b""
         header[name] = {"dtype": _DTYPES[tensor.dtype], "shape": list(tensor.shape),
                         "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
