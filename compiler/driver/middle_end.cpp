@@ -46,9 +46,10 @@ int run_onnx_backend(CompileSession& session, const ir::Program& program) {
     }
   }
   codegen::OnnxOptions onnx_options;
-  onnx_options.code_type = options.weight_codes == "int8"   ? codegen::onnx::DataType::Int8
-                           : options.weight_codes == "int2" ? codegen::onnx::DataType::Int2
-                                                            : codegen::onnx::DataType::Int4;
+  onnx_options.code_type = options.weight_codes == "int8"      ? codegen::onnx::DataType::Int8
+                           : options.weight_codes == "int2"    ? codegen::onnx::DataType::Int2
+                           : options.weight_codes == "float32" ? codegen::onnx::DataType::Float
+                                                               : codegen::onnx::DataType::Int4;
   onnx_options.weights = weights ? &*weights : nullptr;
   onnx_options.producer_version = TRITON_VERSION;
   std::string error;

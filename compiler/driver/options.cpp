@@ -29,7 +29,8 @@ const char kCompileUsage[] =
     "                           the generated program's --export-weights) instead of each\n"
     "                           layer's initialization (seeded)\n"
     "  --weight-codes TYPE      onnx: store ternary codes as int4 (default, opset 21), int2\n"
-    "                           (opset 25) or int8 (opset 17)\n"
+    "                           (opset 25) or int8 (opset 17), or float32 for dequantized\n"
+    "                           float weights (opset 17)\n"
     "  --verify                 run the IR verifier after lowering and after optimization\n"
     "  --verify-each            run the IR verifier after every pass\n"
     "  --print-after PASS       print the IR after PASS (repeatable; `all` for every pass)\n"
@@ -135,7 +136,7 @@ std::optional<CompileOptions> parse_compile_options(const std::vector<std::strin
       options.weights = value;
     } else if (arg == "--weight-codes") {
       if (!take_value()) return std::nullopt;
-      if (!pick(arg, value, std::array<std::string_view, 3>{"int4", "int2", "int8"})) return std::nullopt;
+      if (!pick(arg, value, std::array<std::string_view, 4>{"int4", "int2", "int8", "float32"})) return std::nullopt;
       options.weight_codes = value;
     } else if (arg == "--print-after") {
       if (!take_value()) return std::nullopt;

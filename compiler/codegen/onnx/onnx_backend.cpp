@@ -676,6 +676,12 @@ class Builder {
     const bool per_channel = a.str_of("scaling") != "per_layer";
     const double threshold = a.get("threshold").is_number() ? a.get("threshold").as_number() : 0.7;
     onnx::TernaryWeight t = weights_.ternary(key, shape, init, threshold, per_channel);
+    if (options_.code_type == DataType::Float) {  // dequantized: scale * code, exact
+      std::vector<float> w(t.codes.size());
+      const size_t per_row = t.scales.empty() ? 0 : w.size() / t.scales.size();
+      for (size_t i = 0; i < w.size(); ++i) w[i] = t.scales[i / per_row] * static_cast<float>(t.codes[i]);
+      return initializer(onnx::Tensor::floats(key, shape, w));
+    }
     const std::string codes = initializer(onnx::Tensor::codes(key + ".codes", options_.code_type, shape, t.codes));
     const std::string scales = initializer(onnx::Tensor::floats(key + ".scales", {shape[0]}, t.scales));
     return node("DequantizeLinear", {codes, scales}, {Attribute::of_int("axis", 0)}, l.path, unique(key));
@@ -1253,7 +1259,92 @@ class Builder {
       }
       return t;
     }
+    if (n == "argmax") {
+      const Val& x = tensor_arg(a, 0, f, use);
+      const bool keep = a[2].kind == Val::Kind::Const && a[2].c.is_bool() && a[2].c.as_bool();
+      if (a[1].kind == Val::Kind::None) {  // over the flattened tensor
+        const std::string flat = node("Reshape", {x.name, int64s_const({-1})}, {}, n);
+        return Val::tensor(node("ArgMax", {flat}, {Attribute::of_int("axis", 0), Attribute::of_int("keepdims", 0)}, n), {},
+                           DataType::Int64);
+      }
+      const int64_t dim = normalize_axis(int_arg(a, 1, f, use), x.dims.size());
+      std::vector<Dim> dims = x.dims;
+      if (keep) dims[static_cast<size_t>(dim)] = Dim::known(1);
+      else dims.erase(dims.begin() + dim);
+      return Val::tensor(node("ArgMax", {x.name}, {Attribute::of_int("axis", dim), Attribute::of_int("keepdims", keep ? 1 : 0)}, n),
+                         dims, DataType::Int64);
+    }
+    if (n == "linear") {
+      const Val& x = tensor_arg(a, 0, f, use);
+      const Val& w = tensor_arg(a, 1, f, use);
+      if (w.dims.size() != 2 || x.dims.empty()) unsupported(use, what_text, "its weight is not a matrix");
+      std::vector<Dim> dims = x.dims;
+      dims.back() = w.dims[0];
+      const bool bias = a[2].is_tensor();
+      if (x.dims.size() == 2) {
+        std::vector<std::string> inputs = {x.name, w.name};
+        if (bias) inputs.push_back(a[2].name);
+        return Val::tensor(node("Gemm", inputs, {Attribute::of_int("transB", 1)}, n), dims);
+      }
+      std::string y = node("MatMul", {x.name, node("Transpose", {w.name}, {Attribute::of_ints("perm", {1, 0})}, n)}, {}, n);
+      if (bias) y = node("Add", {y, a[2].name}, {}, n);
+      return Val::tensor(y, dims);
+    }
+    if (n == "conv2d") {
+      const Val& x = tensor_arg(a, 0, f, use);
+      const Val& w = tensor_arg(a, 1, f, use);
+      if (w.dims.size() != 4 || x.dims.size() != 4 || !w.dims[2].is_known() || !w.dims[3].is_known())
+        unsupported(use, what_text, "its input and weight must be 4-d with a known kernel size");
+      const std::vector<int64_t> kernel = {w.dims[2].size, w.dims[3].size}, stride = int_list(a[3].c, 2),
+                                 padding = int_list(a[4].c, 2), dilation = int_list(a[5].c, 2);
+      std::vector<std::string> inputs = {x.name, w.name};
+      if (a[2].is_tensor()) inputs.push_back(a[2].name);
+      std::vector<Dim> dims = {x.dims[0], w.dims[0]};
+      for (size_t i = 0; i < 2; ++i) {
+        const Dim& d = x.dims[2 + i];
+        dims.push_back(d.is_known() ? Dim::known((d.size + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1)
+                                    : Dim::unknown());
+      }
+      return Val::tensor(node("Conv", inputs,
+                              {Attribute::of_ints("dilations", dilation), Attribute::of_int("group", int_arg(a, 6, f, use)),
+                               Attribute::of_ints("kernel_shape", kernel),
+                               Attribute::of_ints("pads", {padding[0], padding[1], padding[0], padding[1]}),
+                               Attribute::of_ints("strides", stride)},
+                              n),
+                         dims);
+    }
+    if (n == "ternarize") return ternarize_param(a, use);
     unsupported(use, what_text, "the ONNX backend has no lowering for this function yet");
+  }
+
+  // `ternarize(w)` of a declared `param` weight: its value is known at compile time, so the
+  // graph gets its codes and scales (weights.h) behind a DequantizeLinear, as a layer's.
+  Val ternarize_param(const std::vector<Val>& a, SourceRange use) {
+    const Val& w = a[0];
+    auto init = std::find_if(graph_.initializers.begin(), graph_.initializers.end(),
+                             [&](const onnx::Tensor& t) { return w.is_tensor() && t.name == w.name && t.type == DataType::Float; });
+    if (init == graph_.initializers.end() || w.dims.empty())
+      unsupported(use, "`ternarize`", "its weight must be a declared `param` tensor (known at compile time)");
+    std::vector<float> values(static_cast<size_t>(init->element_count()));
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint32_t u = 0;
+      for (int b = 0; b < 4; ++b) u |= static_cast<uint32_t>(static_cast<unsigned char>(init->raw[4 * i + b])) << (8 * b);
+      values[i] = std::bit_cast<float>(u);
+    }
+    const double threshold = a[1].kind == Val::Kind::Const && a[1].c.is_number() ? a[1].c.as_number() : 0.7;
+    const bool per_channel = !(a[2].kind == Val::Kind::Const && a[2].c.is_str() && a[2].c.as_str() == "per_layer");
+    const std::vector<int64_t> shape = init->dims;
+    const std::string key = init->name;
+    const onnx::TernaryWeight t = onnx::ternarize(values, shape[0], threshold, per_channel);
+    if (options_.code_type == DataType::Float) {
+      std::vector<float> q(values.size());
+      const size_t per_row = q.size() / t.scales.size();
+      for (size_t i = 0; i < q.size(); ++i) q[i] = t.scales[i / per_row] * static_cast<float>(t.codes[i]);
+      return Val::tensor(initializer(onnx::Tensor::floats(key + ".ternary", shape, q)), w.dims);
+    }
+    const std::string codes = initializer(onnx::Tensor::codes(key + ".codes", options_.code_type, shape, t.codes));
+    const std::string scales = initializer(onnx::Tensor::floats(key + ".scales", {shape[0]}, t.scales));
+    return Val::tensor(node("DequantizeLinear", {codes, scales}, {Attribute::of_int("axis", 0)}, "ternarize"), w.dims);
   }
 
   // x[...]: integers pick (Gather, the dimension disappears), slices with constant bounds cut

@@ -27,7 +27,9 @@ namespace triton::codegen {
 
 struct OnnxOptions {
   // How ternary codes are stored: Int4 (opset 21, the default), Int8 (opset 17) or Int2
-  // (opset 25); the opset is the lowest that defines DequantizeLinear for the type.
+  // (opset 25), the lowest opset that defines DequantizeLinear for the type; or Float
+  // (opset 17): dequantized float32 weights, for runtimes or tools (float baselines,
+  // quantizers) that want a plain float graph.
   onnx::DataType code_type = onnx::DataType::Int4;
   const onnx::SafeTensorsFile* weights = nullptr;  // null: declared initializations, seeded
   uint64_t seed = onnx::kDefaultSeed;

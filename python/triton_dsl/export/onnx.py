@@ -25,7 +25,7 @@ from torch import nn
 from triton_dsl.errors import UserError
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
-WEIGHT_CODES = ("int4", "int2", "int8")
+WEIGHT_CODES = ("int4", "int2", "int8", "float32")
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,

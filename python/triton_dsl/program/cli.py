@@ -130,10 +130,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="--export-onnx: the model's .triton file, which the compiler's "
                             "ONNX backend compiles (default: the file named in the program, "
                             "beside it)")
-    files.add_argument("--onnx-codes", choices=("int4", "int2", "int8"), default="int4",
+    files.add_argument("--onnx-codes", choices=("int4", "int2", "int8", "float32"),
+                       default="int4",
                        help="--export-onnx: how ternary codes are stored: int4 (default, "
-                            "opset 21), int2 (smallest; opset 25, recent runtimes only) or int8 "
-                            "(opset 17)")
+                            "opset 21), int2 (smallest; opset 25, recent runtimes only), int8 "
+                            "(opset 17), or float32 (dequantized float weights, opset 17)")
     files.add_argument("--keep-checkpoints", type=_int, default=0, metavar="N",
                        help="keep only the newest N epoch checkpoints this run writes "
                             "(default 0: keep all)")
