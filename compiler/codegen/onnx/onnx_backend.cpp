@@ -1016,7 +1016,8 @@ class Builder {
   Val elementwise(const std::string& op, const Val& a, const Val& b, SourceRange use, const std::string& what_text,
                   DataType result = DataType::Float) {
     const std::vector<Dim> dims = broadcast(a.is_tensor() ? a.dims : std::vector<Dim>{}, b.is_tensor() ? b.dims : std::vector<Dim>{});
-    return Val::tensor(node(op, {operand(a, use, what_text), operand(b, use, what_text)}, {}, op == "Pow" ? "pow" : what_text.substr(1, what_text.size() - 2)), dims, result);
+    const std::string scope = what_text.substr(1, what_text.size() - 2);  // `add` -> add
+    return Val::tensor(node(op, {operand(a, use, what_text), operand(b, use, what_text)}, {}, scope), dims, result);
   }
 
   Val binary(BinaryOp op, const Val& a, const Val& b, SourceRange use) {
@@ -1045,6 +1046,10 @@ class Builder {
       case BinaryOp::Gt: return elementwise("Greater", a, b, use, "`gt`", DataType::Bool);
       case BinaryOp::Ge: return elementwise("GreaterOrEqual", a, b, use, "`ge`", DataType::Bool);
       case BinaryOp::Eq: return elementwise("Equal", a, b, use, "`eq`", DataType::Bool);
+      case BinaryOp::Ne: {
+        const Val eq = elementwise("Equal", a, b, use, "`ne`", DataType::Bool);
+        return Val::tensor(node("Not", {eq.name}, {}, "ne"), eq.dims, DataType::Bool);
+      }
       default: break;
     }
     unsupported(use, "the operator `" + std::string(spelling(op)) + "`", "it has no ONNX lowering for tensors");
