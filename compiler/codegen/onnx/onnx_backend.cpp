@@ -1032,6 +1032,7 @@ class Builder {
       if (!known) unsupported(use, "`and`/`or`", "an operand is known only at run time");
       return (op == BinaryOp::And) == t ? b : a;
     }
+    if (auto size = size_arithmetic(op, a, b)) return *size;
     if (!a.is_tensor() && !b.is_tensor())
       unsupported(use, "an arithmetic operation", "its operands are " + describe(a) + " and " + describe(b) + " (sizes known only at run time)");
     switch (op) {
@@ -1053,6 +1054,21 @@ class Builder {
       default: break;
     }
     unsupported(use, "the operator `" + std::string(spelling(op)) + "`", "it has no ONNX lowering for tensors");
+  }
+
+  // `b * 2` and the like, for sizes read from `x.shape` at run time: int64 arithmetic on
+  // their [1] tensors (sizes are non-negative, so ONNX's truncating Div is floor division).
+  std::optional<Val> size_arithmetic(BinaryOp op, const Val& a, const Val& b) {
+    auto is_size = [](const Val& v) { return v.kind == Val::Kind::DynInt || (v.kind == Val::Kind::Const && v.c.is_int()); };
+    if (!is_size(a) || !is_size(b) || (a.kind != Val::Kind::DynInt && b.kind != Val::Kind::DynInt)) return std::nullopt;
+    const char* onnx_op = op == BinaryOp::Add ? "Add" : op == BinaryOp::Sub ? "Sub" : op == BinaryOp::Mul ? "Mul"
+                        : (op == BinaryOp::Div || op == BinaryOp::FloorDiv) ? "Div" : nullptr;
+    if (!onnx_op) return std::nullopt;
+    auto as_tensor = [&](const Val& v) { return v.kind == Val::Kind::DynInt ? v.name : int64s_const({v.c.as_int()}); };
+    Val out;
+    out.kind = Val::Kind::DynInt;
+    out.name = node(onnx_op, {as_tensor(a), as_tensor(b)}, {}, "size");
+    return out;
   }
 
   Val matmul(const Val& a, const Val& b, SourceRange use) {
@@ -1213,6 +1229,7 @@ class Builder {
       return Val::tensor(node("Tile", {t.name, repeats}, {}, n), dims);
     }
     if (n == "matmul") return matmul(a[0], a[1], use);
+    if (n == "floor_div") return binary(BinaryOp::FloorDiv, a[0], a[1], use);
     if (n == "add") return binary(BinaryOp::Add, a[0], a[1], use);
     if (n == "subtract") return binary(BinaryOp::Sub, a[0], a[1], use);
     if (n == "multiply") return binary(BinaryOp::Mul, a[0], a[1], use);
