@@ -71,6 +71,7 @@ class Prepared:
     float_model: nn.Module
     calibration: str  # where the calibration samples came from, for the table
     samples: np.ndarray
+    source: Path | None = None  # the .triton file, which the ONNX export compiles
     files: dict[str, Path] = field(default_factory=dict)
     ov_models: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # peer key -> why it is absent
@@ -137,7 +138,7 @@ def prepare(file: Path, *, samples: int, random_samples: int, data_path: str | N
     model, shape = seed_models.build(file)
     float_model = native_bench.dequantized(model)
     data, where = calibration_samples(shape, samples, random_samples, data_path)
-    p = Prepared(name, shape, model, float_model, where, data)
+    p = Prepared(name, shape, model, float_model, where, data, source=file)
     p.seconds["model"] = time.perf_counter() - start
     example = torch.randn(1, *shape)
     batch = 8
@@ -164,7 +165,9 @@ def _prepare_engine(p: Prepared, work: Path, example: torch.Tensor, batch: int) 
 def _prepare_onnx(p: Prepared, work: Path, example: torch.Tensor, batch: int) -> None:
     onnx_path = work / f"{p.name}_f32.onnx"
     try:
-        export_onnx(p.float_model, onnx_path, example_input=example)
+        # The compiler's ONNX backend with dequantized float32 weights: ORT's float
+        # baseline computes with exactly the ternary model's weights.
+        export_onnx(p.model, onnx_path, source=p.source, weight_codes="float32")
     except Exception as error:  # noqa: BLE001 (the table says why the column is empty)
         for key in ("ort_f32", "ort_int8", "ov_f32", "ov_int8"):
             p.notes[key] = f"ONNX export failed: {_why(error)}"
@@ -193,9 +196,13 @@ def _ort_quantize(onnx_path: Path, work: Path, samples: np.ndarray, batch: int) 
         quantize_static,
     )
 
+    import onnx
+
+    input_name = onnx.load(str(onnx_path)).graph.input[0].name
+
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.items = iter([{"input": c} for c in _chunks(samples, batch)])
+            self.items = iter([{input_name: c} for c in _chunks(samples, batch)])
 
         def get_next(self):
             return next(self.items, None)

@@ -6,12 +6,19 @@
 #include <iostream>
 
 #include "check/checker.h"
+#ifdef TRITON_HAVE_CODEGEN_ONNX
+#include "codegen/onnx/onnx_backend.h"
+#endif
 #include "codegen/pytorch/pytorch_backend.h"
 #include "codegen/summary/summary.h"
 #include "diag/internal_error.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "passes/pass_manager.h"
+
+#ifndef TRITON_VERSION
+#define TRITON_VERSION "0.1.0"
+#endif
 
 namespace triton::driver {
 
@@ -24,6 +31,38 @@ void verify_or_die(const ir::Program& program, const std::string& when) {
   for (const auto& e : errors) msg += "\n  " + e;
   internal_error(msg);
 }
+
+#ifdef TRITON_HAVE_CODEGEN_ONNX
+// `--backend onnx` (binary ModelProto, default FILE.onnx) and `--emit=onnx-text`.
+int run_onnx_backend(CompileSession& session, const ir::Program& program) {
+  const CompileOptions& options = session.options;
+  std::optional<codegen::onnx::SafeTensorsFile> weights;
+  if (!options.weights.empty()) {
+    std::string error;
+    weights = codegen::onnx::read_safetensors(options.weights, &error);
+    if (!weights) {
+      std::cerr << "triton: error: cannot use the weights " << error << "\n";
+      return 1;
+    }
+  }
+  codegen::OnnxOptions onnx_options;
+  onnx_options.code_type = options.weight_codes == "int8"      ? codegen::onnx::DataType::Int8
+                           : options.weight_codes == "int2"    ? codegen::onnx::DataType::Int2
+                           : options.weight_codes == "float32" ? codegen::onnx::DataType::Float
+                                                               : codegen::onnx::DataType::Int4;
+  onnx_options.weights = weights ? &*weights : nullptr;
+  onnx_options.producer_version = TRITON_VERSION;
+  std::string error;
+  auto model = timed(session.timer, "codegen", [&] { return codegen::emit_onnx(program, session.diags, onnx_options, &error); });
+  if (!model) {
+    if (!error.empty()) std::cerr << "triton: error: `" << options.weights << "`: " << error << "\n";
+    return 1;
+  }
+  if (options.emit == Emit::OnnxText) return write_result(session, codegen::onnx::to_text(*model));
+  std::filesystem::path out = std::filesystem::path(options.input).replace_extension(".onnx");
+  return write_result(session, codegen::onnx::serialize(*model), out.string());
+}
+#endif
 
 }  // namespace
 
@@ -51,6 +90,13 @@ int run_middle_end(CompileSession& session) {
   if (options.verify) verify_or_die(*program, "after optimization");
   if (options.emit == Emit::IrOpt) return write_result(session, ir::print_program(*program));
   if (options.emit == Emit::Summary) return write_result(session, codegen::emit_summary(*program));
+#ifdef TRITON_HAVE_CODEGEN_ONNX
+  if (options.emit == Emit::OnnxText || options.backend == "onnx") return run_onnx_backend(session, *program);
+#endif
+  if (!options.weights.empty()) {
+    std::cerr << "triton: error: `--weights` applies to `--backend onnx` only\n";
+    return 2;
+  }
   if (options.backend != "pytorch") {
     std::cerr << "triton: error: the `" << options.backend
               << "` backend is not available yet; use `--backend pytorch`\n";

@@ -22,9 +22,15 @@ const char kCompileUsage[] =
     "  -O0 | -O1 | -O2 | -O3    optimization level (default -O2)\n"
     "  --backend NAME           pytorch (default), onnx, tflite or native\n"
     "  --emit KIND              print a stage instead of compiling: tokens, ast, ir, ir-opt,\n"
-    "                           summary\n"
+    "                           summary, onnx-text (the ONNX graph as text)\n"
     "  --stop-after PHASE       stop after `parse` or `check` (exit status tells the result)\n"
     "  --model NAME             the entry model (default: the last `model` in the file)\n"
+    "  --weights FILE           onnx: take the weights from FILE (safetensors, as written by\n"
+    "                           the generated program's --export-weights) instead of each\n"
+    "                           layer's initialization (seeded)\n"
+    "  --weight-codes TYPE      onnx: store ternary codes as int4 (default, opset 21), int2\n"
+    "                           (opset 25) or int8 (opset 17), or float32 for dequantized\n"
+    "                           float weights (opset 17)\n"
     "  --verify                 run the IR verifier after lowering and after optimization\n"
     "  --verify-each            run the IR verifier after every pass\n"
     "  --print-after PASS       print the IR after PASS (repeatable; `all` for every pass)\n"
@@ -39,9 +45,9 @@ const char kCompileUsage[] =
 
 namespace {
 
-constexpr std::array<std::string_view, 19> kFlags = {
+constexpr std::array<std::string_view, 21> kFlags = {
     "--output", "-o", "-O0", "-O1", "-O2", "-O3", "--backend", "--emit", "--stop-after",
-    "--model", "--verify", "--verify-each", "--print-after", "--time-passes", "--verbose",
+    "--model", "--weights", "--weight-codes", "--verify", "--verify-each", "--print-after", "--time-passes", "--verbose",
     "--diagnostic-ids", "--error-limit", "--max-file-bytes", "--max-nesting-depth"};
 
 void usage_error(const std::string& message) {
@@ -112,12 +118,12 @@ std::optional<CompileOptions> parse_compile_options(const std::vector<std::strin
     } else if (arg == "--emit") {
       if (!take_value()) return std::nullopt;
       if (!pick(arg, value,
-                std::array<std::string_view, 5>{"tokens", "ast", "ir", "ir-opt", "summary"})) {
+                std::array<std::string_view, 6>{"tokens", "ast", "ir", "ir-opt", "summary", "onnx-text"})) {
         return std::nullopt;
       }
       options.emit = value == "tokens" ? Emit::Tokens : value == "ast" ? Emit::Ast
                    : value == "ir"     ? Emit::Ir     : value == "ir-opt" ? Emit::IrOpt
-                                                                          : Emit::Summary;
+                   : value == "summary" ? Emit::Summary                   : Emit::OnnxText;
     } else if (arg == "--stop-after") {
       if (!take_value()) return std::nullopt;
       if (!pick(arg, value, std::array<std::string_view, 2>{"parse", "check"})) return std::nullopt;
@@ -125,6 +131,13 @@ std::optional<CompileOptions> parse_compile_options(const std::vector<std::strin
     } else if (arg == "--model") {
       if (!take_value()) return std::nullopt;
       options.model = value;
+    } else if (arg == "--weights") {
+      if (!take_value()) return std::nullopt;
+      options.weights = value;
+    } else if (arg == "--weight-codes") {
+      if (!take_value()) return std::nullopt;
+      if (!pick(arg, value, std::array<std::string_view, 4>{"int4", "int2", "int8", "float32"})) return std::nullopt;
+      options.weight_codes = value;
     } else if (arg == "--print-after") {
       if (!take_value()) return std::nullopt;
       options.print_after.push_back(value);

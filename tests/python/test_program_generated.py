@@ -48,7 +48,9 @@ def test_generated_model_trains_evaluates_and_exports(tmp_path, repo_root, compi
     checkpoint = str(tmp_path / f"{stem}_best.pth")
     assert run_in_process(script, ["--eval", "--checkpoint", checkpoint, *common]) == 0
     assert re.search(r"test accuracy (\S+%)", capsys.readouterr().out).group(1) == best
-    assert run_in_process(script, ["--export-onnx", "--checkpoint", checkpoint, *out]) == 0
+    source = str(repo_root / "examples" / "basic" / f"{stem}.triton")
+    assert run_in_process(script, ["--export-onnx", "--checkpoint", checkpoint, "--source",
+                                   source, *out]) == 0
     assert (tmp_path / f"{stem}.onnx").stat().st_size > 0
     assert (tmp_path / f"{stem}.tpk").stat().st_size > 0
 

@@ -1,91 +1,60 @@
-"""ONNX export of a trained model, through PyTorch's TorchScript-based exporter.
+"""ONNX export of a trained model, through the compiler's ONNX backend.
 
-The ternary layers compute `alpha * t` from their latent weights in plain tensor ops, so
-the exported graph holds the *quantized* weights as constants after constant folding: ONNX
-Runtime then computes exactly what the PyTorch model computes in eval mode. The batch
-dimension is left dynamic. The file is written to a temporary name and renamed, and
-checked with `onnx.checker` before it replaces anything.
+There is one ONNX writer, the C++ backend (`triton compile --backend onnx`,
+compiler/codegen/onnx/). This module hands it the trained weights: it writes the model's
+state_dict and its ternary codes and scales to a temporary safetensors file
+(`safetensors.py`) and runs `triton compile SOURCE --backend onnx --weights FILE` as a
+subprocess (`triton_dsl.compiler`, the package's way of running the compiler). The graph
+keeps the compression: ternary weights are int4 codes (by default) and one float scale per
+output channel behind `DequantizeLinear`. The file is written atomically by the compiler
+and, when the `onnx` package is installed, checked with `onnx.checker`.
 
-The exporter writes `movedim(-1, 0)` (`functional.repeat`, the class token of a ViT) as a
-`Transpose` with a negative entry in `perm`, which ONNX Runtime and OpenVINO refuse to load;
-`_nonnegative_perms` rewrites each such entry as the axis it names.
+The compiler builds the graph from the `.triton` source under its default
+hyper-parameters; a model built with other values (`--num-classes`) is reported by the
+compiler as a weights file whose shapes do not match.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import warnings
+import tempfile
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from triton_dsl.errors import UserError
-from triton_dsl.train.checkpoint import atomic_write
+from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
-DEFAULT_OPSET = 17
-
-
-@contextlib.contextmanager
-def _as_user_error():
-    """An operator ONNX cannot express is the model's limitation, reported in one line."""
-    try:
-        yield
-    except (torch.onnx.errors.OnnxExporterError, torch.onnx.errors.UnsupportedOperatorError,
-            torch.onnx.errors.SymbolicValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UserError(f"cannot export to ONNX: {reason}") from None
+WEIGHT_CODES = ("int4", "int2", "int8", "float32")
 
 
-def export_onnx(model: nn.Module, path: str | os.PathLike, *, example_input: torch.Tensor,
-                opset: int = DEFAULT_OPSET, input_name: str = "input",
-                output_name: str = "logits") -> Path:
-    """Writes `model` (in eval mode, on the CPU) as ONNX to `path`; returns the path."""
-    import onnx
+def export_onnx(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
+                model_name: str | None = None, weight_codes: str = "int4",
+                check: bool = True) -> Path:
+    """Writes `model` (compiled from `source`, its entry model `model_name`) as ONNX to
+    `path`; returns the path."""
+    from triton_dsl.compiler import compile_file
 
+    if weight_codes not in WEIGHT_CODES:
+        raise UserError(f"weight codes must be one of {', '.join(WEIGHT_CODES)}, got "
+                        f"{weight_codes!r}")
     path = Path(path)
-    model = model.cpu().eval()
-    example = example_input.detach().cpu().float()
-
-    def write(temp: str) -> None:
-        with torch.no_grad(), _as_user_error(), warnings.catch_warnings():
-            # The TorchScript-based exporter is chosen on purpose (it folds the ternary
-            # quantization into constants); its deprecation notice is not the user's concern.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(model, (example,), temp, dynamo=False, opset_version=opset,
-                              input_names=[input_name], output_names=[output_name],
-                              dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
-                              do_constant_folding=True)
-        graph = onnx.load(temp)
-        if _nonnegative_perms(graph):
-            onnx.save(graph, temp)
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write `{path}`: the directory `{path.parent}` does not exist")
+    flags = ["--backend", "onnx", "--weight-codes", weight_codes]
+    if model_name:
+        flags += ["--model", model_name]
+    with tempfile.TemporaryDirectory(prefix="triton-onnx-") as directory:
+        weights = write_safetensors(export_tensors(model.cpu().eval()),
+                                    Path(directory) / "weights.safetensors")
+        compile_file(source, path, *flags, "--weights", str(weights))
+    if check:
         try:
-            onnx.checker.check_model(graph)
-        except onnx.checker.ValidationError as error:
-            raise UserError(f"the exported ONNX model is invalid: {error}") from None
-
-    atomic_write(path, write)
+            import onnx
+        except ImportError:
+            return path
+        try:
+            onnx.checker.check_model(str(path))
+        except onnx.checker.ValidationError as error:  # a compiler bug, not the user's
+            raise RuntimeError(f"the compiler wrote an invalid ONNX model: {error}") from None
     return path
-
-
-def _nonnegative_perms(model) -> bool:
-    """Rewrites negative `Transpose` perm entries (-1 is the last axis) in place, in every
-    graph and subgraph; returns whether anything changed."""
-    changed = False
-    graphs = [model.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            for attribute in node.attribute:
-                graphs.extend(attribute.graphs)
-                if attribute.g.ByteSize():
-                    graphs.append(attribute.g)
-                if node.op_type == "Transpose" and attribute.name == "perm" and \
-                        any(p < 0 for p in attribute.ints):
-                    rank = len(attribute.ints)
-                    fixed = [p % rank for p in attribute.ints]
-                    del attribute.ints[:]
-                    attribute.ints.extend(fixed)
-                    changed = True
-    return changed

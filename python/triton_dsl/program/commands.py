@@ -260,6 +260,22 @@ def _export_target(context: ProgramContext, args, suffix: str) -> Path:
     return target
 
 
+def _model_source(context: ProgramContext, args) -> Path:
+    """The `.triton` file the program was compiled from: `--source`, else the file named in
+    MODEL_INFO beside the program (the compiler writes only the file name, never a path)."""
+    if args.source:
+        source = Path(args.source)
+    else:
+        name = context.info.get("source")
+        if not name or not context.script:
+            raise UserError("the ONNX export needs the model's `.triton` source; pass --source PATH")
+        source = Path(context.script).resolve().parent / name
+    if not source.is_file():
+        raise UserError(f"the ONNX export compiles the model's source, and `{source}` does not "
+                        f"exist; pass --source PATH")
+    return source
+
+
 def _refuse_unsafe_target(target: Path, inputs) -> None:
     """An export replaces its target, so the target must be a regular file or absent.
 
@@ -280,8 +296,9 @@ def _refuse_unsafe_target(target: Path, inputs) -> None:
 
 
 def export(context: ProgramContext, args, kind: str) -> int:
-    """`--export-onnx`, `--export-mobile` or `--export-packed` of a checkpoint."""
-    suffix = {"onnx": ".onnx", "mobile": ".ptl", "packed": ".tpk"}[kind]
+    """`--export-onnx`, `--export-weights`, `--export-mobile` or `--export-packed` of a
+    checkpoint."""
+    suffix = {"onnx": ".onnx", "weights": ".safetensors", "mobile": ".ptl", "packed": ".tpk"}[kind]
     target = _export_target(context, args, suffix)
     path = _checkpoint_for(context, args)
     model, _ = load_trained_model(context, path, num_classes=args.num_classes)
@@ -289,8 +306,13 @@ def export(context: ProgramContext, args, kind: str) -> int:
     example = example_input(context)
     if kind == "onnx":
         from triton_dsl.export.onnx import export_onnx
-        export_onnx(model, target, example_input=example)
-        print(f"wrote {target} (ONNX) from {path}")
+        export_onnx(model, target, source=_model_source(context, args),
+                    model_name=context.info.get("name"), weight_codes=args.onnx_codes)
+        print(f"wrote {target} (ONNX, {target.stat().st_size / 1024:.1f} KB) from {path}")
+    elif kind == "weights":
+        from triton_dsl.export.safetensors import export_tensors, write_safetensors
+        ckpt.atomic_write(target, lambda temp: write_safetensors(export_tensors(model), temp))
+        print(f"wrote {target} (safetensors) from {path}")
     elif kind == "mobile":
         from triton_dsl.export.mobile import export_mobile
         export_mobile(model, target, example_input=example)

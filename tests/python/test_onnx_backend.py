@@ -1,0 +1,148 @@
+"""`triton compile --backend onnx`: the compiler's ONNX graph computes what PyTorch computes.
+
+Each model of the registry below is compiled twice from its `.triton` file: to Python (the
+PyTorch model, given non-trivial normalization statistics and affine parameters as after
+training) and to ONNX with that model's weights (`--weights`, the safetensors file that
+`--export-weights` writes). ONNX Runtime then runs the graph on a seeded input, and its
+output must match the eval-mode PyTorch output within 1e-4 relative error (max |diff| over
+max |reference|). The ternary weights stay int4 codes + per-channel scales in the file,
+which is checked by size for ResNet-18.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from triton_dsl.compiler import compile_file, load_module
+from triton_dsl.errors import UserError
+from triton_dsl.export.safetensors import export_tensors, read_safetensors, write_safetensors
+
+REPO = Path(__file__).resolve().parents[2]
+# Models written for these tests; their ONNX text dumps are goldens of the compiler.
+ONNX_GOLDENS = REPO / "tests/compiler/goldens/onnx"
+
+# name -> (source, batch size); inputs are the shapes the models declare.
+MODELS = {
+    "simple_mlp": (REPO / "examples/basic/simple_mlp.triton", 3),
+    "resnet18": (REPO / "examples/basic/resnet18.triton", 2),
+    "mobilenetv2": (REPO / "examples/basic/mobilenetv2.triton", 1),
+    "vision_transformer": (REPO / "examples/basic/vision_transformer.triton", 1),
+    "keyword_spotting": (REPO / "examples/sequence/keyword_spotting.triton", 2),
+    "small_convnet": (ONNX_GOLDENS / "small_convnet.triton", 2),
+    "tiny_transformer": (ONNX_GOLDENS / "tiny_transformer.triton", 2),
+    "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
+    "functions": (ONNX_GOLDENS / "functions.triton", 3),
+}
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(autouse=True)
+def _compiler(triton_compiler, monkeypatch):
+    monkeypatch.setenv("TRITON_COMPILER", str(triton_compiler))
+
+
+def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
+    """Non-trivial running statistics, affine parameters and activation ranges."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.uniform_(-0.5, 0.5, generator=generator)
+                module.running_var.uniform_(0.5, 2.0, generator=generator)
+            if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)) \
+                    and module.weight is not None:
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.uniform_(-0.2, 0.2, generator=generator)
+            if hasattr(module, "input_amax"):
+                module.input_amax.fill_(3.0)
+    return model.eval()
+
+
+def _compile_pair(name: str, directory: Path, *flags: str):
+    source, batch = MODELS[name]
+    module = load_module(source, directory / "py")
+    model = _trained_like(module.Model())
+    weights = write_safetensors(export_tensors(model), directory / f"{name}.safetensors")
+    target = compile_file(source, directory / f"{name}.onnx", "--backend", "onnx", "--weights",
+                          str(weights), *flags)
+    shape = [batch, *(int(d) for d in module.MODEL_INFO["inputs"][0]["shape"][1:])]
+    return model, target, torch.randn(*shape, generator=torch.Generator().manual_seed(2))
+
+
+def _relative_error(target: Path, model: torch.nn.Module, x: torch.Tensor) -> float:
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert got.shape == want.shape
+    if want.dtype == np.int64:  # argmax: indices must agree exactly
+        return 0.0 if np.array_equal(got, want) else float("inf")
+    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_onnx_runtime_matches_pytorch(tmp_path, name):
+    model, target, x = _compile_pair(name, tmp_path)
+    onnx.checker.check_model(str(target))
+    error = _relative_error(target, model, x)
+    print(f"{name}: {target.stat().st_size / 1e6:.2f} MB, max relative error {error:.2e}")
+    assert error <= TOLERANCE
+
+
+def test_resnet18_keeps_the_compression(tmp_path):
+    """Float32 weights would take 44.7 MB; files with int8 codes 11.3 MB, int4 5.7, int2 2.9."""
+    sizes = {}
+    for codes in ("int8", "int4", "int2"):
+        model, target, x = _compile_pair("resnet18", tmp_path / codes, "--weight-codes", codes)
+        sizes[codes] = target.stat().st_size
+        print(f"resnet18 with {codes} codes: {sizes[codes] / 1e6:.2f} MB")
+        assert _relative_error(target, model, x) <= TOLERANCE
+    assert sizes["int8"] <= 12.5e6
+    assert sizes["int4"] <= 6.0e6
+    assert sizes["int2"] <= 3.2e6
+
+
+def test_without_weights_the_graph_is_seeded_and_deterministic(tmp_path):
+    source, _ = MODELS["simple_mlp"]
+    first = compile_file(source, tmp_path / "a.onnx", "--backend", "onnx")
+    second = compile_file(source, tmp_path / "b.onnx", "--backend", "onnx")
+    assert first.read_bytes() == second.read_bytes()
+    onnx.checker.check_model(str(first))
+    session = ort.InferenceSession(str(first), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": np.ones((2, 1, 28, 28), np.float32)})
+    assert out.shape == (2, 10) and np.isfinite(out).all() and np.abs(out).max() > 0
+
+
+def test_ternary_weights_are_stored_as_codes_and_scales(tmp_path):
+    _, target, _ = _compile_pair("simple_mlp", tmp_path)
+    graph = onnx.load(str(target)).graph
+    kinds = {t.name: t.data_type for t in graph.initializer}
+    assert kinds["fc1.weight.codes"] == onnx.TensorProto.INT4
+    assert kinds["fc1.weight.scales"] == onnx.TensorProto.FLOAT
+    assert "fc1.weight" not in kinds  # no float copy of a ternary weight
+    assert [n.op_type for n in graph.node].count("DequantizeLinear") == 2
+
+
+def test_safetensors_round_trip(tmp_path):
+    tensors = {"a": torch.randn(3, 4), "b": torch.tensor([-1, 0, 1], dtype=torch.int8),
+               "c": torch.tensor(5, dtype=torch.int64), "empty": torch.zeros(0)}
+    back = read_safetensors(write_safetensors(tensors, tmp_path / "t.safetensors"))
+    assert back.keys() == tensors.keys()
+    for name, value in tensors.items():
+        assert back[name].dtype == value.dtype and torch.equal(back[name], value)
+
+
+def test_a_weights_file_of_another_shape_is_a_user_error(tmp_path):
+    source, _ = MODELS["simple_mlp"]
+    module = load_module(source, tmp_path / "py")
+    model = module.Model(num_classes=3)
+    weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
+    with pytest.raises(UserError, match=r"fc2\.weight"):
+        compile_file(source, tmp_path / "m.onnx", "--backend", "onnx", "--weights", str(weights))
+    assert not (tmp_path / "m.onnx").exists()
