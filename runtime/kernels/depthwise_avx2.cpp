@@ -1,6 +1,6 @@
-// AVX2 depthwise kernel (see depthwise.h): 32 outputs of a row per step (8 at the row's
-// end), four independent FMA chains sharing each broadcast tap; stride 2 de-interleaves
-// the even inputs of two loads with a shuffle and a permute.
+// AVX2 depthwise kernel (see depthwise.h): 32 outputs of a row per step (the row's last 1
+// to 4 vectors in one step), independent FMA chains sharing each broadcast tap; stride 2
+// de-interleaves the even inputs of two loads with a shuffle and a permute.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -45,30 +45,43 @@ inline void outputs(const DepthwiseShape& s, const float* padded, std::int64_t c
   }
 }
 
+// The last U vectors of row oy from ox on (the last one possibly partial: n outputs).
+template <int Stride, int U>
+void row_end(const DepthwiseShape& s, const float* padded, std::int64_t cols, const float* taps,
+             float bias, Clamp clamp, std::int64_t oy, std::int64_t ox, float* dst) {
+  __m256 acc[U];
+  outputs<Stride, U>(s, padded, cols, taps, bias, clamp, oy, ox, acc);
+  for (int u = 0; u + 1 < U; ++u) _mm256_storeu_ps(dst + ox + 8 * u, acc[u]);
+  const std::int64_t last = ox + 8 * (U - 1), n = std::min<std::int64_t>(8, s.out_w - last);
+  if (n == 8) {
+    _mm256_storeu_ps(dst + last, acc[U - 1]);
+  } else {
+    alignas(32) float tail[8];
+    _mm256_store_ps(tail, acc[U - 1]);
+    std::copy(tail, tail + n, dst + last);
+  }
+}
+
 template <int Stride>
 void rows(const DepthwiseShape& s, const float* padded, const float* taps, float bias,
           Clamp clamp, float* out) {
   constexpr int kWide = 4;
   const std::int64_t cols = s.scratch_cols();
-  alignas(32) float tail[8];
   for (std::int64_t oy = 0; oy < s.out_h; ++oy) {
     float* dst = out + oy * s.out_w;
     std::int64_t ox = 0;
-    for (; ox + 8 * kWide <= s.out_w; ox += 8 * kWide) {
+    for (; ox + 8 * kWide < s.out_w; ox += 8 * kWide) {
       __m256 acc[kWide];
       outputs<Stride, kWide>(s, padded, cols, taps, bias, clamp, oy, ox, acc);
       for (int u = 0; u < kWide; ++u) _mm256_storeu_ps(dst + ox + 8 * u, acc[u]);
     }
-    for (; ox < s.out_w; ox += 8) {
-      __m256 acc[1];
-      outputs<Stride, 1>(s, padded, cols, taps, bias, clamp, oy, ox, acc);
-      const std::int64_t n = std::min<std::int64_t>(8, s.out_w - ox);
-      if (n == 8) {
-        _mm256_storeu_ps(dst + ox, acc[0]);
-      } else {
-        _mm256_store_ps(tail, acc[0]);
-        std::copy(tail, tail + n, dst + ox);
-      }
+    // 1 to 4 vectors are left, as independent chains too (a 28-wide row is one step).
+    switch ((s.out_w - ox + 7) / 8) {
+      case 4: row_end<Stride, 4>(s, padded, cols, taps, bias, clamp, oy, ox, dst); break;
+      case 3: row_end<Stride, 3>(s, padded, cols, taps, bias, clamp, oy, ox, dst); break;
+      case 2: row_end<Stride, 2>(s, padded, cols, taps, bias, clamp, oy, ox, dst); break;
+      case 1: row_end<Stride, 1>(s, padded, cols, taps, bias, clamp, oy, ox, dst); break;
+      default: break;
     }
   }
 }
