@@ -55,6 +55,17 @@ bool use_lut(const OpContext& ctx, std::int64_t rows, std::int64_t k) {
   return ctx.kernels.gemm_lut != nullptr && rows >= kernels::kLutMinRows && k >= kernels::kLutMinCols;
 }
 
+// The ternary GEMM kernel where the table kernel is not used: the dense one where the ISA
+// has it and the layer's decoded codes fit (kernels/ternary.h), else the sparse one. A
+// property of the shape only, like use_lut.
+kernels::GemmFn ternary_gemm(const OpContext& ctx) {
+  const kernels::PreparedTernary& w = *ctx.ternary;
+  if (ctx.kernels.gemm_dense != nullptr && kernels::dense_codes_fit(w.rows, w.cols)) {
+    return ctx.kernels.gemm_dense;
+  }
+  return ctx.kernels.gemm;
+}
+
 // The table GEMM of weight rows [first, first + count) over the p columns of the
 // panel-major x (K = k) into y (row r at y + r * p), then epi(row, column_begin, column_end)
 // on what each task wrote. Tasks are units of columns, times row parts where units alone
@@ -219,7 +230,7 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
                                 static_cast<double>(k) * rows);
   split(ctx, o_count, 1, row_ns, [&](std::int64_t b, std::int64_t e) {
     if (w.is_ternary()) {
-      ctx.kernels.gemm(*ctx.ternary, xt, rows, yt, b, e);
+      ternary_gemm(ctx)(*ctx.ternary, xt, rows, yt, b, e);
     } else {
       float_gemm(ctx, w.values.data() + b * k, xt, yt + b * rows, e - b, k, rows);
     }
@@ -524,7 +535,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
       split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
         if (ternary) {
-          ctx.kernels.gemm(*ctx.ternary, columns, g.p, yn, first + b, first + e);
+          ternary_gemm(ctx)(*ctx.ternary, columns, g.p, yn, first + b, first + e);
         } else {
           // Float weights of group gi start at row `first`; rows index from there.
           float_gemm(ctx, w.values.data() + (first + b) * g.k, columns, yn + (first + b) * g.p,

@@ -6,7 +6,8 @@
 // separately. gemm mirrors the AVX-512 one over 64-column panels (8 ymm). gemm_lut (the
 // base-3 table GEMM, ternary.h) tabulates, per unit of 32 columns and chunk of 8 groups of
 // 4 activation rows, the 81 signed sums of each group (83 KiB, L2) and adds one entry per
-// group and row, two rows at a time (8 independent add chains).
+// group and row, two rows at a time (8 independent add chains). gemm_dense runs narrow
+// layers as a float GEMM over the decoded codes, 6 rows x 16 columns of FMA accumulators.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -260,6 +261,74 @@ void gemm_lut_t2f32__avx2_2x32(const PreparedTernary& w, const float* x, std::in
   }
 }
 
+// Rows x 16 columns of the dense GEMM: `a` the decoded codes of Rows rows (stride k), `b` a
+// 16-column strip of a panel (stride W), written as scale * sum to `c` (stride p) under the
+// column masks where the strip is ragged (`full` false): a masked store is microcoded and
+// slow on Zen, and narrow-K layers are bound by their stores.
+template <int Rows>
+inline void dense_tile(const float* a, std::int64_t k, const float* b, std::int64_t W,
+                       const float* scales, float* c, std::int64_t p, const __m256i (&masks)[2],
+                       bool full) {
+  __m256 acc[Rows][2];
+  for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
+  for (std::int64_t i = 0; i < k; ++i, b += W) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    for (int r = 0; r < Rows; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * k + i);
+      acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r) {
+    const __m256 s = _mm256_broadcast_ss(scales + r);
+    if (full) {
+      _mm256_storeu_ps(c + r * p, _mm256_mul_ps(s, acc[r][0]));
+      _mm256_storeu_ps(c + r * p + 8, _mm256_mul_ps(s, acc[r][1]));
+    } else {
+      _mm256_maskstore_ps(c + r * p, masks[0], _mm256_mul_ps(s, acc[r][0]));
+      _mm256_maskstore_ps(c + r * p + 8, masks[1], _mm256_mul_ps(s, acc[r][1]));
+    }
+  }
+}
+
+// Per panel, each block of 6 rows runs over the panel's 16-column strips, so a row's panel
+// of outputs is written in one contiguous run and the block's codes stay in L1.
+template <int Rows>
+void dense_rows(const PreparedTernary& w, const float* panel, std::int64_t W, std::int64_t j0,
+                std::int64_t p, float* y, std::int64_t r) {
+  const std::int64_t k = w.cols;
+  for (std::int64_t s = 0; s < W && j0 + s < p; s += 16) {
+    const std::int64_t j = j0 + s;
+    __m256i masks[2];
+    for (int v = 0; v < 2; ++v) {
+      const auto left = static_cast<int>(std::clamp<std::int64_t>(p - j - 8 * v, 0, 8));
+      masks[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    dense_tile<Rows>(w.dense_codes.data() + r * k, k, panel + s, W, w.scales.data() + r,
+                     y + r * p + j, p, masks, p - j >= 16);
+  }
+}
+
+void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                 float* y, std::int64_t row_begin, std::int64_t row_end) {
+  constexpr std::int64_t kRows = 6;
+  const std::int64_t W = panel_width(p);
+  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+    const float* panel = x + q * w.cols * W;
+    const std::int64_t j0 = q * W;
+    std::int64_t r = row_begin;
+    for (; r + kRows <= row_end; r += kRows) dense_rows<kRows>(w, panel, W, j0, p, y, r);
+    switch (row_end - r) {
+      case 5: dense_rows<5>(w, panel, W, j0, p, y, r); break;
+      case 4: dense_rows<4>(w, panel, W, j0, p, y, r); break;
+      case 3: dense_rows<3>(w, panel, W, j0, p, y, r); break;
+      case 2: dense_rows<2>(w, panel, W, j0, p, y, r); break;
+      case 1: dense_rows<1>(w, panel, W, j0, p, y, r); break;
+      default: break;
+    }
+  }
+}
+
 const KernelSet kAvx2 = {Isa::kAvx2,
                          "gemv_t2f32__avx2_2x1",
                          gemv_t2f32__avx2_2x1,
@@ -268,7 +337,9 @@ const KernelSet kAvx2 = {Isa::kAvx2,
                          nullptr,
                          nullptr,
                          "gemm_lut_t2f32__avx2_2x32",
-                         gemm_lut_t2f32__avx2_2x32};
+                         gemm_lut_t2f32__avx2_2x32,
+                         "gemm_dense_t2f32__avx2_6x16",
+                         gemm_dense_t2f32__avx2_6x16};
 
 }  // namespace
 

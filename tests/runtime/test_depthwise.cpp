@@ -1,6 +1,7 @@
 // Every depthwise kernel variant the CPU runs against the scalar reference: odd image sizes,
 // stride 1 and 2, padding 0..2 (different per axis), square and 3x1 / 1x5 kernels, every
-// fused clamp, with a guard element past the output.
+// fused clamp, output rows of whole and partial 32-output steps (64, 70, 65 wide), with a
+// guard element past the output.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,7 +20,8 @@ TEST(Depthwise, VariantsMatchScalarReference) {
   const Case cases[] = {{7, 7, 3, 3, 1, 1, 1},   {112, 112, 3, 3, 2, 1, 1}, {5, 9, 3, 3, 2, 0, 0},
                         {17, 31, 5, 5, 1, 2, 2}, {3, 3, 3, 3, 1, 1, 1},     {14, 14, 1, 1, 1, 0, 0},
                         {9, 20, 5, 5, 2, 2, 2},  {1, 1, 3, 3, 1, 1, 1},     {33, 18, 3, 3, 2, 1, 1},
-                        {6, 40, 3, 3, 1, 0, 0},  {10, 12, 3, 1, 1, 1, 0},   {8, 21, 1, 5, 2, 0, 2}};
+                        {6, 40, 3, 3, 1, 0, 0},  {10, 12, 3, 1, 1, 1, 0},   {8, 21, 1, 5, 2, 0, 2},
+                        {5, 64, 3, 3, 1, 1, 1},  {4, 70, 3, 3, 1, 1, 1},    {7, 129, 3, 3, 2, 1, 1}};
   int clamp_index = 0;
   for (const Case& c : cases) {
     DepthwiseShape s;

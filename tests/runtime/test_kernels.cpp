@@ -223,6 +223,42 @@ TEST(Kernels, GemmLutKeepsZeroWeightRowsFinite) {
   }
 }
 
+// The dense GEMM (decoded codes, 6x16 FMA tiles) against the scalar sparse kernel: ragged
+// rows (not a multiple of 6), K from 1, P ending inside a 16-column strip or a panel, and
+// split over rows at a cut that is not a multiple of 6 (every split gives the same bits).
+TEST(Kernels, GemmDenseMatchesScalarReference) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist;
+  const KernelSet& ref = kernel_set(Isa::kScalar);
+  for (auto [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {1, 1}, {5, 3}, {7, 16}, {13, 17}, {24, 144}, {97, 24}, {64, 384}}) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    ASSERT_EQ(static_cast<std::int64_t>(p.dense_codes.size()), rows * cols);
+    for (std::int64_t cols_p : {1, 7, 16, 17, 33, 48, 63, 64, 65, 130}) {
+      std::vector<float> dense(cols * cols_p), x(panel_floats(cols, cols_p), -9.0f);
+      for (float& v : dense) v = dist(rng);
+      pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
+      std::vector<float> want(rows * cols_p), whole(rows * cols_p, -1.0f);
+      ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
+      for (const KernelSet* set : runnable_sets()) {
+        if (set->gemm_dense == nullptr) continue;
+        const std::string what = std::string(set->gemm_dense_name) + " " + std::to_string(rows) +
+                                 "x" + std::to_string(cols) + " P=" + std::to_string(cols_p);
+        set->gemm_dense(p, x.data(), cols_p, whole.data(), 0, rows);
+        for (std::size_t i = 0; i < whole.size(); ++i) expect_close(whole[i], want[i], what);
+        std::vector<float> parts(rows * cols_p, -1.0f);
+        const std::int64_t cut = rows / 3 + 1;
+        set->gemm_dense(p, x.data(), cols_p, parts.data(), 0, cut);
+        set->gemm_dense(p, x.data(), cols_p, parts.data(), cut, rows);
+        EXPECT_EQ(parts, whole) << what;
+      }
+    }
+  }
+  // Past the bound the decoded form is not kept (the executor then uses another kernel).
+  EXPECT_TRUE(prepare_ternary(random_matrix(kDenseMaxWeights / 64 + 1, 64, rng)).dense_codes.empty());
+  EXPECT_TRUE(prepare_ternary(random_matrix(2, kDenseMaxCols + 1, rng)).dense_codes.empty());
+}
+
 TEST(Kernels, PanelPackingLayout) {
   EXPECT_EQ(panel_width(1), 16);
   EXPECT_EQ(panel_width(17), 32);
