@@ -65,7 +65,7 @@ def decode_t2(packed: np.ndarray, cols: int) -> np.ndarray:
     bits = (packed[..., None] >> shifts) & 3
     if (bits == 3).any():
         raise ValueError("invalid 2-bit ternary code 11")
-    codes = np.where(bits == 2, -1, bits).astype(np.int8).reshape(packed.shape[0], -1)
+    codes = np.where(bits == 2, np.int8(-1), bits.astype(np.int8)).reshape(packed.shape[0], -1)
     return codes[:, :cols]
 
 
