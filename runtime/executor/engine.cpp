@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <sstream>
 
 #include "executor/ops.h"
 #include "kernels/depthwise.h"
@@ -13,12 +12,14 @@
 
 namespace triton_rt {
 
+// Built with std::to_string, not a stream: a stream formats through the process's locale
+// facets, and in a Python process where another extension loaded a different libstdc++
+// (a PyTorch wheel's) the stream inserter this module carries read that library's locale
+// and crashed (a wrong-shape input on the 16-core Xeon, Python 3.12).
 std::string shape_string(const std::vector<std::int64_t>& shape) {
-  std::ostringstream out;
-  out << '[';
-  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
-  out << ']';
-  return out.str();
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
 }
 
 Status allocate(Tensor& out, std::vector<std::int64_t> shape, std::int64_t limit) {
