@@ -38,6 +38,7 @@ MODELS = {
     "tiny_transformer": (ONNX_GOLDENS / "tiny_transformer.triton", 2),
     "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
     "functions": (ONNX_GOLDENS / "functions.triton", 3),
+    "language_features": (ONNX_GOLDENS / "language_features.triton", 3),
 }
 TOLERANCE = 1e-4
 

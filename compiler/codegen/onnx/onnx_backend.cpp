@@ -364,7 +364,13 @@ class Builder {
           if (sub.condition) {
             const ConstValue c = must_eval(m, *sub.condition, inst.env);
             if (!(!const_unary(ConstUnaryOp::Not, c).value->as_bool())) {
-              slot->present = false;
+              // A false condition takes the `else` layers where one was written.
+              if (sub.has_else) {
+                for (size_t i = 0; i < sub.else_instances.size(); ++i)
+                  slot->layers.push_back(instantiate(sub.else_instances[i], m, inst.env, base + "." + std::to_string(i)));
+              } else {
+                slot->present = false;
+              }
               break;
             }
           }
@@ -825,6 +831,11 @@ class Builder {
     if (kind == "sqrt") return Val::tensor(node("Sqrt", {x.name}, {}, scope), x.dims);
     if (kind == "exp") return Val::tensor(node("Exp", {x.name}, {}, scope), x.dims);
     if (kind == "log") return Val::tensor(node("Log", {x.name}, {}, scope), x.dims);
+    if (kind == "sign") return Val::tensor(node("Sign", {x.name}, {}, scope), x.dims);
+    // Both round halves to even, as torch.round does.
+    if (kind == "round") return Val::tensor(node("Round", {x.name}, {}, scope), x.dims);
+    // A gradient barrier is the identity at inference.
+    if (kind == "stop_gradient") return Val::tensor(node("Identity", {x.name}, {}, scope), x.dims);
     internal_error("ONNX backend: unknown activation " + kind);
   }
 
@@ -1108,12 +1119,45 @@ class Builder {
     return Val::tensor(node(op, inputs, attrs, scope), dims);
   }
 
+  // The size a reshape's -1 stands for, where the rest of the shape tells it: the input's
+  // known sizes and named symbols, less those the other entries give (`view(b, -1)` of a
+  // `[batch, 4, 4]` tensor, `b` being `batch`, is `[batch, 16]`). Left unknown otherwise.
+  static void infer_minus_one(const std::vector<Dim>& in, const std::vector<Val>& entries, std::vector<Dim>& dims) {
+    size_t hole = entries.size();
+    int64_t in_known = 1, out_known = 1;
+    std::multiset<std::string> symbols;
+    for (const Dim& d : in) {
+      if (d.is_known()) in_known *= d.size;
+      else if (d.kind == Dim::Kind::Symbol) symbols.insert(d.symbol);
+      else return;
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const Val& e = entries[i];
+      if (e.kind == Val::Kind::Const && e.c.is_int() && e.c.as_int() == -1) {
+        if (hole != entries.size()) return;
+        hole = i;
+      } else if (e.kind == Val::Kind::Const && e.c.is_int()) {
+        out_known *= e.c.as_int();
+      } else if (e.kind == Val::Kind::DynInt && e.dim.kind == Dim::Kind::Symbol) {
+        const auto it = symbols.find(e.dim.symbol);
+        if (it == symbols.end()) return;
+        symbols.erase(it);
+      } else if (e.kind == Val::Kind::DynInt && e.dim.is_known()) {
+        out_known *= e.dim.size;
+      } else {
+        return;
+      }
+    }
+    if (hole == entries.size() || !symbols.empty() || out_known <= 0 || in_known % out_known != 0) return;
+    dims[hole] = Dim::known(in_known / out_known);
+  }
+
   Val call_function(const FunctionSchema& f, const std::vector<Val>& raw, const std::vector<std::string>& names, SourceRange use) {
     const std::vector<Val> a = bind(f, raw, names);
     const std::string n(f.name);
     const std::string what_text = "`" + n + "`";
     if (n == "relu" || n == "relu6" || n == "sigmoid" || n == "tanh" || n == "silu" || n == "hardswish" || n == "abs" ||
-        n == "sqrt" || n == "exp" || n == "log")
+        n == "sqrt" || n == "exp" || n == "log" || n == "sign" || n == "round" || n == "stop_gradient")
       return activation(n, n, tensor_arg(a, 0, f, use));
     if (n == "dropout") return tensor_arg(a, 0, f, use);
     if (n == "leaky_relu") {
@@ -1158,6 +1202,7 @@ class Builder {
           unsupported(use, what_text, "a shape entry is " + describe(e));
         }
       }
+      infer_minus_one(x.dims, entries, dims);
       const std::string shape = all_known ? int64s_const(known) : node("Concat", parts, {Attribute::of_int("axis", 0)}, n);
       return Val::tensor(node("Reshape", {x.name, shape}, {}, n), dims);
     }
@@ -1207,6 +1252,32 @@ class Builder {
       if (n == "stack") dims.insert(dims.begin() + dim, Dim::known(static_cast<int64_t>(inputs.size())));
       else dims[dim] = known ? Dim::known(total) : Dim::unknown();
       return Val::tensor(node("Concat", inputs, {Attribute::of_int("axis", dim)}, n), dims);
+    }
+    if (n == "expand" && a[1].kind == Val::Kind::Tuple) {
+      // PyTorch's sizes (`expand(x, b, -1, -1)`): an Expand whose shape has 1 where a size is
+      // -1, since ONNX broadcasting then keeps the input's dimension.
+      const Val& t = tensor_arg(a, 0, f, use);
+      const std::vector<Val>& entries = a[1].elems;
+      if (entries.size() < t.dims.size()) unsupported(use, what_text, "it lists fewer sizes than its input has dimensions");
+      const size_t lead = entries.size() - t.dims.size();
+      std::vector<std::string> parts;
+      std::vector<Dim> dims;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const Val& e = entries[i];
+        if (e.kind == Val::Kind::Const && e.c.is_int()) {
+          const int64_t k = e.c.as_int();
+          if (k == -1 && i < lead) unsupported(use, what_text, "-1 is given for a new leading dimension");
+          parts.push_back(int64s_const({k == -1 ? 1 : k}));
+          dims.push_back(k == -1 ? t.dims[i - lead] : Dim::known(k));
+        } else if (e.kind == Val::Kind::DynInt) {
+          parts.push_back(e.name);
+          dims.push_back(e.dim);
+        } else {
+          unsupported(use, what_text, "a size is " + describe(e));
+        }
+      }
+      const std::string shape = node("Concat", parts, {Attribute::of_int("axis", 0)}, n);
+      return Val::tensor(node("Expand", {t.name, shape}, {}, n), dims);
     }
     if (n == "repeat" || n == "expand") {
       // Tiles along the first dimension: repeats [n, 1, ..., 1].
