@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}  # each target; raise it for a longer local run
 export PYTHONDONTWRITEBYTECODE=1
 
 echo "== C++ tests (ASan + UBSan, -Werror)"
