@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "check/checker_impl.h"
+#include "ir/const_eval.h"
 #include "diag/edit_distance.h"
 
 namespace triton {
@@ -311,66 +312,7 @@ ExprId Checker::lower_const_expr(ir::Module& m, const DeclInfo& info, const ast:
 }
 
 ConstResult Checker::eval(const ir::Module& m, ExprId id, const Env& env) {
-  const ir::ExprNode& n = m.expr(id);
-  switch (n.kind) {
-    case ir::ExprKind::Literal: return ConstResult::ok(n.literal);
-    case ir::ExprKind::Ref: {
-      auto it = env.find(n.name);
-      if (it == env.end()) return ConstResult::fail("");  // not yet known (a required param)
-      return ConstResult::ok(it->second);
-    }
-    case ir::ExprKind::Unary: {
-      auto a = eval(m, n.operands[0], env);
-      if (!a.value) return a;
-      return const_unary(n.unary_op, *a.value);
-    }
-    case ir::ExprKind::Binary: {
-      auto a = eval(m, n.operands[0], env);
-      if (!a.value) return a;
-      // `and`/`or` short-circuit as in Python.
-      if (n.binary_op == BinaryOp::And || n.binary_op == BinaryOp::Or) {
-        bool t = !(const_unary(ConstUnaryOp::Not, *a.value).value->as_bool());
-        if ((n.binary_op == BinaryOp::And) != t) return a;
-      }
-      auto b = eval(m, n.operands[1], env);
-      if (!b.value) return b;
-      return const_binary(n.binary_op, *a.value, *b.value);
-    }
-    case ir::ExprKind::Call: {
-      std::vector<ConstValue> args;
-      for (ExprId o : n.operands) {
-        auto r = eval(m, o, env);
-        if (!r.value) return r;
-        args.push_back(*r.value);
-      }
-      if (n.name == "floor_div") return const_binary(BinaryOp::FloorDiv, args[0], args[1]);
-      if (n.name == "int") return const_truncate_to_int(args[0]);
-      if (n.name == "float") {
-        if (!args[0].is_number()) return ConstResult::fail("`float` needs a number, got " + args[0].type_name());
-        return ConstResult::ok(ConstValue::of_float(args[0].as_number()));
-      }
-      auto lt = const_binary(BinaryOp::Lt, args[0], args[1]);
-      if (!lt.value) return lt;
-      bool less = lt.value->as_bool();
-      return ConstResult::ok((n.name == "min") == less ? args[0] : args[1]);
-    }
-    case ir::ExprKind::List: {
-      ConstList l;
-      for (ExprId o : n.operands) {
-        auto r = eval(m, o, env);
-        if (!r.value) return r;
-        l.push_back(*r.value);
-      }
-      return ConstResult::ok(ConstValue::of_list(std::move(l)));
-    }
-    case ir::ExprKind::Conditional: {
-      auto c = eval(m, n.operands[1], env);
-      if (!c.value) return c;
-      bool t = !(const_unary(ConstUnaryOp::Not, *c.value).value->as_bool());
-      return eval(m, n.operands[t ? 0 : 2], env);
-    }
-  }
-  return ConstResult::fail("");
+  return ir::evaluate_constant(m, id, env);
 }
 
 // Converts a constant's value to its declared type; on failure reports at `range`, showing

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "diag/internal_error.h"
+#include "ir/const_eval.h"
 
 namespace triton::codegen {
 
@@ -253,72 +254,10 @@ class Builder {
     for (const auto& c : n.children) index_elab(c);
   }
 
-  static ConstResult eval(const Module& m, ExprId id, const Env& env) {
-    const ExprNode& n = m.expr(id);
-    switch (n.kind) {
-      case ExprKind::Literal: return ConstResult::ok(n.literal);
-      case ExprKind::Ref: {
-        auto it = env.find(n.name);
-        if (it == env.end()) return ConstResult::fail("`" + n.name + "` has no value");
-        return ConstResult::ok(it->second);
-      }
-      case ExprKind::Unary: {
-        auto a = eval(m, n.operands[0], env);
-        if (!a.value) return a;
-        return const_unary(n.unary_op, *a.value);
-      }
-      case ExprKind::Binary: {
-        auto a = eval(m, n.operands[0], env);
-        if (!a.value) return a;
-        if (n.binary_op == BinaryOp::And || n.binary_op == BinaryOp::Or) {
-          const bool t = !(const_unary(ConstUnaryOp::Not, *a.value).value->as_bool());
-          if ((n.binary_op == BinaryOp::And) != t) return a;
-        }
-        auto b = eval(m, n.operands[1], env);
-        if (!b.value) return b;
-        return const_binary(n.binary_op, *a.value, *b.value);
-      }
-      case ExprKind::Call: {
-        std::vector<ConstValue> args;
-        for (ExprId o : n.operands) {
-          auto r = eval(m, o, env);
-          if (!r.value) return r;
-          args.push_back(*r.value);
-        }
-        if (n.name == "floor_div" && args.size() == 2) return const_binary(BinaryOp::FloorDiv, args[0], args[1]);
-        if (n.name == "int" && args.size() == 1) return const_truncate_to_int(args[0]);
-        if (n.name == "float" && args.size() == 1 && args[0].is_number())
-          return ConstResult::ok(ConstValue::of_float(args[0].as_number()));
-        if ((n.name == "min" || n.name == "max") && args.size() == 2) {
-          auto lt = const_binary(BinaryOp::Lt, args[0], args[1]);
-          if (!lt.value) return lt;
-          return ConstResult::ok((n.name == "min") == lt.value->as_bool() ? args[0] : args[1]);
-        }
-        return ConstResult::fail("`" + n.name + "` in a constant");
-      }
-      case ExprKind::List: {
-        ConstList l;
-        for (ExprId o : n.operands) {
-          auto r = eval(m, o, env);
-          if (!r.value) return r;
-          l.push_back(*r.value);
-        }
-        return ConstResult::ok(ConstValue::of_list(std::move(l)));
-      }
-      case ExprKind::Conditional: {
-        auto c = eval(m, n.operands[1], env);
-        if (!c.value) return c;
-        const bool t = !(const_unary(ConstUnaryOp::Not, *c.value).value->as_bool());
-        return eval(m, n.operands[t ? 0 : 2], env);
-      }
-    }
-    return ConstResult::fail("an unknown expression");
-  }
-
   // The checker accepted the program, so a constant that does not evaluate is our bug.
   static ConstValue must_eval(const Module& m, ExprId id, const Env& env) {
-    auto r = eval(m, id, env);
-    if (!r.value) internal_error("ONNX backend: cannot evaluate a constant: " + r.error);
+    auto r = evaluate_constant(m, id, env);
+    if (!r.value) internal_error("ONNX backend: cannot evaluate a constant: " + (r.error.empty() ? "a name has no value" : r.error));
     return *r.value;
   }
 
