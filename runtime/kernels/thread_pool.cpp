@@ -48,6 +48,8 @@ std::int64_t now_ns() {
 constexpr double kMaxChunkNs = 250000.0;
 // Chunks of one job at most (far below the 2^32 the job word counts).
 constexpr double kMaxChunks = 1 << 20;
+// The chunk index of a closed generation: above any job's chunk count (kMaxChunks).
+constexpr std::uint64_t kNoChunk = 0xFFFFFFFFu;
 
 // How long the owner of a job spins for its last chunks before it sleeps: they are under
 // way, so they end soon, and waking costs the tail of the job tens of microseconds.
@@ -132,8 +134,10 @@ void ThreadPool::work_on(std::uint32_t generation, int worker) {
     std::uint64_t state = state_.load(std::memory_order_acquire);
     if (generation_of(state) != generation) return;
     const auto chunk_index = static_cast<std::int64_t>(state & 0xFFFFFFFFu);
-    // chunks_ may already be a later job's; the claim below fails then.
-    if (chunk_index >= chunks_.load(std::memory_order_relaxed)) return;
+    // chunks_ may already be a later job's. Its owner closed this generation before writing
+    // it (run_job), and the acquire here makes that closing visible to the claim below,
+    // which then fails.
+    if (chunk_index >= chunks_.load(std::memory_order_acquire)) return;
     if (!state_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel,
                                       std::memory_order_relaxed)) {
       continue;
@@ -174,13 +178,21 @@ void ThreadPool::worker_loop(int index) {
 
 void ThreadPool::run_job(std::int64_t n, std::int64_t chunk, std::int64_t chunks, int threads,
                          const WorkerFn& fn) {
+  // First close the previous job's generation: a worker still inside it could otherwise read
+  // the fields below half-written and claim one of its own chunk indices that the new chunk
+  // count makes look valid (running a chunk of this job under the old generation, counted
+  // twice; ThreadSanitizer caught it reading `fn_` as the caller rebuilt it). The closing
+  // generation holds no claimable chunk; workers that wake on it find nothing and wait for
+  // the next one, which publishes the fields.
+  const std::uint32_t closing = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store((static_cast<std::uint64_t>(closing) << 32) | kNoChunk);
   fn_.store(&fn, std::memory_order_relaxed);
   n_.store(n, std::memory_order_relaxed);
   chunk_.store(chunk, std::memory_order_relaxed);
-  chunks_.store(chunks, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_release);
   threads_used_.store(threads, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  const std::uint32_t generation = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  const std::uint32_t generation = closing + 1;
   state_.store(static_cast<std::uint64_t>(generation) << 32);  // publishes the fields
   work_on(generation, 0);
   auto finished = [&] { return done_.load(std::memory_order_acquire) >= chunks; };
