@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (has_oversized_tensor(program->root)) std::abort();
   (void)triton::ir::print_program(*program);
   std::ostringstream out, err;
-  auto report = triton::passes::run_passes(*program, triton::passes::pipeline_for_level(2), {{}, true, false}, out, err);
+  auto report = triton::passes::run_passes(*program, triton::passes::pipeline_for_level(3), {{}, true, false}, out, err);
   if (!report.ok) std::abort();  // a pass broke the IR
   if (!readable_python(triton::codegen::emit_pytorch(*program))) std::abort();  // Python would refuse it
   (void)triton::codegen::emit_summary(*program);

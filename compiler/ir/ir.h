@@ -98,6 +98,9 @@ struct Submodule {
   std::optional<ExprId> condition;  // Conditional
   bool has_else = false;            // Conditional: `else` written; built from else_instances
   std::vector<Instance> else_instances;  // Conditional with `else`, in order
+  // Set by batch-norm-folding on a sequence (List/Conditional) holding a convolution
+  // directly followed by its batch norm: backends may run each such pair as one layer.
+  bool fold_norms = false;
   SourceRange range;
 };
 
@@ -127,6 +130,11 @@ struct LayerRefAttrs { std::string submodule; };
 // Operands are the arguments in order; `arg_names[i]` is empty for a positional one.
 struct CallLayerAttrs { std::string submodule; std::vector<std::string> arg_names; };
 struct CallFunctionAttrs { const FunctionSchema* function = nullptr; std::vector<std::string> arg_names; };
+// `layer` (a convolution or linear submodule) on the one operand, then the batch-norm
+// submodule `norm` (empty: none) and the built-in activation function `activation` (empty:
+// none), as one step: the passes batch-norm-folding and activation-fusion build it from a
+// chain of calls, and backends may fold the norm into the layer's weights for inference.
+struct CallFusedAttrs { std::string layer; std::string norm; std::string activation; };
 // Any operator of ast/binary_ops.def but `is` and `is not`, which lower to `is_none` (the
 // verifier checks).
 struct BinaryAttrs { BinaryOp op = BinaryOp::Add; };
@@ -264,6 +272,12 @@ struct Program {
   ConstValue training = ConstValue::of_map({});
   ConstValue performance = ConstValue::of_map({});
   ConstValue optimization = ConstValue::of_map({});
+  // -O3 (channels-last-layout): the generated module keeps 4-d parameters and the entry
+  // model's 4-d inputs in channels-last memory order, which convolution kernels prefer.
+  bool channels_last = false;
+  // -O3 (float32-precision): `torch.set_float32_matmul_precision` for the program's runs;
+  // empty: PyTorch's default.
+  std::string float32_matmul_precision;
   ElabNode root;
 
   const Module& module(ModuleId id) const { return modules[id.index]; }

@@ -17,11 +17,15 @@ class Printer {
 
   void program(const Program& p) {
     out_ += "; triton IR of " + p.source_name + ", entry `" + p.entry_module().name + "`\n";
+    if (p.channels_last) out_ += "; layout: channels-last\n";
+    if (!p.float32_matmul_precision.empty()) out_ += "; float32 matmul precision: " + p.float32_matmul_precision + "\n";
     for (const auto& m : p.modules) module(m);
     LayerCost c = p.root.total();
     out_ += "\nparameters: " + std::to_string(c.params()) + " (ternary " + std::to_string(c.ternary_weights) +
             ", float " + std::to_string(c.float_params) + ")\n";
   }
+
+ static std::string attributes_text(const Op& op) { return attributes(op); }
 
  private:
   void module(const Module& m) {
@@ -68,6 +72,7 @@ class Printer {
         }
         break;
     }
+    if (s.fold_norms) out_ += " fold_norms";
     out_ += "\n";
   }
 
@@ -152,7 +157,7 @@ class Printer {
     return s + ")";
   }
 
-  std::string attributes(const Op& op) {
+  static std::string attributes(const Op& op) {
     return std::visit(
         [&](const auto& a) -> std::string {
           using A = std::decay_t<decltype(a)>;
@@ -163,6 +168,8 @@ class Printer {
           else if constexpr (std::is_same_v<A, LayerRefAttrs>) return " " + a.submodule;
           else if constexpr (std::is_same_v<A, CallLayerAttrs>) return " " + a.submodule + names(a.arg_names);
           else if constexpr (std::is_same_v<A, CallFunctionAttrs>) return " " + std::string(a.function->name) + names(a.arg_names);
+          else if constexpr (std::is_same_v<A, CallFusedAttrs>)
+            return " " + a.layer + (a.norm.empty() ? "" : " norm=" + a.norm) + (a.activation.empty() ? "" : " activation=" + a.activation);
           else if constexpr (std::is_same_v<A, BinaryAttrs>) return " " + std::string(ir_name(a.op));
           else if constexpr (std::is_same_v<A, UnaryAttrs>) return std::string(a.op == UnaryKind::Not ? " not" : (a.op == UnaryKind::Neg ? " neg" : " plus"));
           else if constexpr (std::is_same_v<A, IsNoneAttrs>) return a.negated ? " not" : "";
@@ -187,6 +194,8 @@ class Printer {
 };
 
 }  // namespace
+
+std::string op_attributes(const Op& op) { return Printer::attributes_text(op); }
 
 std::string print_program(const Program& program) {
   std::string out;

@@ -9,4 +9,8 @@ namespace triton::ir {
 
 std::string print_program(const Program& program);
 
+// An op's attributes as the printer writes them after its spelling (` relu`, ` [v, :]`):
+// equal texts mean equal attributes, which common-subexpression elimination relies on.
+std::string op_attributes(const Op& op);
+
 }  // namespace triton::ir

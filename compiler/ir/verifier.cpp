@@ -110,6 +110,14 @@ class Verifier {
           want(attrs_of<CallFunctionAttrs>(op).function != nullptr, "has no function");
           want(attrs_of<CallFunctionAttrs>(op).arg_names.size() == n, "needs one name slot per operand");
           break;
+        case OpKind::CallFused: {
+          const auto& a = attrs_of<CallFusedAttrs>(op);
+          want(n == 1 && op.results.size() == 1, "takes one operand and has one result");
+          want(m.find_submodule(a.layer) != nullptr, "fuses an unknown layer");
+          want(a.norm.empty() || m.find_submodule(a.norm) != nullptr, "fuses an unknown norm");
+          want(!a.norm.empty() || !a.activation.empty(), "fuses nothing into its layer");
+          break;
+        }
         case OpKind::If: {
           want(n == 1 && op.regions.size() == 2, "takes a condition and two regions");
           for (RegionId sub : op.regions) {

@@ -40,5 +40,10 @@ std::vector<Pass> pipeline_for_level(int opt_level);
 // Factories, one per pass file.
 Pass create_constant_folding();
 Pass create_dead_value_elimination();
+Pass create_common_subexpression_elimination();
+Pass create_batch_norm_folding();
+Pass create_activation_fusion();
+Pass create_channels_last_layout();
+Pass create_float32_precision();
 
 }  // namespace triton::passes

@@ -24,6 +24,7 @@ from torch import Tensor
 from torch.nn import functional as torch_f
 
 from triton_dsl import quant
+from triton_dsl.fusion import fused  # noqa: F401  (generated code's `F.fused`, -O2)
 
 Dims = int | Sequence[int]
 

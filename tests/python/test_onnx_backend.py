@@ -147,3 +147,49 @@ def test_a_weights_file_of_another_shape_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"fc2\.weight"):
         compile_file(source, tmp_path / "m.onnx", "--backend", "onnx", "--weights", str(weights))
     assert not (tmp_path / "m.onnx").exists()
+
+
+def _op_types(target: Path) -> list[str]:
+    return [node.op_type for node in onnx.load(str(target)).graph.node]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenetv2", "keyword_spotting", "small_convnet"])
+def test_batch_norm_folding_keeps_the_answers(tmp_path, name):
+    """-O2 folds every batch norm after a convolution into its scales and bias (the IR's
+    `call_fused`); -O0 keeps BatchNormalization nodes. Both match PyTorch, and so does a
+    model whose norms have negative scales (the folded codes flip sign)."""
+    model0, o0, x = _compile_pair(name, tmp_path / "o0", "-O0")
+    model2, o2, _ = _compile_pair(name, tmp_path / "o2", "-O2")
+    assert "BatchNormalization" in _op_types(o0)
+    assert "BatchNormalization" not in _op_types(o2)
+    assert o2.stat().st_size < o0.stat().st_size
+    assert _relative_error(o0, model0, x) <= TOLERANCE
+    assert _relative_error(o2, model2, x) <= TOLERANCE
+
+
+def test_batch_norm_folding_with_negative_scales(tmp_path):
+    source, batch = MODELS["small_convnet"]
+    module = load_module(source, tmp_path / "py")
+    model = _trained_like(module.Model())
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.weight.mul_(torch.where(torch.arange(m.num_features) % 2 == 0, -1.0, 1.0))
+    weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
+    shape = [batch, *(int(d) for d in module.MODEL_INFO["inputs"][0]["shape"][1:])]
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(3))
+    for codes in ("int8", "int2"):
+        target = compile_file(source, tmp_path / f"{codes}.onnx", "--backend", "onnx", "--weights",
+                              str(weights), "--weight-codes", codes)
+        assert "BatchNormalization" not in _op_types(target)
+        assert _relative_error(target, model, x) <= TOLERANCE
+
+
+def test_fuse_bn_false_keeps_the_norms(tmp_path):
+    """The optimization section's `fuse_bn: false` turns batch-norm folding off."""
+    source = (REPO / "examples/basic/resnet18.triton").read_text()
+    assert "fuse_bn: true" in source
+    path = tmp_path / "resnet18.triton"
+    path.write_text(source.replace("fuse_bn: true", "fuse_bn: false"))
+    target = compile_file(path, tmp_path / "r.onnx", "--backend", "onnx")
+    assert "BatchNormalization" in _op_types(target)

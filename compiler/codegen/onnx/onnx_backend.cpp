@@ -23,6 +23,7 @@
 
 #include "diag/internal_error.h"
 #include "ir/const_eval.h"
+#include "passes/fusion_patterns.h"
 
 namespace triton::codegen {
 
@@ -53,7 +54,32 @@ struct LayerInst {
 // condition is false.
 struct Slot {
   bool present = true;
+  bool fold_norms = false;  // the IR's Submodule::fold_norms
   std::vector<std::unique_ptr<LayerInst>> layers;
+};
+
+// A batch norm folded into the layer before it: output row c becomes row c * inv[c], and
+// the bias b[c] * inv[c] + shift[c].
+struct BatchNormFold {
+  std::vector<float> inv, shift;
+
+  void scale_rows(std::vector<float>& w) const {
+    const size_t per_row = inv.empty() ? 0 : w.size() / inv.size();
+    for (size_t i = 0; i < w.size() && per_row; ++i) w[i] *= inv[i / per_row];
+  }
+  // Ternary rows keep their codes: the scale takes |inv| and a negative inv flips the
+  // row's codes, so DequantizeLinear's scales stay positive.
+  void scale_ternary(onnx::TernaryWeight& t) const {
+    const size_t per_row = t.scales.empty() ? 0 : t.codes.size() / t.scales.size();
+    for (size_t c = 0; c < t.scales.size() && c < inv.size(); ++c) {
+      t.scales[c] *= std::fabs(inv[c]);
+      if (inv[c] < 0.0f)
+        for (size_t i = c * per_row; i < (c + 1) * per_row; ++i) t.codes[i] = static_cast<int8_t>(-t.codes[i]);
+    }
+  }
+  void fold_bias(std::vector<float>& b) const {
+    for (size_t c = 0; c < b.size() && c < inv.size(); ++c) b[c] = b[c] * inv[c] + shift[c];
+  }
 };
 
 // ---- traced values -------------------------------------------------------------------------
@@ -287,6 +313,7 @@ class Builder {
     const std::string prefix = inst.path.empty() ? "" : inst.path + ".";
     for (const Submodule& sub : m.submodules) {
       auto slot = std::make_unique<Slot>();
+      slot->fold_norms = sub.fold_norms;
       const std::string base = prefix + sub.name;
       switch (sub.form) {
         case SubmoduleForm::Single:
@@ -424,6 +451,17 @@ class Builder {
           if (it == fr.inst.subs.end() || !it->second->present)
             unsupported(op.range, "layer `" + a.submodule + "`", "it is absent (None) under the default values");
           set(call_slot(*it->second, call_args, a.arg_names, op.range));
+          break;
+        }
+        case OpKind::CallFused: {
+          const auto& a = attrs_of<CallFusedAttrs>(op);
+          const LayerInst& layer = single_layer(fr.inst, a.layer, op.range);
+          const LayerInst* norm = a.norm.empty() ? nullptr : &single_layer(fr.inst, a.norm, op.range);
+          const Val x = get(fr, op.operands[0]);
+          if (!x.is_tensor()) unsupported(op.range, what(layer), "it takes one tensor, got " + describe(x));
+          Val v = fused_layer(layer, norm, x, op.range);
+          if (!a.activation.empty()) v = call_function(*find_builtin_function(a.activation), {v}, {""}, op.range);
+          set(v);
           break;
         }
         case OpKind::CallFunction: {
@@ -584,11 +622,28 @@ class Builder {
     return v;
   }
 
+  // The one built-in layer behind submodule `name` of a fused op (the passes fuse only
+  // plain `layer n: T { }` submodules).
+  const LayerInst& single_layer(const LayerInst& inst, const std::string& name, SourceRange use) {
+    auto it = inst.subs.find(name);
+    if (it == inst.subs.end() || !it->second->present || it->second->layers.size() != 1 || !it->second->layers[0]->builtin)
+      unsupported(use, "layer `" + name + "`", "a fused layer must be one built-in layer");
+    return *it->second->layers[0];
+  }
+
   Val call_slot(const Slot& slot, std::vector<Val> args, const std::vector<std::string>& arg_names, SourceRange use) {
     if (slot.layers.size() != 1 && args.size() != 1)
       unsupported(use, "a layer list", "it is called with " + std::to_string(args.size()) + " arguments");
-    for (const auto& layer : slot.layers) {
-      Val v = call_layer(*layer, args, arg_names, use);
+    for (size_t i = 0; i < slot.layers.size(); ++i) {
+      const LayerInst& layer = *slot.layers[i];
+      const LayerInst* next = i + 1 < slot.layers.size() ? slot.layers[i + 1].get() : nullptr;
+      if (slot.fold_norms && next && layer.builtin && next->builtin && args.size() == 1 && args[0].is_tensor() &&
+          passes::fusion::norm_matches(layer.type_name, next->type_name, 0)) {
+        args = {fused_layer(layer, next, args[0], use)};
+        ++i;
+        continue;
+      }
+      Val v = call_layer(layer, args, arg_names, use);
       args = {v};
     }
     return args[0];
@@ -614,13 +669,18 @@ class Builder {
   // The weight of a Linear/Conv layer as an ONNX value: a float initializer, or codes +
   // scales behind DequantizeLinear for a ternary one.
   std::string layer_weight(const LayerInst& l, const std::string& key, const std::vector<int64_t>& shape, int64_t fan_in,
-                           bool ternary) {
+                           bool ternary, const BatchNormFold* fold = nullptr) {
     const InitSpec init = fan_in_uniform(fan_in);
-    if (!ternary) return initializer(onnx::Tensor::floats(key, shape, weights_.floats(key, shape, init)));
+    if (!ternary) {
+      std::vector<float> w = weights_.floats(key, shape, init);
+      if (fold) fold->scale_rows(w);
+      return initializer(onnx::Tensor::floats(key, shape, std::move(w)));
+    }
     const auto& a = l.attrs;
     const bool per_channel = a.str_of("scaling") != "per_layer";
     const double threshold = a.get("threshold").is_number() ? a.get("threshold").as_number() : 0.7;
     onnx::TernaryWeight t = weights_.ternary(key, shape, init, threshold, per_channel);
+    if (fold) fold->scale_ternary(t);
     if (options_.code_type == DataType::Float) {  // dequantized: scale * code, exact
       std::vector<float> w(t.codes.size());
       const size_t per_row = t.scales.empty() ? 0 : w.size() / t.scales.size();
@@ -632,8 +692,55 @@ class Builder {
     return node("DequantizeLinear", {codes, scales}, {Attribute::of_int("axis", 0)}, l.path, unique(key));
   }
 
-  std::string layer_bias(const std::string& key, int64_t n, int64_t fan_in) {
-    return initializer(onnx::Tensor::floats(key, {n}, weights_.floats(key, {n}, fan_in_uniform(fan_in))));
+  // The bias of a Linear/Conv layer; with a folded batch norm, `bias * inv + shift` (the
+  // norm's shift alone when the layer has no bias of its own, `has_bias` false).
+  std::string layer_bias(const std::string& key, int64_t n, int64_t fan_in, bool has_bias = true,
+                         const BatchNormFold* fold = nullptr) {
+    std::vector<float> b = has_bias ? weights_.floats(key, {n}, fan_in_uniform(fan_in)) : std::vector<float>(static_cast<size_t>(n), 0.0f);
+    if (fold) fold->fold_bias(b);
+    return initializer(onnx::Tensor::floats(key, {n}, std::move(b)));
+  }
+
+  // A batch norm after a layer (the IR's `call_fused ... norm=`), as the per-channel affine
+  // y = x * inv + shift with inv = gamma / sqrt(running_var + eps) and
+  // shift = beta - running_mean * inv, computed in double from the norm's tensors.
+  BatchNormFold batch_norm_fold(const LayerInst& norm) {
+    const auto& a = norm.attrs;
+    const int64_t n = a.int_of("num_features");
+    const std::string p = norm.path + ".";
+    const size_t count = static_cast<size_t>(n);
+    std::vector<float> gamma(count, 1.0f), beta(count, 0.0f);
+    if (a.bool_of("affine")) {
+      gamma = weights_.floats(p + "weight", {n}, {InitSpec::Kind::Ones});
+      beta = weights_.floats(p + "bias", {n}, {});
+    }
+    const std::vector<float> mean = weights_.floats(p + "running_mean", {n}, {});
+    const std::vector<float> var = weights_.floats(p + "running_var", {n}, {InitSpec::Kind::Ones});
+    const double eps = a.get("eps").as_number();
+    BatchNormFold fold;
+    fold.inv.resize(count);
+    fold.shift.resize(count);
+    for (size_t c = 0; c < count && c < gamma.size() && c < beta.size() && c < mean.size() && c < var.size(); ++c) {
+      const double inv = static_cast<double>(gamma[c]) / std::sqrt(static_cast<double>(var[c]) + eps);
+      fold.inv[c] = static_cast<float>(inv);
+      fold.shift[c] = static_cast<float>(static_cast<double>(beta[c]) - static_cast<double>(mean[c]) * inv);
+    }
+    return fold;
+  }
+
+  // The IR's `call_fused`: the layer with its batch norm folded into its weight rows and
+  // bias, then the activation as its own node (onnxruntime fuses Conv + Relu itself).
+  Val fused_layer(const LayerInst& layer, const LayerInst* norm, const Val& x, SourceRange use) {
+    if (!norm) return builtin_layer(layer, x, use);
+    const BatchNormFold fold = batch_norm_fold(*norm);
+    const auto& a = layer.attrs;
+    const std::string& t = layer.type_name;
+    if (static_cast<int64_t>(fold.inv.size()) != (t == "TernaryLinear" || t == "Linear" ? a.int_of("out_features") : a.int_of("out_channels")))
+      unsupported(use, what(*norm), "its feature count differs from the output channels of " + what(layer));
+    if (t == "TernaryLinear" || t == "Linear")
+      return linear(layer, layer.path + ".", x, a.int_of("in_features"), a.int_of("out_features"), a.bool_of("bias"),
+                    is_ternary_layer(layer), use, &fold);
+    return conv(layer, x, t == "TernaryConv1d" ? 1 : 2, use, &fold);
   }
 
   static bool is_ternary_layer(const LayerInst& l) {
@@ -654,13 +761,14 @@ class Builder {
     return Val::tensor(node("Mul", {q, scale}, {}, l.path), x.dims);
   }
 
-  Val linear(const LayerInst& l, const std::string& prefix, const Val& x0, int64_t in, int64_t out, bool bias, bool ternary,
-             SourceRange use) {
+  Val linear(const LayerInst& l, const std::string& prefix, const Val& x0, int64_t in, int64_t out, bool has_bias, bool ternary,
+             SourceRange use, const BatchNormFold* fold = nullptr) {
     if (x0.dims.empty() || !(x0.dims.back().is_known() && x0.dims.back().size == in))
       unsupported(use, what(l), "its input's last dimension is not " + std::to_string(in));
     const Val x = ternary ? fake_quantize_input(l, x0) : x0;
-    const std::string w = layer_weight(l, prefix + "weight", {out, in}, in, ternary);
-    const std::string b = bias ? layer_bias(prefix + "bias", out, in) : std::string();
+    const std::string w = layer_weight(l, prefix + "weight", {out, in}, in, ternary, fold);
+    const bool bias = has_bias || fold;
+    const std::string b = bias ? layer_bias(prefix + "bias", out, in, has_bias, fold) : std::string();
     std::vector<Dim> dims = x.dims;
     dims.back() = Dim::known(out);
     if (x.dims.size() == 2) {
@@ -674,7 +782,7 @@ class Builder {
     return Val::tensor(y, dims);
   }
 
-  Val conv(const LayerInst& l, const Val& x0, size_t spatial, SourceRange use) {
+  Val conv(const LayerInst& l, const Val& x0, size_t spatial, SourceRange use, const BatchNormFold* fold = nullptr) {
     const auto& a = l.attrs;
     if (x0.dims.size() != spatial + 2) unsupported(use, what(l), "its input has rank " + std::to_string(x0.dims.size()));
     const bool ternary = is_ternary_layer(l);
@@ -688,9 +796,9 @@ class Builder {
       shape.push_back(k);
       fan_in *= k;
     }
-    const std::string w = layer_weight(l, l.path + ".weight", shape, fan_in, ternary);
+    const std::string w = layer_weight(l, l.path + ".weight", shape, fan_in, ternary, fold);
     std::vector<std::string> inputs = {x.name, w};
-    if (a.bool_of("bias")) inputs.push_back(layer_bias(l.path + ".bias", out, fan_in));
+    if (a.bool_of("bias") || fold) inputs.push_back(layer_bias(l.path + ".bias", out, fan_in, a.bool_of("bias"), fold));
     std::vector<int64_t> pads = padding;
     pads.insert(pads.end(), padding.begin(), padding.end());
     std::vector<Dim> dims = {x.dims[0], Dim::known(out)};

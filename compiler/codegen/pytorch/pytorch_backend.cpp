@@ -118,6 +118,8 @@ class Emitter {
       if (c.is_parameter) hyper.emplace_back(names_[p_.entry.index].params[c.name], c.default_value);
     info.emplace_back("hyperparameters", ConstValue::of_map(hyper));
     info.emplace_back("parameters", ConstValue::of_int(p_.root.total().params()));
+    if (!p_.float32_matmul_precision.empty())
+      info.emplace_back("float32_matmul_precision", ConstValue::of_str(p_.float32_matmul_precision));
     w_.line("MODEL_INFO = " + pretty(ConstValue::of_map(info), 0));
     w_.line("TRAINING = " + pretty(p_.training, 0));
     w_.line("PERFORMANCE = " + pretty(p_.performance, 0));
@@ -391,6 +393,7 @@ class Emitter {
       else if (t.condition) w_.statement("self." + attr + " = nn.Parameter(" + make + ")" + cond);
       else w_.statement("self." + attr + " = nn.Parameter(" + make + ")");
     }
+    if (p_.channels_last && index == p_.entry.index) w_.line("self.to(memory_format=torch.channels_last)  # -O3 layout");
     w_.dedent();
     if (m.forward) {
       w_.blank();
@@ -500,10 +503,18 @@ class Emitter {
       c.holder[py] = static_cast<int>(o.results[0].index);
       sig += ", " + py;
     }
-    (void)m;
     w_.line(sig + "):");
     w_.indent();
     size_t before = w_.text().size();
+    // -O3 layout: 4-d inputs of the entry model enter in channels-last order, the order of
+    // its parameters, so no convolution converts them on every call.
+    if (p_.channels_last && &m == &p_.entry_module())
+      for (const auto& op : f.region(f.body).ops) {
+        const Op& o = f.op(op);
+        if (o.kind != OpKind::Input || f.value(o.results[0]).type.shape.rank() != 4) continue;
+        const std::string& py = c.name[o.results[0].index];
+        w_.line(py + " = " + py + ".contiguous(memory_format=torch.channels_last)");
+      }
     region(c, f.body);
     if (w_.text().size() == before) w_.line("pass");
     w_.dedent();
@@ -568,6 +579,13 @@ class Emitter {
         for (size_t i = 0; i < op.operands.size(); ++i)
           s += (i ? ", " : "") + (a.arg_names[i].empty() ? "" : a.arg_names[i] + "=") + arg(i).text;
         if (a.function->name == "dropout") s += ", training=self.training";
+        return {s + ")", true};
+      }
+      case OpKind::CallFused: {
+        const auto& a = attrs_of<CallFusedAttrs>(op);
+        std::string s = "F.fused(self." + self_.at("layer:" + a.layer) + ", " + arg(0).text;
+        if (!a.norm.empty()) s += ", norm=self." + self_.at("layer:" + a.norm);
+        if (!a.activation.empty()) s += ", activation=" + py_string(a.activation);
         return {s + ")", true};
       }
       case OpKind::Binary: {

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from triton_dsl.errors import UserError
 from triton_dsl.program import commands
 from triton_dsl.program.cli import parse_arguments
@@ -31,6 +33,9 @@ def run(model_class: type, *, info: dict[str, Any], training: dict[str, Any] | N
                              optimization or {}, script)
     prog = os.path.basename(script) if script else None
     args = parse_arguments(argv, prog=prog)
+    precision = context.info.get("float32_matmul_precision")
+    if precision is not None:  # chosen by `triton compile -O3` (compiler/passes/float32_precision.cpp)
+        torch.set_float32_matmul_precision(precision)
     if args.train:
         return commands.train(context, args)
     if args.eval:
