@@ -193,3 +193,35 @@ def test_fuse_bn_false_keeps_the_norms(tmp_path):
     path.write_text(source.replace("fuse_bn: true", "fuse_bn: false"))
     target = compile_file(path, tmp_path / "r.onnx", "--backend", "onnx")
     assert "BatchNormalization" in _op_types(target)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_safetensors", "missing", "other_model", "wrong_dtype"])
+def test_malformed_weights_give_one_line_and_no_file(tmp_path, damage):
+    """A weights file that cannot be this model's: the compiler prints one `error:` line
+    naming the file (and the tensor, where one is at fault) and writes nothing."""
+    source, _ = MODELS["simple_mlp"]
+    module = load_module(source, tmp_path / "py")
+    tensors = export_tensors(module.Model())
+    path = tmp_path / "w.safetensors"
+    if damage == "other_model":
+        other = load_module(MODELS["small_convnet"][0], tmp_path / "py2")
+        write_safetensors(export_tensors(other.Model()), path)
+    elif damage == "wrong_dtype":
+        tensors["fc1.bias"] = tensors["fc1.bias"].double()
+        write_safetensors(tensors, path)
+    else:
+        write_safetensors(tensors, path)
+        data = path.read_bytes()
+        if damage == "truncated":
+            path.write_bytes(data[: len(data) - 1000])
+        elif damage == "not_safetensors":
+            path.write_bytes(b"PK\x03\x04" + data[4:])
+        else:
+            path.unlink()
+    target = tmp_path / "m.onnx"
+    with pytest.raises(UserError) as failure:
+        compile_file(source, target, "--backend", "onnx", "--weights", str(path))
+    message = str(failure.value).strip()
+    assert len(message.splitlines()) == 1, message
+    assert "w.safetensors" in message and "error" in message
+    assert not target.exists()

@@ -998,6 +998,19 @@ class Builder {
     return Val::tensor(node("Mul", {node("Mul", {sign, keep}, {}, s), float_const(clip)}, {}, s), x.dims);
   }
 
+  // A lookup table: Gather of the weight's rows by integer indices of any shape; the
+  // output has the indices' shape plus the embedding dimension.
+  Val embedding(const LayerInst& l, const Val& x, SourceRange use) {
+    if (x.type != DataType::Int64 && x.type != DataType::Int32)
+      unsupported(use, what(l), "its input is not an integer tensor of indices");
+    const int64_t n = l.attrs.int_of("num_embeddings"), d = l.attrs.int_of("embedding_dim");
+    const std::string key = l.path + ".weight";
+    const std::string w = initializer(onnx::Tensor::floats(key, {n, d}, weights_.floats(key, {n, d}, {InitSpec::Kind::Normal, 0.0, 1.0})));
+    std::vector<Dim> dims = x.dims;
+    dims.push_back(Dim::known(d));
+    return Val::tensor(node("Gather", {w, x.name}, {Attribute::of_int("axis", 0)}, l.path), dims);
+  }
+
   Val builtin_layer(const LayerInst& l, const Val& x, SourceRange use) {
     const std::string& t = l.type_name;
     const auto& a = l.attrs;
@@ -1024,6 +1037,7 @@ class Builder {
     if (t == "AdaptiveAvgPool2d") return adaptive_pool(l.path, x, a.get("output_size"), use, what(l));
     if (t == "MultiHeadAttention") return attention(l, x, use);
     if (t == "TernaryActivation") return ternary_activation(l, x);
+    if (t == "Embedding") return embedding(l, x, use);
     unsupported(use, what(l), "the ONNX backend has no lowering for `" + t + "` yet");
   }
 
@@ -1136,6 +1150,20 @@ class Builder {
     batch.push_back(a.dims[a.dims.size() - 2]);
     batch.push_back(b.dims.back());
     return Val::tensor(node("MatMul", {a.name, b.name}, {}, "matmul"), batch);
+  }
+
+  // A constant argument as a ConstValue: a constant as is, a tuple or list display of
+  // constants (`[6, 6]` written in forward) as a list; none when a part is known only at
+  // run time.
+  static ConstValue const_value(const Val& v) {
+    if (v.kind == Val::Kind::Const) return v.c;
+    if (v.kind != Val::Kind::Tuple) return ConstValue::none();
+    ConstList items;
+    for (const Val& e : v.elems) {
+      if (e.kind != Val::Kind::Const) return ConstValue::none();
+      items.push_back(e.c);
+    }
+    return ConstValue::of_list(std::move(items));
   }
 
   std::vector<int64_t> dims_arg(const Val& v, size_t rank) {
@@ -1375,14 +1403,21 @@ class Builder {
       return reduce(op, n, x, a[1], keep);
     }
     if (n == "adaptive_avg_pool2d") {
-      if (a[1].kind != Val::Kind::Const) unsupported(use, what_text, "its size is " + describe(a[1]));
-      return adaptive_pool(n, tensor_arg(a, 0, f, use), a[1].c, use, what_text);
+      if (const_value(a[1]).is_none()) unsupported(use, what_text, "its size is " + describe(a[1]));
+      return adaptive_pool(n, tensor_arg(a, 0, f, use), const_value(a[1]), use, what_text);
     }
     if (n == "avg_pool2d" || n == "max_pool2d")
-      return pool(n == "avg_pool2d" ? "AveragePool" : "MaxPool", n, tensor_arg(a, 0, f, use), a[1].c, a[2].c, a[3].c, use, what_text);
+      return pool(n == "avg_pool2d" ? "AveragePool" : "MaxPool", n, tensor_arg(a, 0, f, use), const_value(a[1]), const_value(a[2]), const_value(a[3]), use, what_text);
     if (n == "layer_norm") {
       const Val& x = tensor_arg(a, 0, f, use);
-      return layer_norm_op(n, x, int_list(a[1].c, 1), a[2].c.as_number(), "");
+      const std::vector<int64_t> shape = int_list(const_value(a[1]), 1);
+      bool trailing = !shape.empty() && shape.size() <= x.dims.size();
+      for (size_t i = 0; trailing && i < shape.size(); ++i) {
+        const Dim& d = x.dims[x.dims.size() - shape.size() + i];
+        trailing = d.is_known() && d.size == shape[i];
+      }
+      if (!trailing) unsupported(use, what_text, "its normalized shape is not the input's trailing dimensions at compile time");
+      return layer_norm_op(n, x, shape, a[2].c.as_number(), "");
     }
     if (n == "chunk") {
       const Val& x = tensor_arg(a, 0, f, use);
@@ -1435,8 +1470,8 @@ class Builder {
       const Val& w = tensor_arg(a, 1, f, use);
       if (w.dims.size() != 4 || x.dims.size() != 4 || !w.dims[2].is_known() || !w.dims[3].is_known())
         unsupported(use, what_text, "its input and weight must be 4-d with a known kernel size");
-      const std::vector<int64_t> kernel = {w.dims[2].size, w.dims[3].size}, stride = int_list(a[3].c, 2),
-                                 padding = int_list(a[4].c, 2), dilation = int_list(a[5].c, 2);
+      const std::vector<int64_t> kernel = {w.dims[2].size, w.dims[3].size}, stride = int_list(const_value(a[3]), 2),
+                                 padding = int_list(const_value(a[4]), 2), dilation = int_list(const_value(a[5]), 2);
       std::vector<std::string> inputs = {x.name, w.name};
       if (a[2].is_tensor()) inputs.push_back(a[2].name);
       std::vector<Dim> dims = {x.dims[0], w.dims[0]};

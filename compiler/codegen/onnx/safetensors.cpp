@@ -322,12 +322,12 @@ std::optional<SafeTensorsFile> parse_safetensors(std::string_view bytes, std::st
 std::optional<SafeTensorsFile> read_safetensors(const std::string& path, std::string* error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = "cannot open `" + path + "`";
+    *error = "`" + path + "`: cannot open it";
     return std::nullopt;
   }
   std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   if (in.bad()) {
-    *error = "cannot read `" + path + "`";
+    *error = "`" + path + "`: cannot read it";
     return std::nullopt;
   }
   auto file = parse_safetensors(bytes, error);
