@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "check/elaborator.h"
+#include "diag/internal_error.h"
 
 namespace triton::check_detail {
 
@@ -260,6 +261,8 @@ std::optional<AbsValue> Elaborator::region(Frame& fr, ir::RegionId r, const std:
         break;
       }
       case OpKind::CallFunction: set(function(fr, op)); break;
+      case OpKind::CallFused:  // built by the -O2 passes, which run after elaboration
+        internal_error("the checker met a `call_fused` op; fusion passes run after it");
       case OpKind::Binary: set(binary(op, in(0), in(1))); break;
       case OpKind::Unary: {
         const AbsValue& x = in(0);
