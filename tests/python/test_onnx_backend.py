@@ -39,6 +39,7 @@ MODELS = {
     "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
     "functions": (ONNX_GOLDENS / "functions.triton", 3),
     "language_features": (ONNX_GOLDENS / "language_features.triton", 3),
+    "simple_mlp_int8": (REPO / "benchmarks/models/simple_mlp_int8.triton", 4),
 }
 TOLERANCE = 1e-4
 
@@ -225,3 +226,24 @@ def test_malformed_weights_give_one_line_and_no_file(tmp_path, damage):
     assert len(message.splitlines()) == 1, message
     assert "w.safetensors" in message and "error" in message
     assert not target.exists()
+
+
+def test_8bit_activations_are_an_int8_qdq_pair(tmp_path):
+    """A layer with `activation_bits: 8` reads its input through Max(-127 s) ->
+    QuantizeLinear -> DequantizeLinear with an int8 zero point of 0 and the scale
+    s = amax / 127, the form ONNX runtimes select integer kernels by; inputs beyond amax (the
+    seeded input has some) saturate at -127 and 127 as in PyTorch."""
+    model, target, x = _compile_pair("simple_mlp_int8", tmp_path, "--weight-codes", "int8")
+    graph = onnx.load(str(target)).graph
+    initializers = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    quantize = [n for n in graph.node if n.op_type == "QuantizeLinear"]
+    assert len(quantize) == 2
+    for node in quantize:
+        scale, zero_point = initializers[node.input[1]], initializers[node.input[2]]
+        assert zero_point.dtype == np.int8 and int(zero_point) == 0
+        assert np.isclose(float(scale), 3.0 / 127.0)
+        (floor,) = [n for n in graph.node if n.output[0] == node.input[0]]
+        assert floor.op_type == "Max"
+        assert np.isclose(float(initializers[floor.input[1]]), -3.0)
+    assert np.abs(x.numpy()).max() > 3.0
+    assert _relative_error(target, model, x) <= TOLERANCE

@@ -230,6 +230,8 @@ class Builder {
     return graph_.initializers.back().name;
   }
 
+  std::optional<std::string> int8_zero_point_;  // the shared zero point of 8-bit activations
+
   std::string float_const(float v) {
     const std::string key = "f" + std::to_string(std::bit_cast<uint32_t>(v));
     if (auto it = consts_.find(key); it != consts_.end()) return it->second;
@@ -748,17 +750,22 @@ class Builder {
   }
 
   // 8-bit activations: x_hat = clamp(round(x / s), -127, 127) * s, s = max(amax, 1e-8) / 127
-  // (triton_dsl.quant.fake_quantize_int8; Round is half-to-even like torch.round).
+  // (triton_dsl.quant.fake_quantize_int8), written as the QDQ pair onnxruntime's int8
+  // kernels are selected by: Max with -127 s (so QuantizeLinear's saturation never reaches
+  // -128, which the layer's symmetric range excludes; 127 is int8's own top), QuantizeLinear
+  // to int8 with zero point 0 (round half to even, like torch.round), DequantizeLinear.
+  // Not a Clip: onnxruntime drops a Clip before QuantizeLinear as redundant with the
+  // saturation, which turns -127 into -128 for inputs below -127.5 s.
   Val fake_quantize_input(const LayerInst& l, const Val& x) {
     if (!l.attrs.get("activation_bits").is_int() || l.attrs.int_of("activation_bits") != 8) return x;
     const std::string key = l.path + ".input_amax";
     const float amax = weights_.floats(key, {}, {})[0];
     const float s = std::max(amax, 1e-8f) / 127.0f;
     const std::string scale = float_const(s);
-    std::string q = node("Div", {x.name, scale}, {}, l.path);
-    q = node("Round", {q}, {}, l.path);
-    q = node("Clip", {q, float_const(-127.0f), float_const(127.0f)}, {}, l.path);
-    return Val::tensor(node("Mul", {q, scale}, {}, l.path), x.dims);
+    if (!int8_zero_point_) int8_zero_point_ = initializer(onnx::Tensor::codes("int8_zero_point", DataType::Int8, {}, {0}));
+    const std::string clipped = node("Max", {x.name, float_const(-127.0f * s)}, {}, l.path);
+    const std::string q = node("QuantizeLinear", {clipped, scale, *int8_zero_point_}, {}, l.path);
+    return Val::tensor(node("DequantizeLinear", {q, scale, *int8_zero_point_}, {}, l.path), x.dims);
   }
 
   Val linear(const LayerInst& l, const std::string& prefix, const Val& x0, int64_t in, int64_t out, bool has_bias, bool ternary,
