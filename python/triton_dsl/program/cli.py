@@ -135,6 +135,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="--export-onnx: how ternary codes are stored: int4 (default, "
                             "opset 21), int2 (smallest; opset 25, recent runtimes only), int8 "
                             "(opset 17), or float32 (dequantized float weights, opset 17)")
+    files.add_argument("--mobile-weights", choices=("packed", "float"), default="packed",
+                       help="--export-mobile: ternary weights as 2-bit codes unpacked by the "
+                            "graph (default, 16x smaller) or as float constants, "
+                            "mobile-optimized")
     files.add_argument("--keep-checkpoints", type=_int, default=0, metavar="N",
                        help="keep only the newest N epoch checkpoints this run writes "
                             "(default 0: keep all)")

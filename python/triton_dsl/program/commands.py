@@ -315,8 +315,9 @@ def export(context: ProgramContext, args, kind: str) -> int:
         print(f"wrote {target} (safetensors) from {path}")
     elif kind == "mobile":
         from triton_dsl.export.mobile import export_mobile
-        export_mobile(model, target, example_input=example)
-        print(f"wrote {target} (TorchScript lite) from {path}")
+        export_mobile(model, target, example_input=example, packed=args.mobile_weights == "packed")
+        print(f"wrote {target} (TorchScript lite, {args.mobile_weights} weights, "
+              f"{target.stat().st_size / 1024:.1f} KB) from {path}")
     else:
         deploy = _deployment(context, args)
         if args.calibrate is not None:
