@@ -48,6 +48,7 @@ std::string_view spelling(SectionKind kind) {
     case SectionKind::Training: return "training";
     case SectionKind::Performance: return "performance";
     case SectionKind::Optimization: return "optimization";
+    case SectionKind::Quantization: return "quantization";
   }
   return "?";
 }

@@ -408,7 +408,7 @@ struct ForwardItem : Item {
   StmtBlock body;
 };
 
-enum class SectionKind : uint8_t { Training, Performance, Optimization };
+enum class SectionKind : uint8_t { Training, Performance, Optimization, Quantization };
 std::string_view spelling(SectionKind kind);
 
 // `training { ... }` and friends; the body is a map in source order.

@@ -68,6 +68,7 @@ std::optional<ir::Program> Checker::run() {
       if (s->section == ast::SectionKind::Training) program_.training = v;
       if (s->section == ast::SectionKind::Performance) program_.performance = v;
       if (s->section == ast::SectionKind::Optimization) program_.optimization = v;
+      if (s->section == ast::SectionKind::Quantization && !diags_.has_errors()) apply_quantization(*s, v, program_);
     }
   }
   // Sections of other models are checked too, so their mistakes are reported.

@@ -106,6 +106,10 @@ class Checker {
   // ---- sections.cpp ----
   ConstValue check_section(const ast::SectionItem& s, const ir::Module& m, const DeclInfo& info);
 
+  // ---- quantization.cpp ----
+  // Applies the entry model's `quantization` section to the ternary layers' attributes.
+  void apply_quantization(const ast::SectionItem& s, const ConstValue& section, ir::Program& program);
+
   // ---- shared ----
   // Reports once per (kind, range, message): elaboration visits a module per instance.
   bool first_report(DiagKind kind, SourceRange range, const std::string& message);

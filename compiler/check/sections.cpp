@@ -90,6 +90,17 @@ const std::vector<KeySpec>& optimization_keys() {
   return keys;
 }
 
+// The `quantization` section (quantization.cpp applies it to the ternary layers); `layers`
+// maps layer names to maps of the same keys, checked there.
+const std::vector<KeySpec>& quantization_keys() {
+  static const std::vector<KeySpec> keys = {
+      {"weights", K::Str, {}},           {"threshold", K::Number, {}}, {"scaling", K::Str, {}},
+      {"activation_bits", K::Int, {}},   {"gradient_estimator", K::Str, {}},
+      {"float_layers", K::List, {}},     {"layers", K::Any, {}},
+  };
+  return keys;
+}
+
 std::string_view kind_text(K k) {
   switch (k) {
     case K::Int: return "an int";
@@ -213,9 +224,10 @@ ConstValue Checker::check_section(const ast::SectionItem& s, const ir::Module& m
     }
     return ConstValue::of_map(std::move(out));
   };
-  const std::vector<KeySpec>* keys = s.section == ast::SectionKind::Training      ? &training_keys()
-                                     : s.section == ast::SectionKind::Performance ? &performance_keys()
-                                                                                  : &optimization_keys();
+  const std::vector<KeySpec>* keys = s.section == ast::SectionKind::Training       ? &training_keys()
+                                     : s.section == ast::SectionKind::Performance  ? &performance_keys()
+                                     : s.section == ast::SectionKind::Quantization ? &quantization_keys()
+                                                                                   : &optimization_keys();
   if (!s.body) return ConstValue::of_map({});
   return map(*s.body, keys, section);
 }
@@ -232,6 +244,8 @@ std::string dump_sections_json() {
   check_detail::write_keys(out, check_detail::performance_keys(), 2);
   out << ",\n  \"optimization\": ";
   check_detail::write_keys(out, check_detail::optimization_keys(), 2);
+  out << ",\n  \"quantization\": ";
+  check_detail::write_keys(out, check_detail::quantization_keys(), 2);
   out << "\n}\n";
   return out.str();
 }

@@ -10,8 +10,8 @@
 namespace triton::parse_detail {
 namespace {
 
-constexpr std::array<std::string_view, 3> kSectionNames = {"training", "performance",
-                                                          "optimization"};
+constexpr std::array<std::string_view, 4> kSectionNames = {"training", "performance",
+                                                          "optimization", "quantization"};
 constexpr std::array<std::string_view, 7> kTypeNames = {"int",    "float",  "bool",
                                                         "str",    "list",   "Tensor",
                                                         "TernaryTensor"};
@@ -20,6 +20,7 @@ std::optional<ast::SectionKind> section_kind(std::string_view name) {
   if (name == "training") return ast::SectionKind::Training;
   if (name == "performance") return ast::SectionKind::Performance;
   if (name == "optimization") return ast::SectionKind::Optimization;
+  if (name == "quantization") return ast::SectionKind::Quantization;
   return std::nullopt;
 }
 
@@ -434,7 +435,7 @@ ast::ItemPtr Parser::parse_forward_rest(uint32_t begin, SourceRange keyword) {
   return item;
 }
 
-// section = SECTION_NAME map     SECTION_NAME = "training" | "performance" | "optimization"
+// section = SECTION_NAME map     SECTION_NAME = "training" | "performance" | "optimization" | "quantization"
 ast::ItemPtr Parser::parse_section(ast::SectionKind kind, const ast::Identifier& name) {
   auto item = std::make_unique<ast::SectionItem>(SourceRange{});
   item->section = kind;

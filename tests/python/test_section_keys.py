@@ -60,8 +60,8 @@ def sections(triton_compiler) -> dict:
     return json.loads(out)
 
 
-def test_dump_lists_the_three_sections(sections):
-    assert set(sections) == {"training", "performance", "optimization"}
+def test_dump_lists_the_four_sections(sections):
+    assert set(sections) == {"training", "performance", "optimization", "quantization"}
     assert sections["training"]["lr_schedule"]["kind"] == "map"
     assert sections["optimization"]["fuse_bn"] == {"kind": "bool"}
 
@@ -132,3 +132,31 @@ def test_a_removed_hint_is_warned_about(triton_compiler, tmp_path):
     assert result.returncode == 0
     assert "unknown key `skip_zero_weights` in `optimization`" in result.stderr
     assert "`num_threads`" not in result.stderr
+
+
+# A value of each quantization key and the text it puts into the generated layer (the
+# section acts in the compiler: it sets the ternary layers' attributes).
+QUANTIZATION_SAMPLES = {
+    "weights": ('weights: "float"', 'quantization="none"'),
+    "threshold": ("threshold: 0.5", "threshold=0.5"),
+    "scaling": ('scaling: "per_tensor"', 'scaling="per_layer"'),
+    "activation_bits": ("activation_bits: 8", "activation_bits=8"),
+    "gradient_estimator": ('gradient_estimator: "clipped_ste"', 'gradient_estimator="clipped_ste"'),
+    "float_layers": ('float_layers: ["last"]', 'quantization="none"'),
+    "layers": ("layers { fc { threshold: 0.4 } }", "threshold=0.4"),
+}
+
+
+def test_every_quantization_key_takes_effect(sections, triton_compiler, tmp_path):
+    assert set(sections["quantization"]) == set(QUANTIZATION_SAMPLES)
+    for key, (entry, effect) in QUANTIZATION_SAMPLES.items():
+        source = tmp_path / f"{key}.triton"
+        source.write_text(
+            "model M {\n    layer fc: TernaryLinear { in_features: 4, out_features: 2 }\n"
+            "    forward(x: Tensor[batch, 4]) -> Tensor { return fc(x) }\n"
+            f"    quantization {{\n        {entry}\n    }}\n}}\n")
+        out = subprocess.run([str(triton_compiler), "compile", str(source), "-o", "-"],
+                             capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+        assert effect in out.stdout, key
+        assert out.stderr == "", out.stderr
