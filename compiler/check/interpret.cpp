@@ -226,6 +226,31 @@ std::optional<AbsValue> Elaborator::region(Frame& fr, ir::RegionId r, const std:
         set(v);
         break;
       }
+      case OpKind::Training: set(AbsValue::unknown()); break;  // a run-time bool: both branches
+      case OpKind::AssignState: {
+        const std::string& n = ir::attrs_of<ir::AssignStateAttrs>(op).tensor;
+        const AbsValue& v = in(0);
+        const ir::TensorDecl* t = fr.m.find_tensor(n);
+        std::vector<Dim> declared;
+        for (ir::ExprId e : t->shape) {
+          auto c = c_.eval(fr.m, e, fr.st.env);
+          declared.push_back(c.value && c.value->is_int() ? Dim::known(c.value->as_int()) : Dim::unknown());
+        }
+        const std::string shape_text = Shape::of(declared).to_string();
+        std::string msg;
+        if (v.kind != AbsValue::Kind::Unknown && !v.is_tensor()) {
+          msg = "`state " + n + "` is a tensor; it cannot take " + v.describe();
+        } else if (v.is_tensor() && v.shape.ranked && v.shape.rank() == t->shape.size()) {
+          for (size_t i = 0; i < declared.size() && msg.empty(); ++i)
+            if (declared[i].is_known() && v.shape.dims[i].is_known() && v.shape.dims[i].size != declared[i].size)
+              msg = "`state " + n + "` has shape " + shape_text + "; the value assigned to it has shape " + v.shape.to_string();
+        } else if (v.is_tensor() && v.shape.ranked) {
+          msg = "`state " + n + "` has shape " + shape_text + "; the value assigned to it has shape " + v.shape.to_string();
+        }
+        if (!msg.empty() && c_.first_report(DiagKind::shape_mismatch, op.range, msg))
+          c_.diags_.report(DiagKind::shape_mismatch, op.range, {msg}).note(DiagKind::note_declared_here, t->range, {n});
+        break;
+      }
       case OpKind::LayerRef: {
         const std::string& n = ir::attrs_of<ir::LayerRefAttrs>(op).submodule;
         size_t idx = static_cast<size_t>(fr.m.find_submodule(n) - fr.m.submodules.data());

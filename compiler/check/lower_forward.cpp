@@ -192,8 +192,29 @@ class ForwardLowering {
     if (f_.value(*v).name_hint.empty()) f_.value(*v).name_hint = name;
   }
 
+  // Whether `name` in an assignment target is one of the declaration's tensors (no local
+  // of that name shadows it): a `state` is updated, a `param` is an error (reported here).
+  bool assigns_tensor(const ast::NameExpr& n) {
+    if (fn_scope_ != 0 || locals_.count(n.name)) return false;
+    const ir::TensorDecl* t = m_.find_tensor(n.name);
+    if (!t) return false;
+    if (!t->is_state)
+      c_.diags_.report(DiagKind::unsupported_expression, n.range,
+                       {"assignment to `param " + n.name + "` (the optimizer trains params; declare it `state` to update it in forward)"});
+    return true;
+  }
+
+  void assign_state(const ast::NameExpr& n, std::optional<ValueId> v, SourceRange range) {
+    if (!v || !m_.find_tensor(n.name)->is_state) return;
+    emit(OpKind::AssignState, ir::AssignStateAttrs{n.name}, {*v}, range, 0);
+  }
+
   void assign(const ast::Expr& target, const ast::Expr& value) {
     if (auto* n = ast::dyn_cast<ast::NameExpr>(&target)) {
+      if (assigns_tensor(*n)) {
+        assign_state(*n, expr(value), target.range);
+        return;
+      }
       bind(n->name, expr(value));
       return;
     }
@@ -242,11 +263,13 @@ class ForwardLowering {
           c_.diags_.report(DiagKind::unsupported_expression, a.target->range, {"augmented assignment to `" + c_.expr_text(a.target->range) + "`"});
           break;
         }
+        const bool state = assigns_tensor(*n);
         auto lhs = expr(*a.target);
         auto rhs = expr(*a.value);
         std::optional<ValueId> r;
         if (lhs && rhs) r = emit(OpKind::Binary, ir::BinaryAttrs{a.op}, {*lhs, *rhs}, s.range);
-        bind(n->name, r);
+        if (state) assign_state(*n, r, s.range);
+        else bind(n->name, r);
         break;
       }
       case ast::StmtKind::If: {
@@ -326,6 +349,7 @@ class ForwardLowering {
     for (const auto& [k, v] : info_.tensors) names.push_back(k);
     for (const auto& [k, v] : info_.constant_ranges) names.push_back(k);
     for (const auto& fn : builtin_functions()) names.push_back(fn.name);
+    if (fn_scope_ == 0) names.push_back("training");
     return names;
   }
 
@@ -336,6 +360,8 @@ class ForwardLowering {
       if (auto v = declaration_name(n)) return *v;
       if (info_.layers.count(n.name) || info_.tensors.count(n.name)) return std::nullopt;  // failed declarations
     }
+    // `training`: the module's mode, known only when it runs (`if training { ... }`).
+    if (fn_scope_ == 0 && n.name == "training") return emit(OpKind::Training, ir::TrainingAttrs{}, {}, n.range);
     if (find_builtin_function(n.name) || c_.functions_.count(n.name)) {
       c_.diags_.report(DiagKind::unsupported_expression, n.range, {"the function `" + n.name + "` used as a value"});
       return std::nullopt;

@@ -127,6 +127,10 @@ struct ConstantAttrs { ConstValue value; };
 struct ConstRefAttrs { std::string name; };
 struct TensorRefAttrs { std::string name; };
 struct LayerRefAttrs { std::string submodule; };
+struct TrainingAttrs {};
+// `running_mean = ...` in a forward: the `state` tensor `tensor` holds the operand from here
+// on (later reads see it, and so does the next call).
+struct AssignStateAttrs { std::string tensor; };
 // Operands are the arguments in order; `arg_names[i]` is empty for a positional one.
 struct CallLayerAttrs { std::string submodule; std::vector<std::string> arg_names; };
 struct CallFunctionAttrs { const FunctionSchema* function = nullptr; std::vector<std::string> arg_names; };

@@ -166,6 +166,7 @@ class Printer {
           else if constexpr (std::is_same_v<A, ConstRefAttrs>) return " " + a.name;
           else if constexpr (std::is_same_v<A, TensorRefAttrs>) return " " + a.name;
           else if constexpr (std::is_same_v<A, LayerRefAttrs>) return " " + a.submodule;
+          else if constexpr (std::is_same_v<A, AssignStateAttrs>) return " " + a.tensor;
           else if constexpr (std::is_same_v<A, CallLayerAttrs>) return " " + a.submodule + names(a.arg_names);
           else if constexpr (std::is_same_v<A, CallFunctionAttrs>) return " " + std::string(a.function->name) + names(a.arg_names);
           else if constexpr (std::is_same_v<A, CallFusedAttrs>)

@@ -90,7 +90,14 @@ class Verifier {
         case OpKind::Constant:
         case OpKind::ConstRef:
         case OpKind::TensorRef:
-        case OpKind::LayerRef: want(n == 0, "takes no operands"); break;
+        case OpKind::LayerRef:
+        case OpKind::Training: want(n == 0, "takes no operands"); break;
+        case OpKind::AssignState: {
+          want(n == 1 && op.results.empty(), "takes one operand and has no result");
+          const TensorDecl* t = m.find_tensor(attrs_of<AssignStateAttrs>(op).tensor);
+          want(t && t->is_state, "assigns something that is not a `state` tensor");
+          break;
+        }
         case OpKind::Binary: {
           want(n == 2, "takes two operands");
           const auto* b = std::get_if<BinaryAttrs>(&op.attrs);

@@ -376,6 +376,10 @@ class Builder {
     const LayerInst& inst;
     const Function& f;
     std::vector<std::optional<Val>> vals;
+    // `state` tensors assigned so far in this call: later reads see the new value. The
+    // graph keeps no state between calls (an ONNX graph is a pure function), so an update
+    // outside `if training` lasts for the rest of the call only.
+    std::map<std::string, Val> states;
   };
 
   const Val& get(Frame& fr, ValueId id) {
@@ -435,7 +439,14 @@ class Builder {
           else set(Val::constant(it->second));
           break;
         }
-        case OpKind::TensorRef: set(tensor_ref(fr.inst, attrs_of<TensorRefAttrs>(op).name, op.range)); break;
+        case OpKind::TensorRef: {
+          const std::string& name = attrs_of<TensorRefAttrs>(op).name;
+          auto it = fr.states.find(name);
+          set(it != fr.states.end() ? it->second : tensor_ref(fr.inst, name, op.range));
+          break;
+        }
+        case OpKind::Training: set(Val::constant(ConstValue::of_bool(false))); break;  // inference graph
+        case OpKind::AssignState: fr.states[attrs_of<AssignStateAttrs>(op).tensor] = get(fr, op.operands[0]); break;
         case OpKind::LayerRef: {
           Val v;
           v.kind = Val::Kind::Layer;

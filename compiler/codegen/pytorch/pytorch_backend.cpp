@@ -465,12 +465,19 @@ class Emitter {
     for (size_t r = 0; r < f.regions.size(); ++r)
       for (OpId id : f.regions[r].ops)
         for (ValueId v : f.op(id).results) region_of_def[v.index] = static_cast<uint32_t>(r);
+    // A state the forward assigns is read into a variable where the source reads it:
+    // inlined at a later use, `self.s` would already hold the new value.
+    std::set<std::string> assigned_states;
+    for (const auto& op : f.ops)
+      if (!op.erased && op.kind == OpKind::AssignState) assigned_states.insert(attrs_of<AssignStateAttrs>(op).tensor);
     for (const auto& op : f.ops) {
       if (op.erased || op.results.size() != 1) continue;
       ValueId v = op.results[0];
-      bool trivial = op.kind == OpKind::Constant || op.kind == OpKind::ConstRef || op.kind == OpKind::TensorRef || op.kind == OpKind::LayerRef;
+      const bool stable_read = op.kind != OpKind::TensorRef || !assigned_states.count(attrs_of<TensorRefAttrs>(op).name);
+      bool trivial = op.kind == OpKind::Constant || op.kind == OpKind::ConstRef || (op.kind == OpKind::TensorRef && stable_read) ||
+                     op.kind == OpKind::LayerRef || op.kind == OpKind::Training;
       bool single = f.value(v).name_hint.empty() && c.uses[v.index] == 1 && region_of_def[v.index] == c.region_of_value_use[v.index] &&
-                    op.kind != OpKind::Input && op.kind != OpKind::If;
+                    op.kind != OpKind::Input && op.kind != OpKind::If && stable_read;
       c.inline_value[v.index] = trivial || single;
     }
     // `b, n, c = x.shape`: a tuple whose only uses are one `tuple_get` per element, all in
@@ -567,6 +574,7 @@ class Emitter {
       case OpKind::ConstRef: return {"self." + self_.at("const:" + attrs_of<ConstRefAttrs>(op).name), true};
       case OpKind::TensorRef: return {"self." + self_.at("tensor:" + attrs_of<TensorRefAttrs>(op).name), true};
       case OpKind::LayerRef: return {"self." + self_.at("layer:" + attrs_of<LayerRefAttrs>(op).submodule), true};
+      case OpKind::Training: return {"self.training", true};
       case OpKind::CallLayer: {
         std::string s = "self." + self_.at("layer:" + attrs_of<CallLayerAttrs>(op).submodule) + "(";
         for (size_t i = 0; i < op.operands.size(); ++i) s += (i ? ", " : "") + arg(i).text;
@@ -643,6 +651,12 @@ class Emitter {
         case OpKind::Input: break;
         case OpKind::Return: w_.line("return " + value(c, op.operands[0]).text); break;
         case OpKind::Yield: break;
+        case OpKind::AssignState:
+          // A new tensor, not an in-place copy: a value read from the state before the
+          // update keeps what it read. Detached: a state is not trained.
+          w_.line("self." + self_.at("tensor:" + attrs_of<AssignStateAttrs>(op).tensor) + " = " +
+                  value(c, op.operands[0]).operand() + ".detach()");
+          break;
         case OpKind::If: {
           std::vector<std::string> names;
           // The results' variables are only assigned at the end of each branch: inside
