@@ -143,7 +143,7 @@ def test_a_conv_chain_does_not_transpose_between_ops(tmp_path):
     source, _ = MODELS["resnet18"]
     text = compile_file(source, tmp_path / "r.txt", "--emit=tflite-text").read_text()
     assert text.count("= TRANSPOSE(") == 1
-    assert text.count("= CONV_2D(") == 21
+    assert text.count("= CONV_2D(") == 20
 
 
 def test_without_weights_the_model_is_seeded_and_deterministic(tmp_path):
@@ -173,3 +173,11 @@ def test_a_weights_file_of_another_shape_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match=r"fc2\.weight"):
         compile_file(source, tmp_path / "m.tflite", "--backend", "tflite", "--weights", str(weights))
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_the_erf_form_of_gelu_becomes_one_gelu(tmp_path):
+    """x * 0.5 * (1 + erf(x / sqrt 2)) in the ViT's MLPs is TFLite's GELU (exact form)."""
+    source, _ = MODELS["vision_transformer"]
+    text = compile_file(source, tmp_path / "v.txt", "--emit=tflite-text").read_text()
+    assert text.count("= GELU(") == 12
+    assert "approximate: false" in text

@@ -215,7 +215,12 @@ class Converter {
     if (node_) {
       const std::string& name = node_->name;
       const size_t slash = name.rfind('/');
-      message += " (`" + node_->op_type + "` in `" + (slash == std::string::npos ? name : name.substr(0, slash)) + "`)";
+      const std::string layer = slash == std::string::npos ? name : name.substr(0, slash);
+      if (what == "`" + node_->op_type + "`") {
+        message += " in `" + layer + "`";
+      } else {
+        message += " (`" + node_->op_type + "` in `" + layer + "`)";
+      }
     }
     throw Unsupported{message};
   }
@@ -366,7 +371,7 @@ class Converter {
     int32_t t = -1;
     const Shape physical = permuted(v.shape, perm);
     const std::string base = v.kind == Value::Kind::Runtime ? out_.tensors[v.tensor].name : v.name;
-    const std::string suffix = perm.empty() ? "" : "/perm";
+    const std::string suffix = perm.empty() ? "" : perm == Perm{0, 2, 3, 1} ? "/nhwc" : "/permuted";
     if (v.kind == Value::Kind::Constant) {
       if (v.is_int) {
         t = int32_tensor(physical, permute_data(v.ints, v.shape, perm));
@@ -391,11 +396,11 @@ class Converter {
       Perm to(target.size());
       for (size_t k = 0; k < target.size(); ++k) to[k] = stored_inverse[target[k]];
       if (same_element_order(permuted(v.shape, v.perm), to)) {
-        t = reshape(v.tensor, physical, base + "/reshape");
+        t = reshape(v.tensor, physical, base + (perm.empty() ? "/logical" : suffix));
       } else {
         t = emit(BuiltinOperator::Transpose,
                  {v.tensor, int32_tensor({static_cast<int64_t>(to.size())}, Shape(to.begin(), to.end()))},
-                 base + (perm.empty() ? "/nchw" : "/nhwc"), out_.tensors[v.tensor].type, physical);
+                 base + (perm.empty() ? "/logical" : suffix), out_.tensors[v.tensor].type, physical);
       }
     }
     v.views[perm] = t;
@@ -572,7 +577,7 @@ class Converter {
     } else if (op == "Erf") {
       fail("`Erf` outside the GELU pattern x * 0.5 * (1 + erf(x / sqrt(2)))");
     } else {
-      fail("the operator `" + op + "`");
+      fail("`" + op + "`");
     }
   }
 
