@@ -19,9 +19,12 @@ import numpy as np
 import pytest
 import torch
 
+from fixtures.programs import FIXTURES, load_model_module, run_in_process
+
 from triton_dsl.compiler import compile_file, load_module
 from triton_dsl.errors import UserError
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
+from triton_dsl.export.tflite import export_tflite
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")
 
@@ -181,3 +184,29 @@ def test_the_erf_form_of_gelu_becomes_one_gelu(tmp_path):
     text = compile_file(source, tmp_path / "v.txt", "--emit=tflite-text").read_text()
     assert text.count("= GELU(") == 12
     assert "approximate: false" in text
+
+
+def test_export_tflite_from_a_checkpoint_matches_pytorch(tmp_path):
+    """The generated program's --export-tflite: checkpoint -> safetensors -> the compiler."""
+    model = load_model_module("tiny_cnn.py").Model()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    checkpoint = tmp_path / "weights.pth"
+    torch.save(model.state_dict(), checkpoint)
+    target = tmp_path / "model.tflite"
+    assert run_in_process("tiny_cnn.py", ["--export-tflite", "--checkpoint", str(checkpoint),
+                                          "--output", str(target)]) == 0
+    x = torch.randn(3, 1, 28, 28)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(_run(target, x.numpy()), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_export_tflite_library_call_needs_an_existing_directory(tmp_path):
+    model = load_model_module("tiny_cnn.py").Model().eval()
+    with pytest.raises(UserError, match="does not exist"):
+        export_tflite(model, tmp_path / "missing" / "m.tflite", source=FIXTURES / "tiny_cnn.triton")
