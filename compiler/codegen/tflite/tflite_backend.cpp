@@ -451,7 +451,7 @@ class Converter {
       if (op == "Add") return x + y;
       if (op == "Sub") return x - y;
       if (op == "Mul") return x * y;
-      return a.is_int && b.is_int ? std::floor(x / y) : x / y;
+      return a.is_int && b.is_int ? std::trunc(x / y) : x / y;  // ONNX integer Div truncates
     };
     if (a.is_int && b.is_int) {
       std::vector<int64_t> data;
@@ -514,6 +514,13 @@ class Converter {
         {"Add", {BuiltinOperator::Add, OptionsType::Add}},  {"Sub", {BuiltinOperator::Sub, OptionsType::Sub}},
         {"Mul", {BuiltinOperator::Mul, OptionsType::Mul}},  {"Div", {BuiltinOperator::Div, OptionsType::Div}},
         {"Max", {BuiltinOperator::Maximum, OptionsType::None}}, {"Min", {BuiltinOperator::Minimum, OptionsType::None}}};
+    static const std::map<std::string, BuiltinOperator> kCompare = {
+        {"Greater", BuiltinOperator::Greater}, {"GreaterOrEqual", BuiltinOperator::GreaterEqual},
+        {"Less", BuiltinOperator::Less}, {"LessOrEqual", BuiltinOperator::LessEqual},
+        {"Equal", BuiltinOperator::Equal}};
+    static const std::map<std::string, BuiltinOperator> kReduce = {
+        {"ReduceMean", BuiltinOperator::Mean}, {"ReduceSum", BuiltinOperator::Sum},
+        {"ReduceMax", BuiltinOperator::ReduceMax}, {"ReduceMin", BuiltinOperator::ReduceMin}};
     if (op == "Identity") {
       Value v = in(0);
       define(out, std::move(v));
@@ -526,8 +533,10 @@ class Converter {
       } else {
         define(out, binary(b->second.first, b->second.second, in(0), in(1)));
       }
-    } else if (op == "Greater") {
-      define(out, binary(BuiltinOperator::Greater, OptionsType::None, in(0), in(1), TensorType::Bool));
+    } else if (auto c = kCompare.find(op); c != kCompare.end()) {
+      define(out, binary(c->second, OptionsType::None, in(0), in(1), TensorType::Bool));
+    } else if (op == "Not") {
+      define(out, unary(BuiltinOperator::LogicalNot, in(0), {}, TensorType::Bool));
     } else if (op == "LeakyRelu") {
       define(out, unary(BuiltinOperator::LeakyRelu, in(0), tflite::leaky_relu_options(float_attribute(n, "alpha", 0.01f))));
     } else if (op == "Clip") {
@@ -545,11 +554,23 @@ class Converter {
       std::vector<int64_t> axes;
       for (size_t i = 2; i < x.shape.size(); ++i) axes.push_back(static_cast<int64_t>(i));
       define(out, reduce_mean(x, axes, true, out));
-    } else if (op == "ReduceMean") {
+    } else if (auto r = kReduce.find(op); r != kReduce.end()) {
       Value& x = in(0);
       std::vector<int64_t> axes = has_input(n, 1) ? int_constant(1) : ints_attribute(n, "axes");
-      if (axes.empty()) axes = Shape(identity(x.shape.size()).begin(), identity(x.shape.size()).end());
-      define(out, reduce_mean(x, axes, int_attribute(n, "keepdims", 1) != 0, out));
+      if (axes.empty()) {
+        for (size_t i = 0; i < x.shape.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+      }
+      define(out, reduce(r->second, x, axes, int_attribute(n, "keepdims", 1) != 0, out));
+    } else if (op == "Pow") {
+      define(out, binary(BuiltinOperator::Pow, OptionsType::None, in(0), in(1)));
+    } else if (op == "Where") {
+      lower_where(n);
+    } else if (op == "Expand") {
+      lower_expand(n);
+    } else if (op == "ArgMax") {
+      lower_arg_max(n);
+    } else if (op == "LogSoftmax") {
+      lower_softmax(n);
     } else if (op == "Gemm") {
       lower_gemm(n);
     } else if (op == "MatMul") {
@@ -844,8 +865,12 @@ class Converter {
     define(n.outputs[0], from_nhwc(t, spatial));
   }
 
-  // MEAN over logical `axes`, in the stored layout.
   Value reduce_mean(Value& x, std::vector<int64_t> axes, bool keep_dims, const std::string& name) {
+    return reduce(BuiltinOperator::Mean, x, std::move(axes), keep_dims, name);
+  }
+
+  // A reduction (MEAN, SUM, REDUCE_MAX, REDUCE_MIN) over logical `axes`, in the stored layout.
+  Value reduce(BuiltinOperator op, Value& x, std::vector<int64_t> axes, bool keep_dims, const std::string& name) {
     const size_t rank = x.shape.size();
     for (auto& a : axes) {
       if (a < 0) a += static_cast<int64_t>(rank);
@@ -875,7 +900,7 @@ class Converter {
       }
     }
     const int32_t axes_tensor = int32_tensor({static_cast<int64_t>(physical_axes.size())}, physical_axes);
-    const int32_t r = emit(BuiltinOperator::Mean, {t, axes_tensor}, name, TensorType::Float32,
+    const int32_t r = emit(op, {t, axes_tensor}, name, TensorType::Float32,
                            permuted(shape, normalized(out_perm)), tflite::reducer_options(keep_dims));
     return runtime(r, shape, out_perm);
   }
@@ -1100,11 +1125,23 @@ class Converter {
     Value& x = in(0);
     int64_t axis = int_attribute(n, "axis", -1);
     if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
-    if (axis != static_cast<int64_t>(x.shape.size()) - 1) fail("a softmax over an axis other than the last");
-    const Perm perm = last_axis_layout(x);
+    // TFLite normalizes the last axis: the stored layout when it has `axis` last, else one
+    // that stores `axis` last (the other axes keep their order).
+    Perm perm;
+    if (x.kind == Value::Kind::Runtime && !x.perm.empty() && x.perm.back() == axis) {
+      perm = x.perm;
+    } else if (axis != static_cast<int64_t>(x.shape.size()) - 1) {
+      perm.clear();
+      for (int i = 0; i < static_cast<int>(x.shape.size()); ++i) {
+        if (i != axis) perm.push_back(i);
+      }
+      perm.push_back(static_cast<int>(axis));
+    }
     const int32_t t = tensor_in(x, perm);
-    define(n.outputs[0], runtime(emit(BuiltinOperator::Softmax, {t}, n.outputs[0], TensorType::Float32,
-                                      permuted(x.shape, perm), tflite::softmax_options(1.0f)),
+    const bool log = n.op_type == "LogSoftmax";
+    define(n.outputs[0], runtime(emit(log ? BuiltinOperator::LogSoftmax : BuiltinOperator::Softmax, {t}, n.outputs[0],
+                                      TensorType::Float32, permuted(x.shape, perm),
+                                      log ? tflite::Options{} : tflite::softmax_options(1.0f)),
                                  x.shape, perm));
   }
 
@@ -1304,6 +1341,87 @@ class Converter {
     define(n.outputs[0], runtime(t, shape, x.perm));
   }
 
+  // SELECT_V2 (broadcasting) in the logical layout.
+  void lower_where(const onnx::Node& n) {
+    Value& condition = in(0);
+    Value& a = in(1);
+    Value& b = in(2);
+    const Shape shape = broadcast(broadcast(condition.shape, a.shape), b.shape);
+    const int32_t t = emit(BuiltinOperator::SelectV2, {tensor_in(condition, {}), tensor_in(a, {}), tensor_in(b, {})},
+                           n.outputs[0], TensorType::Float32, shape);
+    define(n.outputs[0], runtime(t, shape, {}));
+  }
+
+  // A constant broadcast at compile time; a runtime value through BROADCAST_TO.
+  void lower_expand(const onnx::Node& n) {
+    Value& x = in(0);
+    const std::vector<int64_t> target = int_constant(1);
+    const Shape shape = broadcast(x.shape, Shape(target.begin(), target.end()));
+    if (x.kind == Value::Kind::Constant) {
+      const Value stretched = with_rank(x, shape.size());
+      Shape repeats(shape.size());
+      for (size_t i = 0; i < shape.size(); ++i) repeats[i] = stretched.shape[i] == shape[i] ? 1 : shape[i];
+      return define(n.outputs[0], tiled_constant(stretched, repeats, n.outputs[0]));
+    }
+    const int64_t rank = static_cast<int64_t>(shape.size());
+    const int32_t t = emit(BuiltinOperator::BroadcastTo, {tensor_in(x, {}), int32_tensor({rank}, shape)}, n.outputs[0],
+                           x.type, shape);
+    define(n.outputs[0], runtime(t, shape, {}));
+  }
+
+  // ARG_MAX drops the axis; `keepdims` puts it back with a RESHAPE.
+  void lower_arg_max(const onnx::Node& n) {
+    Value& x = in(0);
+    const int64_t rank = static_cast<int64_t>(x.shape.size());
+    int64_t axis = int_attribute(n, "axis", 0);
+    if (axis < 0) axis += rank;
+    if (int_attribute(n, "select_last_index", 0) != 0) fail("`select_last_index`");
+    const Perm perm = x.kind == Value::Kind::Runtime ? x.perm : Perm{};
+    const Perm p = full(perm, x.shape.size());
+    const int32_t t = tensor_in(x, perm);
+    const int64_t physical_axis = std::find(p.begin(), p.end(), axis) - p.begin();
+    Shape dropped = x.shape;
+    dropped.erase(dropped.begin() + axis);
+    Perm out_perm;
+    for (int64_t k = 0; k < rank; ++k) {
+      if (k != physical_axis) out_perm.push_back(p[k] > axis ? p[k] - 1 : p[k]);
+    }
+    const bool keep = int_attribute(n, "keepdims", 1) != 0;
+    const std::string name = keep ? n.outputs[0] + "/dropped" : n.outputs[0];
+    const int32_t r = emit(BuiltinOperator::ArgMax, {t, int32_tensor({1}, {physical_axis})}, name, TensorType::Int64,
+                           permuted(dropped, normalized(out_perm)), tflite::arg_max_options(TensorType::Int64));
+    Value v = runtime(r, dropped, out_perm);
+    if (!keep) return define(n.outputs[0], std::move(v));
+    Shape kept = x.shape;
+    kept[axis] = 1;
+    define(n.outputs[0], runtime(reshape(tensor_in(v, {}), kept, n.outputs[0]), kept, {}));
+  }
+
+  // A constant repeated `repeats` times along each axis (output index i reads i mod dims).
+  static Value tiled_constant(const Value& x, const Shape& repeats, const std::string& name) {
+    Shape shape = x.shape;
+    for (size_t i = 0; i < shape.size(); ++i) shape[i] *= repeats[i];
+    Value v = x;
+    v.views.clear();
+    v.shape = shape;
+    v.name = name;
+    v.ints.clear();
+    v.floats.clear();
+    const size_t rank = shape.size();
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t count = element_count(shape), e = 0; e < count; ++e) {
+      int64_t src = 0;
+      for (size_t d = 0; d < rank; ++d) src = src * x.shape[d] + index[d] % x.shape[d];
+      if (x.is_int) v.ints.push_back(x.ints[src]);
+      else v.floats.push_back(x.floats[src]);
+      for (size_t d = rank; d-- > 0;) {
+        if (++index[d] < shape[d]) break;
+        index[d] = 0;
+      }
+    }
+    return v;
+  }
+
   void lower_tile(const onnx::Node& n) {
     Value& x = in(0);
     const std::vector<int64_t> repeats = int_constant(1);
@@ -1311,26 +1429,7 @@ class Converter {
     Shape shape = x.shape;
     for (size_t i = 0; i < shape.size(); ++i) shape[i] *= repeats[i];
     if (x.kind == Value::Kind::Constant) {
-      // Output element at index i reads input index i mod the input dims.
-      Value v = x;
-      v.views.clear();
-      v.shape = shape;
-      v.name = n.outputs[0];
-      v.ints.clear();
-      v.floats.clear();
-      const size_t rank = shape.size();
-      std::vector<int64_t> index(rank, 0);
-      for (int64_t count = element_count(shape), e = 0; e < count; ++e) {
-        int64_t src = 0;
-        for (size_t d = 0; d < rank; ++d) src = src * x.shape[d] + index[d] % x.shape[d];
-        if (x.is_int) v.ints.push_back(x.ints[src]);
-        else v.floats.push_back(x.floats[src]);
-        for (size_t d = rank; d-- > 0;) {
-          if (++index[d] < shape[d]) break;
-          index[d] = 0;
-        }
-      }
-      return define(n.outputs[0], std::move(v));
+      return define(n.outputs[0], tiled_constant(x, Shape(repeats.begin(), repeats.end()), n.outputs[0]));
     }
     const int32_t t = tensor_in(x, {});
     const int64_t rank = static_cast<int64_t>(shape.size());

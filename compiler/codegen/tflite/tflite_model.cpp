@@ -101,6 +101,19 @@ std::string_view builtin_operator_name(BuiltinOperator op) {
     case BuiltinOperator::BatchMatMul: return "BATCH_MATMUL";
     case BuiltinOperator::Gelu: return "GELU";
     case BuiltinOperator::Sign: return "SIGN";
+    case BuiltinOperator::LogSoftmax: return "LOG_SOFTMAX";
+    case BuiltinOperator::ArgMax: return "ARG_MAX";
+    case BuiltinOperator::Sum: return "SUM";
+    case BuiltinOperator::Pow: return "POW";
+    case BuiltinOperator::ReduceMax: return "REDUCE_MAX";
+    case BuiltinOperator::ReduceMin: return "REDUCE_MIN";
+    case BuiltinOperator::SelectV2: return "SELECT_V2";
+    case BuiltinOperator::BroadcastTo: return "BROADCAST_TO";
+    case BuiltinOperator::Less: return "LESS";
+    case BuiltinOperator::GreaterEqual: return "GREATER_EQUAL";
+    case BuiltinOperator::LessEqual: return "LESS_EQUAL";
+    case BuiltinOperator::Equal: return "EQUAL";
+    case BuiltinOperator::LogicalNot: return "LOGICAL_NOT";
   }
   return "?";
 }
@@ -155,6 +168,10 @@ Options batch_matmul_options(bool adj_x, bool adj_y) {
 }
 
 Options gelu_options(bool approximate) { return {OptionsType::Gelu, {bool_field(0, "approximate", approximate)}}; }
+
+Options arg_max_options(TensorType output_type) {
+  return {OptionsType::ArgMax, {int8_field(0, "output_type", static_cast<int32_t>(output_type))}};
+}
 
 Options arithmetic_options(OptionsType type) { return {type, {activation_field(0)}}; }
 

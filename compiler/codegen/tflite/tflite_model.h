@@ -23,9 +23,10 @@ enum class BuiltinOperator : int32_t {
   Add = 0, AveragePool2d = 1, Concatenation = 2, Conv2d = 3, DepthwiseConv2d = 4, Dequantize = 6,
   FullyConnected = 9, Logistic = 14, MaxPool2d = 17, Mul = 18, Relu = 19, ReluN1To1 = 20, Relu6 = 21,
   Reshape = 22, Softmax = 25, Tanh = 28, Pad = 34, Gather = 36, Transpose = 39, Mean = 40, Sub = 41,
-  Div = 42, StridedSlice = 45, Exp = 47, Cast = 53, Maximum = 55, Minimum = 57, Neg = 59, PadV2 = 60,
-  Greater = 61, Slice = 65, Tile = 69, Log = 73, Sqrt = 75, Rsqrt = 76, LeakyRelu = 98, Abs = 101,
-  Round = 116, HardSwish = 117, BatchMatMul = 126, Gelu = 150, Sign = 158,
+  Div = 42, StridedSlice = 45, Exp = 47, LogSoftmax = 50, Cast = 53, Maximum = 55, ArgMax = 56, Minimum = 57,
+  Less = 58, Neg = 59, PadV2 = 60, Greater = 61, GreaterEqual = 62, LessEqual = 63, Slice = 65, Tile = 69, Equal = 71, Log = 73, Sum = 74, Sqrt = 75, Rsqrt = 76,
+  Pow = 78, ReduceMax = 82, LogicalNot = 87, ReduceMin = 89, LeakyRelu = 98, Abs = 101, Round = 116, HardSwish = 117,
+  SelectV2 = 123, BatchMatMul = 126, BroadcastTo = 130, Gelu = 150, Sign = 158,
 };
 std::string_view builtin_operator_name(BuiltinOperator op);
 
@@ -33,7 +34,7 @@ std::string_view builtin_operator_name(BuiltinOperator op);
 enum class OptionsType : uint8_t {
   None = 0, Conv2d = 1, DepthwiseConv2d = 2, Pool2d = 5, FullyConnected = 8, Softmax = 9,
   Concatenation = 10, Add = 11, Reshape = 17, Mul = 21, Gather = 23, Reducer = 27, Sub = 28, Div = 29,
-  StridedSlice = 32, LeakyRelu = 75, BatchMatMul = 101, Gelu = 116,
+  StridedSlice = 32, ArgMax = 40, LeakyRelu = 75, BatchMatMul = 101, Gelu = 116,
 };
 
 // schema.fbs `Padding` and `ActivationFunctionType`.
@@ -71,6 +72,7 @@ Options gather_options(int axis);
 Options leaky_relu_options(float alpha);
 Options batch_matmul_options(bool adj_x, bool adj_y);
 Options gelu_options(bool approximate);
+Options arg_max_options(TensorType output_type);
 // ADD, SUB, MUL, DIV: a fused activation (NONE here).
 Options arithmetic_options(OptionsType type);
 
