@@ -116,7 +116,8 @@ def test_tflite_interpreter_matches_pytorch(tmp_path, name):
     assert error <= TOLERANCE
 
 
-@pytest.mark.parametrize("name", ["resnet18", "small_convnet"])
+@pytest.mark.parametrize("name", ["resnet18", "mobilenetv2", "keyword_spotting", "small_convnet",
+                                  "tiny_transformer"])
 def test_unfolded_batch_norms_keep_the_answers(tmp_path, name):
     """-O0 keeps the batch norms: they become MUL + ADD with per-channel constants."""
     model, target, x = _compile_pair(name, tmp_path, "-O0")
