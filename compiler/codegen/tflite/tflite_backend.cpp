@@ -270,12 +270,12 @@ class Converter {
     switch (t.type) {
       case onnx::DataType::Float:
         v.floats.resize(count);
-        std::memcpy(v.floats.data(), t.raw.data(), count * 4);
+        if (count != 0) std::memcpy(v.floats.data(), t.raw.data(), count * 4);
         break;
       case onnx::DataType::Int64:
         v.is_int = true;
         v.ints.resize(count);
-        std::memcpy(v.ints.data(), t.raw.data(), count * 8);
+        if (count != 0) std::memcpy(v.ints.data(), t.raw.data(), count * 8);
         break;
       case onnx::DataType::Int8:
         v.is_int = true;
@@ -1228,7 +1228,10 @@ class Converter {
     int64_t axis = int_attribute(n, "axis", 0);
     if (axis < 0) axis += rank;
     std::vector<int64_t> index = indices.is_int ? indices.ints : std::vector<int64_t>();
-    for (auto& i : index) i = i < 0 ? i + x.shape[axis] : i;
+    for (auto& i : index) {
+      i = i < 0 ? i + x.shape[axis] : i;
+      if (i < 0 || i >= x.shape[axis]) fail("a gather with an index out of range");
+    }
     if (!indices.is_int || !indices.shape.empty()) {
       if (x.kind == Value::Kind::Constant && x.shape.size() == 1 && indices.is_int) {
         std::vector<int64_t> data;
