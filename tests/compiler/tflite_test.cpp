@@ -219,11 +219,11 @@ TEST(TfliteBackend, TransposesOnlyAtTheEdgesOfAConvChain) {
 
 TEST(TfliteBackend, NamesAnOperatorWithoutALowering) {
   onnx::Model m = conv_chain();
-  m.graph.nodes.insert(m.graph.nodes.begin() + 2, node("ArgMax", {"a/Conv:0"}, "head/ArgMax:0"));
-  m.graph.nodes[2].name = "head/ArgMax";
+  m.graph.nodes.insert(m.graph.nodes.begin() + 2, node("Hardmax", {"a/Conv:0"}, "head/Hardmax:0"));
+  m.graph.nodes[2].name = "head/Hardmax";
   std::string error;
   EXPECT_FALSE(convert_onnx_to_tflite(m, "test", &error));
-  EXPECT_EQ(error, "the TFLite backend cannot lower `ArgMax` in `head`");
+  EXPECT_EQ(error, "the TFLite backend cannot lower `Hardmax` in `head`");
 }
 
 }  // namespace

@@ -225,6 +225,13 @@ class Converter {
     throw Unsupported{message};
   }
 
+  // `axis` counted from the end when negative; an error outside [0, rank).
+  int64_t checked_axis(int64_t axis, int64_t rank) {
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) fail("an axis out of range");
+    return axis;
+  }
+
   Value& value(const std::string& name) {
     auto it = values_.find(name);
     if (it == values_.end()) fail("the value `" + name + "`, which is not defined before its use");
@@ -700,12 +707,10 @@ class Converter {
     v.shape = codes.shape;
     for (int64_t c : codes.ints) v.codes.push_back(static_cast<int8_t>(c));
     v.scales = scales.floats;
-    int64_t axis = int_attribute(n, "axis", 1);
-    if (axis < 0) axis += static_cast<int64_t>(v.shape.size());
-    v.axis = v.scales.size() == 1 ? 0 : static_cast<int>(axis);
-    if (v.scales.size() != 1 && (axis >= static_cast<int64_t>(v.shape.size()) ||
-                                 static_cast<int64_t>(v.scales.size()) != v.shape[axis])) {
-      fail("scales that do not match the codes");
+    if (v.scales.size() != 1) {  // per channel along `axis`; one scale needs no axis
+      const int64_t axis = checked_axis(int_attribute(n, "axis", 1), static_cast<int64_t>(v.shape.size()));
+      if (static_cast<int64_t>(v.scales.size()) != v.shape[axis]) fail("scales that do not match the codes");
+      v.axis = static_cast<int>(axis);
     }
     define(n.outputs[0], std::move(v));
   }
@@ -976,7 +981,7 @@ class Converter {
     Shape shape;
     if (n.op_type == "Flatten") {
       int64_t axis = int_attribute(n, "axis", 1);
-      if (axis < 0) axis += rank;
+      axis = checked_axis(axis, rank);
       shape = {element_count(Shape(x.shape.begin(), x.shape.begin() + axis)),
                element_count(Shape(x.shape.begin() + axis, x.shape.end()))};
     } else if (n.op_type == "Unsqueeze" || n.op_type == "Squeeze") {
@@ -1069,7 +1074,7 @@ class Converter {
     for (size_t i = 0; i < n.inputs.size(); ++i) inputs.push_back(&in(i));
     const size_t rank = inputs[0]->shape.size();
     int64_t axis = int_attribute(n, "axis", 0);
-    if (axis < 0) axis += static_cast<int64_t>(rank);
+    axis = checked_axis(axis, static_cast<int64_t>(rank));
     Shape shape = inputs[0]->shape;
     shape[axis] = 0;
     for (const Value* v : inputs) shape[axis] += v->shape[axis];
@@ -1124,7 +1129,7 @@ class Converter {
   void lower_softmax(const onnx::Node& n) {
     Value& x = in(0);
     int64_t axis = int_attribute(n, "axis", -1);
-    if (axis < 0) axis += static_cast<int64_t>(x.shape.size());
+    axis = checked_axis(axis, static_cast<int64_t>(x.shape.size()));
     // TFLite normalizes the last axis: the stored layout when it has `axis` last, else one
     // that stores `axis` last (the other axes keep their order).
     Perm perm;
@@ -1150,7 +1155,7 @@ class Converter {
     Value& x = in(0);
     const int64_t rank = static_cast<int64_t>(x.shape.size());
     int64_t axis = int_attribute(n, "axis", -1);
-    if (axis < 0) axis += rank;
+    axis = checked_axis(axis, rank);
     if (axis != rank - 1) fail("a layer normalization over more than the last axis");
     const float epsilon = float_attribute(n, "epsilon", 1e-5f);
     const Perm perm = last_axis_layout(x);
@@ -1226,7 +1231,7 @@ class Converter {
     const Value& indices = constant_input(1);
     const int64_t rank = static_cast<int64_t>(x.shape.size());
     int64_t axis = int_attribute(n, "axis", 0);
-    if (axis < 0) axis += rank;
+    axis = checked_axis(axis, rank);
     std::vector<int64_t> index = indices.is_int ? indices.ints : std::vector<int64_t>();
     for (auto& i : index) {
       i = i < 0 ? i + x.shape[axis] : i;
@@ -1377,7 +1382,7 @@ class Converter {
     Value& x = in(0);
     const int64_t rank = static_cast<int64_t>(x.shape.size());
     int64_t axis = int_attribute(n, "axis", 0);
-    if (axis < 0) axis += rank;
+    axis = checked_axis(axis, rank);
     if (int_attribute(n, "select_last_index", 0) != 0) fail("`select_last_index`");
     const Perm perm = x.kind == Value::Kind::Runtime ? x.perm : Perm{};
     const Perm p = full(perm, x.shape.size());
