@@ -13,6 +13,7 @@ ResNet-18.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,24 @@ def test_export_tflite_library_call_needs_an_existing_directory(tmp_path):
     model = load_model_module("tiny_cnn.py").Model().eval()
     with pytest.raises(UserError, match="does not exist"):
         export_tflite(model, tmp_path / "missing" / "m.tflite", source=FIXTURES / "tiny_cnn.triton")
+
+
+def test_an_operator_without_a_lowering_is_a_one_line_error_and_no_file(tmp_path):
+    source = TFLITE_GOLDENS / "fail_tflite_unsupported.triton"
+    target = tmp_path / "grouped.tflite"
+    with pytest.raises(UserError) as info:
+        compile_file(source, target, "--backend", "tflite")
+    assert info.value.returncode == 1
+    assert info.value.diagnostics.splitlines() == [
+        "fail_tflite_unsupported.triton: error: the TFLite backend cannot lower a grouped "
+        "convolution that is not depthwise (`Conv` in `conv`)"]
+    assert not target.exists()
+
+
+def test_the_default_output_is_the_input_with_a_tflite_extension(tmp_path, triton_compiler):
+    source = tmp_path / "simple_mlp.triton"
+    source.write_text(MODELS["simple_mlp"][0].read_text())
+    result = subprocess.run([str(triton_compiler), "compile", str(source), "--backend", "tflite"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "simple_mlp.tflite").read_bytes()[4:8] == b"TFL3"
