@@ -181,9 +181,11 @@ def test_malformed_weights_are_a_one_line_error_and_no_file(tmp_path):
 def test_a_weights_file_of_another_shape_is_a_user_error(tmp_path):
     source, _ = MODELS["simple_mlp"]
     module = load_module(source, tmp_path / "py")
-    weights = write_safetensors(export_tensors(module.Model(num_classes=3)), tmp_path / "w.safetensors")
+    weights = write_safetensors(export_tensors(module.Model(num_classes=3)),
+                                tmp_path / "w.safetensors")
     with pytest.raises(UserError, match=r"fc2\.weight"):
-        compile_file(source, tmp_path / "m.tflite", "--backend", "tflite", "--weights", str(weights))
+        compile_file(source, tmp_path / "m.tflite", "--backend", "tflite", "--weights",
+                     str(weights))
     assert not (tmp_path / "m.tflite").exists()
 
 

@@ -373,7 +373,9 @@ class Converter {
   // The value's data stored in layout `perm` (empty: the logical layout).
   int32_t tensor_in(Value& v, Perm perm) {
     perm = normalized(std::move(perm));
-    if (!perm.empty() && perm.size() != v.shape.size()) fail("a value of rank " + std::to_string(v.shape.size()) + " in a layout of another rank");
+    if (!perm.empty() && perm.size() != v.shape.size()) {
+      fail("a value of rank " + std::to_string(v.shape.size()) + " in a layout of another rank");
+    }
     if (auto it = v.views.find(perm); it != v.views.end()) return it->second;
     int32_t t = -1;
     const Shape physical = permuted(v.shape, perm);
@@ -479,7 +481,8 @@ class Converter {
     return out;
   }
 
-  Value binary(BuiltinOperator op, OptionsType options_type, Value& a, Value& b, TensorType type = TensorType::Float32) {
+  Value binary(BuiltinOperator op, OptionsType options_type, Value& a, Value& b,
+               TensorType type = TensorType::Float32) {
     const Shape shape = broadcast(a.shape, b.shape);
     const size_t rank = shape.size();
     // A shared stored layout, when every runtime operand has the full rank and that layout.
@@ -545,7 +548,8 @@ class Converter {
     } else if (op == "Not") {
       define(out, unary(BuiltinOperator::LogicalNot, in(0), {}, TensorType::Bool));
     } else if (op == "LeakyRelu") {
-      define(out, unary(BuiltinOperator::LeakyRelu, in(0), tflite::leaky_relu_options(float_attribute(n, "alpha", 0.01f))));
+      const float alpha = float_attribute(n, "alpha", 0.01f);
+      define(out, unary(BuiltinOperator::LeakyRelu, in(0), tflite::leaky_relu_options(alpha)));
     } else if (op == "Clip") {
       lower_clip(n);
     } else if (op == "Cast") {
@@ -832,7 +836,8 @@ class Converter {
     if (depthwise) {
       t = emit(BuiltinOperator::DepthwiseConv2d, {input, filter, bias}, name, TensorType::Float32, out_shape,
                tflite::depthwise_conv2d_options(padding, int(win.stride_w), int(win.stride_h),
-                                                int(out_channels / channels), int(win.dilation_w), int(win.dilation_h)));
+                                                int(out_channels / channels), int(win.dilation_w),
+                                                int(win.dilation_h)));
     } else {
       t = emit(BuiltinOperator::Conv2d, {input, filter, bias}, name, TensorType::Float32, out_shape,
                tflite::conv2d_options(padding, int(win.stride_w), int(win.stride_h), int(win.dilation_w),
@@ -861,8 +866,10 @@ class Converter {
     const tflite::Padding padding = choose_padding(input, win, is_max || !count_pads, fill);
     const std::vector<int32_t> s = out_.tensors[input].shape;
     const bool same = padding == tflite::Padding::Same;
-    const int64_t out_h = same ? (s[1] + win.stride_h - 1) / win.stride_h : window_out(s[1], win.kernel_h, win.stride_h, 1, 0, 0);
-    const int64_t out_w = same ? (s[2] + win.stride_w - 1) / win.stride_w : window_out(s[2], win.kernel_w, win.stride_w, 1, 0, 0);
+    const int64_t out_h = same ? (s[1] + win.stride_h - 1) / win.stride_h
+                               : window_out(s[1], win.kernel_h, win.stride_h, 1, 0, 0);
+    const int64_t out_w = same ? (s[2] + win.stride_w - 1) / win.stride_w
+                               : window_out(s[2], win.kernel_w, win.stride_w, 1, 0, 0);
     const int32_t t = emit(is_max ? BuiltinOperator::MaxPool2d : BuiltinOperator::AveragePool2d, {input},
                            n.outputs[0] + "/nhwc", TensorType::Float32, {s[0], out_h, out_w, s[3]},
                            tflite::pool2d_options(padding, int(win.stride_w), int(win.stride_h), int(win.kernel_w),
@@ -938,7 +945,9 @@ class Converter {
 
   void lower_gemm(const onnx::Node& n) {
     if (int_attribute(n, "transA", 0) != 0) fail("`transA`");
-    if (float_attribute(n, "alpha", 1.0f) != 1.0f || float_attribute(n, "beta", 1.0f) != 1.0f) fail("`alpha` or `beta`");
+    if (float_attribute(n, "alpha", 1.0f) != 1.0f || float_attribute(n, "beta", 1.0f) != 1.0f) {
+      fail("`alpha` or `beta`");
+    }
     Value& a = in(0);
     Value b = in(1);
     if (b.kind == Value::Kind::Runtime || a.shape.size() != 2 || b.shape.size() != 2) {
@@ -948,7 +957,9 @@ class Converter {
     int32_t bias = -1;
     if (has_input(n, 2)) {
       Value& c = in(2);
-      if (c.kind != Value::Kind::Constant || element_count(c.shape) != b.shape[0]) fail("a bias that is not one per output");
+      if (c.kind != Value::Kind::Constant || element_count(c.shape) != b.shape[0]) {
+        fail("a bias that is not one per output");
+      }
       Value flat = c;
       flat.views.clear();
       flat.shape = {b.shape[0]};
@@ -1093,8 +1104,9 @@ class Converter {
         for (const Value* in_v : inputs) {
           const int64_t block = element_count(Shape(in_v->shape.begin() + axis, in_v->shape.end()));
           for (int64_t j = 0; j < block; ++j) {
-            if (v.is_int) v.ints.push_back(in_v->is_int ? in_v->ints[o * block + j] : int64_t(in_v->floats[o * block + j]));
-            else v.floats.push_back(in_v->is_int ? float(in_v->ints[o * block + j]) : in_v->floats[o * block + j]);
+            const int64_t at = o * block + j;
+            if (v.is_int) v.ints.push_back(in_v->is_int ? in_v->ints[at] : int64_t(in_v->floats[at]));
+            else v.floats.push_back(in_v->is_int ? float(in_v->ints[at]) : in_v->floats[at]);
           }
         }
       }
@@ -1310,7 +1322,9 @@ class Converter {
       stride[a] = step;
     }
     Shape shape(rank);
-    for (int64_t a = 0; a < rank; ++a) shape[a] = std::max<int64_t>(0, (stop[a] - begin[a] + stride[a] - 1) / stride[a]);
+    for (int64_t a = 0; a < rank; ++a) {
+      shape[a] = std::max<int64_t>(0, (stop[a] - begin[a] + stride[a] - 1) / stride[a]);
+    }
     if (x.kind == Value::Kind::Constant) {
       if (rank != 1) fail("a slice of a constant of rank other than 1");
       Value v = x;
