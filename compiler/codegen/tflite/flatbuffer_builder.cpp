@@ -15,7 +15,7 @@ void FlatBufferBuilder::grow(size_t needed) {
   const size_t used = buffer_.size() - head_;
   const size_t capacity = std::max<size_t>({1024, buffer_.size() * 2, used + needed});
   std::vector<uint8_t> bigger(capacity, 0);
-  std::memcpy(bigger.data() + capacity - used, buffer_.data() + head_, used);
+  if (used != 0) std::memcpy(bigger.data() + capacity - used, buffer_.data() + head_, used);
   buffer_ = std::move(bigger);
   head_ = capacity - used;
 }
