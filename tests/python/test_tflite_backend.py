@@ -150,12 +150,15 @@ def test_ternary_weights_are_int8_codes_with_per_channel_scales(tmp_path):
                    and "perm" not in name for name in names if name.endswith(".codes"))
 
 
-def test_a_conv_chain_does_not_transpose_between_ops(tmp_path):
-    """One TRANSPOSE into NHWC at the input; none between the convolutions of ResNet-18."""
-    source, _ = MODELS["resnet18"]
-    text = compile_file(source, tmp_path / "r.txt", "--emit=tflite-text").read_text()
+@pytest.mark.parametrize("name, convolutions", [("resnet18", 20), ("mobilenetv2", 52),
+                                                 ("keyword_spotting", 9)])
+def test_a_conv_chain_does_not_transpose_between_ops(tmp_path, name, convolutions):
+    """One TRANSPOSE into NHWC at the input; none between the convolutions, the residual
+    additions and the pooling (the flatten after global pooling is a RESHAPE)."""
+    source, _ = MODELS[name]
+    text = compile_file(source, tmp_path / "m.txt", "--emit=tflite-text").read_text()
     assert text.count("= TRANSPOSE(") == 1
-    assert text.count("= CONV_2D(") == 20
+    assert text.count("= CONV_2D(") + text.count("= DEPTHWISE_CONV_2D(") == convolutions
 
 
 def test_without_weights_the_model_is_seeded_and_deterministic(tmp_path):
