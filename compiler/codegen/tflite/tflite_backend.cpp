@@ -976,13 +976,23 @@ class Converter {
       return define(n.outputs[0], fully_connected(a, weights, -1, n.outputs[0]));
     }
     if (a.shape.size() != b.shape.size() || a.shape.size() < 2) fail("a matrix product of operands of different ranks");
-    const int32_t ta = tensor_in(a, {});
-    const int32_t tb = tensor_in(b, {});
+    // An operand stored with its last two axes swapped (a transposed key) is read as it is,
+    // with BATCH_MATMUL's adj_x / adj_y.
+    auto operand = [&](Value& v, bool& adjoint) {
+      const size_t rank = v.shape.size();
+      Perm swapped = identity(rank);
+      std::swap(swapped[rank - 1], swapped[rank - 2]);
+      adjoint = v.kind == Value::Kind::Runtime && v.perm == swapped;
+      return adjoint ? v.tensor : tensor_in(v, {});
+    };
+    bool adj_x = false, adj_y = false;
+    const int32_t ta = operand(a, adj_x);
+    const int32_t tb = operand(b, adj_y);
     Shape batch = broadcast(Shape(a.shape.begin(), a.shape.end() - 2), Shape(b.shape.begin(), b.shape.end() - 2));
     batch.push_back(a.shape[a.shape.size() - 2]);
     batch.push_back(b.shape.back());
     const int32_t t = emit(BuiltinOperator::BatchMatMul, {ta, tb}, n.outputs[0], TensorType::Float32, batch,
-                           tflite::batch_matmul_options(false, false));
+                           tflite::batch_matmul_options(adj_x, adj_y));
     define(n.outputs[0], runtime(t, batch, {}));
   }
 
