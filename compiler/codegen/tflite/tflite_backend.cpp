@@ -14,13 +14,14 @@
 //   4. Graph outputs are materialized in the logical (PyTorch) layout.
 #include "codegen/tflite/tflite_backend.h"
 
+#include "codegen/tflite/layout.h"
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <map>
-#include <numeric>
 #include <set>
 
 namespace triton::codegen {
@@ -30,74 +31,17 @@ namespace {
 using tflite::BuiltinOperator;
 using tflite::OptionsType;
 using tflite::TensorType;
-using Perm = std::vector<int>;
-using Shape = std::vector<int64_t>;
-
-int64_t element_count(const Shape& s) {
-  return std::accumulate(s.begin(), s.end(), int64_t{1}, std::multiplies<int64_t>());
-}
-
-bool is_identity(const Perm& p) {
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i] != static_cast<int>(i)) return false;
-  }
-  return true;
-}
-
-Perm normalized(Perm p) { return is_identity(p) ? Perm{} : p; }
-
-Perm identity(size_t rank) {
-  Perm p(rank);
-  std::iota(p.begin(), p.end(), 0);
-  return p;
-}
-
-Perm full(const Perm& p, size_t rank) { return p.empty() ? identity(rank) : p; }
-
-Perm inverse(const Perm& p) {
-  Perm q(p.size());
-  for (size_t k = 0; k < p.size(); ++k) q[p[k]] = static_cast<int>(k);
-  return q;
-}
-
-Shape permuted(const Shape& s, const Perm& p) {
-  if (p.empty()) return s;
-  Shape out(p.size());
-  for (size_t k = 0; k < p.size(); ++k) out[k] = s[p[k]];
-  return out;
-}
-
-// Row-major data of `shape` -> the same data stored as permuted(shape, perm).
-template <typename T>
-std::vector<T> permute_data(const std::vector<T>& data, const Shape& shape, const Perm& perm) {
-  if (perm.empty()) return data;
-  const size_t rank = shape.size();
-  const Shape out_shape = permuted(shape, perm);
-  std::vector<int64_t> in_strides(rank, 1);
-  for (size_t i = rank; i-- > 1;) in_strides[i - 1] = in_strides[i] * shape[i];
-  std::vector<T> out(data.size());
-  std::vector<int64_t> index(rank, 0);
-  for (size_t n = 0; n < out.size(); ++n) {
-    int64_t source = 0;
-    for (size_t k = 0; k < rank; ++k) source += index[k] * in_strides[perm[k]];
-    out[n] = data[source];
-    for (size_t k = rank; k-- > 0;) {
-      if (++index[k] < out_shape[k]) break;
-      index[k] = 0;
-    }
-  }
-  return out;
-}
-
-Shape broadcast(const Shape& a, const Shape& b) {
-  Shape out(std::max(a.size(), b.size()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int64_t da = i < out.size() - a.size() ? 1 : a[i - (out.size() - a.size())];
-    const int64_t db = i < out.size() - b.size() ? 1 : b[i - (out.size() - b.size())];
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
+using tflite::layout::broadcast;
+using tflite::layout::element_count;
+using tflite::layout::full;
+using tflite::layout::identity;
+using tflite::layout::inverse;
+using tflite::layout::normalized;
+using tflite::layout::Perm;
+using tflite::layout::permute_data;
+using tflite::layout::permuted;
+using tflite::layout::same_element_order;
+using tflite::layout::Shape;
 
 struct Value {
   enum class Kind { Runtime, Constant, Quantized };
@@ -414,18 +358,6 @@ class Converter {
     }
     v.views[perm] = t;
     return t;
-  }
-
-  // Whether transposing `shape` by `to` keeps the elements in the same order (only
-  // dimensions of size 1 move).
-  static bool same_element_order(const Shape& shape, const Perm& to) {
-    int last = -1;
-    for (int d : to) {
-      if (shape[d] == 1) continue;
-      if (d < last) return false;
-      last = d;
-    }
-    return true;
   }
 
   Value runtime(int32_t tensor, Shape shape, Perm perm) {
