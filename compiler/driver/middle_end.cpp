@@ -9,6 +9,9 @@
 #ifdef TRITON_HAVE_CODEGEN_ONNX
 #include "codegen/onnx/onnx_backend.h"
 #endif
+#ifdef TRITON_HAVE_CODEGEN_TFLITE
+#include "codegen/tflite/tflite_backend.h"
+#endif
 #include "codegen/pytorch/pytorch_backend.h"
 #include "codegen/summary/summary.h"
 #include "diag/internal_error.h"
@@ -64,6 +67,42 @@ int run_onnx_backend(CompileSession& session, const ir::Program& program) {
 }
 #endif
 
+#ifdef TRITON_HAVE_CODEGEN_TFLITE
+// `--backend tflite` (the FlatBuffer, default FILE.tflite) and `--emit=tflite-text`: the ONNX
+// backend's graph with int8 codes, converted (see codegen/tflite/tflite_backend.h).
+int run_tflite_backend(CompileSession& session, const ir::Program& program) {
+  const CompileOptions& options = session.options;
+  std::optional<codegen::onnx::SafeTensorsFile> weights;
+  if (!options.weights.empty()) {
+    std::string error;
+    weights = codegen::onnx::read_safetensors(options.weights, &error);
+    if (!weights) {
+      std::cerr << "triton: error: cannot use the weights " << error << "\n";
+      return 1;
+    }
+  }
+  codegen::TfliteOptions tflite_options;
+  tflite_options.weights = weights ? &*weights : nullptr;
+  tflite_options.producer_version = TRITON_VERSION;
+  std::string error;
+  bool error_is_weights = false;
+  auto model = timed(session.timer, "codegen", [&] {
+    return codegen::emit_tflite(program, session.diags, tflite_options, &error, &error_is_weights);
+  });
+  if (!model) {
+    if (error_is_weights) {
+      std::cerr << "triton: error: `" << options.weights << "`: " << error << "\n";
+    } else if (!error.empty()) {
+      std::cerr << std::filesystem::path(options.input).filename().string() << ": error: " << error << "\n";
+    }
+    return 1;
+  }
+  if (options.emit == Emit::TfliteText) return write_result(session, codegen::tflite::to_text(*model));
+  std::filesystem::path out = std::filesystem::path(options.input).replace_extension(".tflite");
+  return write_result(session, codegen::tflite::serialize(*model), out.string());
+}
+#endif
+
 }  // namespace
 
 int run_middle_end(CompileSession& session) {
@@ -93,8 +132,11 @@ int run_middle_end(CompileSession& session) {
 #ifdef TRITON_HAVE_CODEGEN_ONNX
   if (options.emit == Emit::OnnxText || options.backend == "onnx") return run_onnx_backend(session, *program);
 #endif
+#ifdef TRITON_HAVE_CODEGEN_TFLITE
+  if (options.emit == Emit::TfliteText || options.backend == "tflite") return run_tflite_backend(session, *program);
+#endif
   if (!options.weights.empty()) {
-    std::cerr << "triton: error: `--weights` applies to `--backend onnx` only\n";
+    std::cerr << "triton: error: `--weights` applies to `--backend onnx` and `--backend tflite` only\n";
     return 2;
   }
   if (options.backend != "pytorch") {

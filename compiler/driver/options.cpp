@@ -22,12 +22,13 @@ const char kCompileUsage[] =
     "  -O0 | -O1 | -O2 | -O3    optimization level (default -O2)\n"
     "  --backend NAME           pytorch (default), onnx, tflite or native\n"
     "  --emit KIND              print a stage instead of compiling: tokens, ast, ir, ir-opt,\n"
-    "                           summary, onnx-text (the ONNX graph as text)\n"
+    "                           summary, onnx-text (the ONNX graph as text), tflite-text\n"
+    "                           (the TFLite model as text)\n"
     "  --stop-after PHASE       stop after `parse` or `check` (exit status tells the result)\n"
     "  --model NAME             the entry model (default: the last `model` in the file)\n"
-    "  --weights FILE           onnx: take the weights from FILE (safetensors, as written by\n"
-    "                           the generated program's --export-weights) instead of each\n"
-    "                           layer's initialization (seeded)\n"
+    "  --weights FILE           onnx, tflite: take the weights from FILE (safetensors, as\n"
+    "                           written by the generated program's --export-weights) instead\n"
+    "                           of each layer's initialization (seeded)\n"
     "  --weight-codes TYPE      onnx: store ternary codes as int4 (default, opset 21), int2\n"
     "                           (opset 25) or int8 (opset 17), or float32 for dequantized\n"
     "                           float weights (opset 17)\n"
@@ -118,12 +119,14 @@ std::optional<CompileOptions> parse_compile_options(const std::vector<std::strin
     } else if (arg == "--emit") {
       if (!take_value()) return std::nullopt;
       if (!pick(arg, value,
-                std::array<std::string_view, 6>{"tokens", "ast", "ir", "ir-opt", "summary", "onnx-text"})) {
+                std::array<std::string_view, 7>{"tokens", "ast", "ir", "ir-opt", "summary", "onnx-text",
+                                                "tflite-text"})) {
         return std::nullopt;
       }
       options.emit = value == "tokens" ? Emit::Tokens : value == "ast" ? Emit::Ast
                    : value == "ir"     ? Emit::Ir     : value == "ir-opt" ? Emit::IrOpt
-                   : value == "summary" ? Emit::Summary                   : Emit::OnnxText;
+                   : value == "summary" ? Emit::Summary                   : value == "onnx-text" ? Emit::OnnxText
+                                                                          : Emit::TfliteText;
     } else if (arg == "--stop-after") {
       if (!take_value()) return std::nullopt;
       if (!pick(arg, value, std::array<std::string_view, 2>{"parse", "check"})) return std::nullopt;

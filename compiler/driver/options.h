@@ -11,7 +11,7 @@
 
 namespace triton::driver {
 
-enum class Emit { Default, Tokens, Ast, Ir, IrOpt, Summary, OnnxText };
+enum class Emit { Default, Tokens, Ast, Ir, IrOpt, Summary, OnnxText, TfliteText };
 enum class StopAfter { None, Parse, Check };
 
 struct CompileOptions {
@@ -26,7 +26,7 @@ struct CompileOptions {
   bool verbose = false;            // print each phase's time on stderr
   bool time_passes = false;        // print each pass's time on stderr
   std::string model;               // entry model; empty: the last `model` in the file
-  std::string weights;             // --backend onnx: a safetensors file of trained weights
+  std::string weights;             // --backend onnx|tflite: a safetensors file of trained weights
   std::string weight_codes = "int4";  // --backend onnx: how ternary codes are stored
   std::vector<std::string> print_after;  // pass names, or "all"
 

@@ -125,7 +125,7 @@ def test_hostile_names_and_strings_cannot_inject_code(triton_compiler, tmp_path)
         assert module.Model().eval()(torch.randn(3, 4)).shape == (3, 2)
 
 
-@pytest.mark.parametrize("backend", ["tflite", "native"])
+@pytest.mark.parametrize("backend", ["native"])
 def test_other_backends_say_they_are_not_available(triton_compiler, tmp_path, backend):
     out = tmp_path / "model.out"
     result = compile_to(triton_compiler, EXAMPLES / "simple_mlp.triton", out, "--backend", backend)

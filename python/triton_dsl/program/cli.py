@@ -86,11 +86,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     actions.add_argument("--export-onnx", action="store_true",
                          help="write --checkpoint as an ONNX model to --output "
                               "(default <output-dir>/<stem>.onnx)")
+    actions.add_argument("--export-tflite", action="store_true",
+                         help="write --checkpoint as a TFLite model (batch 1) to --output "
+                              "(default <output-dir>/<stem>.tflite)")
     actions.add_argument("--export-weights", action="store_true",
                          help="write --checkpoint as a safetensors file (the state_dict plus "
                               "each ternary layer's codes and scales) to --output (default "
                               "<output-dir>/<stem>.safetensors), for `triton compile "
-                              "--backend onnx --weights`")
+                              "--backend onnx|tflite --weights`")
     actions.add_argument("--export-mobile", action="store_true",
                          help="write --checkpoint as TorchScript for the PyTorch lite "
                               "interpreter to --output (default <output-dir>/<stem>.ptl)")
@@ -127,9 +130,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                             "training beside one that holds --output-dir's lock)")
     files.add_argument("--output", metavar="PATH", help="the file an export writes")
     files.add_argument("--source", metavar="PATH",
-                       help="--export-onnx: the model's .triton file, which the compiler's "
-                            "ONNX backend compiles (default: the file named in the program, "
-                            "beside it)")
+                       help="--export-onnx, --export-tflite: the model's .triton file, which "
+                            "the compiler's ONNX or TFLite backend compiles (default: the file "
+                            "named in the program, beside it)")
     files.add_argument("--onnx-codes", choices=("int4", "int2", "int8", "float32"),
                        default="int4",
                        help="--export-onnx: how ternary codes are stored: int4 (default, "
@@ -208,11 +211,12 @@ def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argp
     args = build_parser(prog).parse_args(argv)
     if args.fine_tune or args.resume is not None:
         args.train = True
-    chosen = [name for name in ("train", "eval", "export_onnx", "export_weights", "export_mobile",
-                                "export_packed")
+    chosen = [name for name in ("train", "eval", "export_onnx", "export_tflite", "export_weights",
+                                "export_mobile", "export_packed")
               if getattr(args, name)]
     if not chosen:
-        raise UserError("nothing to do; pass --train, --eval, --export-onnx, --export-weights, "
+        raise UserError("nothing to do; pass --train, --eval, --export-onnx, --export-tflite, "
+                        "--export-weights, "
                         "--export-mobile or --export-packed (see --help)")
     if len(chosen) > 1:
         flags = " and ".join("--" + name.replace("_", "-") for name in chosen)

@@ -260,7 +260,7 @@ def _export_target(context: ProgramContext, args, suffix: str) -> Path:
     return target
 
 
-def _model_source(context: ProgramContext, args) -> Path:
+def _model_source(context: ProgramContext, args, export: str = "ONNX") -> Path:
     """The `.triton` file the program was compiled from: `--source`, else the file named in
     MODEL_INFO beside the program (the compiler writes only the file name, never a path)."""
     if args.source:
@@ -268,10 +268,11 @@ def _model_source(context: ProgramContext, args) -> Path:
     else:
         name = context.info.get("source")
         if not name or not context.script:
-            raise UserError("the ONNX export needs the model's `.triton` source; pass --source PATH")
+            raise UserError(f"the {export} export needs the model's `.triton` source; pass "
+                            f"--source PATH")
         source = Path(context.script).resolve().parent / name
     if not source.is_file():
-        raise UserError(f"the ONNX export compiles the model's source, and `{source}` does not "
+        raise UserError(f"the {export} export compiles the model's source, and `{source}` does not "
                         f"exist; pass --source PATH")
     return source
 
@@ -296,9 +297,10 @@ def _refuse_unsafe_target(target: Path, inputs) -> None:
 
 
 def export(context: ProgramContext, args, kind: str) -> int:
-    """`--export-onnx`, `--export-weights`, `--export-mobile` or `--export-packed` of a
-    checkpoint."""
-    suffix = {"onnx": ".onnx", "weights": ".safetensors", "mobile": ".ptl", "packed": ".tpk"}[kind]
+    """`--export-onnx`, `--export-tflite`, `--export-weights`, `--export-mobile` or
+    `--export-packed` of a checkpoint."""
+    suffix = {"onnx": ".onnx", "tflite": ".tflite", "weights": ".safetensors", "mobile": ".ptl",
+              "packed": ".tpk"}[kind]
     target = _export_target(context, args, suffix)
     path = _checkpoint_for(context, args)
     model, _ = load_trained_model(context, path, num_classes=args.num_classes)
@@ -309,6 +311,11 @@ def export(context: ProgramContext, args, kind: str) -> int:
         export_onnx(model, target, source=_model_source(context, args),
                     model_name=context.info.get("name"), weight_codes=args.onnx_codes)
         print(f"wrote {target} (ONNX, {target.stat().st_size / 1024:.1f} KB) from {path}")
+    elif kind == "tflite":
+        from triton_dsl.export.tflite import export_tflite
+        export_tflite(model, target, source=_model_source(context, args, "TFLite"),
+                      model_name=context.info.get("name"))
+        print(f"wrote {target} (TFLite, {target.stat().st_size / 1024:.1f} KB) from {path}")
     elif kind == "weights":
         from triton_dsl.export.safetensors import export_tensors, write_safetensors
         ckpt.atomic_write(target, lambda temp: write_safetensors(export_tensors(model), temp))

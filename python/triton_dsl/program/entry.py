@@ -42,6 +42,8 @@ def run(model_class: type, *, info: dict[str, Any], training: dict[str, Any] | N
         return commands.evaluate_checkpoint(context, args)
     if args.export_onnx:
         return commands.export(context, args, "onnx")
+    if args.export_tflite:
+        return commands.export(context, args, "tflite")
     if args.export_weights:
         return commands.export(context, args, "weights")
     if args.export_mobile:
