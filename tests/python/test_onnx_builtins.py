@@ -1,5 +1,6 @@
-"""Every built-in layer and function of the language through `--backend onnx`, checked in
-onnxruntime against the PyTorch program.
+"""Every built-in layer and function of the language through `--backend onnx` and
+`--backend tflite`, checked in onnxruntime and in the TFLite interpreter (`ai-edge-litert`)
+against the PyTorch program.
 
 `CASES` holds one small model per built-in (its declarations and its forward body, over an
 input x of shape [2, 4, 6, 6]); `test_every_builtin_has_a_case` fails when the compiler's
@@ -8,7 +9,9 @@ exercise. Each case is compiled twice — to Python, whose model supplies the we
 (`--weights`, as `--export-weights` writes them), and to ONNX — and onnxruntime's output
 must match PyTorch's eval output within 1e-4 relative error (integer outputs exactly).
 A built-in the ONNX backend cannot express is listed in `NOT_IN_ONNX` with the reason; its
-case must then fail with the backend's one-line error, so the list cannot go stale.
+case must then fail with the backend's one-line error, so the list cannot go stale. The same
+holds for TFLite and `NOT_IN_TFLITE` (TFLite graphs have a fixed batch of 1; the TFLite case
+runs one sample).
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ CASES: dict[str, tuple[str, str]] = {
 
 # Built-ins the ONNX backend does not lower, and why (their cases must fail cleanly).
 NOT_IN_ONNX: dict[str, str] = {}
+NOT_IN_TFLITE: dict[str, str] = {}
 
 
 def _source(name: str) -> str:
@@ -150,8 +154,8 @@ def _import(path: Path):
     return module
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_builtin_runs_in_onnxruntime_like_pytorch(tmp_path, name):
+def _case(tmp_path, name):
+    """The case's source, its PyTorch model (eval mode, trained-like norms) and weights."""
     source = tmp_path / "case.triton"
     source.write_text(_source(name))
     module = _import(compile_file(source, tmp_path / "case.py"))
@@ -164,6 +168,20 @@ def test_builtin_runs_in_onnxruntime_like_pytorch(tmp_path, name):
                 m.running_var.uniform_(0.5, 2.0)
     model.eval()
     weights = write_safetensors(export_tensors(model), tmp_path / "case.safetensors")
+    return source, model, weights
+
+
+def _compare(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    if np.issubdtype(want.dtype, np.integer):
+        assert np.array_equal(got, want)
+    else:
+        assert float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12)) <= 1e-4
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_builtin_runs_in_onnxruntime_like_pytorch(tmp_path, name):
+    source, model, weights = _case(tmp_path, name)
     target = tmp_path / "case.onnx"
     if name in NOT_IN_ONNX:
         with pytest.raises(UserError):
@@ -176,8 +194,29 @@ def test_builtin_runs_in_onnxruntime_like_pytorch(tmp_path, name):
         want = model(x).numpy()
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    assert got.shape == want.shape
-    if np.issubdtype(want.dtype, np.integer):
-        assert np.array_equal(got, want)
-    else:
-        assert float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12)) <= 1e-4
+    _compare(got, want)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_builtin_runs_in_tflite_like_pytorch(tmp_path, name):
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    source, model, weights = _case(tmp_path, name)
+    target = tmp_path / "case.tflite"
+    if name in NOT_IN_TFLITE:
+        with pytest.raises(UserError):
+            compile_file(source, target, "--backend", "tflite", "--weights", str(weights))
+        assert not target.exists()
+        return
+    compile_file(source, target, "--backend", "tflite", "--weights", str(weights))
+    x = torch.randn(1, 4, 6, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = model(x).numpy()
+    interpreter = litert.Interpreter(
+        model_path=str(target),
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    (input_detail,) = interpreter.get_input_details()
+    (output_detail,) = interpreter.get_output_details()
+    interpreter.set_tensor(input_detail["index"], x.numpy())
+    interpreter.invoke()
+    _compare(interpreter.get_tensor(output_detail["index"]), want)

@@ -45,6 +45,7 @@ MODELS = {
     "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
     "language_features": (ONNX_GOLDENS / "language_features.triton", 3),
     "functions": (TFLITE_GOLDENS / "functions.triton", 3),
+    "simple_mlp_int8": (REPO / "benchmarks/models/simple_mlp_int8.triton", 4),
 }
 TOLERANCE = 1e-4
 

@@ -486,6 +486,11 @@ class Converter {
       lower_clip(n);
     } else if (op == "Cast") {
       lower_cast(n);
+    } else if (op == "QuantizeLinear") {
+      lower_quantize_activation(n);
+    } else if (op == "DequantizeLinear" && in(0).kind == Value::Kind::Runtime) {
+      Value& q = in(0);
+      define(out, unary(BuiltinOperator::Dequantize, q, {}, TensorType::Float32));
     } else if (op == "DequantizeLinear") {
       lower_dequantize(n);
     } else if (op == "Conv") {
@@ -626,6 +631,26 @@ class Converter {
     if (to != static_cast<int64_t>(onnx::DataType::Float)) fail("a cast to a type other than float32");
     if (x.type == TensorType::Float32) return define(n.outputs[0], Value(x));
     define(n.outputs[0], unary(BuiltinOperator::Cast, x));
+  }
+
+  // An 8-bit activation (the ONNX backend's QuantizeLinear -> DequantizeLinear pair on a
+  // run-time value): QUANTIZE to an int8 tensor with one scale and zero point 0, then
+  // DEQUANTIZE. TFLite rounds halves away from zero where PyTorch rounds them to even, so
+  // an input exactly halfway between two levels may land one level apart.
+  void lower_quantize_activation(const onnx::Node& n) {
+    Value& x = in(0);
+    if (x.kind != Value::Kind::Runtime) fail("a QuantizeLinear of a constant");
+    const Value& scale = constant_input(1);
+    if (scale.is_int || scale.floats.size() != 1) fail("a QuantizeLinear with other than one float scale");
+    if (has_input(n, 2)) {
+      for (int64_t z : int_constant(2)) {
+        if (z != 0) fail("a zero point other than 0");
+      }
+    }
+    const int32_t t = tensor_in(x, x.perm);
+    const int32_t q = emit(BuiltinOperator::Quantize, {t}, n.outputs[0], TensorType::Int8, permuted(x.shape, x.perm));
+    out_.tensors[q].quantization = tflite::Quantization{{scale.floats[0]}, {0}, 0};
+    define(n.outputs[0], runtime(q, x.shape, x.perm));
   }
 
   void lower_dequantize(const onnx::Node& n) {
@@ -1110,15 +1135,20 @@ class Converter {
     const int64_t rank = static_cast<int64_t>(x.shape.size());
     int64_t axis = int_attribute(n, "axis", -1);
     axis = checked_axis(axis, rank);
-    if (axis != rank - 1) fail("a layer normalization over more than the last axis");
     const float epsilon = float_attribute(n, "epsilon", 1e-5f);
-    const Perm perm = last_axis_layout(x);
+    // Over the last axis in whatever layout keeps it last; over several trailing axes in
+    // the logical layout, where they are the stored trailing axes.
+    const Perm perm = axis == rank - 1 ? last_axis_layout(x) : Perm{};
     const std::string& name = n.outputs[0];
     const int32_t t = tensor_in(x, perm);
     const Shape physical = permuted(x.shape, perm);
     Shape reduced = physical;
-    reduced.back() = 1;
-    const int32_t last = int32_tensor({1}, {rank - 1});
+    std::vector<int64_t> trailing;
+    for (int64_t a = axis; a < rank; ++a) {
+      reduced[a] = 1;
+      trailing.push_back(a);
+    }
+    const int32_t last = int32_tensor({static_cast<int64_t>(trailing.size())}, trailing);
     const int32_t mean = emit(BuiltinOperator::Mean, {t, last}, name + "/mean", TensorType::Float32, reduced,
                               tflite::reducer_options(true));
     const int32_t centered = emit(BuiltinOperator::Sub, {t, mean}, name + "/centered", TensorType::Float32, physical,
@@ -1180,8 +1210,28 @@ class Converter {
     define(n.outputs[0], make_int_constant({static_cast<int64_t>(dims.size())}, dims, n.outputs[0]));
   }
 
+  // A lookup table (`Embedding`): constant rows gathered by run-time integer indices; the
+  // output has the indices' shape plus the row.
+  void lower_table_lookup(const onnx::Node& n) {
+    Value& table = in(0);
+    Value& indices = in(1);
+    const int64_t rank = static_cast<int64_t>(table.shape.size());
+    if (checked_axis(int_attribute(n, "axis", 0), rank) != 0) fail("a gather of run-time indices along an axis other than 0");
+    int32_t idx = tensor_in(indices, {});
+    if (out_.tensors[idx].type == TensorType::Int64) {  // GATHER takes int32 or int64; keep int32 for all kernels
+      idx = emit(BuiltinOperator::Cast, {idx}, n.outputs[0] + "/indices", TensorType::Int32, indices.shape);
+    }
+    Shape shape = indices.shape;
+    shape.insert(shape.end(), table.shape.begin() + 1, table.shape.end());
+    const int32_t t = tensor_in(table, {});
+    define(n.outputs[0], runtime(emit(BuiltinOperator::Gather, {t, idx}, n.outputs[0], out_.tensors[t].type, shape,
+                                      tflite::gather_options(0)),
+                                 shape, {}));
+  }
+
   void lower_gather(const onnx::Node& n) {
     Value& x = in(0);
+    if (in(1).kind == Value::Kind::Runtime) return lower_table_lookup(n);
     const Value& indices = constant_input(1);
     const int64_t rank = static_cast<int64_t>(x.shape.size());
     int64_t axis = int_attribute(n, "axis", 0);

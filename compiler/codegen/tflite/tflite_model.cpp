@@ -65,6 +65,7 @@ std::string_view builtin_operator_name(BuiltinOperator op) {
     case BuiltinOperator::Conv2d: return "CONV_2D";
     case BuiltinOperator::DepthwiseConv2d: return "DEPTHWISE_CONV_2D";
     case BuiltinOperator::Dequantize: return "DEQUANTIZE";
+    case BuiltinOperator::Quantize: return "QUANTIZE";
     case BuiltinOperator::FullyConnected: return "FULLY_CONNECTED";
     case BuiltinOperator::Logistic: return "LOGISTIC";
     case BuiltinOperator::MaxPool2d: return "MAX_POOL_2D";

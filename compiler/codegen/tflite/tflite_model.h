@@ -26,7 +26,8 @@ enum class BuiltinOperator : int32_t {
   Div = 42, StridedSlice = 45, Exp = 47, LogSoftmax = 50, Cast = 53, Maximum = 55, ArgMax = 56, Minimum = 57,
   Less = 58, Neg = 59, PadV2 = 60, Greater = 61, GreaterEqual = 62, LessEqual = 63, Slice = 65, Tile = 69,
   Equal = 71, Log = 73, Sum = 74, Sqrt = 75, Rsqrt = 76,
-  Pow = 78, ReduceMax = 82, LogicalNot = 87, ReduceMin = 89, LeakyRelu = 98, Abs = 101, Round = 116, HardSwish = 117,
+  Pow = 78, ReduceMax = 82, LogicalNot = 87, ReduceMin = 89, LeakyRelu = 98, Abs = 101, Quantize = 114, Round = 116,
+  HardSwish = 117,
   SelectV2 = 123, BatchMatMul = 126, BroadcastTo = 130, Gelu = 150, Sign = 158,
 };
 std::string_view builtin_operator_name(BuiltinOperator op);
