@@ -907,8 +907,15 @@ class Converter {
     }
     Value& a = in(0);
     Value b = in(1);
-    if (b.kind == Value::Kind::Runtime || a.shape.size() != 2 || b.shape.size() != 2) {
-      fail("a product with weights computed at run time");
+    if (a.shape.size() != 2 || b.shape.size() != 2) fail("a product of operands that are not matrices");
+    if (b.kind == Value::Kind::Runtime) {  // weights computed in the graph (a custom layer's quantizer)
+      const bool trans_b = int_attribute(n, "transB", 0) != 0;
+      const Shape shape = {a.shape[0], trans_b ? b.shape[0] : b.shape[1]};
+      const int32_t t = emit(BuiltinOperator::BatchMatMul, {tensor_in(a, {}), tensor_in(b, {})}, n.outputs[0] + "/matmul",
+                             TensorType::Float32, shape, tflite::batch_matmul_options(false, trans_b));
+      Value product = runtime(t, shape, {});
+      if (!has_input(n, 2)) return define(n.outputs[0], std::move(product));
+      return define(n.outputs[0], binary(BuiltinOperator::Add, OptionsType::Add, product, in(2)));
     }
     if (int_attribute(n, "transB", 0) == 0) b = transposed_weight(b);
     int32_t bias = -1;
