@@ -7,7 +7,9 @@ Steps, the way a user would take them by hand (README.md in this folder):
 2. The program exports the checkpoint: `--export-packed` (the `.tpk` file of 2-bit
    ternary codes, for the native engine), `--export-onnx` (ONNX with int4 codes behind
    DequantizeLinear, for onnxruntime), `--export-mobile` (a TorchScript lite file, for
-   PyTorch Mobile) and `--export-weights` (safetensors, the compiler's `--weights`).
+   PyTorch Mobile), `--export-tflite` (TFLite with int8 codes per channel behind DEQUANTIZE,
+   for the TFLite interpreter `ai-edge-litert`) and `--export-weights` (safetensors, the
+   compiler's `--weights`).
 3. `triton compile MODEL.triton --backend onnx --weights DIR/MODEL.safetensors` writes the
    same model to ONNX from the compiler directly, at the chosen -O level (batch norms
    folded into the convolutions at -O2).
@@ -15,8 +17,8 @@ Steps, the way a user would take them by hand (README.md in this folder):
    how much smaller it is than the float32 weights, and the largest difference of its output
    from the PyTorch program's evaluation output, relative to that output's largest value.
 
-Exits 1 when a runtime's output differs by more than `--tolerance`. TFLite is not among the
-formats: the compiler has no TFLite backend yet.
+Exits 1 when a runtime's output differs by more than `--tolerance`. The TFLite file has a
+fixed batch of 1 and is run one sample at a time.
 """
 
 from __future__ import annotations
@@ -61,6 +63,20 @@ def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
 
+def _run_tflite(path: Path, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    rows = []
+    for sample in x:  # a TFLite graph has a fixed batch of 1
+        interpreter.set_tensor(inp["index"], sample[None])
+        interpreter.invoke()
+        rows.append(interpreter.get_tensor(out["index"]).copy())
+    return np.concatenate(rows)
+
+
 def _run_mobile(path: Path, x: np.ndarray) -> np.ndarray:
     from torch.jit.mobile import _load_for_lite_interpreter
 
@@ -94,6 +110,9 @@ def deploy(source: Path, checkpoint: Path, out: Path, level: str = "O2", batch: 
                                                   stem.with_suffix(".onnx"), "--source", str(source)),
          _run_onnx),
         (f"ONNX (compiler, -{level})", "onnxruntime", compiled_onnx, _run_onnx),
+        ("TFLite", "ai-edge-litert", _export(program_path, "--export-tflite", checkpoint,
+                                             stem.with_suffix(".tflite"), "--source", str(source)),
+         _run_tflite),
         ("TorchScript lite", "PyTorch Mobile", _export(program_path, "--export-mobile", checkpoint,
                                                        stem.with_suffix(".ptl")), _run_mobile),
     ]

@@ -56,12 +56,14 @@ def test_every_format_matches_pytorch(triton_compiler, monkeypatch, tmp_path, so
     monkeypatch.setenv("TRITON_COMPILER", str(triton_compiler))
     rows = _deploy_module().deploy(source, _checkpoint(source, tmp_path), tmp_path / "out")
     by_format = {r["format"]: r for r in rows}
-    assert set(by_format) == {"packed .tpk", "ONNX (program)", "ONNX (compiler, -O2)", "TorchScript lite"}
+    assert set(by_format) == {"packed .tpk", "ONNX (program)", "ONNX (compiler, -O2)", "TFLite",
+                              "TorchScript lite"}
     for row in rows:
         assert row["diff"] <= 1e-4, row
     assert by_format["packed .tpk"]["smaller"] > 8
     assert by_format["ONNX (compiler, -O2)"]["smaller"] > 4
     assert by_format["ONNX (program)"]["smaller"] > 4
+    assert by_format["TFLite"]["smaller"] > 2  # int8 codes; small models carry more float parts
 
 
 def test_the_command_line_prints_the_table(triton_compiler, monkeypatch, tmp_path):
