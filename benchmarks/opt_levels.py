@@ -95,14 +95,15 @@ def bench_model(source: Path, batches: list[int], budget_s: float, work: Path) -
     for batch in batches:
         x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(1))
 
-        def py_run(lvl):
+        def py_run(lvl, x=x):
             precision = modules[lvl].MODEL_INFO.get("float32_matmul_precision", "highest")
+            model = models[lvl]
 
-            def run():
+            def run_level():
                 torch.set_float32_matmul_precision(precision)
                 with torch.inference_mode():
-                    return models[lvl](x)
-            return run
+                    return model(x)
+            return run_level
 
         py_runs = {lvl: py_run(lvl) for lvl in PY_LEVELS}
         outs = {lvl: run().float().numpy() for lvl, run in py_runs.items()}

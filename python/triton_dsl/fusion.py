@@ -19,7 +19,8 @@ modules stay as they were, so a checkpoint loads into a program compiled at any 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn

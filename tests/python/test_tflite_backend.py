@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from fixtures.programs import FIXTURES, load_model_module, run_in_process
 
 from triton_dsl.compiler import compile_file, load_module
@@ -128,7 +127,7 @@ def test_unfolded_batch_norms_keep_the_answers(tmp_path, name):
 
 def test_resnet18_keeps_the_compression(tmp_path):
     """Float32 weights would take 44.7 MB; int8 codes + per-channel scales about 11.2 MB."""
-    model, target, x = _compile_pair("resnet18", tmp_path)
+    _, target, _ = _compile_pair("resnet18", tmp_path)
     size = target.stat().st_size
     print(f"resnet18.tflite: {size / 1e6:.2f} MB")
     assert size <= 12.5e6
@@ -234,8 +233,8 @@ def test_an_operator_without_a_lowering_is_a_one_line_error_and_no_file(tmp_path
         compile_file(source, target, "--backend", "tflite")
     assert info.value.returncode == 1
     assert info.value.diagnostics.splitlines() == [
-        "fail_tflite_unsupported.triton: error: the TFLite backend cannot lower a grouped "
-        "convolution that is not depthwise (`Conv` in `conv`)"]
+        ("fail_tflite_unsupported.triton: error: the TFLite backend cannot lower a grouped "
+         "convolution that is not depthwise (`Conv` in `conv`)")]
     assert not target.exists()
 
 

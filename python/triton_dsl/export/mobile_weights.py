@@ -5,7 +5,7 @@ This file has no `from __future__ import annotations`: TorchScript reads the cla
 attribute annotation of `PackedTernaryWeight.cached` and cannot resolve it as a string.
 """
 
-from typing import List, Optional
+from typing import List, Optional  # noqa: UP035 (TorchScript reads these annotations)
 
 import torch
 from torch import nn
@@ -39,13 +39,13 @@ class PackedTernaryWeight(nn.Module):
     unpacked into `alpha * t` on the first call and kept for the next ones (`cached`,
     empty in the file)."""
 
-    cached: Optional[torch.Tensor]
+    cached: Optional[torch.Tensor]  # noqa: UP045
 
     def __init__(self, codes: torch.Tensor, scales: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("packed_codes", pack_codes(codes))
         self.register_buffer("code_scales", scales.to(torch.float32).reshape(-1))
-        self.shape: List[int] = list(codes.shape)
+        self.shape: List[int] = list(codes.shape)  # noqa: UP006
         self.cached = None
 
     def forward(self) -> torch.Tensor:
