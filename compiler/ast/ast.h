@@ -280,6 +280,16 @@ struct IfStmt : Stmt {
   StmtBlock else_body;
 };
 
+// `for i in range(n) { }` / `range(start, stop[, step])`: a loop over a range known at
+// compile time, unrolled by the checker. `for` is a word only at the start of a statement.
+struct ForStmt : Stmt {
+  static constexpr StmtKind kKind = StmtKind::For;
+  ForStmt(SourceRange r) : Stmt(kKind, r) {}
+  Identifier var;
+  ExprPtr iterable;  // as written: a call of `range`
+  StmtBlock body;
+};
+
 struct ReturnStmt : Stmt {
   static constexpr StmtKind kKind = StmtKind::Return;
   ReturnStmt(SourceRange r) : Stmt(kKind, r) {}

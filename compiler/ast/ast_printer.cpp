@@ -340,6 +340,13 @@ class Dumper {
         if (s.has_else) dump_block(depth + 1, "Else", s.else_body);
         break;
       }
+      case StmtKind::For: {
+        const auto& s = cast<ForStmt>(stmt);
+        line(depth, kind + " " + name(s.var), s.range);
+        dump_expr(depth + 1, s.iterable.get());
+        dump_block(depth + 1, "Body", s.body);
+        break;
+      }
       case StmtKind::Return: {
         const auto& s = cast<ReturnStmt>(stmt);
         line(depth, kind, s.range);

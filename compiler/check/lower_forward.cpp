@@ -209,6 +209,79 @@ class ForwardLowering {
     emit(OpKind::AssignState, ir::AssignStateAttrs{n.name}, {*v}, range, 0);
   }
 
+  // Whether a constant expression reads a constructor parameter (directly or through
+  // derived constants): such a value can change with `Model(n=...)`, so a loop over it
+  // cannot be unrolled once for all instances.
+  bool reads_parameter(ExprId id, int depth = 0) const {
+    const ir::ExprNode& e = m_.expr(id);
+    if (e.kind == ir::ExprKind::Ref) {
+      const ir::ConstantDecl* c = m_.find_constant(e.name);
+      if (!c || c->is_parameter || !c->value || depth > 64) return true;
+      return reads_parameter(*c->value, depth + 1);
+    }
+    for (ExprId o : e.operands)
+      if (reads_parameter(o, depth + 1)) return true;
+    return false;
+  }
+
+  // `for i in range(...)`: the bounds must be ints known at compile time that no
+  // constructor parameter changes; the body is lowered once per value of `i` (unrolled),
+  // with `i` a constant in each copy.
+  void for_stmt(const ast::ForStmt& s) {
+    constexpr int64_t kMaxIterations = 1024;
+    const auto* call = ast::dyn_cast<ast::CallExpr>(s.iterable.get());
+    const auto* callee = call ? ast::dyn_cast<ast::NameExpr>(call->callee.get()) : nullptr;
+    if (!callee || callee->name != "range" || call->args.empty() || call->args.size() > 3) {
+      c_.diags_.report(DiagKind::unsupported_expression, s.iterable->range, {"a loop over anything but `range(stop)`, `range(start, stop)` or `range(start, stop, step)`"});
+      return;
+    }
+    if (may_return(s.body)) {
+      c_.diags_.report(DiagKind::unsupported_expression, s.range, {"`return` inside `for`"});
+      return;
+    }
+    std::vector<int64_t> bounds;
+    Env env;  // the constants' values under the defaults (computed in their order: the
+              // cached default values are filled in only after the forward is lowered)
+    for (const auto& c : m_.constants) {
+      if (!c.value) continue;
+      auto r = c_.eval(m_, *c.value, env);
+      if (r.value) env[c.name] = *r.value;
+    }
+    for (const auto& a : call->args) {
+      if (a.is_named()) {
+        c_.diags_.report(DiagKind::unsupported_expression, a.value->range, {"a named argument to `range`"});
+        return;
+      }
+      ExprId id = c_.lower_const_expr(m_, info_, *a.value);
+      auto r = c_.eval(m_, id, env);
+      if (!r.value || !r.value->is_int() || reads_parameter(id)) {
+        c_.diags_.report(DiagKind::unsupported_expression, a.value->range,
+                         {"a `range` bound that is not an int known at compile time (a literal or a derived constant that reads no parameter; for layers, use repetition `Type[n]`)"});
+        return;
+      }
+      bounds.push_back(r.value->as_int());
+    }
+    const int64_t start = bounds.size() > 1 ? bounds[0] : 0;
+    const int64_t stop = bounds.size() > 1 ? bounds[1] : bounds[0];
+    const int64_t step = bounds.size() > 2 ? bounds[2] : 1;
+    if (step == 0) {
+      c_.diags_.report(DiagKind::unsupported_expression, call->args[2].value->range, {"a `range` step of 0"});
+      return;
+    }
+    std::vector<int64_t> values;
+    for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+      if (static_cast<int64_t>(values.size()) >= kMaxIterations) {
+        c_.diags_.report(DiagKind::unsupported_expression, s.iterable->range, {"a `for` of more than 1024 iterations (it is unrolled)"});
+        return;
+      }
+      values.push_back(i);
+    }
+    for (int64_t i : values) {
+      bind(s.var.name, emit(OpKind::Constant, ir::ConstantAttrs{ConstValue::of_int(i)}, {}, s.var.range));
+      block(s.body);
+    }
+  }
+
   void assign(const ast::Expr& target, const ast::Expr& value) {
     if (auto* n = ast::dyn_cast<ast::NameExpr>(&target)) {
       if (assigns_tensor(*n)) {
@@ -278,6 +351,7 @@ class ForwardLowering {
         else if_stmt(i);
         break;
       }
+      case ast::StmtKind::For: for_stmt(ast::cast<ast::ForStmt>(s)); break;
       case ast::StmtKind::Return: {
         const auto& r = ast::cast<ast::ReturnStmt>(s);
         if (!r.value) {

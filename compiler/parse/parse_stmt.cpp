@@ -58,11 +58,14 @@ bool Parser::parse_stmt_block(ast::StmtBlock& block) {
 }
 
 // stmt = if_stmt
+//      | for_stmt
 //      | "return" [ expr_list ]
 //      | expr_list [ ( "=" | "+=" | "-=" | "*=" | "/=" ) expr_list ]
 ast::StmtPtr Parser::parse_stmt() {
   const uint32_t begin = tok().range.begin;
   if (at(TokenKind::KwIf)) return parse_if_stmt();
+  if (at(TokenKind::Identifier) && text(tok()) == "for" && peek().kind == TokenKind::Identifier && !peek().newline_before)
+    return parse_for_stmt();
   if (at(TokenKind::Identifier) && text(tok()) == "elif") {
     diags_.report(DiagKind::elif_keyword, tok().range);
     return parse_if_stmt();  // parse it as an `if` so its body raises no further errors
@@ -147,6 +150,27 @@ bool Parser::check_assignment_target(const ast::Expr& target) {
       return false;
     }
   }
+}
+
+// for_stmt = "for" IDENT "in" expr stmt_block      (the checker wants `range(...)` there)
+ast::StmtPtr Parser::parse_for_stmt() {
+  LevelGuard level(*this);  // loops nest
+  if (!level.ok()) return nullptr;
+  const uint32_t begin = tok().range.begin;
+  advance();  // `for`
+  auto stmt = std::make_unique<ast::ForStmt>(SourceRange{});
+  stmt->var = ast::Identifier{std::string(text(tok())), tok().range};
+  advance();
+  if (!(at(TokenKind::Identifier) && text(tok()) == "in")) {
+    report_expected(DiagKind::expected_token, "`in`");
+    return nullptr;
+  }
+  advance();
+  stmt->iterable = parse_expr();
+  if (!stmt->iterable) return nullptr;
+  if (!parse_stmt_block(stmt->body)) return nullptr;
+  stmt->range = range_from(begin);
+  return stmt;
 }
 
 // if_stmt = "if" expr stmt_block [ "else" ( if_stmt | stmt_block ) ]

@@ -102,6 +102,7 @@ class Parser {
   bool parse_stmt_block(ast::StmtBlock& block);
   ast::StmtPtr parse_stmt();
   ast::StmtPtr parse_if_stmt();
+  ast::StmtPtr parse_for_stmt();
   bool check_assignment_target(const ast::Expr& target);
 
   // ---- expressions (parse_expr.cpp) ----

@@ -288,6 +288,43 @@ class Emitter {
     w_.statement(target + " = " + call_text(head, items) + suffix);
   }
 
+  // The derived constants the constructor must compute: those read by a layer's attributes,
+  // repeat count or condition, by a tensor declaration, by `forward`, or by another needed
+  // constant. One read only when the file was compiled (a `for` bound, unrolled) is not
+  // written, so the constructor holds no unused variable.
+  static std::set<std::string> constants_needed(const Module& m) {
+    std::set<std::string> needed;
+    std::vector<ExprId> work;
+    auto instance = [&](auto&& self, const Instance& inst) -> void {
+      for (const auto& [name, e] : inst.attrs) work.push_back(e);
+      for (const auto& child : inst.children) self(self, child);
+    };
+    for (const auto& s : m.submodules) {
+      for (const auto& inst : s.instances) instance(instance, inst);
+      for (const auto& inst : s.else_instances) instance(instance, inst);
+      if (s.count) work.push_back(*s.count);
+      if (s.condition) work.push_back(*s.condition);
+    }
+    for (const auto& t : m.tensors) {
+      for (ExprId e : t.shape) work.push_back(e);
+      for (const auto& [name, e] : t.options) work.push_back(e);
+      if (t.condition) work.push_back(*t.condition);
+    }
+    if (m.forward)
+      for (const auto& op : m.forward->ops)
+        if (!op.erased && op.kind == OpKind::ConstRef) needed.insert(attrs_of<ConstRefAttrs>(op).name);
+    for (const auto& name : std::set<std::string>(needed))
+      if (const ConstantDecl* c = m.find_constant(name); c && c->value) work.push_back(*c->value);
+    while (!work.empty()) {
+      const ExprNode& e = m.expr(work.back());
+      work.pop_back();
+      for (ExprId o : e.operands) work.push_back(o);
+      if (e.kind != ExprKind::Ref || !needed.insert(e.name).second) continue;
+      if (const ConstantDecl* c = m.find_constant(e.name); c && c->value) work.push_back(*c->value);
+    }
+    return needed;
+  }
+
   void module(size_t index) {
     const Module& m = p_.modules[index];
     const ModuleNames& mn = names_[index];
@@ -327,8 +364,9 @@ class Emitter {
     w_.indent();
     w_.line("super().__init__()");
     for (const auto& text : late_defaults) w_.line(text);
+    const std::set<std::string> needed = constants_needed(m);
     for (const auto& k : m.constants) {
-      if (k.is_parameter) continue;
+      if (k.is_parameter || !needed.count(k.name)) continue;
       std::string py = locals.allocate(k.name);
       c.types[k.name] = k.type.empty() ? k.default_value.type_name() : k.type;
       std::string value = attr_value(c, *k.value, k.type == "int");

@@ -1,0 +1,78 @@
+"""tests/compiler/goldens/pytorch/all_features.triton: every construct of the language's
+custom-layer and quantization features in one file. It compiles with `--verify`, the same
+way twice, to ruff-clean Python; the quantization section reaches the layers; a few CPU
+training steps lower the loss and move the `state`; the ONNX and TFLite files the compiler
+writes from the trained weights compute the evaluation-mode output.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from triton_dsl.compiler import compile_file
+from triton_dsl.export.safetensors import export_tensors, write_safetensors
+
+SOURCE = Path(__file__).resolve().parents[1] / "compiler/goldens/pytorch/all_features.triton"
+
+
+def test_all_features_compile_train_and_export(triton_compiler, monkeypatch, tmp_path):
+    monkeypatch.setenv("TRITON_COMPILER", str(triton_compiler))
+    program = compile_file(SOURCE, tmp_path / "everything.py", "--verify")
+    (tmp_path / "again").mkdir()
+    assert compile_file(SOURCE, tmp_path / "again" / "everything.py").read_text() == program.read_text()
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff, "ruff (requirements/dev.txt) checks the generated program"
+    lint = subprocess.run([ruff, "check", "--no-cache", "--isolated", str(program)],
+                          capture_output=True, text=True, check=False)
+    assert lint.returncode == 0, lint.stdout
+    spec = importlib.util.spec_from_file_location("everything", program)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    model = module.Model()
+    assert (model.stem.quantization, model.stem.activation_bits) == ("none", 32)
+    assert (model.mix.quantization, model.mix.activation_bits) == ("deterministic", 8)
+    assert model.head.activation_bits == 32
+
+    x = torch.randn(16, 3, 4, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 5, (16,), generator=torch.Generator().manual_seed(2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(5):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
+    assert float(model.center.running_mean.abs().sum()) > 0
+
+    model.eval()
+    with torch.no_grad():
+        want = model(x).numpy()
+    weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
+    onnx_file = compile_file(SOURCE, tmp_path / "everything.onnx", "--backend", "onnx", "--weights", str(weights))
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert float(np.abs(got - want).max() / np.abs(want).max()) <= 1e-4
+    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    tflite_file = compile_file(SOURCE, tmp_path / "everything.tflite", "--backend", "tflite", "--weights", str(weights))
+    interpreter = litert.Interpreter(
+        model_path=str(tflite_file),
+        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    for i in range(3):
+        interpreter.set_tensor(inp["index"], x[i:i + 1].numpy())
+        interpreter.invoke()
+        row = interpreter.get_tensor(out["index"])
+        assert float(np.abs(row - want[i:i + 1]).max() / np.abs(want[i:i + 1]).max()) <= 1e-3
