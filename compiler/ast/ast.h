@@ -400,6 +400,7 @@ struct TensorItem : Item {
   ExprPtr condition;  // null unless the `if (cond)` form was used
   TypeExprPtr type;
   std::vector<Attribute> attributes;
+  ExprPtr scalar_value;  // `param gain: float = 1.0`: a scalar tensor with this initial value
 };
 
 struct ForwardParam {

@@ -226,6 +226,10 @@ class Dumper {
         }
         dump_type(depth + 1, i.type.get());
         dump_attributes(depth + 1, i.attributes);
+        if (i.scalar_value) {
+          line(depth + 1, "=", i.scalar_value->range);
+          dump_expr(depth + 2, i.scalar_value.get());
+        }
         break;
       }
       case ItemKind::Forward: {

@@ -685,6 +685,19 @@ void Checker::lower_tensor(ir::Module& m, const DeclInfo& info, const ast::Tenso
   t.range = item.name.range;
   t.init = "zeros";
   if (item.condition) t.condition = lower_const_expr(m, info, *item.condition);
+  if (item.scalar_value) {  // `param gain: float = 1.0`: shape [], constant init
+    const bool scalar_type = item.type && item.type->kind == ast::TypeKind::Named &&
+                             (item.type->name.name == "float" || item.type->name.name == "int");
+    if (!scalar_type) {
+      diags_.report(DiagKind::attribute_type_mismatch, item.scalar_value->range,
+                    {"initial value", "Tensor", "a scalar declared `float` or `int` (a tensor takes `{ init: ... }`)", expr_text(item.scalar_value->range)});
+      return;
+    }
+    t.init = "constant";
+    t.options.emplace_back("value", lower_const_expr(m, info, *item.scalar_value));
+    m.tensors.push_back(std::move(t));
+    return;
+  }
   if (item.type && item.type->has_shape)
     for (const auto& d : item.type->dims) t.shape.push_back(lower_const_expr(m, info, *d));
   bool has_shape = item.type && item.type->has_shape;

@@ -377,6 +377,13 @@ ast::ItemPtr Parser::parse_tensor_item(bool is_state) {
   }
   item->type = parse_type();
   if (!item->type) return nullptr;
+  // `param gain: float = 1.0`, `state steps: int = 0`: a scalar with its initial value.
+  if (consume(TokenKind::Assign)) {
+    item->scalar_value = parse_expr();
+    if (!item->scalar_value) return nullptr;
+    item->range = range_from(begin);
+    return item;
+  }
   if (at(TokenKind::LBrace) && !at_line_break()) {
     parse_braced("the attribute", [&] {
       const bool named = at(TokenKind::Identifier) || is_keyword(tok().kind);
