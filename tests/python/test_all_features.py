@@ -7,16 +7,14 @@ writes from the trained weights compute the evaluation-mode output.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
+from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
 
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
@@ -34,9 +32,7 @@ def test_all_features_compile_train_and_export(triton_compiler, monkeypatch, tmp
     lint = subprocess.run([ruff, "check", "--no-cache", "--isolated", str(program)],
                           capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout
-    spec = importlib.util.spec_from_file_location("everything", program)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_program(program)
     torch.manual_seed(0)
     model = module.Model()
     assert (model.stem.quantization, model.stem.activation_bits) == ("none", 32)
@@ -61,18 +57,7 @@ def test_all_features_compile_train_and_export(triton_compiler, monkeypatch, tmp
         want = model(x).numpy()
     weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
     onnx_file = compile_file(SOURCE, tmp_path / "everything.onnx", "--backend", "onnx", "--weights", str(weights))
-    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    assert float(np.abs(got - want).max() / np.abs(want).max()) <= 1e-4
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    assert relative_error(run_onnx(onnx_file, x.numpy()), want) <= 1e-4
+    pytest.importorskip("ai_edge_litert.interpreter")
     tflite_file = compile_file(SOURCE, tmp_path / "everything.tflite", "--backend", "tflite", "--weights", str(weights))
-    interpreter = litert.Interpreter(
-        model_path=str(tflite_file),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    for i in range(3):
-        interpreter.set_tensor(inp["index"], x[i:i + 1].numpy())
-        interpreter.invoke()
-        row = interpreter.get_tensor(out["index"])
-        assert float(np.abs(row - want[i:i + 1]).max() / np.abs(want[i:i + 1]).max()) <= 1e-3
+    assert relative_error(run_tflite(tflite_file, x[:3].numpy()), want[:3]) <= 1e-3

@@ -5,16 +5,14 @@ with the same answers as PyTorch.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
+from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
 
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
@@ -33,10 +31,7 @@ def _compiled(tmp_path, name):
     (tmp_path / "again").mkdir()
     second = compile_file(source, tmp_path / "again" / f"{name}.py")
     assert first.read_text() == second.read_text()
-    spec = importlib.util.spec_from_file_location(name, first)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return source, first, module
+    return source, first, load_program(first)
 
 
 def _train(model, shape, classes, steps=4):
@@ -75,21 +70,10 @@ def test_example_trains_and_exports(triton_compiler, monkeypatch, tmp_path, name
         want = model(x).numpy()
     weights = write_safetensors(export_tensors(model), tmp_path / f"{name}.safetensors")
     onnx_file = compile_file(source, tmp_path / f"{name}.onnx", "--backend", "onnx", "--weights", str(weights))
-    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    assert float(np.abs(got - want).max() / np.abs(want).max()) <= 1e-4
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    assert relative_error(run_onnx(onnx_file, x.numpy()), want) <= 1e-4
+    pytest.importorskip("ai_edge_litert.interpreter")
     tflite_file = compile_file(source, tmp_path / f"{name}.tflite", "--backend", "tflite", "--weights", str(weights))
-    interpreter = litert.Interpreter(
-        model_path=str(tflite_file),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    for i in range(2):
-        interpreter.set_tensor(inp["index"], x[i:i + 1].numpy())
-        interpreter.invoke()
-        got = interpreter.get_tensor(out["index"])
-        assert float(np.abs(got - want[i:i + 1]).max() / np.abs(want[i:i + 1]).max()) <= 1e-4
+    assert relative_error(run_tflite(tflite_file, x[:2].numpy()), want[:2]) <= 1e-4
 
 
 def test_learned_threshold_moves_and_zeroes_weights(triton_compiler, monkeypatch, tmp_path):

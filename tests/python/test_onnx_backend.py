@@ -18,6 +18,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from fixtures.runtimes import PARITY_MODELS, relative_error, run_onnx, trained_like
 
 from triton_dsl.compiler import compile_file, load_module
 from triton_dsl.errors import UserError
@@ -28,19 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 ONNX_GOLDENS = REPO / "tests/compiler/goldens/onnx"
 
 # name -> (source, batch size); inputs are the shapes the models declare.
-MODELS = {
-    "simple_mlp": (REPO / "examples/basic/simple_mlp.triton", 3),
-    "resnet18": (REPO / "examples/basic/resnet18.triton", 2),
-    "mobilenetv2": (REPO / "examples/basic/mobilenetv2.triton", 1),
-    "vision_transformer": (REPO / "examples/basic/vision_transformer.triton", 1),
-    "keyword_spotting": (REPO / "examples/sequence/keyword_spotting.triton", 2),
-    "small_convnet": (ONNX_GOLDENS / "small_convnet.triton", 2),
-    "tiny_transformer": (ONNX_GOLDENS / "tiny_transformer.triton", 2),
-    "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
-    "functions": (ONNX_GOLDENS / "functions.triton", 3),
-    "language_features": (ONNX_GOLDENS / "language_features.triton", 3),
-    "simple_mlp_int8": (REPO / "benchmarks/models/simple_mlp_int8.triton", 4),
-}
+MODELS = PARITY_MODELS
 TOLERANCE = 1e-4
 
 
@@ -49,27 +38,10 @@ def _compiler(triton_compiler, monkeypatch):
     monkeypatch.setenv("TRITON_COMPILER", str(triton_compiler))
 
 
-def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
-    """Non-trivial running statistics, affine parameters and activation ranges."""
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.running_mean.uniform_(-0.5, 0.5, generator=generator)
-                module.running_var.uniform_(0.5, 2.0, generator=generator)
-            if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)) \
-                    and module.weight is not None:
-                module.weight.uniform_(0.5, 1.5, generator=generator)
-                module.bias.uniform_(-0.2, 0.2, generator=generator)
-            if hasattr(module, "input_amax"):
-                module.input_amax.fill_(3.0)
-    return model.eval()
-
-
 def _compile_pair(name: str, directory: Path, *flags: str):
     source, batch = MODELS[name]
     module = load_module(source, directory / "py")
-    model = _trained_like(module.Model())
+    model = trained_like(module.Model())
     weights = write_safetensors(export_tensors(model), directory / f"{name}.safetensors")
     target = compile_file(source, directory / f"{name}.onnx", "--backend", "onnx", "--weights",
                           str(weights), *flags)
@@ -78,14 +50,9 @@ def _compile_pair(name: str, directory: Path, *flags: str):
 
 
 def _relative_error(target: Path, model: torch.nn.Module, x: torch.Tensor) -> float:
-    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():
         want = model(x).numpy()
-    assert got.shape == want.shape
-    if want.dtype == np.int64:  # argmax: indices must agree exactly
-        return 0.0 if np.array_equal(got, want) else float("inf")
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
+    return relative_error(run_onnx(target, x.numpy()), want)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -171,7 +138,7 @@ def test_batch_norm_folding_keeps_the_answers(tmp_path, name):
 def test_batch_norm_folding_with_negative_scales(tmp_path):
     source, batch = MODELS["small_convnet"]
     module = load_module(source, tmp_path / "py")
-    model = _trained_like(module.Model())
+    model = trained_like(module.Model())
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):

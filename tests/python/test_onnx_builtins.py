@@ -16,14 +16,11 @@ runs one sample).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import pytest
 import torch
+from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
 
 from triton_dsl.compiler import compile_file, run_compiler
 from triton_dsl.errors import UserError
@@ -147,18 +144,11 @@ def test_every_builtin_has_a_case():
     assert set(CASES) - names == set(), "cases for names the compiler does not know"
 
 
-def _import(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _case(tmp_path, name):
     """The case's source, its PyTorch model (eval mode, trained-like norms) and weights."""
     source = tmp_path / "case.triton"
     source.write_text(_source(name))
-    module = _import(compile_file(source, tmp_path / "case.py"))
+    module = load_program(compile_file(source, tmp_path / "case.py"))
     torch.manual_seed(0)
     model = module.Model()
     with torch.no_grad():
@@ -169,14 +159,6 @@ def _case(tmp_path, name):
     model.eval()
     weights = write_safetensors(export_tensors(model), tmp_path / "case.safetensors")
     return source, model, weights
-
-
-def _compare(got: np.ndarray, want: np.ndarray) -> None:
-    assert got.shape == want.shape
-    if np.issubdtype(want.dtype, np.integer):
-        assert np.array_equal(got, want)
-    else:
-        assert float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12)) <= 1e-4
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -192,14 +174,12 @@ def test_builtin_runs_in_onnxruntime_like_pytorch(tmp_path, name):
     x = torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = model(x).numpy()
-    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    _compare(got, want)
+    assert relative_error(run_onnx(target, x.numpy()), want) <= 1e-4
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_builtin_runs_in_tflite_like_pytorch(tmp_path, name):
-    litert = pytest.importorskip("ai_edge_litert.interpreter")
+    pytest.importorskip("ai_edge_litert.interpreter")
     source, model, weights = _case(tmp_path, name)
     target = tmp_path / "case.tflite"
     if name in NOT_IN_TFLITE:
@@ -211,12 +191,4 @@ def test_builtin_runs_in_tflite_like_pytorch(tmp_path, name):
     x = torch.randn(1, 4, 6, 6, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = model(x).numpy()
-    interpreter = litert.Interpreter(
-        model_path=str(target),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    (input_detail,) = interpreter.get_input_details()
-    (output_detail,) = interpreter.get_output_details()
-    interpreter.set_tensor(input_detail["index"], x.numpy())
-    interpreter.invoke()
-    _compare(interpreter.get_tensor(output_detail["index"]), want)
+    assert relative_error(run_tflite(target, x.numpy()), want) <= 1e-4

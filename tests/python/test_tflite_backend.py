@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 from fixtures.programs import FIXTURES, load_model_module, run_in_process
+from fixtures.runtimes import PARITY_MODELS, relative_error, run_tflite, trained_like
 
 from triton_dsl.compiler import compile_file, load_module
 from triton_dsl.errors import UserError
@@ -33,19 +34,9 @@ ONNX_GOLDENS = REPO / "tests/compiler/goldens/onnx"
 TFLITE_GOLDENS = REPO / "tests/compiler/goldens/tflite"
 
 # name -> (source, batch size); inputs are the shapes the models declare.
-MODELS = {
-    "simple_mlp": (REPO / "examples/basic/simple_mlp.triton", 3),
-    "resnet18": (REPO / "examples/basic/resnet18.triton", 2),
-    "mobilenetv2": (REPO / "examples/basic/mobilenetv2.triton", 1),
-    "vision_transformer": (REPO / "examples/basic/vision_transformer.triton", 1),
-    "keyword_spotting": (REPO / "examples/sequence/keyword_spotting.triton", 2),
-    "small_convnet": (ONNX_GOLDENS / "small_convnet.triton", 2),
-    "tiny_transformer": (ONNX_GOLDENS / "tiny_transformer.triton", 2),
-    "custom_weights": (ONNX_GOLDENS / "custom_weights.triton", 2),
-    "language_features": (ONNX_GOLDENS / "language_features.triton", 3),
-    "functions": (TFLITE_GOLDENS / "functions.triton", 3),
-    "simple_mlp_int8": (REPO / "benchmarks/models/simple_mlp_int8.triton", 4),
-}
+# The parity models, with the TFLite golden of the functions (it adds softmax over an axis
+# and `where`).
+MODELS = {**PARITY_MODELS, "functions": (TFLITE_GOLDENS / "functions.triton", 3)}
 TOLERANCE = 1e-4
 
 
@@ -54,27 +45,10 @@ def _compiler(triton_compiler, monkeypatch):
     monkeypatch.setenv("TRITON_COMPILER", str(triton_compiler))
 
 
-def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
-    """Non-trivial running statistics, affine parameters and activation ranges."""
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                module.running_mean.uniform_(-0.5, 0.5, generator=generator)
-                module.running_var.uniform_(0.5, 2.0, generator=generator)
-            if isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm)) \
-                    and module.weight is not None:
-                module.weight.uniform_(0.5, 1.5, generator=generator)
-                module.bias.uniform_(-0.2, 0.2, generator=generator)
-            if hasattr(module, "input_amax"):
-                module.input_amax.fill_(3.0)
-    return model.eval()
-
-
 def _compile_pair(name: str, directory: Path, *flags: str):
     source, batch = MODELS[name]
     module = load_module(source, directory / "py")
-    model = _trained_like(module.Model())
+    model = trained_like(module.Model())
     weights = write_safetensors(export_tensors(model), directory / f"{name}.safetensors")
     target = compile_file(source, directory / f"{name}.tflite", "--backend", "tflite", "--weights",
                           str(weights), *flags)
@@ -82,31 +56,10 @@ def _compile_pair(name: str, directory: Path, *flags: str):
     return model, target, torch.randn(*shape, generator=torch.Generator().manual_seed(2))
 
 
-def _run(target: Path, x: np.ndarray) -> np.ndarray:
-    """Runs the model on each sample (batch 1) with the builtin kernels, no delegate."""
-    interpreter = litert.Interpreter(
-        model_path=str(target),
-        experimental_op_resolver_type=litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter.allocate_tensors()
-    (input_detail,) = interpreter.get_input_details()
-    (output_detail,) = interpreter.get_output_details()
-    outputs = []
-    for sample in x:
-        interpreter.set_tensor(input_detail["index"], sample[None].astype(np.float32))
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(output_detail["index"]).copy())
-    return np.concatenate(outputs)
-
-
 def _relative_error(target: Path, model: torch.nn.Module, x: torch.Tensor) -> float:
-    got = _run(target, x.numpy())
     with torch.no_grad():
         want = model(x).numpy()
-    assert got.shape == want.shape
-    if want.dtype == np.int64:  # argmax: indices must agree exactly
-        return 0.0 if np.array_equal(got, want) else float("inf")
-    assert np.abs(want).max() > 0  # a reference of zeros would prove nothing
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
+    return relative_error(run_tflite(target, x.numpy()), want)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -167,7 +120,7 @@ def test_without_weights_the_model_is_seeded_and_deterministic(tmp_path):
     second = compile_file(source, tmp_path / "b.tflite", "--backend", "tflite")
     assert first.read_bytes() == second.read_bytes()
     assert first.read_bytes()[4:8] == b"TFL3"
-    out = _run(first, np.ones((2, 1, 28, 28), np.float32))
+    out = run_tflite(first, np.ones((2, 1, 28, 28), np.float32))
     assert out.shape == (2, 10) and np.isfinite(out).all() and np.abs(out).max() > 0
 
 
@@ -217,7 +170,7 @@ def test_export_tflite_from_a_checkpoint_matches_pytorch(tmp_path):
     x = torch.randn(3, 1, 28, 28)
     with torch.no_grad():
         expected = model(x).numpy()
-    np.testing.assert_allclose(_run(target, x.numpy()), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(run_tflite(target, x.numpy()), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_export_tflite_library_call_needs_an_existing_directory(tmp_path):
