@@ -36,18 +36,22 @@ void verify_or_die(const ir::Program& program, const std::string& when) {
 }
 
 #ifdef TRITON_HAVE_CODEGEN_ONNX
+// `--weights FILE` of the ONNX and TFLite backends, read into `weights` (left empty without
+// the flag); false after printing the one-line error for a file that cannot be used.
+bool read_weights(const CompileOptions& options, std::optional<codegen::onnx::SafeTensorsFile>& weights) {
+  if (options.weights.empty()) return true;
+  std::string error;
+  weights = codegen::onnx::read_safetensors(options.weights, &error);
+  if (weights) return true;
+  std::cerr << "triton: error: cannot use the weights " << error << "\n";
+  return false;
+}
+
 // `--backend onnx` (binary ModelProto, default FILE.onnx) and `--emit=onnx-text`.
 int run_onnx_backend(CompileSession& session, const ir::Program& program) {
   const CompileOptions& options = session.options;
   std::optional<codegen::onnx::SafeTensorsFile> weights;
-  if (!options.weights.empty()) {
-    std::string error;
-    weights = codegen::onnx::read_safetensors(options.weights, &error);
-    if (!weights) {
-      std::cerr << "triton: error: cannot use the weights " << error << "\n";
-      return 1;
-    }
-  }
+  if (!read_weights(options, weights)) return 1;
   codegen::OnnxOptions onnx_options;
   onnx_options.code_type = options.weight_codes == "int8"      ? codegen::onnx::DataType::Int8
                            : options.weight_codes == "int2"    ? codegen::onnx::DataType::Int2
@@ -73,14 +77,7 @@ int run_onnx_backend(CompileSession& session, const ir::Program& program) {
 int run_tflite_backend(CompileSession& session, const ir::Program& program) {
   const CompileOptions& options = session.options;
   std::optional<codegen::onnx::SafeTensorsFile> weights;
-  if (!options.weights.empty()) {
-    std::string error;
-    weights = codegen::onnx::read_safetensors(options.weights, &error);
-    if (!weights) {
-      std::cerr << "triton: error: cannot use the weights " << error << "\n";
-      return 1;
-    }
-  }
+  if (!read_weights(options, weights)) return 1;
   codegen::TfliteOptions tflite_options;
   tflite_options.weights = weights ? &*weights : nullptr;
   tflite_options.producer_version = TRITON_VERSION;
