@@ -20,11 +20,16 @@ AttrSchema opt(std::string_view n, AttrType t, CV def, std::string_view doc,
   return {n, t, false, std::move(def), std::move(choices), doc};
 }
 
-std::vector<AttrSchema> ternary_attrs() {
+// `with_ttq`: the layer also takes "ttq" (trained ternary quantization: a learned positive
+// and negative scale per layer), which the single-weight layers implement.
+std::vector<AttrSchema> ternary_attrs(bool with_ttq = false) {
+  std::vector<std::string_view> methods = {"deterministic", "stochastic", "ternary", "none"};
+  if (with_ttq) methods.push_back("ttq");
   return {
       opt("quantization", AttrType::Str, CV::of_str("deterministic"),
-          "how weights are ternarized; \"none\" keeps a float layer",
-          {"deterministic", "stochastic", "ternary", "none"}),
+          with_ttq ? "how weights are ternarized; \"ttq\" learns a positive and a negative scale, \"none\" keeps a float layer"
+                   : "how weights are ternarized; \"none\" keeps a float layer",
+          methods),
       opt("threshold", AttrType::Float, CV::of_float(0.7),
           "fraction of mean |w| under which a weight becomes 0"),
       opt("scaling", AttrType::Str, CV::of_str("per_channel"), "granularity of the scale alpha",
@@ -71,6 +76,12 @@ bool is_ternary(const AttrSet& a) {
   return !(q.is_str() && q.as_str() == "none");
 }
 
+// TTQ's two learned scales are float parameters of the layer.
+int64_t ttq_scales(const AttrSet& a) {
+  const CV& q = a.get("quantization");
+  return q.is_str() && q.as_str() == "ttq" ? 2 : 0;
+}
+
 int64_t scales(const AttrSet& a, int64_t out) {
   return a.str_of("scaling") == "per_layer" ? 1 : out;
 }
@@ -102,6 +113,7 @@ LayerCost linear_cost(const AttrSet& a, const Shape& in, const Shape&, bool tern
     c.float_params = w;
   }
   if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, out_f);
+  if (ternary_layer) c.float_params = sat_add(c.float_params, ttq_scales(a));
   c.macs = sat_mul(w, in.ranked && in.rank() > 1 ? per_sample(in, 1, in.rank() - 1) : 1);
   return c;
 }
@@ -174,6 +186,7 @@ LayerCost conv_cost(const AttrSet& a, const Shape& out, size_t spatial, bool ter
     c.float_params = w;
   }
   if (a.bool_of("bias")) c.float_params = sat_add(c.float_params, oc);
+  if (ternary_layer) c.float_params = sat_add(c.float_params, ttq_scales(a));
   c.macs = sat_mul(w, out.ranked && out.rank() == 2 + spatial ? per_sample(out, 2, 2 + spatial) : 1);
   return c;
 }
@@ -396,12 +409,12 @@ std::vector<LayerSchema> make_layers() {
   };
   std::vector<LayerSchema> l;
   l.push_back({"TernaryLinear", "fully connected layer with ternary weights",
-               concat(concat(linear, ternary_attrs()), {activation_bits_attr()}), "in_features", "out_features", false, linear_rule, tl});
+               concat(concat(linear, ternary_attrs(true)), {activation_bits_attr()}), "in_features", "out_features", false, linear_rule, tl});
   l.push_back({"TernaryConv2d", "2-d convolution with ternary weights",
-               concat(concat(conv, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv2_rule, tc,
+               concat(concat(conv, ternary_attrs(true)), {activation_bits_attr()}), "in_channels", "out_channels", false, conv2_rule, tc,
                WidthDim::Channel});
   l.push_back({"TernaryConv1d", "1-d convolution with ternary weights over [batch, channels, length]",
-               concat(concat(conv1d, ternary_attrs()), {activation_bits_attr()}), "in_channels", "out_channels", false, conv1_rule,
+               concat(concat(conv1d, ternary_attrs(true)), {activation_bits_attr()}), "in_channels", "out_channels", false, conv1_rule,
                tc1, WidthDim::Channel});
   l.push_back({"TernaryActivation", "quantizes activations with a clipped straight-through gradient",
                {opt("method", T::Str, CV::of_str("ternary"), "output levels", {"sign", "ternary"}),

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from triton_dsl.errors import UserError
 
-QUANTIZATION_METHODS = ("deterministic", "stochastic", "ternary", "none")
+QUANTIZATION_METHODS = ("deterministic", "stochastic", "ternary", "ttq", "none")
 SCALING_MODES = ("per_channel", "per_layer")
 GRADIENT_ESTIMATORS = ("ste", "clipped_ste")
 ACTIVATION_METHODS = ("sign", "ternary")
@@ -174,6 +174,34 @@ def straight_through(w: Tensor, w_q: Tensor, gradient_estimator: str = "ste") ->
         # 1 where |w| <= 1: the complement of [|w| - 1 > 0]
         passthrough = passthrough * (1.0 - _positive_(w.detach().abs().sub_(1.0)))
     return w_q.detach() + passthrough
+
+
+def ttq_masks(w: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
+    """Trained ternary quantization's two masks (float, no gradient): w > delta and
+    w < -delta, with delta = threshold * mean|w| over the whole layer."""
+    w = w.detach()
+    delta = threshold * w.abs().mean()
+    return (w > delta).to(w.dtype), (w < -delta).to(w.dtype)
+
+
+def ttq_weight(w: Tensor, positive: Tensor, negative: Tensor, threshold: float) -> Tensor:
+    """w_q = positive * [w > delta] - negative * [w < -delta] (Zhu et al., "Trained Ternary
+    Quantization"): the two scales are learned parameters, so the gradient reaches them
+    here; no gradient reaches `w` (see `ttq_straight_through`)."""
+    pos, neg = ttq_masks(w, threshold)
+    return positive * pos - negative * neg
+
+
+def ttq_straight_through(w: Tensor, positive: Tensor, negative: Tensor,
+                         threshold: float) -> Tensor:
+    """The value of `ttq_weight`, with TTQ's gradients: the scales get the sums of the
+    weight gradient over their masks, and the latent weight gets that gradient scaled by the
+    positive scale where w > delta, by the negative scale where w < -delta, and by 1 in
+    between."""
+    pos, neg = ttq_masks(w, threshold)
+    w_q = positive * pos - negative * neg
+    scale = positive.detach() * pos + negative.detach() * neg + (1.0 - pos - neg)
+    return w_q + (w - w.detach()) * scale
 
 
 def codes_and_scales(w: Tensor, *, threshold: float = 0.7, scaling: str = "per_channel"

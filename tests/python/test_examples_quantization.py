@@ -44,6 +44,8 @@ EXPECTED = {
                        "blocks.2.depthwise": ("deterministic", 8)},
     "stochastic_mlp": {"fc1": ("stochastic", 32), "fc2": ("stochastic", 32),
                        "out": ("deterministic", 32)},
+    "ttq_resnet": {"stem": ("ttq", 32), "stage2.1.conv2": ("ttq", 32),
+                   "classifier": ("deterministic", 32)},
 }
 
 

@@ -690,6 +690,11 @@ class Builder {
       return initializer(onnx::Tensor::floats(key, shape, std::move(w)));
     }
     const auto& a = l.attrs;
+    if (a.str_of("quantization") == "ttq") {
+      std::vector<float> w = ttq_weight(l, key, shape, init);
+      if (fold) fold->scale_rows(w);
+      return initializer(onnx::Tensor::floats(key, shape, std::move(w)));
+    }
     const bool per_channel = a.str_of("scaling") != "per_layer";
     const double threshold = a.get("threshold").is_number() ? a.get("threshold").as_number() : 0.7;
     onnx::TernaryWeight t = weights_.ternary(key, shape, init, threshold, per_channel);
@@ -754,6 +759,27 @@ class Builder {
       return linear(layer, layer.path + ".", x, a.int_of("in_features"), a.int_of("out_features"), a.bool_of("bias"),
                     is_ternary_layer(layer), use, &fold);
     return conv(layer, x, t == "TernaryConv1d" ? 1 : 2, use, &fold);
+  }
+
+  // A TTQ layer's weight as the float it computes with (triton_dsl.quant.ttq_weight):
+  // positive where w > delta, -negative where w < -delta, 0 between, with
+  // delta = threshold * mean |w| over the layer and the two learned scales read from the
+  // weights file (`<layer>.ttq_positive`, `<layer>.ttq_negative`; without a file, both the
+  // layer's TWN scale, as the PyTorch layer starts). Two scales per layer are not one scale
+  // per channel, so the weight travels as float.
+  std::vector<float> ttq_weight(const LayerInst& l, const std::string& key, const std::vector<int64_t>& shape,
+                                const InitSpec& init) {
+    std::vector<float> w = weights_.floats(key, shape, init);
+    const double threshold = l.attrs.get("threshold").is_number() ? l.attrs.get("threshold").as_number() : 0.7;
+    const onnx::TernaryWeight twn = onnx::ternarize(w, 1, threshold, false);
+    const double start = twn.scales.empty() ? 0.0 : twn.scales[0];
+    const float positive = weights_.floats(l.path + ".ttq_positive", {}, InitSpec::constant(start))[0];
+    const float negative = weights_.floats(l.path + ".ttq_negative", {}, InitSpec::constant(start))[0];
+    double mean = 0.0;
+    for (float v : w) mean += std::fabs(static_cast<double>(v));
+    const float delta = static_cast<float>(threshold * (w.empty() ? 0.0 : mean / static_cast<double>(w.size())));
+    for (float& v : w) v = v > delta ? positive : (v < -delta ? -negative : 0.0f);
+    return w;
   }
 
   static bool is_ternary_layer(const LayerInst& l) {

@@ -62,7 +62,7 @@ def _norms_after_ternary_layers(model: nn.Module) -> dict[nn.Module, nn.Module]:
         if node.op != "call_module" or len(node.users) != 1:
             continue
         layer, (user,) = modules[node.target], node.users
-        if not isinstance(layer, TernaryWeightMixin) or not layer.is_ternary:
+        if not isinstance(layer, TernaryWeightMixin) or not layer.has_codes:
             continue
         if user.op != "call_module" or calls[user.target] != 1 or len(user.args) != 1:
             continue
@@ -104,7 +104,7 @@ def _with_packed_weights(model: nn.Module) -> tuple[nn.Module, list[torch.jit.Sc
     names = {m: name for name, m in model.named_modules()}
     weights = []
     for layer in list(model.modules()):
-        if not isinstance(layer, TernaryWeightMixin) or not layer.is_ternary:
+        if not isinstance(layer, TernaryWeightMixin) or not layer.has_codes:
             continue
         codes, scales = layer.ternary_weight()
         if layer in norms:

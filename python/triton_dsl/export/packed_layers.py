@@ -57,9 +57,10 @@ def as_numpy(t: torch.Tensor) -> np.ndarray:
 
 def is_ternary(module: nn.Module) -> bool:
     """A layer whose weight is exported packed: a ternary layer that is not a
-    `quantization: "none"` (float) instance."""
+    `quantization: "none"` (float) instance, nor TTQ (two scales per layer: its
+    `quantized_weight()` is exported as float)."""
     return callable(getattr(module, "ternary_weight", None)) and \
-        bool(getattr(module, "is_ternary", True))
+        bool(getattr(module, "has_codes", getattr(module, "is_ternary", True)))
 
 
 def input_scale(module: nn.Module) -> list[float]:
@@ -73,7 +74,8 @@ def input_scale(module: nn.Module) -> list[float]:
 def weight_tensor(b, module: nn.Module) -> int:
     """The packed ternary weight of a ternary layer, else its float weight."""
     if not is_ternary(module):
-        return b.graph.add_float(as_numpy(module.weight))
+        quantized = getattr(module, "quantized_weight", None)  # TTQ: the weight it computes with
+        return b.graph.add_float(as_numpy(quantized() if callable(quantized) else module.weight))
     codes, scales = module.ternary_weight()
     codes = torch.as_tensor(codes).detach().to(torch.int8).cpu().numpy()
     scales = np.broadcast_to(as_numpy(torch.as_tensor(scales)).reshape(-1), (codes.shape[0],))
@@ -128,7 +130,8 @@ def conv1d(b, node: fx.Node, m: nn.Conv1d) -> None:
     if is_ternary(m):
         weight = weight_tensor(b, m)
     else:
-        weight = b.graph.add_float(as_numpy(m.weight)[:, :, None, :])
+        quantized = getattr(m, "quantized_weight", None)  # TTQ: the weight it computes with
+        weight = b.graph.add_float(as_numpy(quantized() if callable(quantized) else m.weight)[:, :, None, :])
     (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
     image = b.graph.add_value((batch, channels, 1, length))
     b.emit(Op("reshape", [b.val(x)], image, ints=[0, 0, 1, -1]))

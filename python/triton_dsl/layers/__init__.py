@@ -44,10 +44,11 @@ def is_leaf(module: nn.Module) -> bool:
 
 
 def ternary_layers(model: nn.Module) -> list[tuple[str, TernaryWeightMixin]]:
-    """(qualified name, layer) for every layer of `model` whose weight is ternary, in
-    registration order: what the packed exporter and the size report iterate over."""
+    """(qualified name, layer) for every layer of `model` whose weight is ternary codes with
+    one scale per channel (not TTQ's two scales), in registration order: what the packed
+    exporter and the size report iterate over."""
     return [(name, m) for name, m in model.named_modules()
-            if isinstance(m, TernaryWeightMixin) and m.is_ternary]
+            if isinstance(m, TernaryWeightMixin) and m.has_codes]
 
 
 __all__ = [  # noqa: RUF022 (the built-ins first, in the contract's order)

@@ -79,11 +79,27 @@ class TernaryWeightMixin:
         self.scaling = quant.check_scaling(scaling)
         self.gradient_estimator = quant.check_gradient_estimator(gradient_estimator)
         self._eval_cache: tuple[tuple[Any, ...], weakref.ref, Tensor] | None = None
+        if self.quantization == "ttq":
+            # Trained ternary quantization: one learned scale for the positive weights and
+            # one for the negative, both starting at the layer's TWN scale.
+            with torch.no_grad():
+                _, alpha = quant.ternarize(self.weight.detach(), threshold=self.threshold,
+                                           scaling="per_layer")
+            start = float(alpha.reshape(-1)[0])
+            self.ttq_positive = nn.Parameter(torch.tensor(start, dtype=self.weight.dtype))
+            self.ttq_negative = nn.Parameter(torch.tensor(start, dtype=self.weight.dtype))
 
     @property
     def is_ternary(self) -> bool:
         """False for `quantization: "none"`, a float layer with the same parameters."""
         return self.quantization != "none"
+
+    @property
+    def has_codes(self) -> bool:
+        """Whether the weight is codes times one scale per channel (`ternary_weight()`),
+        what the packed and ONNX exports store as codes: every ternary layer but TTQ, whose
+        two scales per layer export as its float weight."""
+        return self.is_ternary and self.quantization != "ttq"
 
     def _init_activation_bits(self, activation_bits: int) -> None:
         self.activation_bits = quant.check_activation_bits(activation_bits)
@@ -126,6 +142,8 @@ class TernaryWeightMixin:
         return float(quant.int8_scale(self.input_amax).cpu())
 
     def _quantize(self, w: Tensor, stochastic_draw: bool) -> Tensor:
+        if self.quantization == "ttq":
+            return quant.ttq_weight(w, self.ttq_positive, self.ttq_negative, self.threshold)
         return quant.quantize_weight(w, quantization=self.quantization,
                                      threshold=self.threshold, scaling=self.scaling,
                                      stochastic_draw=stochastic_draw)
@@ -144,6 +162,9 @@ class TernaryWeightMixin:
         if not self.is_ternary:
             raise ValueError(f"{type(self).__name__} with quantization \"none\" has no "
                              "ternary form; export its `weight` as float")
+        if self.quantization == "ttq":
+            raise ValueError(f"{type(self).__name__} with quantization \"ttq\" has two scales, "
+                             "not one per channel; export `quantized_weight()` as float")
         return quant.codes_and_scales(self.weight, threshold=self.threshold,
                                       scaling=self.scaling)
 
@@ -159,6 +180,13 @@ class TernaryWeightMixin:
                 return quant.straight_through(w, w_q, self.gradient_estimator)
             return w_q
         needs_grad = torch.is_grad_enabled() and w.requires_grad
+        if self.quantization == "ttq":
+            if needs_grad:
+                self._eval_cache = None
+                return quant.ttq_straight_through(w, self.ttq_positive, self.ttq_negative,
+                                                  self.threshold)
+            with torch.no_grad():  # cheap: no cache, so edits of the scales show at once
+                return self._quantize(w, stochastic_draw=False)
         if needs_grad:
             self._eval_cache = None  # the weights are being trained
             # The straight-through form detaches w_q anyway; building it without autograd
