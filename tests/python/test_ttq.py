@@ -16,8 +16,8 @@ import pytest
 import torch
 from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
 
-from triton_dsl import native, quant
 from triton_dsl import layers as L
+from triton_dsl import native, quant
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.packed import save_packed
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
