@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 from fixtures.programs import FIXTURES, load_model_module, run_in_process
-from fixtures.runtimes import PARITY_MODELS, relative_error, run_tflite, trained_like
+from fixtures.runtimes import PARITY_MODELS, compile_pair, relative_error, run_tflite
 
 from triton_dsl.compiler import compile_file, load_module
 from triton_dsl.errors import UserError
@@ -46,14 +46,7 @@ def _compiler(triton_compiler, monkeypatch):
 
 
 def _compile_pair(name: str, directory: Path, *flags: str):
-    source, batch = MODELS[name]
-    module = load_module(source, directory / "py")
-    model = trained_like(module.Model())
-    weights = write_safetensors(export_tensors(model), directory / f"{name}.safetensors")
-    target = compile_file(source, directory / f"{name}.tflite", "--backend", "tflite", "--weights",
-                          str(weights), *flags)
-    shape = [batch, *(int(d) for d in module.MODEL_INFO["inputs"][0]["shape"][1:])]
-    return model, target, torch.randn(*shape, generator=torch.Generator().manual_seed(2))
+    return compile_pair(MODELS, name, directory, "tflite", *flags)
 
 
 def _relative_error(target: Path, model: torch.nn.Module, x: torch.Tensor) -> float:

@@ -28,26 +28,35 @@ from triton_dsl.export.safetensors import export_tensors, write_safetensors
 WEIGHT_CODES = ("int4", "int2", "int8", "float32")
 
 
+def compile_with_weights(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
+                         flags: list[str], model_name: str | None = None) -> Path:
+    """`triton compile SOURCE FLAGS --weights W --output PATH` with W the model's trained
+    tensors in a temporary safetensors file: how every compiler backend (ONNX here, TFLite
+    in `tflite.py`) receives a checkpoint. Returns the path."""
+    from triton_dsl.compiler import compile_file
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UserError(f"cannot write `{path}`: the directory `{path.parent}` does not exist")
+    if model_name:
+        flags = [*flags, "--model", model_name]
+    with tempfile.TemporaryDirectory(prefix="triton-export-") as directory:
+        weights = write_safetensors(export_tensors(model.cpu().eval()),
+                                    Path(directory) / "weights.safetensors")
+        compile_file(source, path, *flags, "--weights", str(weights))
+    return path
+
+
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
                 model_name: str | None = None, weight_codes: str = "int4",
                 check: bool = True) -> Path:
     """Writes `model` (compiled from `source`, its entry model `model_name`) as ONNX to
     `path`; returns the path."""
-    from triton_dsl.compiler import compile_file
-
     if weight_codes not in WEIGHT_CODES:
         raise UserError(f"weight codes must be one of {', '.join(WEIGHT_CODES)}, got "
                         f"{weight_codes!r}")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"cannot write `{path}`: the directory `{path.parent}` does not exist")
-    flags = ["--backend", "onnx", "--weight-codes", weight_codes]
-    if model_name:
-        flags += ["--model", model_name]
-    with tempfile.TemporaryDirectory(prefix="triton-onnx-") as directory:
-        weights = write_safetensors(export_tensors(model.cpu().eval()),
-                                    Path(directory) / "weights.safetensors")
-        compile_file(source, path, *flags, "--weights", str(weights))
+    path = compile_with_weights(model, path, source=source, model_name=model_name,
+                                flags=["--backend", "onnx", "--weight-codes", weight_codes])
     if check:
         try:
             import onnx

@@ -17,29 +17,16 @@ compiler as a weights file whose shapes do not match.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from torch import nn
 
-from triton_dsl.errors import UserError
-from triton_dsl.export.safetensors import export_tensors, write_safetensors
+from triton_dsl.export.onnx import compile_with_weights
 
 
 def export_tflite(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
                   model_name: str | None = None) -> Path:
     """Writes `model` (compiled from `source`, its entry model `model_name`) as TFLite to
     `path`; returns the path."""
-    from triton_dsl.compiler import compile_file
-
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"cannot write `{path}`: the directory `{path.parent}` does not exist")
-    flags = ["--backend", "tflite"]
-    if model_name:
-        flags += ["--model", model_name]
-    with tempfile.TemporaryDirectory(prefix="triton-tflite-") as directory:
-        weights = write_safetensors(export_tensors(model.cpu().eval()),
-                                    Path(directory) / "weights.safetensors")
-        compile_file(source, path, *flags, "--weights", str(weights))
-    return path
+    return compile_with_weights(model, path, source=source, model_name=model_name,
+                                flags=["--backend", "tflite"])
