@@ -4,7 +4,7 @@
 // setting per layer.
 //
 //   quantization {
-//       weights: "ternary"            // "ternary_stochastic", "ttq", "float"
+//       weights: "ternary"            // "ternary_stochastic", "ttq", "int8", "int4", "float"
 //       threshold: 0.7
 //       scaling: "per_channel"        // "per_tensor"
 //       activation_bits: 8            // 32
@@ -19,7 +19,6 @@
 // The defaults reach every ternary layer of every block the entry model uses; `layers`,
 // `float_layers`, "first" and "last" name layers declared in the entry model itself
 // ("first" and "last": its first and last ternary layers in declaration order).
-// Quantizers the layers do not implement (`int8`, `int4` weights) are errors that say so.
 #include <optional>
 
 #include "check/checker_impl.h"
@@ -61,13 +60,11 @@ static std::vector<Setting> settings_of(const ConstValue& map, const ast::MapExp
     const SourceRange range = e->value->range;
     if (key == "weights") {
       const std::string w = v.is_str() ? v.as_str() : "";
-      if (w == "int8" || w == "int4")
-        diags.report(DiagKind::quantization_unsupported, range, {w});
-      else if (w == "ttq") out.push_back({"quantization", ConstValue::of_str("ttq"), range});
+      if (w == "ttq" || w == "int8" || w == "int4") out.push_back({"quantization", ConstValue::of_str(w), range});
       else if (w == "ternary") out.push_back({"quantization", ConstValue::of_str("deterministic"), range});
       else if (w == "ternary_stochastic") out.push_back({"quantization", ConstValue::of_str("stochastic"), range});
       else if (w == "float") out.push_back({"quantization", ConstValue::of_str("none"), range});
-      else bad(*e, key, "\"ternary\", \"ternary_stochastic\", \"ttq\" or \"float\"", v);
+      else bad(*e, key, "\"ternary\", \"ternary_stochastic\", \"ttq\", \"int8\", \"int4\" or \"float\"", v);
     } else if (key == "threshold") {
       if (v.is_number() && v.as_number() > 0.0 && v.as_number() < 1.0) out.push_back({"threshold", ConstValue::of_float(v.as_number()), range});
       else bad(*e, key, "a number between 0 and 1", v);

@@ -20,15 +20,17 @@ AttrSchema opt(std::string_view n, AttrType t, CV def, std::string_view doc,
   return {n, t, false, std::move(def), std::move(choices), doc};
 }
 
-// `with_ttq`: the layer also takes "ttq" (trained ternary quantization: a learned positive
-// and negative scale per layer), which the single-weight layers implement.
-std::vector<AttrSchema> ternary_attrs(bool with_ttq = false) {
+// `single_weight`: the layer also takes "ttq" (trained ternary quantization: a learned
+// positive and negative scale per layer) and the integer quantizers "int8" and "int4"
+// (symmetric, one scale per output channel), which the single-weight layers implement.
+std::vector<AttrSchema> ternary_attrs(bool single_weight = false) {
   std::vector<std::string_view> methods = {"deterministic", "stochastic", "ternary", "none"};
-  if (with_ttq) methods.push_back("ttq");
+  if (single_weight) methods.insert(methods.end(), {"ttq", "int8", "int4"});
   return {
       opt("quantization", AttrType::Str, CV::of_str("deterministic"),
-          with_ttq ? "how weights are ternarized; \"ttq\" learns a positive and a negative scale, \"none\" keeps a float layer"
-                   : "how weights are ternarized; \"none\" keeps a float layer",
+          single_weight ? "how weights are quantized; \"ttq\" learns a positive and a negative scale, \"int8\"/\"int4\" "
+                          "keep 8-/4-bit integer weights, \"none\" keeps a float layer"
+                        : "how weights are ternarized; \"none\" keeps a float layer",
           methods),
       opt("threshold", AttrType::Float, CV::of_float(0.7),
           "fraction of mean |w| under which a weight becomes 0"),
@@ -76,6 +78,16 @@ bool is_ternary(const AttrSet& a) {
   return !(q.is_str() && q.as_str() == "none");
 }
 
+// Whether the packed file stores the layer's weight as 2-bit codes: TTQ's two scales per
+// layer and the integer quantizers travel as float32 (docs/packed-format.md), so their
+// weights count as float parameters in the size figures.
+bool packs_ternary_codes(const AttrSet& a) {
+  const CV& q = a.get("quantization");
+  if (!q.is_str()) return true;
+  const std::string& s = q.as_str();
+  return s != "none" && s != "ttq" && s != "int8" && s != "int4";
+}
+
 // TTQ's two learned scales are float parameters of the layer.
 int64_t ttq_scales(const AttrSet& a) {
   const CV& q = a.get("quantization");
@@ -106,7 +118,7 @@ LayerCost linear_cost(const AttrSet& a, const Shape& in, const Shape&, bool tern
   LayerCost c;
   int64_t in_f = a.int_of("in_features"), out_f = a.int_of("out_features");
   int64_t w = sat_mul(in_f, out_f);
-  if (ternary_layer && is_ternary(a)) {
+  if (ternary_layer && packs_ternary_codes(a)) {
     c.ternary_weights = w;
     c.ternary_scales = scales(a, out_f);
   } else {
@@ -179,7 +191,7 @@ LayerCost conv_cost(const AttrSet& a, const Shape& out, size_t spatial, bool ter
   int64_t taps = 1;
   for (size_t i = 0; i < spatial; ++i) taps = sat_mul(taps, a.pair_of("kernel_size", i));
   int64_t w = sat_mul(sat_mul(oc, g > 0 ? ic / g : ic), taps);
-  if (ternary_layer && is_ternary(a)) {
+  if (ternary_layer && packs_ternary_codes(a)) {
     c.ternary_weights = w;
     c.ternary_scales = scales(a, oc);
   } else {

@@ -2,7 +2,8 @@
 quantization section): a layer learns one positive and one negative scale.
 
 The weight it computes with takes exactly the values {positive, 0, -negative}; the
-gradient reaches both scales and, scaled as TTQ prescribes, the latent weight; the packed
+gradient reaches both scales and the latent weight (TTQ's gradients, normalized: see
+`triton_dsl.quant.ttq_straight_through`); the packed
 export stores the layer's float weight (its two scales are not one per channel), and the ONNX
 and TFLite backends compute the same weight from the latent weight and the scales.
 """
@@ -42,10 +43,15 @@ def test_ttq_weight_values_and_gradients():
     out = layer(x)
     out.sum().backward()
     assert layer.ttq_positive.grad is not None and layer.ttq_negative.grad is not None
-    assert float(layer.ttq_positive.grad.abs()) > 0 and float(layer.ttq_negative.grad.abs()) > 0
-    # the latent weight's gradient is the weight gradient scaled by positive / 1 / negative
     g = torch.ones(4, 8).t() @ x  # d(sum(x W^T))/dW
-    scale = 0.3 * pos + 0.2 * neg + (1 - pos - neg)
+    # each scale's gradient is the mean of the weight gradient over its mask (TTQ's sum
+    # divided by the count: see quant.ttq_straight_through)
+    torch.testing.assert_close(layer.ttq_positive.grad, (g * pos).sum() / pos.sum())
+    torch.testing.assert_close(layer.ttq_negative.grad, -(g * neg).sum() / neg.sum())
+    # the latent weight's gradient is the weight gradient scaled by positive / m, 1 and
+    # negative / m, m the mean of the two scales
+    m = 0.25
+    scale = (0.3 / m) * pos + (0.2 / m) * neg + (1 - pos - neg)
     torch.testing.assert_close(layer.weight.grad, g * scale)
     with pytest.raises(ValueError, match="two scales"):
         layer.ternary_weight()
@@ -79,3 +85,19 @@ def test_ttq_model_trains_and_exports(triton_compiler, monkeypatch, tmp_path):
     pytest.importorskip("ai_edge_litert.interpreter")
     tflite_file = compile_file(EXAMPLE, tmp_path / "ttq.tflite", "--backend", "tflite", "--weights", str(weights))
     assert relative_error(run_tflite(tflite_file, x[:2].numpy()), want[:2]) <= 1e-4
+
+
+def test_ttq_scales_train_under_torch_compile():
+    """`torch.compile` traces the layer (`_is_tracing`): the scales must get the same
+    gradients as in eager mode, not be cut off by a straight-through detach."""
+    grads = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        layer = L.TernaryLinear(in_features=16, out_features=8, quantization="ttq").train()
+        x = torch.randn(4, 16, generator=torch.Generator().manual_seed(3))
+        run = torch.compile(layer, backend="eager", fullgraph=True) if compiled else layer
+        run(x).square().sum().backward()
+        grads.append((layer.ttq_positive.grad, layer.ttq_negative.grad, layer.weight.grad))
+    for eager, traced in zip(*grads, strict=True):
+        assert traced is not None
+        torch.testing.assert_close(traced, eager)

@@ -696,16 +696,33 @@ class Builder {
       return initializer(onnx::Tensor::floats(key, shape, std::move(w)));
     }
     const bool per_channel = a.str_of("scaling") != "per_layer";
+    // Integer weights ("int8", "int4"): their own codes, as int8 (or int4 where the file's
+    // code type is int4 and the layer's codes fit); never narrower than the codes.
+    const std::string& method = a.str_of("quantization");
+    if (method == "int8" || method == "int4") {
+      onnx::TernaryWeight t = onnx::quantize_integer(weights_.floats(key, shape, init), shape[0], method == "int8" ? 127 : 7, per_channel);
+      const DataType type = options_.code_type == DataType::Float ? DataType::Float
+                            : method == "int4" && options_.code_type == DataType::Int4 ? DataType::Int4
+                                                                                        : DataType::Int8;
+      return coded_weight(l, key, shape, std::move(t), type, fold);
+    }
     const double threshold = a.get("threshold").is_number() ? a.get("threshold").as_number() : 0.7;
-    onnx::TernaryWeight t = weights_.ternary(key, shape, init, threshold, per_channel);
+    return coded_weight(l, key, shape, weights_.ternary(key, shape, init, threshold, per_channel), options_.code_type, fold);
+  }
+
+  // Codes times per-channel scales (after folding a batch norm's scale into them) as an
+  // ONNX value: float (`type` Float: scale * code, exact) or codes of `type` behind
+  // DequantizeLinear.
+  std::string coded_weight(const LayerInst& l, const std::string& key, const std::vector<int64_t>& shape, onnx::TernaryWeight t,
+                           DataType type, const BatchNormFold* fold) {
     if (fold) fold->scale_ternary(t);
-    if (options_.code_type == DataType::Float) {  // dequantized: scale * code, exact
+    if (type == DataType::Float) {
       std::vector<float> w(t.codes.size());
       const size_t per_row = t.scales.empty() ? 0 : w.size() / t.scales.size();
       for (size_t i = 0; i < w.size(); ++i) w[i] = t.scales[i / per_row] * static_cast<float>(t.codes[i]);
       return initializer(onnx::Tensor::floats(key, shape, w));
     }
-    const std::string codes = initializer(onnx::Tensor::codes(key + ".codes", options_.code_type, shape, t.codes));
+    const std::string codes = initializer(onnx::Tensor::codes(key + ".codes", type, shape, t.codes));
     const std::string scales = initializer(onnx::Tensor::floats(key + ".scales", {shape[0]}, t.scales));
     return node("DequantizeLinear", {codes, scales}, {Attribute::of_int("axis", 0)}, l.path, unique(key));
   }

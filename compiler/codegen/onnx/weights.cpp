@@ -1,6 +1,7 @@
 // Implements weights.h: the seeded generator, the initializations and the ternarization.
 #include "codegen/onnx/weights.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace triton::codegen::onnx {
@@ -72,6 +73,28 @@ TernaryWeight ternarize(const std::vector<float>& w, int64_t rows, double thresh
     if (per_channel) out.scales[g] = alpha;
     else
       for (auto& s : out.scales) s = alpha;
+  }
+  return out;
+}
+
+TernaryWeight quantize_integer(const std::vector<float>& w, int64_t rows, int qmax, bool per_channel) {
+  TernaryWeight out;
+  out.codes.assign(w.size(), 0);
+  out.scales.assign(static_cast<size_t>(rows), 0.0f);
+  const size_t groups = per_channel ? static_cast<size_t>(rows) : 1;
+  const size_t n = groups ? w.size() / groups : 0;
+  const float top = static_cast<float>(qmax);
+  for (size_t g = 0; g < groups; ++g) {
+    const float* row = w.data() + g * n;
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(row[i]));
+    const float scale = amax / top;
+    if (scale > 0.0f)
+      for (size_t i = 0; i < n; ++i)
+        out.codes[g * n + i] = static_cast<int8_t>(std::clamp(std::nearbyint(row[i] / scale), -top, top));
+    if (per_channel) out.scales[g] = scale;
+    else
+      for (auto& s : out.scales) s = scale;
   }
   return out;
 }

@@ -30,6 +30,8 @@ struct InitSpec {
   static InitSpec constant(double v) { return {Kind::Constant, v, 0.0}; }
 };
 
+// Integer codes times one float scale per output channel: ternary codes in {-1, 0, 1}, or
+// the codes of an "int8"/"int4" layer in [-qmax, qmax].
 struct TernaryWeight {
   std::vector<int8_t> codes;
   std::vector<float> scales;  // one per output channel
@@ -38,6 +40,11 @@ struct TernaryWeight {
 // Ternarizes `w` (rows = dim 0) as `triton_dsl.quant.codes_and_scales`: per-channel or one
 // scale for the whole tensor (repeated per channel).
 TernaryWeight ternarize(const std::vector<float>& w, int64_t rows, double threshold, bool per_channel);
+
+// Symmetric integer codes of `w` as `triton_dsl.quant.integer_rows`: s = max|w| / qmax per
+// row (or over the tensor, repeated per channel), codes = clamp(round_half_even(w / s),
+// -qmax, qmax), in float32 arithmetic; an all-zero row gets s = 0 and codes 0.
+TernaryWeight quantize_integer(const std::vector<float>& w, int64_t rows, int qmax, bool per_channel);
 
 class WeightSource {
  public:

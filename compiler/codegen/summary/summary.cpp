@@ -40,6 +40,12 @@ void collect(const ir::ElabNode& n, std::vector<Row>& rows) {
   if (n.is_leaf) {
     const LayerCost& c = n.cost;
     std::string kind = c.ternary_weights ? (c.float_params ? "ternary+float" : "ternary") : (c.float_params ? "float" : "-");
+    // TTQ and integer weights are stored as float32 in the packed file (their bytes count
+    // as float) but are not float layers: the column names their quantizer.
+    if (n.attrs && n.attrs->get("quantization").is_str()) {
+      const std::string& q = n.attrs->get("quantization").as_str();
+      if (q == "ttq" || q == "int8" || q == "int4") kind = q + " (stored float)";
+    }
     rows.push_back({n.path, n.type_name, n.called || n.type_name == "param" ? n.output.to_string() : "(unused)", grouped(c.params()), kind,
                     grouped(c.packed_bytes()), grouped(c.macs)});
   }

@@ -96,10 +96,30 @@ class TernaryWeightMixin:
 
     @property
     def has_codes(self) -> bool:
-        """Whether the weight is codes times one scale per channel (`ternary_weight()`),
-        what the packed and ONNX exports store as codes: every ternary layer but TTQ, whose
-        two scales per layer export as its float weight."""
-        return self.is_ternary and self.quantization != "ttq"
+        """Whether the weight is ternary codes times one scale per channel
+        (`ternary_weight()`), what the packed and ONNX exports store as 2-bit codes: every
+        ternary layer but TTQ, whose two scales per layer export as its float weight, and
+        the integer quantizers ("int8", "int4"; see `integer_weight()`)."""
+        return self.is_ternary and self.quantization not in ("ttq", *quant.INTEGER_WEIGHT_QMAX)
+
+    @property
+    def integer_bits(self) -> int | None:
+        """8 or 4 for a layer with integer weights ("int8", "int4"), None otherwise."""
+        return {"int8": 8, "int4": 4}.get(self.quantization)
+
+    def integer_weight(self) -> tuple[Tensor, Tensor]:
+        """(codes, scales) of an "int8"/"int4" layer: int8 codes in [-qmax, qmax] of the
+        weight's shape and float32 scales of shape [out_channels], with `quantized_weight()`
+        equal to `scales[c] * codes[c]` (`triton_dsl.quant.integer_rows`)."""
+        if self.integer_bits is None:
+            raise ValueError(f"{type(self).__name__} with quantization {self.quantization!r} "
+                             "has no integer weights")
+        with torch.no_grad():
+            w = self.weight.detach()
+            codes, scale = quant.integer_rows(w, quant.INTEGER_WEIGHT_QMAX[self.quantization],
+                                              self.scaling)
+            scales = scale.reshape(-1).to(torch.float32).expand(w.shape[0]).contiguous()
+            return codes.reshape_as(w).to(torch.int8), scales
 
     def _init_activation_bits(self, activation_bits: int) -> None:
         self.activation_bits = quant.check_activation_bits(activation_bits)
@@ -165,6 +185,9 @@ class TernaryWeightMixin:
         if self.quantization == "ttq":
             raise ValueError(f"{type(self).__name__} with quantization \"ttq\" has two scales, "
                              "not one per channel; export `quantized_weight()` as float")
+        if self.integer_bits is not None:
+            raise ValueError(f"{type(self).__name__} with quantization {self.quantization!r} "
+                             "has integer weights; see `integer_weight()`")
         return quant.codes_and_scales(self.weight, threshold=self.threshold,
                                       scaling=self.scaling)
 
@@ -174,6 +197,12 @@ class TernaryWeightMixin:
             return w
         if torch.jit.is_tracing() and not self.training:
             return self._frozen_weight_for_trace(w)
+        if self.quantization == "ttq" and _is_tracing(w):
+            # fx / torch.compile: the scales must keep their gradient in training
+            if self.training:
+                return quant.ttq_straight_through(w, self.ttq_positive, self.ttq_negative,
+                                                  self.threshold)
+            return self._quantize(w, stochastic_draw=False)
         if _is_tracing(w):
             w_q = self._quantize(w, stochastic_draw=self.training)
             if self.training:
