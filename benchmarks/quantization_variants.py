@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_cifar_speed import load_model_file  # noqa: E402
+from train_cifar_speed import load_model_file
 
-from triton_dsl import program  # noqa: E402
-from triton_dsl.compiler import compile_file  # noqa: E402
+from triton_dsl import program
+from triton_dsl.compiler import compile_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "examples" / "basic" / "resnet18.triton"
