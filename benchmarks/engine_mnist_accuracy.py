@@ -45,7 +45,8 @@ def main() -> int:
 
     module = load_module(args.model)
     model = module.Model()
-    model.load_state_dict(torch.load(args.checkpoint, weights_only=True))
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"] if "model" in state else state)
     model.eval()
     engine = native.load(str(args.packed))
 

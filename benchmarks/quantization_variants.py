@@ -73,7 +73,7 @@ def train(module, script: Path, argv: list[str]) -> int:
 def best_accuracy(run_dir: Path) -> float:
     last = max(run_dir.glob("checkpoint_epoch_*.pth"),
                key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    history = torch.load(last, weights_only=True)["history"]
+    history = torch.load(last, map_location="cpu", weights_only=True)["history"]
     return max(e["test_accuracy"] for e in history)
 
 
