@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.training import train_steps
 
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
@@ -42,13 +43,7 @@ def test_all_features_compile_train_and_export(triton_compiler, monkeypatch, tmp
     x = torch.randn(16, 3, 4, generator=torch.Generator().manual_seed(1))
     y = torch.randint(0, 5, (16,), generator=torch.Generator().manual_seed(2))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    losses = []
-    for _ in range(5):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
+    losses = train_steps(model, x, y, optimizer, 5)
     assert losses[-1] < losses[0]
     assert float(model.center.running_mean.abs().sum()) > 0
 

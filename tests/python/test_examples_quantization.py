@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures.training import train_steps
 
 from triton_dsl import native
 from triton_dsl.compiler import compile_file
@@ -61,13 +62,7 @@ def test_example_trains_and_exports(triton_compiler, monkeypatch, tmp_path, name
     x = torch.randn(*shape, generator=generator)
     y = torch.randint(0, 10, (8,), generator=generator)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    losses = []
-    for _ in range(4):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
+    losses = train_steps(model, x, y, optimizer, 4)
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
     model.eval()
     target = tmp_path / f"{name}.tpk"

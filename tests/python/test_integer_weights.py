@@ -15,6 +15,7 @@ import onnx
 import pytest
 import torch
 from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite, trained_like
+from fixtures.training import train_steps
 
 from triton_dsl import layers as L
 from triton_dsl import native, quant
@@ -115,13 +116,7 @@ def test_integer_model_trains_and_exports(triton_compiler, monkeypatch, tmp_path
     y = torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     before = model.stem.weight.detach().clone()
-    losses = []
-    for _ in range(5):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = train_steps(model, x, y, optimizer, 5)
     assert not torch.equal(model.stem.weight.detach(), before)  # the latent weights learn
     assert losses[-1] < losses[0]
     model = trained_like(model)

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.training import train_steps
 
 from triton_dsl import layers as L
 from triton_dsl import native, quant
@@ -66,11 +67,7 @@ def test_ttq_model_trains_and_exports(triton_compiler, monkeypatch, tmp_path):
     y = torch.randint(0, 10, (8,), generator=torch.Generator().manual_seed(2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     before = float(model.stem.ttq_positive)
-    for _ in range(3):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_steps(model, x, y, optimizer, 3)
     assert float(model.stem.ttq_positive) != before  # the scales are trained
     model.eval()
     with torch.no_grad():
