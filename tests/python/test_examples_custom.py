@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.training import train_steps
 
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
@@ -39,14 +40,7 @@ def _train(model, shape, classes, steps=4):
     x = torch.randn(16, *shape, generator=generator)
     y = torch.randint(0, classes, (16,), generator=generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss))
+    losses = train_steps(model, x, y, optimizer, steps)
     assert losses[-1] < losses[0]
     return x
 
