@@ -30,11 +30,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_cifar_speed import load_model_file
-
 from triton_dsl import program
-from triton_dsl.compiler import compile_file
+from triton_dsl.compiler import load_module
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "examples" / "basic" / "resnet18.triton"
@@ -104,8 +101,8 @@ def main() -> int:
             runs.mkdir(parents=True, exist_ok=True)
             variant_source = runs / f"{args.model.stem}_{name}.triton"
             variant_source.write_text(with_quantization(source, VARIANTS[name]))
-            script = compile_file(variant_source, runs / f"{args.model.stem}_{name}.py")
-            module = load_model_file(script)
+            module = load_module(variant_source, runs)  # writes runs/<stem>_<variant>.py
+            script = runs / f"{variant_source.stem}.py"
             run_dir = runs / name
             argv = ["--train", "--dataset", args.dataset, "--data-path", str(args.data_path),
                     "--no-progress", "--no-download", "--output-dir", str(run_dir),

@@ -12,13 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
-from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.runtimes import (
+    assert_exports_match,
+    load_program,
+)
 from fixtures.training import train_steps
 
 from triton_dsl.compiler import compile_file
-from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
 SOURCE = Path(__file__).resolve().parents[1] / "compiler/goldens/pytorch/all_features.triton"
 
@@ -50,9 +51,4 @@ def test_all_features_compile_train_and_export(triton_compiler, monkeypatch, tmp
     model.eval()
     with torch.no_grad():
         want = model(x).numpy()
-    weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
-    onnx_file = compile_file(SOURCE, tmp_path / "everything.onnx", "--backend", "onnx", "--weights", str(weights))
-    assert relative_error(run_onnx(onnx_file, x.numpy()), want) <= 1e-4
-    pytest.importorskip("ai_edge_litert.interpreter")
-    tflite_file = compile_file(SOURCE, tmp_path / "everything.tflite", "--backend", "tflite", "--weights", str(weights))
-    assert relative_error(run_tflite(tflite_file, x[:3].numpy()), want[:3]) <= 1e-3
+    assert_exports_match(model, SOURCE, x, want, tmp_path, tflite_rows=3, tflite_tolerance=1e-3)

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.runtimes import (
+    assert_exports_match,
+    load_program,
+)
 from fixtures.training import train_steps
 
 from triton_dsl.compiler import compile_file
-from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "custom"
 NAMES = ["learned_threshold_mlp", "running_statistics", "attention_block"]
@@ -62,12 +64,7 @@ def test_example_trains_and_exports(triton_compiler, monkeypatch, tmp_path, name
     model.eval()
     with torch.no_grad():
         want = model(x).numpy()
-    weights = write_safetensors(export_tensors(model), tmp_path / f"{name}.safetensors")
-    onnx_file = compile_file(source, tmp_path / f"{name}.onnx", "--backend", "onnx", "--weights", str(weights))
-    assert relative_error(run_onnx(onnx_file, x.numpy()), want) <= 1e-4
-    pytest.importorskip("ai_edge_litert.interpreter")
-    tflite_file = compile_file(source, tmp_path / f"{name}.tflite", "--backend", "tflite", "--weights", str(weights))
-    assert relative_error(run_tflite(tflite_file, x[:2].numpy()), want[:2]) <= 1e-4
+    assert_exports_match(model, source, x, want, tmp_path, tflite_rows=2)
 
 
 def test_learned_threshold_moves_and_zeroes_weights(triton_compiler, monkeypatch, tmp_path):

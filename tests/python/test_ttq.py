@@ -15,14 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures.runtimes import load_program, relative_error, run_onnx, run_tflite
+from fixtures.runtimes import (
+    assert_exports_match,
+    load_program,
+    relative_error,
+)
 from fixtures.training import train_steps
 
 from triton_dsl import layers as L
 from triton_dsl import native, quant
 from triton_dsl.compiler import compile_file
 from triton_dsl.export.packed import save_packed
-from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples/quantization/ttq_resnet.triton"
 
@@ -76,12 +79,7 @@ def test_ttq_model_trains_and_exports(triton_compiler, monkeypatch, tmp_path):
     report = save_packed(model, target, example_input=x[:1])
     assert report.ternary_weights == model.classifier.weight.numel()  # TTQ layers travel as float
     assert relative_error(np.asarray(native.load(target).run(x.numpy())), want) <= 1e-4
-    weights = write_safetensors(export_tensors(model), tmp_path / "w.safetensors")
-    onnx_file = compile_file(EXAMPLE, tmp_path / "ttq.onnx", "--backend", "onnx", "--weights", str(weights))
-    assert relative_error(run_onnx(onnx_file, x.numpy()), want) <= 1e-4
-    pytest.importorskip("ai_edge_litert.interpreter")
-    tflite_file = compile_file(EXAMPLE, tmp_path / "ttq.tflite", "--backend", "tflite", "--weights", str(weights))
-    assert relative_error(run_tflite(tflite_file, x[:2].numpy()), want[:2]) <= 1e-4
+    assert_exports_match(model, EXAMPLE, x, want, tmp_path, tflite_rows=2)
 
 
 def test_ttq_scales_train_under_torch_compile():
