@@ -57,8 +57,8 @@ def as_numpy(t: torch.Tensor) -> np.ndarray:
 
 def is_ternary(module: nn.Module) -> bool:
     """A layer whose weight is exported packed: a ternary layer that is not a
-    `quantization: "none"` (float) instance, nor TTQ (two scales per layer: its
-    `quantized_weight()` is exported as float)."""
+    `quantization: "none"` (float) instance, nor TTQ (two scales per layer) nor an
+    integer-weight ("int8"/"int4") one: those export `float_weight`."""
     return callable(getattr(module, "ternary_weight", None)) and \
         bool(getattr(module, "has_codes", getattr(module, "is_ternary", True)))
 
@@ -71,11 +71,17 @@ def input_scale(module: nn.Module) -> list[float]:
     return [] if scale is None else [scale]
 
 
+def float_weight(module: nn.Module) -> np.ndarray:
+    """The float32 weight a layer without packed codes computes with: `quantized_weight()`
+    where it has one (TTQ, integer weights; the weight itself for "none"), else `weight`."""
+    quantized = getattr(module, "quantized_weight", None)
+    return as_numpy(quantized() if callable(quantized) else module.weight)
+
+
 def weight_tensor(b, module: nn.Module) -> int:
     """The packed ternary weight of a ternary layer, else its float weight."""
     if not is_ternary(module):
-        quantized = getattr(module, "quantized_weight", None)  # TTQ: the weight it computes with
-        return b.graph.add_float(as_numpy(quantized() if callable(quantized) else module.weight))
+        return b.graph.add_float(float_weight(module))
     codes, scales = module.ternary_weight()
     codes = torch.as_tensor(codes).detach().to(torch.int8).cpu().numpy()
     scales = np.broadcast_to(as_numpy(torch.as_tensor(scales)).reshape(-1), (codes.shape[0],))
@@ -130,8 +136,7 @@ def conv1d(b, node: fx.Node, m: nn.Conv1d) -> None:
     if is_ternary(m):
         weight = weight_tensor(b, m)
     else:
-        quantized = getattr(m, "quantized_weight", None)  # TTQ: the weight it computes with
-        weight = b.graph.add_float(as_numpy(quantized() if callable(quantized) else m.weight)[:, :, None, :])
+        weight = b.graph.add_float(float_weight(m)[:, :, None, :])
     (k,), (s,), (p,), (d,) = m.kernel_size, m.stride, m.padding, m.dilation
     image = b.graph.add_value((batch, channels, 1, length))
     b.emit(Op("reshape", [b.val(x)], image, ints=[0, 0, 1, -1]))
