@@ -232,6 +232,17 @@ class ScratchLease {
 
 Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
                                           std::vector<double>* op_ms) const {
+  return run_graph(inputs, nullptr, op_ms);
+}
+
+Expected<std::vector<Tensor>> Engine::run(std::vector<Tensor>&& inputs,
+                                          std::vector<double>* op_ms) const {
+  return run_graph(inputs, &inputs, op_ms);
+}
+
+Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& inputs,
+                                                std::vector<Tensor>* owned,
+                                                std::vector<double>* op_ms) const {
   if (inputs.size() != model_.inputs.size()) {
     return Status::error("the model takes " + std::to_string(model_.inputs.size()) +
                          " inputs, got " + std::to_string(inputs.size()));
@@ -254,10 +265,18 @@ Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
                            " (any batch size)");
     }
   }
-  // Graph inputs are read where the caller keeps them (no copy).
-  std::vector<const Tensor*> caller(nv, nullptr);
-  for (std::size_t i = 0; i < inputs.size(); ++i) caller[model_.inputs[i]] = &inputs[i];
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+  // Graph inputs are read where the caller keeps them (no copy), or, handed over (`owned`),
+  // become values of the run, which a reshape may then take instead of copying.
+  std::vector<const Tensor*> caller(nv, nullptr);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::uint32_t v = model_.inputs[i];
+    if (owned != nullptr && caller[v] == nullptr && values[v].data.empty()) {
+      values[v] = std::move((*owned)[i]);
+    } else {
+      caller[v] = &inputs[i];
+    }
+  }
   Inputs in;
   const ScratchLease scratch(scratch_);
   // Dead values' buffers, kept in the run's context across runs (warm pages).

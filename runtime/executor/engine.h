@@ -79,6 +79,10 @@ class Engine {
   // from several threads at once.
   Expected<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
                                     std::vector<double>* op_ms = nullptr) const;
+  // The same, taking the inputs over: their buffers become the run's own, so an op that is
+  // an input's last use may take it instead of copying (a flatten of the image, say).
+  Expected<std::vector<Tensor>> run(std::vector<Tensor>&& inputs,
+                                    std::vector<double>* op_ms = nullptr) const;
 
   // Whether `options` are acceptable (a one-line reason when not).
   static Status check_options(const EngineOptions& options);
@@ -89,6 +93,9 @@ class Engine {
 
  private:
   Engine(Model model, const EngineOptions& options);
+  // run()'s body; `owned` is `inputs` itself when the caller handed them over.
+  Expected<std::vector<Tensor>> run_graph(const std::vector<Tensor>& inputs, std::vector<Tensor>* owned,
+                                          std::vector<double>* op_ms) const;
   // Prepares the weights of op i, which has 8-bit activations and ternary weights.
   void prepare_int8(std::size_t i);
   // Finds the values one 8-bit op writes for exactly one other (Int8Handoff).

@@ -118,11 +118,11 @@ std::string checked_path(const py::object& path) {
 }
 
 py::object run(const Engine& engine, py::args args) {
-  const std::vector<Tensor> inputs = to_inputs(args);
+  std::vector<Tensor> inputs = to_inputs(args);
   triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
   {
     py::gil_scoped_release release;
-    out = engine.run(inputs);
+    out = engine.run(std::move(inputs));  // the converted copies are the run's to take
   }
   if (!out.ok()) throw py::value_error(out.message());
   if (out.value().size() == 1) return to_array(out.value()[0]);
@@ -132,12 +132,12 @@ py::object run(const Engine& engine, py::args args) {
 }
 
 py::list profile(const Engine& engine, py::args args) {
-  const std::vector<Tensor> inputs = to_inputs(args);
+  std::vector<Tensor> inputs = to_inputs(args);
   std::vector<double> ms;
   triton_rt::Expected<std::vector<Tensor>> out = triton_rt::Status::error("not run");
   {
     py::gil_scoped_release release;
-    out = engine.run(inputs, &ms);
+    out = engine.run(std::move(inputs), &ms);
   }
   if (!out.ok()) throw py::value_error(out.message());
   py::list rows;

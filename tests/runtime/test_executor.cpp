@@ -205,14 +205,39 @@ TEST(Executor, GraphInputsAndDyingValuesAreReshapedCorrectly) {
   ASSERT_TRUE(engine.ok()) << engine.message();
   Tensor in({2, 3});
   in.data = {1, 2, 3, 4, 5, 6};
-  for (int run = 0; run < 2; ++run) {
-    auto out = engine.value()->run({in});
+  const std::vector<Tensor> borrowed{in};
+  for (int run = 0; run < 4; ++run) {
+    // Borrowed inputs (even runs) stay the caller's; handed-over ones (odd runs) are used
+    // three times here, so the reshape still copies.
+    auto out = run % 2 == 0 ? engine.value()->run(borrowed) : engine.value()->run(std::vector<Tensor>{in});
     ASSERT_TRUE(out.ok()) << out.message();
     expect_all_near(out.value()[0], {6}, {2, 4, 6, 8, 10, 12}, "reshaped sum");
     expect_all_near(out.value()[1], {3, 2}, in.data, "reshaped input");
     expect_all_near(out.value()[2], {2, 3}, in.data, "input as output");
   }
-  EXPECT_EQ(in.data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(borrowed[0].data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(Executor, HandedOverInputsAreTakenByTheirLastReshape) {
+  // flatten(relu(x)) of a handed-over input: the reshape, x's only use, takes its buffer
+  // (the result is the input's own memory), applies its activation and copies nothing.
+  TpkBuilder b;
+  const auto x = b.value({2, 3}), flat = b.value({6});
+  b.op(OpKind::kReshape, {x}, flat, {6}, {}, {}, Activation::kRelu);
+  b.input(x);
+  b.output(flat);
+  auto engine = Engine::from_bytes(b.bytes(), {1});
+  ASSERT_TRUE(engine.ok()) << engine.message();
+  for (int run = 0; run < 2; ++run) {
+    std::vector<Tensor> inputs;
+    inputs.emplace_back(std::vector<std::int64_t>{2, 3});
+    inputs[0].data = {1, -2, 3, -4, 5, -6};
+    const float* buffer = inputs[0].data.data();
+    auto out = engine.value()->run(std::move(inputs));
+    ASSERT_TRUE(out.ok()) << out.message();
+    expect_all_near(out.value()[0], {6}, {1, 0, 3, 0, 5, 0}, "relu(reshape(x))");
+    EXPECT_EQ(out.value()[0].data.data(), buffer) << "the reshape copied a handed-over input";
+  }
 }
 
 TEST(Executor, NormalizationSoftmaxMatmulMean) {
