@@ -59,6 +59,7 @@ int run_onnx_backend(CompileSession& session, const ir::Program& program) {
                                                                : codegen::onnx::DataType::Int4;
   onnx_options.weights = weights ? &*weights : nullptr;
   onnx_options.producer_version = TRITON_VERSION;
+  onnx_options.integer_lowering = options.opt_level >= 3;
   std::string error;
   auto model = timed(session.timer, "codegen", [&] { return codegen::emit_onnx(program, session.diags, onnx_options, &error); });
   if (!model) {
@@ -81,6 +82,7 @@ int run_tflite_backend(CompileSession& session, const ir::Program& program) {
   codegen::TfliteOptions tflite_options;
   tflite_options.weights = weights ? &*weights : nullptr;
   tflite_options.producer_version = TRITON_VERSION;
+  tflite_options.integer_lowering = options.opt_level >= 3;
   std::string error;
   bool error_is_weights = false;
   auto model = timed(session.timer, "codegen", [&] {

@@ -21,6 +21,7 @@
 #include <memory>
 #include <set>
 
+#include "codegen/onnx/integer_lowering.h"
 #include "diag/internal_error.h"
 #include "ir/const_eval.h"
 #include "passes/fusion_patterns.h"
@@ -62,6 +63,7 @@ struct Slot {
 // the bias b[c] * inv[c] + shift[c].
 struct BatchNormFold {
   std::vector<float> inv, shift;
+  std::string norm_path;  // names the folded layer's output range (`<norm>.output_amax`)
 
   void scale_rows(std::vector<float>& w) const {
     const size_t per_row = inv.empty() ? 0 : w.size() / inv.size();
@@ -199,6 +201,7 @@ class Builder {
     model.graph.initializers = std::move(graph_.initializers);
     model.graph.inputs = std::move(graph_.inputs);
     model.graph.outputs = std::move(graph_.outputs);
+    if (options_.integer_lowering) onnx::lower_to_integer(model, output_amax_);
     return model;
   }
 
@@ -231,6 +234,18 @@ class Builder {
   }
 
   std::optional<std::string> int8_zero_point_;  // the shared zero point of 8-bit activations
+  std::map<std::string, float> output_amax_;     // calibrated output ranges, by value (-O3)
+
+  // -O3: the calibrated range of an 8-bit layer's output (after its folded batch norm), when
+  // the weights file has one, for the integer lowering.
+  void record_output_range(const LayerInst& l, const BatchNormFold* fold, const std::string& value) {
+    if (!options_.integer_lowering || !options_.weights || !l.attrs.get("activation_bits").is_int() ||
+        l.attrs.int_of("activation_bits") != 8)
+      return;
+    const auto it = options_.weights->tensors.find((fold ? fold->norm_path : l.path) + ".output_amax");
+    if (it == options_.weights->tensors.end() || it->second.dtype != "F32" || it->second.element_count() != 1) return;
+    output_amax_[value] = it->second.as_floats()[0];
+  }
 
   std::string float_const(float v) {
     const std::string key = "f" + std::to_string(std::bit_cast<uint32_t>(v));
@@ -753,6 +768,7 @@ class Builder {
     const std::vector<float> var = weights_.floats(p + "running_var", {n}, {InitSpec::Kind::Ones});
     const double eps = a.get("eps").as_number();
     BatchNormFold fold;
+    fold.norm_path = norm.path;
     fold.inv.resize(count);
     fold.shift.resize(count);
     for (size_t c = 0; c < count && c < gamma.size() && c < beta.size() && c < mean.size() && c < var.size(); ++c) {
@@ -835,7 +851,9 @@ class Builder {
     if (x.dims.size() == 2) {
       std::vector<std::string> inputs = {x.name, w};
       if (bias) inputs.push_back(b);
-      return Val::tensor(node("Gemm", inputs, {Attribute::of_int("transB", 1)}, l.path), dims);
+      const std::string y = node("Gemm", inputs, {Attribute::of_int("transB", 1)}, l.path);
+      if (ternary) record_output_range(l, fold, y);
+      return Val::tensor(y, dims);
     }
     const std::string wt = node("Transpose", {w}, {Attribute::of_ints("perm", {1, 0})}, l.path);
     std::string y = node("MatMul", {x.name, wt}, {}, l.path);
@@ -868,12 +886,13 @@ class Builder {
       dims.push_back(d.is_known() ? Dim::known((d.size + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1)
                                   : Dim::unknown());
     }
-    return Val::tensor(node("Conv", inputs,
-                            {Attribute::of_ints("dilations", dilation), Attribute::of_int("group", groups),
-                             Attribute::of_ints("kernel_shape", kernel), Attribute::of_ints("pads", pads),
-                             Attribute::of_ints("strides", stride)},
-                            l.path),
-                       dims);
+    const std::string y = node("Conv", inputs,
+                               {Attribute::of_ints("dilations", dilation), Attribute::of_int("group", groups),
+                                Attribute::of_ints("kernel_shape", kernel), Attribute::of_ints("pads", pads),
+                                Attribute::of_ints("strides", stride)},
+                               l.path);
+    if (ternary) record_output_range(l, fold, y);
+    return Val::tensor(y, dims);
   }
 
   Val batch_norm(const LayerInst& l, const Val& x) {

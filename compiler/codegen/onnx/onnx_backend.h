@@ -34,6 +34,11 @@ struct OnnxOptions {
   const onnx::SafeTensorsFile* weights = nullptr;  // null: declared initializations, seeded
   uint64_t seed = onnx::kDefaultSeed;
   std::string producer_version;
+  // -O3: layers with 8-bit activations as integer QDQ groups that the runtimes run on their
+  // int8 kernels (integer_lowering.h), where their output scales are known: the next
+  // layers' input scales, or a calibrated `<layer>.output_amax` in the weights file (the
+  // batch norm's path when one is folded into the layer).
+  bool integer_lowering = false;
 };
 
 // The model; nullopt after reporting diagnostics to `diags` or, for a weights problem,

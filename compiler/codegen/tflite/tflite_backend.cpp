@@ -1484,6 +1484,7 @@ std::optional<tflite::Model> emit_tflite(const ir::Program& program, DiagnosticE
   onnx_options.weights = options.weights;
   onnx_options.seed = options.seed;
   onnx_options.producer_version = options.producer_version;
+  onnx_options.integer_lowering = options.integer_lowering;
   *error_is_weights = false;
   auto graph = emit_onnx(program, diags, onnx_options, error);
   if (!graph) {

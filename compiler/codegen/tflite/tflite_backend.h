@@ -36,6 +36,7 @@ struct TfliteOptions {
   const onnx::SafeTensorsFile* weights = nullptr;  // null: declared initializations, seeded
   uint64_t seed = onnx::kDefaultSeed;
   std::string producer_version;
+  bool integer_lowering = false;  // -O3: see OnnxOptions::integer_lowering
 };
 
 // The model; nullopt after reporting diagnostics to `diags` or setting `error` (a weights

@@ -18,6 +18,11 @@ Estimators of amax, from a histogram of |x| per layer (`_AbsHistogram`):
 - "percentile": the `percentile`-th percentile of |x| over every element of every batch
   (99.99 by default), so a rare outlier clips instead of widening every step.
 - "max": the largest |x| seen. Nothing clips, but one outlier widens every step.
+`output_ranges(model, batches)` measures, the same way, the output range of every 8-bit
+layer and batch norm: the `<path>.output_amax` tensors that the compiler's integer lowering
+(-O3) uses as the output scale of a layer whose output does not feed another 8-bit layer
+(a residual Add, a pooling, the logits).
+
 On MNIST (docs/training.md, "Calibrated 8-bit activations") "mse" gave the smallest error of
 the logits on an MLP and a CNN and the best or equal test accuracy, "max" the largest error.
 """
@@ -166,3 +171,40 @@ def calibrate_activations(model: nn.Module, batches: Iterable[Any], *,
     for name, layer in layers:
         layer.set_input_amax(histograms[name].amax(method, float(percentile)))
     return len(layers)
+
+
+def output_ranges(model: nn.Module, batches: Iterable[Any], *, method: str = DEFAULT_METHOD,
+                  percentile: float = DEFAULT_PERCENTILE) -> dict[str, Tensor]:
+    """`{"<path>.output_amax": amax}` for the output of every ternary layer with 8-bit
+    activations and every batch norm of `model`, estimated from `batches` in eval mode; the
+    extra tensors of the weights file for `triton compile -O3` (the integer lowering)."""
+    from triton_dsl.layers import ternary_layers
+
+    if method not in METHODS:
+        raise UserError(f"calibration method must be one of {', '.join(METHODS)}, "
+                        f"got {method!r}")
+    watched = [(name, m) for name, m in ternary_layers(model)
+               if getattr(m, "activation_bits", 32) == 8]
+    watched += [(name, m) for name, m in model.named_modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    histograms = {name: _AbsHistogram() for name, _ in watched}
+    hooks = [m.register_forward_hook(
+        lambda _m, _args, out, _name=name: histograms[_name].add(out.detach()))
+        for name, m in watched]
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    was_training = model.training
+    try:
+        model.eval()
+        # With gradients enabled `F.fused` runs the unfused chain, so each norm's own output
+        # is seen (its forward hook fires); eval mode keeps the running statistics.
+        with torch.enable_grad():
+            for batch in batches:
+                model(_input_of(batch).to(device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train(was_training)
+    return {f"{name}.output_amax": torch.tensor(histograms[name].amax(method, float(percentile)),
+                                                dtype=torch.float32)
+            for name, _ in watched}
