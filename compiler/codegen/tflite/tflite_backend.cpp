@@ -11,9 +11,13 @@
 //      composes permutations. Constants are permuted at compile time.
 //   3. The erf form of GELU (x * 0.5 * (1 + erf(x / sqrt 2))) is matched before the walk and
 //      becomes one GELU.
-//   4. Graph outputs are materialized in the logical (PyTorch) layout.
+//   4. Integer QDQ groups (-O3, integer_groups.h) become one int8 CONV_2D, DEPTHWISE_CONV_2D
+//      or FULLY_CONNECTED each; ONNX's uint8 activations (zero point z) are TFLite int8
+//      tensors with zero point z - 128, the same real values.
+//   5. Graph outputs are materialized in the logical (PyTorch) layout.
 #include "codegen/tflite/tflite_backend.h"
 
+#include "codegen/tflite/integer_groups.h"
 #include "codegen/tflite/layout.h"
 
 #include <algorithm>
@@ -29,6 +33,9 @@ namespace triton::codegen {
 namespace {
 
 using tflite::BuiltinOperator;
+using tflite::find_integer_groups;
+using tflite::IntegerGroup;
+using tflite::IntegerGroups;
 using tflite::OptionsType;
 using tflite::TensorType;
 using tflite::layout::broadcast;
@@ -54,6 +61,7 @@ struct Value {
   std::map<Perm, int32_t> views;  // tensors already holding this value in another layout
   // Constant: float or integer data (row-major, logical shape).
   bool is_int = false;
+  bool is_uint8 = false;  // an ONNX uint8 constant (a zero point), values as they are
   std::vector<float> floats;
   std::vector<int64_t> ints;
   // Quantized: int8 codes, one scale per slice along `axis` (or one scale).
@@ -130,9 +138,14 @@ class Converter {
       values_[input.name] = std::move(v);
     }
     match_gelu();
+    integer_groups_ = find_integer_groups(onnx_.graph);
     for (size_t i = 0; i < onnx_.graph.nodes.size(); ++i) {
-      if (skipped_.count(i)) continue;
+      if (skipped_.count(i) || integer_groups_.absorbed.count(i)) continue;
       node_ = &onnx_.graph.nodes[i];
+      if (auto it = integer_groups_.at.find(i); it != integer_groups_.at.end()) {
+        lower_integer_group(*node_, it->second);
+        continue;
+      }
       if (auto it = gelu_input_.find(i); it != gelu_input_.end()) {
         Value& x = value(it->second);
         define(node_->outputs[0], unary(BuiltinOperator::Gelu, x, tflite::gelu_options(false)));
@@ -232,6 +245,18 @@ class Converter {
         v.is_int = true;
         for (size_t i = 0; i < count; ++i) v.ints.push_back(static_cast<int8_t>(t.raw[i]));
         break;
+      case onnx::DataType::Uint8:
+        v.is_int = v.is_uint8 = true;
+        for (size_t i = 0; i < count; ++i) v.ints.push_back(static_cast<uint8_t>(t.raw[i]));
+        break;
+      case onnx::DataType::Int32:
+        v.is_int = true;
+        for (size_t i = 0; i < count; ++i) {
+          int32_t x;
+          std::memcpy(&x, t.raw.data() + 4 * i, 4);
+          v.ints.push_back(x);
+        }
+        break;
       default:
         break;  // other types: an error if an operator uses it (`ints`/`floats` are empty)
     }
@@ -309,9 +334,11 @@ class Converter {
 
   int32_t reshape(int32_t tensor, const Shape& shape, const std::string& name) {
     std::vector<int32_t> new_shape(shape.begin(), shape.end());
-    return emit(BuiltinOperator::Reshape,
-                {tensor, int32_tensor({static_cast<int64_t>(shape.size())}, Shape(shape.begin(), shape.end()))},
-                name, out_.tensors[tensor].type, shape, tflite::reshape_options(new_shape));
+    const int32_t t = emit(BuiltinOperator::Reshape,
+                           {tensor, int32_tensor({static_cast<int64_t>(shape.size())}, Shape(shape.begin(), shape.end()))},
+                           name, out_.tensors[tensor].type, shape, tflite::reshape_options(new_shape));
+    out_.tensors[t].quantization = out_.tensors[tensor].quantization;  // an int8 tensor keeps its scale
+    return t;
   }
 
   // The value's data stored in layout `perm` (empty: the logical layout).
@@ -332,14 +359,7 @@ class Converter {
         t = float_tensor(base + suffix, physical, permute_data(v.floats, v.shape, perm));
       }
     } else if (v.kind == Value::Kind::Quantized) {
-      tflite::Quantization q;
-      q.scale = v.scales;
-      q.zero_point.assign(v.scales.size(), 0);
-      const Perm p = full(perm, v.shape.size());
-      q.quantized_dimension = static_cast<int32_t>(std::find(p.begin(), p.end(), v.axis) - p.begin());
-      const int32_t codes = add_tensor(base + ".codes" + suffix, TensorType::Int8, physical,
-                                       bytes_of(permute_data(v.codes, v.shape, perm)), std::move(q));
-      t = emit(BuiltinOperator::Dequantize, {codes}, base + suffix, TensorType::Float32, physical);
+      t = emit(BuiltinOperator::Dequantize, {codes_tensor(v, perm)}, base + suffix, TensorType::Float32, physical);
     } else if (v.perm == perm) {
       t = v.tensor;
     } else {
@@ -354,10 +374,22 @@ class Converter {
         t = emit(BuiltinOperator::Transpose,
                  {v.tensor, int32_tensor({static_cast<int64_t>(to.size())}, Shape(to.begin(), to.end()))},
                  base + (perm.empty() ? "/logical" : suffix), out_.tensors[v.tensor].type, physical);
+        out_.tensors[t].quantization = out_.tensors[v.tensor].quantization;
       }
     }
     v.views[perm] = t;
     return t;
+  }
+
+  // A quantized constant's int8 codes in layout `perm`, with per-channel quantization.
+  int32_t codes_tensor(const Value& v, const Perm& perm) {
+    tflite::Quantization q;
+    q.scale = v.scales;
+    q.zero_point.assign(v.scales.size(), 0);
+    const Perm p = full(perm, v.shape.size());
+    q.quantized_dimension = static_cast<int32_t>(std::find(p.begin(), p.end(), v.axis) - p.begin());
+    return add_tensor(v.name + ".codes" + (perm.empty() ? "" : "/permuted"), TensorType::Int8, permuted(v.shape, perm),
+                      bytes_of(permute_data(v.codes, v.shape, perm)), std::move(q));
   }
 
   Value runtime(int32_t tensor, Shape shape, Perm perm) {
@@ -642,15 +674,62 @@ class Converter {
     if (x.kind != Value::Kind::Runtime) fail("a QuantizeLinear of a constant");
     const Value& scale = constant_input(1);
     if (scale.is_int || scale.floats.size() != 1) fail("a QuantizeLinear with other than one float scale");
-    if (has_input(n, 2)) {
-      for (int64_t z : int_constant(2)) {
-        if (z != 0) fail("a zero point other than 0");
-      }
-    }
+    const int64_t zero_point = has_input(n, 2) ? int8_zero_point(constant_input(2)) : 0;
     const int32_t t = tensor_in(x, x.perm);
     const int32_t q = emit(BuiltinOperator::Quantize, {t}, n.outputs[0], TensorType::Int8, permuted(x.shape, x.perm));
-    out_.tensors[q].quantization = tflite::Quantization{{scale.floats[0]}, {0}, 0};
+    out_.tensors[q].quantization = tflite::Quantization{{scale.floats[0]}, {zero_point}, 0};
     define(n.outputs[0], runtime(q, x.shape, x.perm));
+  }
+
+  // An ONNX zero point as the int8 tensor's: uint8 z is int8 z - 128 (same real values).
+  int64_t int8_zero_point(const Value& zp) {
+    if (!zp.is_int || zp.ints.size() != 1) fail("a zero point that is not one integer");
+    const int64_t z = zp.is_uint8 ? zp.ints[0] - 128 : zp.ints[0];
+    if (z < -128 || z > 127) fail("a zero point out of the int8 range");
+    return z;
+  }
+
+  // An integer QDQ group (integer_groups.h) as one int8 operator: the input is the int8
+  // tensor of the QuantizeLinear before the group's DequantizeLinear, the filter its codes,
+  // the bias int32 at scale s_in * s_w[c], the output int8 at the group's QuantizeLinear.
+  void lower_integer_group(const onnx::Node& n, const IntegerGroup& g) {
+    const auto& nodes = onnx_.graph.nodes;
+    Value& x = value(nodes[g.input_dq].inputs[0]);
+    if (x.kind != Value::Kind::Runtime || x.type != TensorType::Int8) fail("an integer operator on a float input");
+    const float s_in = out_.tensors[x.tensor].quantization->scale[0];
+    Value w = value(nodes[g.weight_dq].outputs[0]);
+    if (w.kind != Value::Kind::Quantized) fail("integer weights that are not int8 codes");
+    const onnx::Node& q = nodes[g.quantize];
+    const tflite::Quantization out_q{{value(q.inputs[1]).floats.at(0)}, {int8_zero_point(value(q.inputs[2]))}, 0};
+    const bool conv = n.op_type == "Conv";
+    // Bias: int32 codes (Conv: the DequantizeLinear's, MatMul: -Sub's constant / scale).
+    std::vector<int64_t> bias_codes;
+    std::vector<float> bias_scales;
+    const int64_t out_channels = conv ? w.shape[0] : w.shape[1];
+    for (int64_t c = 0; c < out_channels; ++c) bias_scales.push_back(s_in * (w.scales.size() == 1 ? w.scales[0] : w.scales[c]));
+    if (g.bias_dq != IntegerGroup::kNone) {
+      bias_codes = value(nodes[g.bias_dq].inputs[0]).ints;
+    } else if (g.sub != IntegerGroup::kNone) {
+      const std::vector<float>& negated = value(nodes[g.sub].inputs[1]).floats;
+      for (int64_t c = 0; c < out_channels; ++c)
+        bias_codes.push_back(static_cast<int64_t>(std::nearbyint(-static_cast<double>(negated.at(c)) / bias_scales[c])));
+    } else {
+      bias_codes.assign(out_channels, 0);
+    }
+    if (static_cast<int64_t>(bias_codes.size()) != out_channels) fail("a bias that is not one per output channel");
+    const std::vector<int32_t> narrow(bias_codes.begin(), bias_codes.end());
+    const int32_t bias = add_tensor(q.outputs[0] + "/bias", TensorType::Int32, {out_channels}, bytes_of(narrow),
+                                    tflite::Quantization{bias_scales, std::vector<int64_t>(out_channels, 0), 0});
+    if (!conv) {
+      if (x.shape.size() != 2 || w.shape.size() != 2) fail("an integer matrix product of operands that are not matrices");
+      const Value weights = transposed_weight(w);
+      const int32_t filter = codes_tensor(weights, {});
+      const int32_t t = emit(BuiltinOperator::FullyConnected, {tensor_in(x, {}), filter, bias}, q.outputs[0], TensorType::Int8,
+                             {x.shape[0], out_channels}, tflite::fully_connected_options(false));
+      out_.tensors[t].quantization = out_q;
+      return define(q.outputs[0], runtime(t, {x.shape[0], out_channels}, {}));
+    }
+    define(q.outputs[0], conv2d(n, x, w, bias, TensorType::Int8, out_q));
   }
 
   void lower_dequantize(const onnx::Node& n) {
@@ -735,7 +814,11 @@ class Converter {
     const Shape padded = {s[0], s[1] + w.pad_top + w.pad_bottom, s[2] + w.pad_left + w.pad_right, s[3]};
     const int32_t paddings = int32_tensor({4, 2}, {0, 0, w.pad_top, w.pad_bottom, w.pad_left, w.pad_right, 0, 0});
     const std::string name = out_.tensors[t].name + "/pad";
-    if (!fill) return emit(BuiltinOperator::Pad, {t, paddings}, name, TensorType::Float32, padded);
+    if (!fill) {  // an int8 tensor pads with its zero point, i.e. real 0
+      const int32_t p = emit(BuiltinOperator::Pad, {t, paddings}, name, out_.tensors[t].type, padded);
+      out_.tensors[p].quantization = out_.tensors[t].quantization;
+      return p;
+    }
     const int32_t value = float_tensor(name + "/value", {}, {*fill});
     return emit(BuiltinOperator::PadV2, {t, paddings, value}, name, TensorType::Float32, padded);
   }
@@ -755,6 +838,19 @@ class Converter {
   void lower_conv(const onnx::Node& n) {
     Value& x = in(0);
     Value w = in(1);
+    int32_t bias = -1;
+    if (has_input(n, 2)) {
+      Value& b = in(2);
+      if (b.kind != Value::Kind::Constant) fail("a bias computed at run time");
+      bias = tensor_in(b, {});
+    }
+    define(n.outputs[0], conv2d(n, x, w, bias, TensorType::Float32, std::nullopt));
+  }
+
+  // CONV_2D or DEPTHWISE_CONV_2D of `x` by the constant or quantized weight `w` (OIHW or
+  // OIK), bias tensor `bias` (-1: zeros), output of `type` (Int8: quantized by `out_q`).
+  Value conv2d(const onnx::Node& n, Value& x, Value w, int32_t bias, TensorType type,
+               const std::optional<tflite::Quantization>& out_q) {
     if (x.kind != Value::Kind::Runtime) fail("a convolution of a constant");
     if (w.kind == Value::Kind::Runtime) fail("a convolution with weights computed at run time");
     const size_t spatial = x.shape.size() - 2;
@@ -777,30 +873,26 @@ class Converter {
                                : window_out(s[1], win.kernel_h, win.stride_h, win.dilation_h, 0, 0);
     const int64_t out_w = same ? (s[2] + win.stride_w - 1) / win.stride_w
                                : window_out(s[2], win.kernel_w, win.stride_w, win.dilation_w, 0, 0);
-    // Filters: OIHW -> OHWI, depthwise [C*M, 1, H, W] -> [1, H, W, C*M]; permuted on the codes.
-    const int32_t filter = tensor_in(w, depthwise ? Perm{1, 2, 3, 0} : Perm{0, 2, 3, 1});
-    int32_t bias;
-    if (has_input(n, 2)) {
-      Value& b = in(2);
-      if (b.kind != Value::Kind::Constant) fail("a bias computed at run time");
-      bias = tensor_in(b, {});
-    } else {
-      bias = float_tensor(n.outputs[0] + "/bias", {out_channels}, std::vector<float>(out_channels, 0.0f));
-    }
+    // Filters: OIHW -> OHWI, depthwise [C*M, 1, H, W] -> [1, H, W, C*M]; permuted on the codes
+    // (kept int8 for an int8 operator, else behind a DEQUANTIZE).
+    const Perm filter_perm = depthwise ? Perm{1, 2, 3, 0} : Perm{0, 2, 3, 1};
+    const int32_t filter = type == TensorType::Int8 ? codes_tensor(w, filter_perm) : tensor_in(w, filter_perm);
+    if (bias < 0) bias = float_tensor(n.outputs[0] + "/bias", {out_channels}, std::vector<float>(out_channels, 0.0f));
     const Shape out_shape = {s[0], out_h, out_w, out_channels};
     const std::string name = n.outputs[0] + "/nhwc";
     int32_t t;
     if (depthwise) {
-      t = emit(BuiltinOperator::DepthwiseConv2d, {input, filter, bias}, name, TensorType::Float32, out_shape,
+      t = emit(BuiltinOperator::DepthwiseConv2d, {input, filter, bias}, name, type, out_shape,
                tflite::depthwise_conv2d_options(padding, int(win.stride_w), int(win.stride_h),
                                                 int(out_channels / channels), int(win.dilation_w),
                                                 int(win.dilation_h)));
     } else {
-      t = emit(BuiltinOperator::Conv2d, {input, filter, bias}, name, TensorType::Float32, out_shape,
+      t = emit(BuiltinOperator::Conv2d, {input, filter, bias}, name, type, out_shape,
                tflite::conv2d_options(padding, int(win.stride_w), int(win.stride_h), int(win.dilation_w),
                                       int(win.dilation_h)));
     }
-    define(n.outputs[0], from_nhwc(t, spatial));
+    out_.tensors[t].quantization = out_q;
+    return from_nhwc(t, spatial);
   }
 
   void lower_pool(const onnx::Node& n) {
@@ -1466,6 +1558,7 @@ class Converter {
   std::set<std::string> names_;
   std::map<std::string, int32_t> int32_cache_;
   std::set<size_t> skipped_;
+  IntegerGroups integer_groups_;
   std::map<size_t, std::string> gelu_input_;
   const onnx::Node* node_ = nullptr;
 };
