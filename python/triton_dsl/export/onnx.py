@@ -9,6 +9,11 @@ keeps the compression: ternary weights are int4 codes (by default) and one float
 output channel behind `DequantizeLinear`. The file is written atomically by the compiler
 and, when the `onnx` package is installed, checked with `onnx.checker`.
 
+`level=3` asks for the compiler's -O3 integer lowering: layers with 8-bit activations become
+integer QDQ groups that onnxruntime runs on its int8 kernels (QLinearConv,
+MatMulIntegerToFloat); `output_ranges` (from `calibration.output_ranges`) gives the output
+scales of layers whose output feeds no other 8-bit layer.
+
 The compiler builds the graph from the `.triton` source under its default
 hyper-parameters; a model built with other values (`--num-classes`) is reported by the
 compiler as a weights file whose shapes do not match.
@@ -29,7 +34,8 @@ WEIGHT_CODES = ("int4", "int2", "int8", "float32")
 
 
 def compile_with_weights(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
-                         flags: list[str], model_name: str | None = None) -> Path:
+                         flags: list[str], model_name: str | None = None,
+                         extra_tensors: dict | None = None) -> Path:
     """`triton compile SOURCE FLAGS --weights W --output PATH` with W the model's trained
     tensors in a temporary safetensors file: how every compiler backend (ONNX here, TFLite
     in `tflite.py`) receives a checkpoint. Returns the path."""
@@ -41,22 +47,25 @@ def compile_with_weights(model: nn.Module, path: str | os.PathLike, *, source: s
     if model_name:
         flags = [*flags, "--model", model_name]
     with tempfile.TemporaryDirectory(prefix="triton-export-") as directory:
-        weights = write_safetensors(export_tensors(model.cpu().eval()),
-                                    Path(directory) / "weights.safetensors")
+        tensors = export_tensors(model.cpu().eval())
+        tensors.update(extra_tensors or {})
+        weights = write_safetensors(tensors, Path(directory) / "weights.safetensors")
         compile_file(source, path, *flags, "--weights", str(weights))
     return path
 
 
 def export_onnx(model: nn.Module, path: str | os.PathLike, *, source: str | os.PathLike,
                 model_name: str | None = None, weight_codes: str = "int4",
-                check: bool = True) -> Path:
+                check: bool = True, level: int = 2, output_ranges: dict | None = None) -> Path:
     """Writes `model` (compiled from `source`, its entry model `model_name`) as ONNX to
     `path`; returns the path."""
     if weight_codes not in WEIGHT_CODES:
         raise UserError(f"weight codes must be one of {', '.join(WEIGHT_CODES)}, got "
                         f"{weight_codes!r}")
     path = compile_with_weights(model, path, source=source, model_name=model_name,
-                                flags=["--backend", "onnx", "--weight-codes", weight_codes])
+                                flags=["--backend", "onnx", "--weight-codes", weight_codes,
+                                       f"-O{int(level)}"],
+                                extra_tensors=output_ranges)
     if check:
         try:
             import onnx
