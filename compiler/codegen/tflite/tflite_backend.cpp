@@ -24,6 +24,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -388,7 +389,8 @@ class Converter {
     q.zero_point.assign(v.scales.size(), 0);
     const Perm p = full(perm, v.shape.size());
     q.quantized_dimension = static_cast<int32_t>(std::find(p.begin(), p.end(), v.axis) - p.begin());
-    return add_tensor(v.name + ".codes" + (perm.empty() ? "" : "/permuted"), TensorType::Int8, permuted(v.shape, perm),
+    const std::string suffix = perm.empty() ? "" : perm == Perm{0, 2, 3, 1} ? "/nhwc" : "/permuted";
+    return add_tensor(v.name + ".codes" + suffix, TensorType::Int8, permuted(v.shape, perm),
                       bytes_of(permute_data(v.codes, v.shape, perm)), std::move(q));
   }
 
@@ -729,7 +731,7 @@ class Converter {
       out_.tensors[t].quantization = out_q;
       return define(q.outputs[0], runtime(t, {x.shape[0], out_channels}, {}));
     }
-    define(q.outputs[0], conv2d(n, x, w, bias, TensorType::Int8, out_q));
+    define(q.outputs[0], conv2d(n, x, w, [&] { return bias; }, TensorType::Int8, out_q));
   }
 
   void lower_dequantize(const onnx::Node& n) {
@@ -838,18 +840,19 @@ class Converter {
   void lower_conv(const onnx::Node& n) {
     Value& x = in(0);
     Value w = in(1);
-    int32_t bias = -1;
-    if (has_input(n, 2)) {
+    auto bias = [&]() -> int32_t {
+      if (!has_input(n, 2)) return -1;
       Value& b = in(2);
       if (b.kind != Value::Kind::Constant) fail("a bias computed at run time");
-      bias = tensor_in(b, {});
-    }
+      return tensor_in(b, {});
+    };
     define(n.outputs[0], conv2d(n, x, w, bias, TensorType::Float32, std::nullopt));
   }
 
   // CONV_2D or DEPTHWISE_CONV_2D of `x` by the constant or quantized weight `w` (OIHW or
-  // OIK), bias tensor `bias` (-1: zeros), output of `type` (Int8: quantized by `out_q`).
-  Value conv2d(const onnx::Node& n, Value& x, Value w, int32_t bias, TensorType type,
+  // OIK), the bias tensor that `make_bias` gives after the filter's (-1: zeros), output of
+  // `type` (Int8: quantized by `out_q`).
+  Value conv2d(const onnx::Node& n, Value& x, Value w, const std::function<int32_t()>& make_bias, TensorType type,
                const std::optional<tflite::Quantization>& out_q) {
     if (x.kind != Value::Kind::Runtime) fail("a convolution of a constant");
     if (w.kind == Value::Kind::Runtime) fail("a convolution with weights computed at run time");
@@ -877,6 +880,7 @@ class Converter {
     // (kept int8 for an int8 operator, else behind a DEQUANTIZE).
     const Perm filter_perm = depthwise ? Perm{1, 2, 3, 0} : Perm{0, 2, 3, 1};
     const int32_t filter = type == TensorType::Int8 ? codes_tensor(w, filter_perm) : tensor_in(w, filter_perm);
+    int32_t bias = make_bias();
     if (bias < 0) bias = float_tensor(n.outputs[0] + "/bias", {out_channels}, std::vector<float>(out_channels, 0.0f));
     const Shape out_shape = {s[0], out_h, out_w, out_channels};
     const std::string name = n.outputs[0] + "/nhwc";
