@@ -9,6 +9,7 @@
 
 #include "executor/ops.h"
 #include "executor/split.h"
+#include "kernels/row_math.h"
 
 namespace triton_rt {
 namespace {
@@ -136,16 +137,24 @@ Status softmax(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tensor& 
   for (int d = dim + 1; d < x.rank(); ++d) inner *= x.shape[d];
   out.shape = x.shape;
   out.data.resize(x.data.size());
-  // One line of n elements per (outer, inner) index: copied in, then max, exp and scale.
-  const double line_ns =
-      static_cast<double>(n) * (work_ns(ctx, Work::kMath, 1) + work_ns(ctx, Work::kMove, 5));
+  // One line of n elements per (outer, inner) index: copied in, then max, exp and scale. A
+  // contiguous softmax line runs the vectorized row kernel: about six float moves an element.
+  const double line_ns = inner == 1 && !log
+      ? work_ns(ctx, Work::kMove, 6.0 * static_cast<double>(n))
+      : static_cast<double>(n) * (work_ns(ctx, Work::kMath, 1) + work_ns(ctx, Work::kMove, 5));
   // Lines next to each other in `inner` share cache lines: they stay in one chunk.
   const std::int64_t grain = inner > 1 ? kFloatsPerLine : 1;
+  const kernels::RowMathKernels& row = kernels::row_math_kernels(ctx.kernels.isa);
   split(ctx, outer * inner, grain, line_ns, [&](std::int64_t line_begin, std::int64_t line_end) {
     for (std::int64_t line = line_begin; line < line_end; ++line) {
       const std::int64_t o = line / inner, i = line % inner;
       float* p = out.data.data() + o * n * inner + i;
       const float* src = x.data.data() + o * n * inner + i;
+      if (inner == 1 && !log && n > 0) {  // a contiguous row: the ISA's row kernel
+        std::copy(src, src + n, p);
+        row.softmax(p, n);
+        continue;
+      }
       for (std::int64_t j = 0; j < n; ++j) p[j * inner] = src[j * inner];
       float mx = -std::numeric_limits<float>::infinity();
       for (std::int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j * inner]);
@@ -186,23 +195,16 @@ Status layer_norm(const OpDesc& op, const OpContext& ctx, const Tensor& x, Tenso
   out.shape = x.shape;
   out.data.resize(x.data.size());
   const std::int64_t rows = m ? x.numel() / m : 0;
-  // Three passes with double-precision statistics: about a transcendental's cost per element.
-  const double row_ns = work_ns(ctx, Work::kMath, static_cast<double>(m));
+  // Three vectorized passes (kernels/row_math.h), statistics in double: about six float moves
+  // an element.
+  const double row_ns = work_ns(ctx, Work::kMove, 6.0 * static_cast<double>(m));
+  const kernels::RowMathKernels& kernel = kernels::row_math_kernels(ctx.kernels.isa);
+  const float* w = weight ? weight->values.data() : nullptr;
+  const float* b = bias ? bias->values.data() : nullptr;
+  if (m == 0) return {};
   split(ctx, rows, 1, row_ns, [&](std::int64_t row_begin, std::int64_t row_end) {
     for (std::int64_t r = row_begin; r < row_end; ++r) {
-      float* p = out.data.data() + r * m;
-      std::copy(x.data.data() + r * m, x.data.data() + (r + 1) * m, p);
-      double sum = 0.0, sq = 0.0;
-      for (std::int64_t i = 0; i < m; ++i) sum += p[i];
-      const double mu = sum / m;
-      for (std::int64_t i = 0; i < m; ++i) sq += (p[i] - mu) * (p[i] - mu);
-      const double inv = 1.0 / std::sqrt(sq / m + eps);
-      for (std::int64_t i = 0; i < m; ++i) {
-        float v = static_cast<float>((p[i] - mu) * inv);
-        if (weight) v *= weight->values[i];
-        if (bias) v += bias->values[i];
-        p[i] = v;
-      }
+      kernel.layer_norm(x.data.data() + r * m, m, eps, w, b, out.data.data() + r * m);
     }
   });
   return {};
