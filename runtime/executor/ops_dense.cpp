@@ -33,6 +33,21 @@ namespace {
 constexpr std::int64_t kGemmMinRows = 4;
 // Rows from which a linear layer with AMX tiles uses them (a tile holds 16 positions).
 constexpr std::int64_t kTileMinRows = 16;
+// A GEMM call writes at most about this many output floats (128 KiB, inside L2 on every
+// x86 core we run on) before the epilogue (bias, activation) reads them back: on a large
+// feature map, a whole layer's output written first and then re-read costs a round trip
+// to memory (MobileNetV2's 96 x 16 at P = 12544 writes 4.8 MB).
+constexpr std::int64_t kEpilogueFloats = 32 * 1024;
+
+// Runs fn(row_begin, row_end) over [begin, end) in chunks of whole `unit`s of rows whose
+// output (`p` floats a row) stays near kEpilogueFloats. The kernels compute `unit` rows per
+// pass over the input anyway, so chunking adds no input traffic.
+template <class Fn>
+void for_cached_rows(std::int64_t begin, std::int64_t end, std::int64_t p, std::int64_t unit, const Fn& fn) {
+  const std::int64_t units = std::max<std::int64_t>(1, kEpilogueFloats / std::max<std::int64_t>(1, p * unit));
+  const std::int64_t step = units * unit;
+  for (std::int64_t r = begin; r < end; r += step) fn(r, std::min(end, r + step));
+}
 
 void epilogue(float* row, std::int64_t n, float bias, Activation act) {
   if (bias != 0.0f) {
@@ -501,10 +516,12 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       const kernels::PreparedTernary& pw = *ctx.ternary;
       const double block_ns = kernels::kOcBlock * channel_ns;
       split_in(inline_only, pw.row_blocks, block_ns, [&](std::int64_t b, std::int64_t e) {
-        ctx.kernels.gemm_oc(pw, cols, g.p, yn, b, e);
-        for (std::int64_t o = b * kernels::kOcBlock; o < std::min(g.o, e * kernels::kOcBlock); ++o) {
-          epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
-        }
+        for_cached_rows(b, e, g.p * kernels::kOcBlock, 1, [&](std::int64_t b0, std::int64_t b1) {
+          ctx.kernels.gemm_oc(pw, cols, g.p, yn, b0, b1);
+          for (std::int64_t o = b0 * kernels::kOcBlock; o < std::min(g.o, b1 * kernels::kOcBlock); ++o) {
+            epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
+          }
+        });
       });
       return;
     }
@@ -533,17 +550,20 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
                        });
         continue;
       }
+      const kernels::GemmFn gemm = ternary ? ternary_gemm(ctx) : nullptr;
+      // The dense ternary kernel and the float GEMMs compute 6 (AVX2) or 4 (AVX-512) rows per
+      // pass over the input.
+      const std::int64_t unit = gemm == ctx.kernels.gemm_dense || !ternary ? 12 : 1;
       split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
-        if (ternary) {
-          ternary_gemm(ctx)(*ctx.ternary, columns, g.p, yn, first + b, first + e);
-        } else {
-          // Float weights of group gi start at row `first`; rows index from there.
-          float_gemm(ctx, w.values.data() + (first + b) * g.k, columns, yn + (first + b) * g.p,
-                     e - b, g.k, g.p);
-        }
-        for (std::int64_t o = first + b; o < first + e; ++o) {
-          epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
-        }
+        for_cached_rows(first + b, first + e, g.p, unit, [&](std::int64_t r0, std::int64_t r1) {
+          if (ternary) {
+            gemm(*ctx.ternary, columns, g.p, yn, r0, r1);
+          } else {
+            // Float weights of group gi start at row `first`; rows index from there.
+            float_gemm(ctx, w.values.data() + r0 * g.k, columns, yn + r0 * g.p, r1 - r0, g.k, g.p);
+          }
+          for (std::int64_t o = r0; o < r1; ++o) epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
+        });
       });
     }
   };
