@@ -18,7 +18,7 @@ FLAGS = ["--train", "--eval", "--checkpoint", "--resume", "--dataset", "--test-d
          "--fine-tune", "--pretrained", "--export-mobile", "--output", "--export-onnx",
          "--export-packed", "--distributed", "--recipe", "--amp", "--channels-last",
          "--max-train-batches", "--compile", "--threads", "--keep-checkpoints", "--no-download",
-         "--calibrate", "--calibration-method", "--engine"]
+         "--calibrate", "--calibration-method", "--engine", "--integer"]
 
 
 def test_help_documents_every_flag():
@@ -78,6 +78,12 @@ def test_gpu_index_is_optional():
     (["--export-packed", "--calibrate", "-2"], "--calibrate must be at least 1, got -2"),
     (["--export-packed", "--calibrate", "some"], "expected a whole number"),
     (["--eval", "--calibrate", "8"], "--calibrate is used with --export-packed"),
+    (["--export-onnx", "--calibrate", "8"], "or with --export-onnx / --export-tflite --integer"),
+    (["--export-packed", "--integer", "--calibrate", "8"],
+     "--integer is used with --export-onnx or --export-tflite"),
+    (["--export-tflite", "--integer"], "--integer needs --calibrate N"),
+    (["--export-onnx", "--integer", "--calibrate", "8", "--onnx-codes", "float32"],
+     "--integer needs integer weight codes"),
     (["--export-packed", "--calibration-method", "max"], "is used with --calibrate N"),
     (["--export-packed", "--calibrate", "8", "--calibration-method", "kl"], "invalid choice"),
     (["--eval", "--engine", "packed"], "--engine packed runs on the GPU engine; add --gpu"),

@@ -123,6 +123,15 @@ def calibratable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             if getattr(m, "activation_bits", 8) == 32]
 
 
+def eight_bit_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(path, layer) of every ternary layer with 8-bit activations, in module order: the
+    layers the compiler's -O3 integer lowering can run on int8 kernels."""
+    from triton_dsl.layers import ternary_layers
+
+    return [(name, m) for name, m in ternary_layers(model)
+            if getattr(m, "activation_bits", 32) == 8]
+
+
 def _input_of(batch: Any) -> Tensor:
     """The model input of one batch: a tensor, or the first item of an (x, y) pair."""
     if isinstance(batch, (tuple, list)) and batch:
@@ -178,13 +187,10 @@ def output_ranges(model: nn.Module, batches: Iterable[Any], *, method: str = DEF
     """`{"<path>.output_amax": amax}` for the output of every ternary layer with 8-bit
     activations and every batch norm of `model`, estimated from `batches` in eval mode; the
     extra tensors of the weights file for `triton compile -O3` (the integer lowering)."""
-    from triton_dsl.layers import ternary_layers
-
     if method not in METHODS:
         raise UserError(f"calibration method must be one of {', '.join(METHODS)}, "
                         f"got {method!r}")
-    watched = [(name, m) for name, m in ternary_layers(model)
-               if getattr(m, "activation_bits", 32) == 8]
+    watched = eight_bit_layers(model)
     watched += [(name, m) for name, m in model.named_modules()
                 if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     histograms = {name: _AbsHistogram() for name, _ in watched}

@@ -1,12 +1,19 @@
-"""`--export-packed --calibrate N`: a float-activation checkpoint deployed with 8-bit ones.
+"""`--calibrate N`: what the exports measure on N batches of the training split.
 
-The program measures the float model's test accuracy (PyTorch eval), calibrates the
+`--export-packed --calibrate N` deploys a float-activation checkpoint with 8-bit ones. The program measures the float model's test accuracy (PyTorch eval), calibrates the
 activation ranges on N batches of the training split (`triton_dsl.export.calibration`:
 eval-mode preprocessing, no augmentation, a fixed shuffled order from the run's seed),
 writes the packed file, and measures the written file's accuracy through the native
 engine on the same test batches. The table it prints puts the two side by side, with the
 PyTorch eval accuracy of the calibrated model between them (what the engine matches to
 float rounding), so a drop can be told apart from a parity problem.
+
+`--export-onnx|--export-tflite --integer --calibrate N` measures, on the same kind of
+batches, the output ranges the compiler's -O3 integer lowering needs where a layer's output
+feeds no other 8-bit layer (`calibration.output_ranges`). It switches no layer: the
+compiler builds the graph from the `.triton` source, so only layers declared with
+`activation_bits: 8` become int8 operators, and a model without any is refused rather than
+written as a float file the user did not ask for.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from triton_dsl.errors import UserError
 from triton_dsl.export import calibration
 from triton_dsl.program import datasets
 from triton_dsl.train.distributed import DistContext
@@ -84,12 +92,32 @@ def calibrate_for_export(context, args, model: nn.Module, config) -> tuple[Accur
         print("note: --calibrate: no ternary layer has float activations; the file keeps "
               "what the checkpoint has", file=sys.stderr)
     else:
-        described = (f"percentile {calibration.DEFAULT_PERCENTILE:g}" if method == "percentile"
-                     else method)
         print(f"calibrated {layers} layer{'s' if layers != 1 else ''} to 8-bit activations "
               f"on {len(batches)} training batch{'es' if len(batches) != 1 else ''} of "
-              f"{config.batch_size} ({described})", flush=True)
+              f"{config.batch_size} ({_described(method)})", flush=True)
     return float_accuracy, loader
+
+
+def output_ranges_for_export(context, args, model: nn.Module, config) -> dict:
+    """The `<path>.output_amax` tensors of `model` for an `--integer` export, measured on
+    `args.calibrate` training batches; a `UserError` when no layer has 8-bit activations."""
+    if not calibration.eight_bit_layers(model):
+        raise UserError(f"--integer: `{context.model_name}` has no ternary layer with 8-bit "
+                        f"activations (`activation_bits: 8`), so its graph has nothing to run "
+                        f"on int8 kernels; export without --integer")
+    splits = datasets.load_splits(context, args, need_train=True)
+    batches = calibration_batches(splits, config, args.calibrate, args.workers)
+    method = args.calibration_method or calibration.DEFAULT_METHOD
+    ranges = calibration.output_ranges(model, batches, method=method)
+    print(f"measured {len(ranges)} output range{'s' if len(ranges) != 1 else ''} for the "
+          f"integer graph on {len(batches)} training batch{'es' if len(batches) != 1 else ''} "
+          f"of {config.batch_size} ({_described(method)})", flush=True)
+    return ranges
+
+
+def _described(method: str) -> str:
+    return (f"percentile {calibration.DEFAULT_PERCENTILE:g}" if method == "percentile"
+            else method)
 
 
 def report(model: nn.Module, packed: Path, loader, float_accuracy: Accuracy,

@@ -37,6 +37,7 @@ examples:
   %(prog)s --fine-tune --pretrained X.pth --dataset custom --data-path DIR --num-classes 100
   %(prog)s --export-mobile --checkpoint X.pth --output model.ptl
   %(prog)s --export-packed --calibrate 32         (8-bit activations, no retraining)
+  %(prog)s --export-onnx --integer --calibrate 8  (8-bit layers on int8 kernels)
   torchrun --nproc_per_node=4 %(prog)s --train --distributed --gpu
 """
 
@@ -101,12 +102,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                          help="write --checkpoint as a packed ternary .tpk file to --output "
                               "(default <output-dir>/<stem>.tpk)")
 
-    calibration = parser.add_argument_group("post-training calibration (with --export-packed)")
+    calibration = parser.add_argument_group(
+        "post-training calibration (with --export-packed, or with --export-onnx / "
+        "--export-tflite --integer)")
     calibration.add_argument("--calibrate", type=_int, metavar="N",
-                             help="switch every ternary layer with float activations to "
-                                  "8-bit activations, their ranges measured on N batches of "
-                                  "the training split, and print the test accuracy of the "
-                                  "calibrated native engine next to the float model's")
+                             help="--export-packed: switch every ternary layer with float "
+                                  "activations to 8-bit activations, their ranges measured on "
+                                  "N batches of the training split, and print the test "
+                                  "accuracy of the calibrated native engine next to the float "
+                                  "model's; --integer: measure on N training batches the "
+                                  "output ranges the integer graph needs")
     calibration.add_argument("--calibration-method", choices=("mse", "percentile", "max"),
                              default=None,
                              help="how each layer's range is estimated from the batches: the "
@@ -138,6 +143,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                        help="--export-onnx: how ternary codes are stored: int4 (default, "
                             "opset 21), int2 (smallest; opset 25, recent runtimes only), int8 "
                             "(opset 17), or float32 (dequantized float weights, opset 17)")
+    files.add_argument("--integer", action="store_true",
+                       help="--export-onnx, --export-tflite: write the -O3 integer graph, in "
+                            "which layers with 8-bit activations run on int8 kernels "
+                            "(QLinearConv / MatMulIntegerToFloat in onnxruntime, int8 CONV_2D "
+                            "/ FULLY_CONNECTED in TFLite) instead of the float form; needs "
+                            "--calibrate N, and a model with `activation_bits: 8` layers")
     files.add_argument("--mobile-weights", choices=("packed", "float"), default="packed",
                        help="--export-mobile: ternary weights as 2-bit codes unpacked by the "
                             "graph (default, 16x smaller) or as float constants, "
@@ -207,6 +218,24 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_integer_export(args: argparse.Namespace) -> None:
+    """`--integer` and `--calibrate` go with the exports that use them. An integer export
+    without `--calibrate` is refused rather than given a default: the ranges come from the
+    training split (which may have to be downloaded), and how many batches is the user's
+    trade of time against range estimates."""
+    if args.integer and not (args.export_onnx or args.export_tflite):
+        raise UserError("--integer is used with --export-onnx or --export-tflite")
+    if args.integer and args.calibrate is None:
+        raise UserError("--integer needs --calibrate N: the number of training batches that "
+                        "measure the integer graph's output ranges (e.g. --calibrate 8)")
+    if args.integer and args.export_onnx and args.onnx_codes == "float32":
+        raise UserError("--integer needs integer weight codes; --onnx-codes float32 stores "
+                        "float weights")
+    if args.calibrate is not None and not (args.export_packed or args.integer):
+        raise UserError("--calibrate is used with --export-packed, or with --export-onnx / "
+                        "--export-tflite --integer")
+
+
 def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argparse.Namespace:
     args = build_parser(prog).parse_args(argv)
     if args.fine_tune or args.resume is not None:
@@ -231,8 +260,7 @@ def parse_arguments(argv: Sequence[str] | None, prog: str | None = None) -> argp
         raise UserError("--engine packed is used with --eval")
     if args.engine == "packed" and args.gpu is None:
         raise UserError("--engine packed runs on the GPU engine; add --gpu")
-    if args.calibrate is not None and not args.export_packed:
-        raise UserError("--calibrate is used with --export-packed")
+    _check_integer_export(args)
     if args.calibration_method is not None and args.calibrate is None:
         raise UserError("--calibration-method is used with --calibrate N")
     if args.epochs is not None and args.epochs < 1:

@@ -296,6 +296,15 @@ def _refuse_unsafe_target(target: Path, inputs) -> None:
             raise UserError(f"cannot write `{target}`: it is the input file `{source}`")
 
 
+def _lowering(context: ProgramContext, args, model) -> tuple[int, dict | None]:
+    """The compiler level and calibrated output ranges of an ONNX or TFLite export: the
+    -O2 float form, or with `--integer` the -O3 integer lowering."""
+    if not args.integer:
+        return 2, None
+    return 3, calibrate.output_ranges_for_export(context, args, model,
+                                                 resolve_config(context, args))
+
+
 def export(context: ProgramContext, args, kind: str) -> int:
     """`--export-onnx`, `--export-tflite`, `--export-weights`, `--export-mobile` or
     `--export-packed` of a checkpoint."""
@@ -306,16 +315,20 @@ def export(context: ProgramContext, args, kind: str) -> int:
     model, _ = load_trained_model(context, path, num_classes=args.num_classes)
     model.eval()
     example = example_input(context)
-    if kind == "onnx":
-        from triton_dsl.export.onnx import export_onnx
-        export_onnx(model, target, source=_model_source(context, args),
-                    model_name=context.info.get("name"), weight_codes=args.onnx_codes)
-        print(f"wrote {target} (ONNX, {target.stat().st_size / 1024:.1f} KB) from {path}")
-    elif kind == "tflite":
-        from triton_dsl.export.tflite import export_tflite
-        export_tflite(model, target, source=_model_source(context, args, "TFLite"),
-                      model_name=context.info.get("name"))
-        print(f"wrote {target} (TFLite, {target.stat().st_size / 1024:.1f} KB) from {path}")
+    if kind in ("onnx", "tflite"):
+        source = _model_source(context, args, "ONNX" if kind == "onnx" else "TFLite")
+        level, ranges = _lowering(context, args, model)
+        if kind == "onnx":
+            from triton_dsl.export.onnx import export_onnx
+            export_onnx(model, target, source=source, model_name=context.info.get("name"),
+                        weight_codes=args.onnx_codes, level=level, output_ranges=ranges)
+        else:
+            from triton_dsl.export.tflite import export_tflite
+            export_tflite(model, target, source=source, model_name=context.info.get("name"),
+                          level=level, output_ranges=ranges)
+        form = "ONNX" if kind == "onnx" else "TFLite"
+        print(f"wrote {target} ({form}{', integer graph' if args.integer else ''}, "
+              f"{target.stat().st_size / 1024:.1f} KB) from {path}")
     elif kind == "weights":
         from triton_dsl.export.safetensors import export_tensors, write_safetensors
         ckpt.atomic_write(target, lambda temp: write_safetensors(export_tensors(model), temp))
