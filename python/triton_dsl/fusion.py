@@ -15,11 +15,16 @@ modules stay as they were, so a checkpoint loads into a program compiled at any 
   its output; the activation runs in place. The folded weight is cached on the norm and
   rebuilt when the layer's weight or any of the norm's tensors changes. Results equal the
   unfused chain to float rounding.
+- Inside `with unfused():` evaluation runs the unfused chain too, so hooks on the layer and
+  the norm see every call (calibration watches layer inputs and outputs with hooks; the
+  folded path calls neither module).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -39,6 +44,18 @@ _IN_PLACE: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": torch_f.gelu,
 }
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+_unfused = threading.local()  # .depth > 0 inside `unfused()` (per thread)
+
+
+@contextlib.contextmanager
+def unfused() -> Iterator[None]:
+    """Within this context (on this thread) `fused` runs the unfused chain, so forward hooks
+    registered on the layer and the norm fire as in an -O0 program."""
+    _unfused.depth = getattr(_unfused, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _unfused.depth -= 1
 
 
 def _tracing(x: Any) -> bool:
@@ -55,7 +72,7 @@ def fused(layer: nn.Module, x: Tensor, norm: nn.Module | None = None,
         raise ValueError(f"fused: unknown activation {activation!r}; expected one of "
                          f"{', '.join(_ACTIVATIONS)}")
     if (norm is None or layer.training or norm.training or torch.is_grad_enabled()
-            or _tracing(x) or not isinstance(norm, _NORMS) or not norm.track_running_stats):
+            or getattr(_unfused, "depth", 0) > 0 or _tracing(x) or not isinstance(norm, _NORMS) or not norm.track_running_stats):
         y = layer(x)
         if norm is not None:
             y = norm(y)

@@ -28,6 +28,7 @@ from triton_dsl import layers as L
 from triton_dsl.errors import UserError
 from triton_dsl.export.calibration import calibratable_layers, calibrate_activations
 from triton_dsl.export.packed import save_packed
+from triton_dsl.fusion import fused
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,6 +91,46 @@ def test_every_ternary_layer_with_float_activations_gets_a_range():
     assert float(model.trained8.input_amax) == learned  # QAT ranges are kept
     assert calibratable_layers(model) == []
     assert calibrate_activations(model, _batches(1)) == 0
+
+
+class _Chain(nn.Module):
+    """conv -> bn -> relu twice and a head, fused as an -O2 program writes it
+    (`fusion.fused`), or as the plain chain of an -O0 program; plus a layer the forward never
+    reaches."""
+
+    def __init__(self, fuse: bool) -> None:
+        super().__init__()
+        self.fuse = fuse
+        self.conv1, self.bn1 = L.TernaryConv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = L.TernaryConv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.head = L.TernaryLinear(8, 5)
+        self.unused = L.TernaryLinear(8, 5)
+
+    def forward(self, x):
+        for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2)):
+            x = fused(conv, x, norm=bn, activation="relu") if self.fuse else torch.relu(bn(conv(x)))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def test_fused_programs_calibrate_like_unfused_ones():
+    # The folded evaluation path of `F.fused` calls neither the layer nor its hooks; the
+    # calibration must still see every layer's input (it once saw none and set ranges of 0).
+    plain = _Chain(fuse=False)
+    for bn in (plain.bn1, plain.bn2):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    fused_model = _Chain(fuse=True)
+    fused_model.load_state_dict(plain.state_dict())
+    counts = [calibrate_activations(m.eval(), _batches(2)) for m in (plain, fused_model)]
+    assert counts == [3, 3]  # conv1, conv2, head; `unused` never ran
+    for name in ("conv1", "conv2", "head"):
+        want = float(plain.get_submodule(name).input_amax)
+        assert want > 0, name
+        assert float(fused_model.get_submodule(name).input_amax) == pytest.approx(want, rel=1e-5), name
+    assert fused_model.unused.activation_bits == 32  # never reached: keeps float activations
+    x = _batches(1)[0]
+    with torch.no_grad():
+        torch.testing.assert_close(fused_model(x), plain(x), rtol=1e-4, atol=1e-5)
 
 
 def _inputs_of(model: nn.Module, name: str, batches) -> torch.Tensor:

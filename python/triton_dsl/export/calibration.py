@@ -3,9 +3,12 @@
 `calibrate_activations(model, batches, method=..., percentile=...)` runs the model in eval
 mode, without gradients, over the given batches, watches the input of every ternary layer
 that still has float activations (forward pre-hooks), and then switches each such layer to
-`activation_bits = 8` with `input_amax` set from what it saw. The packed exporter writes
-that range as the layer's input scale s = amax / 127 and the native engine runs the layer on
-its int8 kernels; PyTorch eval mode fake-quantizes the same way, so both stay at parity.
+`activation_bits = 8` with `input_amax` set from what it saw (a layer the forward never
+reached keeps float activations). An -O2 program's fused layer/norm steps run unfused
+while calibrating (`fusion.unfused`), so every layer's hook sees its input. The packed
+exporter writes that range as the layer's input scale s = amax / 127 and the native engine
+runs the layer on its int8 kernels; PyTorch eval mode fake-quantizes the same way, so both
+stay at parity.
 
 Layers whose weights are float (`quantization: "none"`) keep float activations: a user
 keeps a layer at full precision on purpose. Layers already at 8 bits (trained with
@@ -37,6 +40,7 @@ from torch import Tensor, nn
 
 from triton_dsl import quant
 from triton_dsl.errors import UserError
+from triton_dsl.fusion import unfused
 
 METHODS = ("mse", "percentile", "max")
 DEFAULT_METHOD = "mse"
@@ -167,7 +171,9 @@ def calibrate_activations(model: nn.Module, batches: Iterable[Any], *,
     seen = 0
     try:
         model.eval()
-        with torch.no_grad():
+        # unfused(): an -O2 program's `F.fused` would otherwise fold the batch norm and call
+        # neither the layer nor its hooks (fusion.py).
+        with torch.no_grad(), unfused():
             for batch in batches:
                 model(_input_of(batch).to(device))
                 seen += 1
@@ -177,9 +183,13 @@ def calibrate_activations(model: nn.Module, batches: Iterable[Any], *,
         model.train(was_training)
     if seen == 0:
         raise UserError("calibration needs at least one batch; the data gave none")
+    switched = 0
     for name, layer in layers:
+        if histograms[name].total == 0:
+            continue  # the forward never ran this layer: it keeps float activations
         layer.set_input_amax(histograms[name].amax(method, float(percentile)))
-    return len(layers)
+        switched += 1
+    return switched
 
 
 def output_ranges(model: nn.Module, batches: Iterable[Any], *, method: str = DEFAULT_METHOD,
@@ -202,9 +212,9 @@ def output_ranges(model: nn.Module, batches: Iterable[Any], *, method: str = DEF
     was_training = model.training
     try:
         model.eval()
-        # With gradients enabled `F.fused` runs the unfused chain, so each norm's own output
-        # is seen (its forward hook fires); eval mode keeps the running statistics.
-        with torch.enable_grad():
+        # unfused(): `F.fused` runs the unfused chain, so each norm's own output is seen (its
+        # forward hook fires); eval mode keeps the running statistics.
+        with torch.no_grad(), unfused():
             for batch in batches:
                 model(_input_of(batch).to(device))
     finally:
