@@ -46,7 +46,7 @@ def main() -> int:
     module = load_module(args.model)
     model = module.Model()
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"] if "model" in state else state)
+    model.load_state_dict(state.get("model", state))
     model.eval()
     engine = native.load(str(args.packed))
 

@@ -188,6 +188,7 @@ def _ort_quantize(onnx_path: Path, work: Path, samples: np.ndarray, batch: int) 
     pre-processing pass (shape inference, graph optimization), then QDQ with per-channel
     int8 weights (7-bit without VNNI, see `has_vnni`) and int8 activations, MinMax ranges
     from the calibration samples."""
+    import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -195,8 +196,6 @@ def _ort_quantize(onnx_path: Path, work: Path, samples: np.ndarray, batch: int) 
         QuantType,
         quantize_static,
     )
-
-    import onnx
 
     input_name = onnx.load(str(onnx_path)).graph.input[0].name
 

@@ -185,7 +185,7 @@ def main() -> int:
                 engines[counts[0]].run(x)
                 one = max(time.perf_counter() - t0, 1e-6)
                 rounds = max(5, min(200, int(args.seconds / (one * len(counts)))))
-                medians = medians_of({n: (lambda e=e: e.run(x)) for n, e in engines.items()},
+                medians = medians_of({n: (lambda e=e, x=x: e.run(x)) for n, e in engines.items()},
                                      rounds, max(2, rounds // 5), args.order == "blocked")
                 verdict = never_slower(medians, args.tolerance)
                 if differs:

@@ -58,7 +58,8 @@ def main() -> int:
     isa_names = {Path(o).name for o in isa_objects}
     shared = {name: objs for name, objs in defined_by.items() if objs & isa_names and len(objs) > 1}
     for name, objs in sorted(shared.items()):
-        demangled = subprocess.run(["c++filt", name], capture_output=True, text=True).stdout.strip()
+        demangled = subprocess.run(["c++filt", name], capture_output=True, text=True,
+                                   check=False).stdout.strip()
         print(f"error: `{demangled}` is emitted by {', '.join(sorted(objs))}; an ISA file must "
               "not instantiate inline code a baseline file also instantiates (move it to a "
               "baseline file, or keep it inside the ISA file's anonymous namespace)")

@@ -67,7 +67,7 @@ def test_shared_engine_across_python_threads(model_path):
                 got = engine.run(inputs[k])
                 if not np.array_equal(got, expected[k]):
                     errors.append(f"thread {offset} round {i}: result differs")
-        except Exception as exc:  # reported below; a crash would end the process instead
+        except Exception as exc:  # noqa: BLE001 (reported below; a crash would end the process)
             errors.append(repr(exc))
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
@@ -129,7 +129,8 @@ def test_cli_rejects_lying_npy_headers(triton_compiler, model_path, tmp_path, na
     path = tmp_path / f"{name}.npy"
     path.write_bytes(content)
     result = subprocess.run([str(triton_compiler), "run", str(model_path), "--input", str(path)],
-                            capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+                            capture_output=True, text=True, timeout=120, preexec_fn=limit_memory,
+                            check=False)
     assert result.returncode in (1, 2), (result.returncode, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -145,7 +146,8 @@ def test_cli_rejects_bad_arguments(triton_compiler, model_path, args, status):
     if "--input" not in args:
         args = [*args, "--input", os.devnull]
     result = subprocess.run([str(triton_compiler), "run", str(model_path), *args],
-                            capture_output=True, text=True, timeout=60, preexec_fn=limit_memory)
+                            capture_output=True, text=True, timeout=60, preexec_fn=limit_memory,
+                            check=False)
     assert result.returncode == status, (result.returncode, result.stderr)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
@@ -154,6 +156,7 @@ def test_cli_caps_threads(triton_compiler, model_path, tmp_path):
     x = tmp_path / "x.npy"
     np.save(x, np.ones((2, 1, 28, 28), np.float32))
     result = subprocess.run([str(triton_compiler), "run", str(model_path), "--input", str(x),
-                             "--threads", "100000"], capture_output=True, text=True, timeout=60)
+                             "--threads", "100000"], capture_output=True, text=True, timeout=60,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert "capped" in result.stderr and result.stdout.startswith("output [2, 10]")

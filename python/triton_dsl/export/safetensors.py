@@ -60,8 +60,7 @@ def write_safetensors(tensors: dict[str, Tensor], path: str | os.PathLike) -> Pa
     with open(path, "wb") as handle:
         handle.write(struct.pack("<Q", len(text)))
         handle.write(text)
-        for chunk in chunks:
-            handle.write(chunk)
+        handle.writelines(chunks)
     return path
 
 
