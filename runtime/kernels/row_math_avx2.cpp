@@ -2,15 +2,17 @@
 // two 4-lane accumulators per step; the row's tail (n % 8) in masked loads and stores.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "kernels/exp_poly.h"
 #include "kernels/row_math.h"
 
 namespace triton_rt::kernels {
 namespace {
+
+// Constants and helpers of this file only: an ISA file must not instantiate inline code that a
+// baseline file also emits (tools/check_isa_objects.py), such as std::numeric_limits or std::max.
+constexpr float kInf = __builtin_inff();
 
 inline __m256i tail_mask(std::int64_t count) {  // the first `count` (< 8) lanes
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -35,7 +37,7 @@ inline __m256 exp8(__m256 x) {
   const __m256 b = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, half), bias), 23));
   __m256 e = _mm256_mul_ps(_mm256_mul_ps(y, a), b);
   e = _mm256_andnot_ps(under, e);
-  e = _mm256_blendv_ps(e, _mm256_set1_ps(std::numeric_limits<float>::infinity()), over);
+  e = _mm256_blendv_ps(e, _mm256_set1_ps(kInf), over);
   return _mm256_blendv_ps(e, x, is_nan);
 }
 
@@ -54,14 +56,14 @@ inline float max8(__m256 v) {
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, v);
   float m = lanes[0];
-  for (int i = 1; i < 8; ++i) m = std::max(m, lanes[i]);
+  for (int i = 1; i < 8; ++i) m = lanes[i] > m ? lanes[i] : m;
   return m;
 }
 
 void softmax_row_avx2(float* row, std::int64_t n) {
   const std::int64_t full = n / 8 * 8;
   const __m256i tail = tail_mask(n - full);
-  const __m256 minus_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 minus_inf = _mm256_set1_ps(-kInf);
   __m256 mx = minus_inf;
   for (std::int64_t j = 0; j < full; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(row + j));
   if (full < n) {

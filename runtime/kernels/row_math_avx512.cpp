@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <cmath>
-#include <limits>
 
 #include "kernels/exp_poly.h"
 #include "kernels/row_math.h"
@@ -17,6 +16,10 @@
 
 namespace triton_rt::kernels {
 namespace {
+
+// Constants and helpers of this file only: an ISA file must not instantiate inline code that a
+// baseline file also emits (tools/check_isa_objects.py), such as std::numeric_limits or std::max.
+constexpr float kInf = __builtin_inff();
 
 inline __mmask16 lanes_below(std::int64_t count) {  // the first `count` (<= 16) lanes
   return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
@@ -41,7 +44,7 @@ inline __m512 exp16(__m512 x) {
   const __m512 b = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, half), bias), 23));
   __m512 e = _mm512_mul_ps(_mm512_mul_ps(y, a), b);
   e = _mm512_mask_mov_ps(e, under, _mm512_setzero_ps());
-  e = _mm512_mask_mov_ps(e, over, _mm512_set1_ps(std::numeric_limits<float>::infinity()));
+  e = _mm512_mask_mov_ps(e, over, _mm512_set1_ps(kInf));
   return _mm512_mask_mov_ps(e, is_nan, x);
 }
 
@@ -51,7 +54,7 @@ inline __m512d add_halves(__m512d acc, __m512 v) {
 }
 
 void softmax_row_avx512(float* row, std::int64_t n) {
-  const __m512 minus_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 minus_inf = _mm512_set1_ps(-kInf);
   __m512 mx = minus_inf;
   for (std::int64_t j = 0; j < n; j += 16) {
     mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(minus_inf, lanes_below(n - j), row + j));
