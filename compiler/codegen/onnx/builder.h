@@ -262,6 +262,10 @@ class Builder {
                                 const InitSpec& init);
 
   static bool is_ternary_layer(const LayerInst& l);
+  // Whether the layer's input is quantized to 8 bits: trained so (`activation_bits: 8`), or
+  // calibrated after training (a ternary layer whose weights file holds `<path>.input_amax`:
+  // float-activation layers have no such tensor, calibration adds it).
+  bool has_8bit_input(const LayerInst& l) const;
 
   // 8-bit activations: x_hat = clamp(round(x / s), -127, 127) * s, s = max(amax, 1e-8) / 127
   // (triton_dsl.quant.fake_quantize_int8), written as the QDQ pair onnxruntime's int8

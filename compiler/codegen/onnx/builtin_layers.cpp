@@ -117,8 +117,15 @@ bool Builder::is_ternary_layer(const LayerInst& l) {
   return l.type_name.rfind("Ternary", 0) == 0 && l.attrs.str_of("quantization") != "none";
 }
 
+bool Builder::has_8bit_input(const LayerInst& l) const {
+  if (l.attrs.get("activation_bits").is_int() && l.attrs.int_of("activation_bits") == 8) return true;
+  if (!is_ternary_layer(l) || options_.weights == nullptr) return false;
+  const auto it = options_.weights->tensors.find(l.path + ".input_amax");
+  return it != options_.weights->tensors.end() && it->second.dtype == "F32" && it->second.element_count() == 1;
+}
+
 Val Builder::fake_quantize_input(const LayerInst& l, const Val& x) {
-  if (!l.attrs.get("activation_bits").is_int() || l.attrs.int_of("activation_bits") != 8) return x;
+  if (!has_8bit_input(l)) return x;
   const std::string key = l.path + ".input_amax";
   const float amax = weights_.floats(key, {}, {})[0];
   const float s = std::max(amax, 1e-8f) / 127.0f;

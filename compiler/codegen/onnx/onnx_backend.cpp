@@ -100,9 +100,7 @@ std::string Builder::initializer(onnx::Tensor t) {
 }
 
 void Builder::record_output_range(const LayerInst& l, const BatchNormFold* fold, const std::string& value) {
-  if (!options_.integer_lowering || !options_.weights || !l.attrs.get("activation_bits").is_int() ||
-      l.attrs.int_of("activation_bits") != 8)
-    return;
+  if (!options_.integer_lowering || !options_.weights || !has_8bit_input(l)) return;
   const auto it = options_.weights->tensors.find((fold ? fold->norm_path : l.path) + ".output_amax");
   if (it == options_.weights->tensors.end() || it->second.dtype != "F32" || it->second.element_count() != 1) return;
   output_amax_[value] = it->second.as_floats()[0];

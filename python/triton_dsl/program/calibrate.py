@@ -1,6 +1,7 @@
 """`--calibrate N`: what the exports measure on N batches of the training split.
 
-`--export-packed --calibrate N` deploys a float-activation checkpoint with 8-bit ones. The program measures the float model's test accuracy (PyTorch eval), calibrates the
+`--export-packed --calibrate N` deploys a float-activation checkpoint with 8-bit ones. The
+program measures the float model's test accuracy (PyTorch eval), calibrates the
 activation ranges on N batches of the training split (`triton_dsl.export.calibration`:
 eval-mode preprocessing, no augmentation, a fixed shuffled order from the run's seed),
 writes the packed file, and measures the written file's accuracy through the native
@@ -8,12 +9,14 @@ engine on the same test batches. The table it prints puts the two side by side, 
 PyTorch eval accuracy of the calibrated model between them (what the engine matches to
 float rounding), so a drop can be told apart from a parity problem.
 
-`--export-onnx|--export-tflite --integer --calibrate N` measures, on the same kind of
-batches, the output ranges the compiler's -O3 integer lowering needs where a layer's output
-feeds no other 8-bit layer (`calibration.output_ranges`). It switches no layer: the
-compiler builds the graph from the `.triton` source, so only layers declared with
-`activation_bits: 8` become int8 operators, and a model without any is refused rather than
-written as a float file the user did not ask for.
+`--export-onnx|--export-tflite --integer --calibrate N` does the same for the runtimes'
+int8 kernels: ternary layers trained with float activations are calibrated to 8 bits on the
+N batches (layers trained with `activation_bits: 8` keep their ranges), then the output
+ranges the compiler's -O3 integer lowering needs where a layer's output feeds no other
+8-bit layer are measured on the same batches (`calibration.output_ranges`). The compiler
+treats a layer whose weights file holds `<path>.input_amax` as an 8-bit layer, so the
+calibrated checkpoint lowers like a QAT one. A model with no ternary layer is refused
+rather than written as a float file the user did not ask for.
 """
 
 from __future__ import annotations
@@ -100,17 +103,25 @@ def calibrate_for_export(context, args, model: nn.Module, config) -> tuple[Accur
 
 def output_ranges_for_export(context, args, model: nn.Module, config) -> dict:
     """The `<path>.output_amax` tensors of `model` for an `--integer` export, measured on
-    `args.calibrate` training batches; a `UserError` when no layer has 8-bit activations."""
-    if not calibration.eight_bit_layers(model):
-        raise UserError(f"--integer: `{context.model_name}` has no ternary layer with 8-bit "
-                        f"activations (`activation_bits: 8`), so its graph has nothing to run "
-                        f"on int8 kernels; export without --integer")
+    `args.calibrate` training batches. Ternary layers trained with float activations are
+    first calibrated to 8 bits on the same batches (post-training quantization, as
+    `--export-packed --calibrate` does); layers trained with `activation_bits: 8` keep their
+    learned ranges. A `UserError` when the model has no ternary layer at all."""
     splits = datasets.load_splits(context, args, need_train=True)
     batches = calibration_batches(splits, config, args.calibrate, args.workers)
     method = args.calibration_method or calibration.DEFAULT_METHOD
+    switched = calibration.calibrate_activations(model, batches, method=method)
+    if not calibration.eight_bit_layers(model):
+        raise UserError(f"--integer: `{context.model_name}` has no ternary layer whose "
+                        f"activations could be 8-bit, so its graph has nothing to run on int8 "
+                        f"kernels; export without --integer")
     ranges = calibration.output_ranges(model, batches, method=method)
+    plural = "es" if len(batches) != 1 else ""
+    if switched:
+        print(f"calibrated {switched} layer{'s' if switched != 1 else ''} to 8-bit "
+              f"activations on {len(batches)} training batch{plural}", flush=True)
     print(f"measured {len(ranges)} output range{'s' if len(ranges) != 1 else ''} for the "
-          f"integer graph on {len(batches)} training batch{'es' if len(batches) != 1 else ''} "
+          f"integer graph on {len(batches)} training batch{plural} "
           f"of {config.batch_size} ({_described(method)})", flush=True)
     return ranges
 
