@@ -35,6 +35,7 @@ from triton_dsl.compiler import compile_file
 from triton_dsl.data import get_dataset
 from triton_dsl.export.calibration import output_ranges
 from triton_dsl.export.safetensors import export_tensors, write_safetensors
+from triton_dsl.train.checkpoint import load_file, load_model_state, model_state_of
 
 
 def _program(source: Path, directory: Path, level: str):
@@ -50,6 +51,31 @@ def _normalized(images, normalize, spec):
     mean = torch.tensor(normalize.get("mean", spec.mean)).view(-1, 1, 1)
     std = torch.tensor(normalize.get("std", spec.std)).view(-1, 1, 1)
     return ((images.float() / 255 - mean) / std).contiguous()
+
+
+def trained_model(source: Path, checkpoint: Path, directory: Path, level: str):
+    """The entry model of `source` compiled at `level` (e.g. "O2") with the checkpoint's
+    weights, in eval mode, and its training section's normalization."""
+    module = _program(source, directory, level)
+    model = module.Model()
+    load_model_state(model, model_state_of(load_file(checkpoint), checkpoint), path=checkpoint,
+                     model_name=source.stem)
+    return model.eval(), module.TRAINING.get("augmentation", {}).get("normalize", {})
+
+
+def weights_file(model, directory: Path, *, dataset: str | None = None, data_path=None,
+                 normalize=None, calibration_images: int = 512) -> Path:
+    """The model's tensors as the compiler's `--weights` file; with `dataset`, also the output
+    ranges the -O3 integer lowering needs, calibrated on the first `calibration_images`
+    training images in batches of 64."""
+    tensors = export_tensors(model)
+    if dataset is not None:
+        train = get_dataset(dataset, data_path=data_path, split="train", download=False)
+        count = min(calibration_images, len(train.dataset))
+        images = torch.stack([train.dataset[i][0] for i in range(count)])
+        tensors.update(output_ranges(model, [_normalized(images[i:i + 64], normalize, train)
+                                             for i in range(0, count, 64)]))
+    return write_safetensors(tensors, directory / "weights.safetensors")
 
 
 def main() -> int:
@@ -69,20 +95,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="triton-export-accuracy-") as work:
         work = Path(work)
-        module = _program(args.source, work, f"O{args.level}")
-        model = module.Model()
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("model", state) if "model" in state else state)
-        model.eval()
-        normalize = module.TRAINING.get("augmentation", {}).get("normalize", {})
-        tensors = export_tensors(model)
-        if args.level == "3":
-            train = get_dataset(args.dataset, data_path=args.data_path, split="train", download=False)
-            count = min(args.calibration_images, len(train.dataset))
-            images = torch.stack([train.dataset[i][0] for i in range(count)])
-            batches = [_normalized(images[i:i + 64], normalize, train) for i in range(0, count, 64)]
-            tensors.update(output_ranges(model, batches))
-        weights = write_safetensors(tensors, work / "weights.safetensors")
+        model, normalize = trained_model(args.source, args.checkpoint, work, f"O{args.level}")
+        weights = weights_file(model, work, dataset=args.dataset if args.level == "3" else None,
+                               data_path=args.data_path, normalize=normalize,
+                               calibration_images=args.calibration_images)
         onnx_file = compile_file(args.source, work / "m.onnx", "--backend", "onnx", f"-O{args.level}",
                                  "--weights", str(weights), "--weight-codes", args.weight_codes)
         tflite_file = compile_file(args.source, work / "m.tflite", "--backend", "tflite", f"-O{args.level}",

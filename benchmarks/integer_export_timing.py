@@ -30,8 +30,6 @@ import export_accuracy
 
 from triton_dsl.compiler import compile_file
 from triton_dsl.data import get_dataset
-from triton_dsl.export.calibration import output_ranges
-from triton_dsl.export.safetensors import export_tensors, write_safetensors
 
 
 def _median_ms(call, calls: int) -> float:
@@ -56,18 +54,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="triton-integer-timing-") as work:
         work = Path(work)
-        module = export_accuracy._program(args.source, work, "O2")
-        model = module.Model()
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("model", state) if "model" in state else state)
-        model.eval()
-        normalize = module.TRAINING.get("augmentation", {}).get("normalize", {})
-        train = get_dataset(args.dataset, data_path=args.data_path, split="train", download=False)
-        images = torch.stack([train.dataset[i][0] for i in range(512)])
-        tensors = export_tensors(model)
-        tensors.update(output_ranges(model, [export_accuracy._normalized(images[i:i + 64], normalize, train)
-                                             for i in range(0, 512, 64)]))
-        weights = write_safetensors(tensors, work / "weights.safetensors")
+        model, normalize = export_accuracy.trained_model(args.source, args.checkpoint, work, "O2")
+        weights = export_accuracy.weights_file(model, work, dataset=args.dataset,
+                                               data_path=args.data_path, normalize=normalize)
         test = get_dataset(args.dataset, data_path=args.data_path, split="test", download=False)
         x = export_accuracy._normalized(torch.stack([test.dataset[i][0] for i in range(32)]),
                                         normalize, test).numpy()

@@ -551,9 +551,10 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         continue;
       }
       const kernels::GemmFn gemm = ternary ? ternary_gemm(ctx) : nullptr;
-      // The dense ternary kernel and the float GEMMs compute 6 (AVX2) or 4 (AVX-512) rows per
-      // pass over the input.
-      const std::int64_t unit = gemm == ctx.kernels.gemm_dense || !ternary ? 12 : 1;
+      // The float GEMMs and the dense ternary kernel compute 6 (AVX2) or 4 (AVX-512) rows per
+      // pass over the input; the sparse kernel one.
+      const bool blocked_rows = !ternary || gemm == ctx.kernels.gemm_dense;
+      const std::int64_t unit = blocked_rows ? 12 : 1;
       split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
         for_cached_rows(first + b, first + e, g.p, unit, [&](std::int64_t r0, std::int64_t r1) {
           if (ternary) {

@@ -64,33 +64,6 @@ struct Layer {
   std::vector<const FakeQuantization*> absorbed;  // the next layers' input quantizations
 };
 
-std::vector<float> floats_of(const Tensor& t) {
-  std::vector<float> v(t.raw.size() / 4);
-  std::memcpy(v.data(), t.raw.data(), v.size() * 4);
-  return v;
-}
-
-std::string raw_of_floats(const std::vector<float>& v) {
-  std::string raw(v.size() * 4, '\0');
-  std::memcpy(raw.data(), v.data(), raw.size());
-  return raw;
-}
-
-// Integer codes (int8, or int4/int2 packed from the low bits up) as int8 values.
-std::optional<std::vector<int8_t>> decode_codes(const Tensor& t) {
-  const int bits = t.type == DataType::Int8 ? 8 : t.type == DataType::Int4 ? 4 : t.type == DataType::Int2 ? 2 : 0;
-  if (!bits) return std::nullopt;
-  const int per_byte = 8 / bits;
-  std::vector<int8_t> out(static_cast<size_t>(t.element_count()));
-  for (size_t i = 0; i < out.size(); ++i) {
-    const unsigned byte = static_cast<unsigned char>(t.raw[i / per_byte]);
-    const int shift = 32 - bits;
-    const auto field = static_cast<int32_t>((byte >> (bits * (i % per_byte))) << shift);
-    out[i] = static_cast<int8_t>(field >> shift);  // sign-extend the field
-  }
-  return out;
-}
-
 class IntegerLowering {
  public:
   IntegerLowering(Model& model, const std::map<std::string, float>& output_amax)
@@ -137,7 +110,7 @@ class IntegerLowering {
   std::optional<float> scalar(const std::string& name) {
     const Tensor* t = constant(name);
     if (!t || t->type != DataType::Float || t->element_count() != 1) return std::nullopt;
-    return floats_of(*t)[0];
+    return t->float_values()[0];
   }
 
   // ---- 2. fake quantizations ----------------------------------------------------------------------
@@ -197,7 +170,7 @@ class IntegerLowering {
     if (dq.op_type != "DequantizeLinear" || dq.inputs.size() != 2 || has_int(dq, "axis", 1)) return false;
     const Tensor* codes = constant(dq.inputs[0]);
     const Tensor* scales = constant(dq.inputs[1]);
-    return codes && scales && decode_codes(*codes) && scales->type == DataType::Float && !codes->dims.empty() &&
+    return codes && scales && codes->code_values() && scales->type == DataType::Float && !codes->dims.empty() &&
            scales->element_count() == codes->dims[0] && scales->dims.size() == 1;
   }
 
@@ -353,8 +326,8 @@ class IntegerLowering {
     // Copies: adding initializers below may move the vector they live in.
     const Tensor codes_t = *constant(wdq.inputs[0]);
     const Tensor scales_t = *constant(wdq.inputs[1]);
-    std::vector<int8_t> codes = *decode_codes(codes_t);
-    std::vector<float> scales = floats_of(scales_t);
+    std::vector<int8_t> codes = *codes_t.code_values();
+    std::vector<float> scales = scales_t.float_values();
     const size_t rows = scales.size(), per_row = rows ? codes.size() / rows : 0;
     for (size_t c = 0; c < rows; ++c) {
       if (scales[c] > 0.0f) continue;
@@ -370,7 +343,7 @@ class IntegerLowering {
       dims = {dims[1], dims[0]};
     }
     const std::string codes_name = add_initializer(Tensor::codes(codes_t.name + ".int8", DataType::Int8, dims, codes));
-    const std::string scales_name = add_initializer(Tensor{scales_t.name + ".int8", DataType::Float, scales_t.dims, raw_of_floats(scales)});
+    const std::string scales_name = add_initializer(Tensor::floats(scales_t.name + ".int8", scales_t.dims, scales));
     const std::string w = fresh(wdq.outputs[0]);
     out.push_back(make("DequantizeLinear", scope_of(wdq), {codes_name, scales_name}, w, {Attribute::of_int("axis", conv ? 0 : 1)}));
     const std::string x = n.inputs[0];  // the input DQ's output (renamed if absorbed)
@@ -387,7 +360,7 @@ class IntegerLowering {
       y = fresh(n.outputs[0] + "/matmul");
       out.push_back(make("MatMul", scope, {x, w}, y));
       if (n.inputs.size() > 2) {
-        std::vector<float> negated = floats_of(*constant(n.inputs[2]));
+        std::vector<float> negated = constant(n.inputs[2])->float_values();
         for (float& v : negated) v = -v;
         const std::string nb = add_initializer(Tensor::floats(n.inputs[2] + ".negated", {static_cast<int64_t>(negated.size())}, negated));
         const std::string sub = fresh(n.outputs[0] + "/bias");
@@ -406,7 +379,7 @@ class IntegerLowering {
 
   std::string int32_bias(const std::string& name, float s_in, const std::vector<float>& w_scales, const std::string& scope,
                          std::vector<Node>& out) {
-    const std::vector<float> b = floats_of(*constant(name));
+    const std::vector<float> b = constant(name)->float_values();
     std::vector<float> scale(b.size());
     std::string raw(b.size() * 4, '\0');
     for (size_t c = 0; c < b.size(); ++c) {

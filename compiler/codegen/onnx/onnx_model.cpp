@@ -190,6 +190,25 @@ Tensor Tensor::codes(std::string name, DataType type, std::vector<int64_t> dims,
   return t;
 }
 
+std::vector<float> Tensor::float_values() const {
+  std::vector<float> v(raw.size() / 4);
+  if (!v.empty()) std::memcpy(v.data(), raw.data(), v.size() * 4);
+  return v;
+}
+
+std::optional<std::vector<int8_t>> Tensor::code_values() const {
+  const int bits = type == DataType::Int8 ? 8 : type == DataType::Int4 ? 4 : type == DataType::Int2 ? 2 : 0;
+  if (!bits) return std::nullopt;
+  const int per_byte = 8 / bits, shift = 32 - bits;
+  std::vector<int8_t> out(static_cast<size_t>(element_count()));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const unsigned byte = static_cast<unsigned char>(raw[i / per_byte]);
+    const auto field = static_cast<int32_t>((byte >> (bits * (i % per_byte))) << shift);
+    out[i] = static_cast<int8_t>(field >> shift);  // sign-extend the field
+  }
+  return out;
+}
+
 Attribute Attribute::of_int(std::string name, int64_t v) {
   Attribute a{std::move(name), Kind::Int};
   a.i = v;

@@ -28,6 +28,11 @@ struct Tensor {
   static Tensor int64s(std::string name, std::vector<int64_t> dims, const std::vector<int64_t>& values);
   // Ternary codes in {-1, 0, 1} stored as `type` (Int8, Int4 or Int2).
   static Tensor codes(std::string name, DataType type, std::vector<int64_t> dims, const std::vector<int8_t>& values);
+
+  // The values back (the inverses of `floats` and `codes`): a Float tensor's floats; an
+  // Int8/Int4/Int2 tensor's codes, sign-extended (nullopt for other types).
+  std::vector<float> float_values() const;
+  std::optional<std::vector<int8_t>> code_values() const;
 };
 
 struct Attribute {

@@ -45,16 +45,29 @@ int64_t product(const std::vector<int64_t>& shape) {
   return n;
 }
 
-}  // namespace
-
-TernaryWeight ternarize(const std::vector<float>& w, int64_t rows, double threshold, bool per_channel) {
+// Codes and scales of w ([rows, n] row-major) quantized per output channel, or with one
+// scale for the whole tensor: code_group(group, n, codes) writes one group's codes and
+// returns its scale.
+template <class CodeGroup>
+TernaryWeight quantize_groups(const std::vector<float>& w, int64_t rows, bool per_channel, const CodeGroup& code_group) {
   TernaryWeight out;
   out.codes.assign(w.size(), 0);
   out.scales.assign(static_cast<size_t>(rows), 0.0f);
   const size_t groups = per_channel ? static_cast<size_t>(rows) : 1;
   const size_t n = groups ? w.size() / groups : 0;
   for (size_t g = 0; g < groups; ++g) {
-    const float* row = w.data() + g * n;
+    const float scale = code_group(w.data() + g * n, n, out.codes.data() + g * n);
+    if (per_channel) out.scales[g] = scale;
+    else
+      for (auto& s : out.scales) s = scale;
+  }
+  return out;
+}
+
+}  // namespace
+
+TernaryWeight ternarize(const std::vector<float>& w, int64_t rows, double threshold, bool per_channel) {
+  return quantize_groups(w, rows, per_channel, [threshold](const float* row, size_t n, int8_t* codes) {
     double total = 0;
     for (size_t i = 0; i < n; ++i) total += std::fabs(row[i]);
     // float32 as PyTorch computes it: mean, then times the threshold
@@ -64,39 +77,25 @@ TernaryWeight ternarize(const std::vector<float>& w, int64_t rows, double thresh
     for (size_t i = 0; i < n; ++i) {
       const float m = std::fabs(row[i]);
       if (m - delta > 0.0f) {
-        out.codes[g * n + i] = row[i] > 0 ? 1 : -1;
+        codes[i] = row[i] > 0 ? 1 : -1;
         kept += m;
         ++count;
       }
     }
-    const float alpha = count ? static_cast<float>(kept / static_cast<double>(count)) : 0.0f;
-    if (per_channel) out.scales[g] = alpha;
-    else
-      for (auto& s : out.scales) s = alpha;
-  }
-  return out;
+    return count ? static_cast<float>(kept / static_cast<double>(count)) : 0.0f;
+  });
 }
 
 TernaryWeight quantize_integer(const std::vector<float>& w, int64_t rows, int qmax, bool per_channel) {
-  TernaryWeight out;
-  out.codes.assign(w.size(), 0);
-  out.scales.assign(static_cast<size_t>(rows), 0.0f);
-  const size_t groups = per_channel ? static_cast<size_t>(rows) : 1;
-  const size_t n = groups ? w.size() / groups : 0;
   const float top = static_cast<float>(qmax);
-  for (size_t g = 0; g < groups; ++g) {
-    const float* row = w.data() + g * n;
+  return quantize_groups(w, rows, per_channel, [top](const float* row, size_t n, int8_t* codes) {
     float amax = 0.0f;
     for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(row[i]));
     const float scale = amax / top;
     if (scale > 0.0f)
-      for (size_t i = 0; i < n; ++i)
-        out.codes[g * n + i] = static_cast<int8_t>(std::clamp(std::nearbyint(row[i] / scale), -top, top));
-    if (per_channel) out.scales[g] = scale;
-    else
-      for (auto& s : out.scales) s = scale;
-  }
-  return out;
+      for (size_t i = 0; i < n; ++i) codes[i] = static_cast<int8_t>(std::clamp(std::nearbyint(row[i] / scale), -top, top));
+    return scale;
+  });
 }
 
 std::vector<float> WeightSource::floats(const std::string& name, const std::vector<int64_t>& shape, const InitSpec& init) {

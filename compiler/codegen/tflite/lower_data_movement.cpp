@@ -5,6 +5,29 @@
 
 namespace triton::codegen::onnx_to_tflite {
 
+namespace {
+
+// x's data (a constant or quantized weight) under another shape and name, with none of x's
+// stored layouts: what a reshape, transpose, gather, slice or tile of it at compile time
+// starts from.
+Value relabeled(const Value& x, Shape shape, std::string name) {
+  Value v = x;
+  v.views.clear();
+  v.shape = std::move(shape);
+  v.name = std::move(name);
+  return v;
+}
+
+// The same with no elements yet (a constant of x's element type, to be filled).
+Value emptied(const Value& x, Shape shape, std::string name) {
+  Value v = relabeled(x, std::move(shape), std::move(name));
+  v.ints.clear();
+  v.floats.clear();
+  return v;
+}
+
+}  // namespace
+
 void Converter::lower_reshape(const onnx::Node& n) {
   Value& x = in(0);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
@@ -48,8 +71,6 @@ void Converter::lower_reshape(const onnx::Node& n) {
   }
   if (element_count(shape) != element_count(x.shape)) fail("a reshape that changes the number of elements");
   if (x.kind != Value::Kind::Runtime) {
-    Value v = x;
-    v.views.clear();
     if (x.kind == Value::Kind::Quantized && x.scales.size() != 1) {
       // The channel axis survives when the dimensions up to it are kept.
       if (static_cast<size_t>(x.axis) >= shape.size() ||
@@ -57,9 +78,7 @@ void Converter::lower_reshape(const onnx::Node& n) {
         fail("a reshape across the channels of quantized weights");
       }
     }
-    v.shape = shape;
-    v.name = n.outputs[0];
-    return define(n.outputs[0], std::move(v));
+    return define(n.outputs[0], relabeled(x, shape, n.outputs[0]));
   }
   const int32_t t = tensor_in(x, {});
   define(n.outputs[0], runtime(reshape(t, shape, n.outputs[0]), shape, {}));
@@ -74,19 +93,13 @@ void Converter::lower_transpose(const onnx::Node& n) {
   }
   const Shape shape = permuted(x.shape, p);
   if (x.kind == Value::Kind::Constant) {
-    Value v = x;
-    v.views.clear();
-    v.shape = shape;
-    v.name = n.outputs[0];
+    Value v = relabeled(x, shape, n.outputs[0]);
     if (v.is_int) v.ints = permute_data(x.ints, x.shape, p);
     else v.floats = permute_data(x.floats, x.shape, p);
     return define(n.outputs[0], std::move(v));
   }
   if (x.kind == Value::Kind::Quantized) {
-    Value v = x;
-    v.views.clear();
-    v.shape = shape;
-    v.name = n.outputs[0];
+    Value v = relabeled(x, shape, n.outputs[0]);
     v.codes = permute_data(x.codes, x.shape, p);
     v.axis = inverse(p)[x.axis];
     return define(n.outputs[0], std::move(v));
@@ -202,12 +215,7 @@ void Converter::lower_gather(const onnx::Node& n) {
   if (x.kind == Value::Kind::Constant) {
     const int64_t inner = element_count(Shape(x.shape.begin() + axis + 1, x.shape.end()));
     const int64_t outer = element_count(Shape(x.shape.begin(), x.shape.begin() + axis));
-    Value v = x;
-    v.views.clear();
-    v.shape = shape;
-    v.name = n.outputs[0];
-    v.ints.clear();
-    v.floats.clear();
+    Value v = emptied(x, shape, n.outputs[0]);
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t j = 0; j < inner; ++j) {
         const int64_t src = (o * x.shape[axis] + index[0]) * inner + j;
@@ -267,12 +275,7 @@ void Converter::lower_slice(const onnx::Node& n) {
   }
   if (x.kind == Value::Kind::Constant) {
     if (rank != 1) fail("a slice of a constant of rank other than 1");
-    Value v = x;
-    v.views.clear();
-    v.shape = shape;
-    v.name = n.outputs[0];
-    v.ints.clear();
-    v.floats.clear();
+    Value v = emptied(x, shape, n.outputs[0]);
     for (int64_t i = begin[0]; i < stop[0]; i += stride[0]) {
       if (x.is_int) v.ints.push_back(x.ints[i]);
       else v.floats.push_back(x.floats[i]);
@@ -359,12 +362,7 @@ void Converter::lower_arg_max(const onnx::Node& n) {
 Value Converter::tiled_constant(const Value& x, const Shape& repeats, const std::string& name) {
   Shape shape = x.shape;
   for (size_t i = 0; i < shape.size(); ++i) shape[i] *= repeats[i];
-  Value v = x;
-  v.views.clear();
-  v.shape = shape;
-  v.name = name;
-  v.ints.clear();
-  v.floats.clear();
+  Value v = emptied(x, shape, name);
   const size_t rank = shape.size();
   std::vector<int64_t> index(rank, 0);
   for (int64_t count = element_count(shape), e = 0; e < count; ++e) {

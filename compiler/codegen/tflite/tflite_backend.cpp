@@ -152,8 +152,8 @@ Value Converter::constant_of(const onnx::Tensor& t) {
   const size_t count = static_cast<size_t>(element_count(v.shape));
   switch (t.type) {
     case onnx::DataType::Float:
+      v.floats = t.float_values();
       v.floats.resize(count);
-      if (count != 0) std::memcpy(v.floats.data(), t.raw.data(), count * 4);
       break;
     case onnx::DataType::Int64:
       v.is_int = true;
