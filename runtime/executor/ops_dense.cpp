@@ -71,14 +71,10 @@ bool use_lut(const OpContext& ctx, std::int64_t rows, std::int64_t k) {
 }
 
 // The ternary GEMM kernel where the table kernel is not used: the dense one where the ISA
-// has it and the layer's decoded codes fit (kernels/ternary.h), else the sparse one. A
-// property of the shape only, like use_lut.
+// has it (kernels/ternary.h), else the sparse one. A property of the shape only, like
+// use_lut.
 kernels::GemmFn ternary_gemm(const OpContext& ctx) {
-  const kernels::PreparedTernary& w = *ctx.ternary;
-  if (ctx.kernels.gemm_dense != nullptr && kernels::dense_codes_fit(w.rows, w.cols)) {
-    return ctx.kernels.gemm_dense;
-  }
-  return ctx.kernels.gemm;
+  return ctx.kernels.gemm_dense != nullptr ? ctx.kernels.gemm_dense : ctx.kernels.gemm;
 }
 
 // The table GEMM of weight rows [first, first + count) over the p columns of the
@@ -283,38 +279,91 @@ void im2col(const float* x, const ConvGeometry& g, float* cols, std::int64_t row
   }
 }
 
-// im2col straight into the panel-major layout of the ternary GEMM kernels. Positions are
-// walked in order, so the destination (panel, lane) advances incrementally.
+// Copies (or zeroes) n floats inline, 4 at a time: im2col moves runs of one output row
+// (32 floats for a 32x32 map), where a call to memmove per run cost more than the move
+// (about a third of ResNet-18's 64-channel convolutions).
+inline void copy_run(const float* src, float* dst, std::int64_t n) {
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) std::memcpy(dst + i, src + i, 4 * sizeof(float));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+inline void zero_run(float* dst, std::int64_t n) {
+  constexpr float kZeros[4] = {};
+  std::int64_t i = 0;
+  for (; i + 4 <= n; i += 4) std::memcpy(dst + i, kZeros, 4 * sizeof(float));
+  for (; i < n; ++i) dst[i] = 0.0f;
+}
+
+// Writes consecutive positions of one im2col row into the panel-major layout: runs are
+// copied (or zeroed) inline, cut only where a panel of `width` lanes ends.
+class PanelWriter {
+ public:
+  PanelWriter(float* panel, std::int64_t width, std::int64_t panel_stride)
+      : panel_(panel), width_(width), stride_(panel_stride) {}
+  void copy(const float* src, std::int64_t n) {
+    while (n > 0) {
+      const std::int64_t take = std::min(n, width_ - lane_);
+      copy_run(src, panel_ + lane_, take);
+      src += take;
+      n -= take;
+      advance(take);
+    }
+  }
+  void zeros(std::int64_t n) {
+    while (n > 0) {
+      const std::int64_t take = std::min(n, width_ - lane_);
+      zero_run(panel_ + lane_, take);
+      n -= take;
+      advance(take);
+    }
+  }
+
+ private:
+  void advance(std::int64_t n) {
+    lane_ += n;
+    if (lane_ == width_) {
+      lane_ = 0;
+      panel_ += stride_;
+    }
+  }
+  float* panel_;
+  std::int64_t lane_ = 0;
+  std::int64_t width_, stride_;
+};
+
+// im2col straight into the panel-major layout of the ternary GEMM kernels. Per output row,
+// the positions that read inside the input row are one run of the input (stride 1) or
+// gathered into `line` first (strided); the padding around them is zeroed.
 void im2col_panels(const float* x, const ConvGeometry& g, float* cols, std::int64_t row_begin,
                    std::int64_t row_end) {
   const std::int64_t width = kernels::panel_width(g.p);
-  const std::int64_t panel_stride = g.k * width;
   const std::int64_t padded = kernels::panel_count(g.p) * width;
+  std::vector<float> line(g.sw == 1 ? 0 : g.ow);
   for (std::int64_t row = row_begin; row < row_end; ++row) {
     const std::int64_t c = row / (g.kh * g.kw), i = row / g.kw % g.kh, j = row % g.kw;
     const float* plane = x + c * g.h * g.w;
-    float* panel = cols + row * width;
-    std::int64_t lane = 0;
-    auto put = [&](float v) {
-      panel[lane] = v;
-      if (++lane == width) {
-        lane = 0;
-        panel += panel_stride;
-      }
-    };
+    PanelWriter out(cols + row * width, width, g.k * width);
+    // Output columns ox in [ox0, ox1) read inside the input row; the rest is padding.
+    const std::int64_t ox0 = std::clamp<std::int64_t>((g.pw - j * g.dw + g.sw - 1) / g.sw, 0, g.ow);
+    const std::int64_t ox1 =
+        std::clamp<std::int64_t>((g.w + g.pw - j * g.dw + g.sw - 1) / g.sw, ox0, g.ow);
     for (std::int64_t oy = 0; oy < g.oh; ++oy) {
       const std::int64_t iy = oy * g.sh - g.ph + i * g.dh;
       if (iy < 0 || iy >= g.h) {
-        for (std::int64_t ox = 0; ox < g.ow; ++ox) put(0.0f);
+        out.zeros(g.ow);
         continue;
       }
-      const float* src = plane + iy * g.w;
-      for (std::int64_t ox = 0; ox < g.ow; ++ox) {
-        const std::int64_t ix = ox * g.sw - g.pw + j * g.dw;
-        put(ix >= 0 && ix < g.w ? src[ix] : 0.0f);
+      const float* src = plane + iy * g.w - g.pw + j * g.dw;
+      out.zeros(ox0);
+      if (g.sw == 1) {
+        out.copy(src + ox0, ox1 - ox0);
+      } else {
+        for (std::int64_t ox = ox0; ox < ox1; ++ox) line[ox - ox0] = src[ox * g.sw];
+        out.copy(line.data(), ox1 - ox0);
       }
+      out.zeros(g.ow - ox1);
     }
-    for (std::int64_t pos = g.p; pos < padded; ++pos) put(0.0f);
+    out.zeros(padded - g.p);
   }
 }
 
@@ -389,6 +438,86 @@ void depthwise(const float* x, const ConvGeometry& g, const std::vector<float>& 
       }
     }
     apply_activation(act, out, g.p);
+  }
+}
+
+// The implicit columns of a stride-1 convolution (groups 1) on the dense kernel: the input
+// zero-padded to planes of (h + 2ph) x (w + 2pw), and the output computed on the padded
+// width, p' = oh x (w + 2pw) positions of which the last (kw - 1) dw of every row are
+// discarded; column row (c, i, j) then starts at plane c shifted by (i dh, j dw), a run as
+// long as p'. A 1x1 unpadded convolution whose positions fill whole 16-column strips reads
+// the input itself and writes the output in place.
+struct ImplicitColumns {
+  std::int64_t padded_w = 0, plane = 0, wide_p = 0;
+  std::int64_t slack = 0;     // floats past the last plane that strips may read (zeroed)
+  bool in_place = false;      // read the input as is, write the output as is
+  ImplicitColumns() = default;
+  explicit ImplicitColumns(const ConvGeometry& g)
+      : padded_w(g.w + 2 * g.pw),
+        plane((g.h + 2 * g.ph) * padded_w),
+        wide_p(g.oh * padded_w),
+        slack((g.kw - 1) * g.dw + 16),
+        in_place(g.kh == 1 && g.kw == 1 && g.ph == 0 && g.pw == 0 && g.p % 16 == 0) {}
+  std::int64_t padded_floats(const ConvGeometry& g) const {
+    return in_place ? 0 : g.c * plane + slack;
+  }
+  std::int64_t wide_floats(const ConvGeometry& g) const { return in_place ? 0 : g.og * wide_p; }
+  std::int64_t scratch_floats(const ConvGeometry& g) const {
+    return padded_floats(g) + wide_floats(g);
+  }
+};
+
+// One image of an implicit convolution: `work` holds im.scratch_floats(g) floats (the padded
+// input, then the wide output), y the image's [o, p] output.
+void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
+                  const ImplicitColumns& im, const float* xn, float* work, const TensorData* bias,
+                  float* y, bool inline_only) {
+  const float* base = xn;
+  float* wide = y;
+  if (!im.in_place) {
+    float* padded = work;
+    wide = work + im.padded_floats(g);
+    for (std::int64_t c = 0; c < g.c; ++c) {
+      float* dst = padded + c * im.plane;
+      const float* src = xn + c * g.h * g.w;
+      zero_run(dst, g.ph * im.padded_w);
+      for (std::int64_t r = 0; r < g.h; ++r) {
+        float* row = dst + (g.ph + r) * im.padded_w;
+        zero_run(row, g.pw);
+        copy_run(src + r * g.w, row + g.pw, g.w);
+        zero_run(row + g.pw + g.w, g.pw);
+      }
+      zero_run(dst + (g.ph + g.h) * im.padded_w, g.ph * im.padded_w);
+    }
+    zero_run(padded + g.c * im.plane, im.slack);
+    base = padded;
+  }
+  std::vector<std::int64_t> offsets(g.k);
+  for (std::int64_t c = 0; c < g.c; ++c) {
+    for (std::int64_t i = 0; i < g.kh; ++i) {
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        offsets[(c * g.kh + i) * g.kw + j] = c * im.plane + i * g.dh * im.padded_w + j * g.dw;
+      }
+    }
+  }
+  const double channel_ns = work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * im.wide_p);
+  auto rows = [&](std::int64_t b, std::int64_t e) {
+    for_cached_rows(b, e, im.wide_p, 12, [&](std::int64_t r0, std::int64_t r1) {
+      ctx.kernels.gemm_dense_offsets(*ctx.ternary, base, offsets.data(), im.wide_p, wide, r0, r1);
+      for (std::int64_t o = r0; o < r1; ++o) {
+        float* out = y + o * g.p;
+        if (!im.in_place) {
+          const float* row = wide + o * im.wide_p;
+          for (std::int64_t oy = 0; oy < g.oh; ++oy) copy_run(row + oy * im.padded_w, out + oy * g.ow, g.ow);
+        }
+        epilogue(out, g.p, bias_at(bias, o), op.act);
+      }
+    });
+  };
+  if (inline_only) {
+    rows(0, g.o);
+  } else {
+    split(ctx, g.o, 1, channel_ns, rows);
   }
 }
 
@@ -487,10 +616,17 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const bool ternary = w.is_ternary();
   // The register-blocked kernel, where the ISA has one, for ungrouped convolutions.
   const bool oc = ternary && g.groups == 1 && ctx.kernels.gemm_oc != nullptr;
+  // Stride-1 convolutions on the dense kernel read their columns straight from the input
+  // (implicit im2col, kernels/ternary.h): ImplicitColumns says where.
+  const bool implicit = ternary && !oc && g.groups == 1 && g.sh == 1 && g.sw == 1 &&
+                        ctx.kernels.gemm_dense_offsets != nullptr && !use_lut(ctx, g.og, g.k);
+  const ImplicitColumns im = implicit ? ImplicitColumns(g) : ImplicitColumns();
   // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
   const std::int64_t cols_floats =
-      oc ? kernels::oc_panel_floats(g.k, g.p)
-         : ternary ? kernels::panel_floats(g.k, g.p) : (direct ? 0 : g.k * g.p);
+      implicit ? im.scratch_floats(g)
+      : oc     ? kernels::oc_panel_floats(g.k, g.p)
+      : ternary ? kernels::panel_floats(g.k, g.p)
+                : (direct ? 0 : g.k * g.p);
   // Estimated costs: an im2col row gathers p floats, an output channel is k x p
   // multiply-accumulates.
   const double column_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.p));
@@ -523,6 +659,11 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
           }
         });
       });
+      return;
+    }
+    if (implicit) {
+      run_implicit(op, ctx, g, im, x.data.data() + n * g.c * g.h * g.w, cols, bias,
+                   out.data.data() + n * g.o * g.p, inline_only);
       return;
     }
     for (std::int64_t gi = 0; gi < g.groups; ++gi) {

@@ -68,10 +68,6 @@ struct PreparedTernary {
   // chunks of kLutChunk (padding groups hold kLutZeroDigit).
   std::int64_t lut_stride = 0;
   std::vector<std::uint8_t> lut_digits;
-  // Dense GEMM form (gemm_dense): the codes as floats {-1, 0, +1}, row-major [rows, cols];
-  // filled only where dense_codes_fit(rows, cols) (4 bytes per weight, 256 KiB per layer at
-  // most), empty otherwise.
-  std::vector<float> dense_codes;
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
@@ -148,23 +144,27 @@ inline constexpr std::int64_t kLutMinRows = 96;
 inline constexpr std::int64_t kLutMinCols = 32;  // 1 + 3 + 9 + 27: four zero codes
 inline std::int64_t lut_units(std::int64_t p) { return (p + kLutUnit - 1) / kLutUnit; }
 
-// Dense GEMM (AVX2): y[r, j] as GemmFn computes it (same signature and panel-major x), from
-// the decoded codes `dense_codes`: a float GEMM with 6 rows x 16 columns of FMA accumulators,
-// each broadcast code (+-1 or 0) used for 16 columns and each activation vector for 6 rows.
-// It does every multiply-add, zeros included, but at FMA rate with no index stream, which
-// beats the sparse kernel on narrow layers (short reductions, few rows) where the table
-// GEMM does not pay. Like any dense float product, an infinite activation makes every row
-// NaN (0 x inf), where the sparse kernel leaves rows with a zero weight there finite.
-// Used up to K = 384 and 64 Ki weights (decoded: 256 KiB per layer at most). Single thread,
-// Zen 3, uniform random codes (2/3 nonzero), sparse -> dense: MobileNetV2 96x16 at
-// P = 12544 0.85 -> 0.56 ms, 144x24 at P = 3136 0.36 -> 0.26 ms, 64x384 at P = 196
-// 0.16 -> 0.12 ms, ResNet's 64x147 stem at P = 12544 4.1 -> 3.5 ms; a longer reduction
-// loses (ResNet's 64x576 at P = 3136: 3.0 against 3.3 ms, its panel no longer in L1).
-inline constexpr std::int64_t kDenseMaxWeights = 64 * 1024;
-inline constexpr std::int64_t kDenseMaxCols = 384;
-inline bool dense_codes_fit(std::int64_t rows, std::int64_t cols) {
-  return cols <= kDenseMaxCols && rows * cols <= kDenseMaxWeights;
-}
+// Dense GEMM (AVX2): y[r, j] as GemmFn computes it (same signature and panel-major x), as a
+// float GEMM over the codes decoded from the mask blocks a block at a time: 6 rows x 16
+// columns of FMA accumulators, each broadcast code (+-1 or 0) used for 16 columns and each
+// activation vector for 6 rows, blocked over columns, rows and K so that the decoded codes
+// stay in L2 and the activation strip in L1 (ternary_avx2.cpp). It does every multiply-add,
+// zeros included, but at FMA rate with no index stream, which beats the sparse kernel
+// wherever the table GEMM is not used (fewer than kLutMinRows rows or kLutMinCols inputs).
+// Like any dense float product, an infinite activation makes every row NaN (0 x inf), where
+// the sparse kernel leaves rows with a zero weight there finite. Single thread, Zen 3,
+// uniform random codes (2/3 nonzero), sparse -> dense: ResNet's 64x576 at P = 1024
+// 1.24 -> 0.94 ms, MobileNetV2's 144x24 at P = 3136 0.36 -> 0.34 ms, 64x384 at P = 196
+// 0.17 -> 0.15 ms.
+
+// The dense GEMM over an implicit activation matrix: x(k, j) = base[offsets[k] + j] for
+// k < cols, j < p, where every row can be read 16 columns at a time up to p rounded up to
+// 16 (the caller keeps those extra columns finite). A stride-1 convolution over a
+// zero-padded input is such a matrix (row k = (c, i, j) starts at channel c's padded plane
+// shifted by (i, j)), so its columns need no im2col buffer; a 1x1 one reads the input as is.
+using GemmOffsetsFn = void (*)(const PreparedTernary& w, const float* base,
+                               const std::int64_t* offsets, std::int64_t p, float* y,
+                               std::int64_t row_begin, std::int64_t row_end);
 
 struct KernelSet {
   Isa isa;
@@ -179,10 +179,13 @@ struct KernelSet {
   // kLutMinRows output channels (per group) and kLutMinCols inputs, where the tables pay.
   const char* gemm_lut_name = nullptr;
   GemmLutFn gemm_lut = nullptr;
-  // Null where the ISA has no dense GEMM; the executor uses it where dense_codes_fit and the
-  // table GEMM is not chosen (a property of the shape only).
+  // Null where the ISA has no dense GEMM; the executor uses it wherever the table GEMM is not
+  // chosen (a property of the shape only).
   const char* gemm_dense_name = nullptr;
   GemmFn gemm_dense = nullptr;
+  // The dense GEMM over an implicit matrix (GemmOffsetsFn); null where gemm_dense is.
+  const char* gemm_dense_offsets_name = nullptr;
+  GemmOffsetsFn gemm_dense_offsets = nullptr;
   // Whether convolutions run on AMX tiles (ternary_tiles.h) where their shape allows.
   bool tile_conv = false;
 };

@@ -261,72 +261,212 @@ void gemm_lut_t2f32__avx2_2x32(const PreparedTernary& w, const float* x, std::in
   }
 }
 
-// Rows x 16 columns of the dense GEMM: `a` the decoded codes of Rows rows (stride k), `b` a
-// 16-column strip of a panel (stride W), written as scale * sum to `c` (stride p) under the
-// column masks where the strip is ragged (`full` false): a masked store is microcoded and
-// slow on Zen, and narrow-K layers are bound by their stores.
+// The dense GEMM, blocked as a float GEMM is (ternary.h). Columns in chunks of
+// kDenseColumns, rows in blocks of kDenseRowBlock, K in blocks of kDenseDepth: per (chunk,
+// row block, depth block) the codes are decoded from the mask blocks into `a` (row-major,
+// kDenseDepth floats per weight row, L2), then each 16-column strip of the chunk is copied
+// into `b` (kDenseDepth x 16 contiguous floats: 16 KiB that stay in L1 while every 6-row
+// tile of the block reads them; read in place from a 64-wide panel, a strip's rows are 256
+// bytes apart and use a quarter of L1's sets), and 6 x 16 tiles of FMA accumulators run
+// over it. Partial sums of earlier depth blocks are read back from y, which for one chunk
+// and row block (96 x 512 floats) stays in L2; the last block writes scale * sum. The strip
+// copy is also where an implicit matrix (gemm_dense_offsets: row k at base + offsets[k])
+// is gathered, so a stride-1 convolution needs no im2col buffer.
+// Short reductions (K <= kDenseShortK: one depth block, a panel's strip is small) of a
+// panel-major x are bound by their output instead: there each 6-row block runs over a whole
+// panel's strips straight from the panel, so every output row is written in runs of 64
+// floats.
+constexpr std::int64_t kDenseRowBlock = 96;
+constexpr std::int64_t kDenseDepth = 256;
+constexpr std::int64_t kDenseColumns = 512;
+constexpr std::int64_t kDenseShortK = 64;
+constexpr int kDenseTileRows = 6;
+
+struct DenseBuffers {
+  alignas(64) float a[kDenseRowBlock * kDenseDepth];
+  alignas(64) float b[kDenseDepth * 16];
+};
+
+// Rows [r0, r1) and columns [k0, k0 + depth) of the codes as floats, from the mask blocks
+// (k0 a multiple of 16; columns past `cols` decode as 0, their masks being empty).
+void decode_rows(const PreparedTernary& w, std::int64_t r0, std::int64_t r1, std::int64_t k0,
+                 std::int64_t depth, float* a) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const std::int64_t b0 = k0 / kMaskBlockWeights;
+  const std::int64_t nb = (depth + kMaskBlockWeights - 1) / kMaskBlockWeights;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const MaskBlock* m = w.masks.data() + r * w.blocks + b0;
+    float* row = a + (r - r0) * kDenseDepth;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const MaskBlock mb = m[b];
+      const __m256 lo = _mm256_sub_ps(_mm256_and_ps(lane_mask(mb.plus & 0xFF), one),
+                                      _mm256_and_ps(lane_mask(mb.minus & 0xFF), one));
+      const __m256 hi = _mm256_sub_ps(_mm256_and_ps(lane_mask(mb.plus >> 8), one),
+                                      _mm256_and_ps(lane_mask(mb.minus >> 8), one));
+      _mm256_store_ps(row + 16 * b, lo);
+      _mm256_store_ps(row + 16 * b + 8, hi);
+    }
+  }
+}
+
+// Where a tile reads and writes: the decoded rows, the strip (`b_stride` floats a step),
+// the output and which depth block this is.
+struct DenseTile {
+  const float* a;
+  const float* b;
+  std::int64_t b_stride;
+  std::int64_t depth;
+  const float* scales;
+  float* c;
+  std::int64_t p;
+  const __m256i* masks;  // the column masks of a ragged strip
+  bool full, first, last;
+};
+
+// Rows x 16 columns over `depth` steps. y (stride p) holds the partial sum unless `first`;
+// the last depth block writes scale * sum. Ragged strips (`full` false) go through the
+// column masks: masked stores are microcoded on Zen, so only the last strip pays for them.
 template <int Rows>
-inline void dense_tile(const float* a, std::int64_t k, const float* b, std::int64_t W,
-                       const float* scales, float* c, std::int64_t p, const __m256i (&masks)[2],
-                       bool full) {
+inline void dense_tile(const DenseTile& t) {
   __m256 acc[Rows][2];
-  for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
-  for (std::int64_t i = 0; i < k; ++i, b += W) {
+  float* c = t.c;
+  for (int r = 0; r < Rows; ++r) {
+    if (t.first) {
+      acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    } else if (t.full) {
+      acc[r][0] = _mm256_loadu_ps(c + r * t.p);
+      acc[r][1] = _mm256_loadu_ps(c + r * t.p + 8);
+    } else {
+      acc[r][0] = _mm256_maskload_ps(c + r * t.p, t.masks[0]);
+      acc[r][1] = _mm256_maskload_ps(c + r * t.p + 8, t.masks[1]);
+    }
+  }
+  const float* b = t.b;
+  for (std::int64_t i = 0; i < t.depth; ++i, b += t.b_stride) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int r = 0; r < Rows; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r * k + i);
+      const __m256 av = _mm256_broadcast_ss(t.a + r * kDenseDepth + i);
       acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
     }
   }
   for (int r = 0; r < Rows; ++r) {
-    const __m256 s = _mm256_broadcast_ss(scales + r);
-    if (full) {
-      _mm256_storeu_ps(c + r * p, _mm256_mul_ps(s, acc[r][0]));
-      _mm256_storeu_ps(c + r * p + 8, _mm256_mul_ps(s, acc[r][1]));
+    __m256 lo = acc[r][0], hi = acc[r][1];
+    if (t.last) {
+      const __m256 s = _mm256_broadcast_ss(t.scales + r);
+      lo = _mm256_mul_ps(s, lo);
+      hi = _mm256_mul_ps(s, hi);
+    }
+    if (t.full) {
+      _mm256_storeu_ps(c + r * t.p, lo);
+      _mm256_storeu_ps(c + r * t.p + 8, hi);
     } else {
-      _mm256_maskstore_ps(c + r * p, masks[0], _mm256_mul_ps(s, acc[r][0]));
-      _mm256_maskstore_ps(c + r * p + 8, masks[1], _mm256_mul_ps(s, acc[r][1]));
+      _mm256_maskstore_ps(c + r * t.p, t.masks[0], lo);
+      _mm256_maskstore_ps(c + r * t.p + 8, t.masks[1], hi);
     }
   }
 }
 
-// Per panel, each block of 6 rows runs over the panel's 16-column strips, so a row's panel
-// of outputs is written in one contiguous run and the block's codes stay in L1.
-template <int Rows>
-void dense_rows(const PreparedTernary& w, const float* panel, std::int64_t W, std::int64_t j0,
-                std::int64_t p, float* y, std::int64_t r) {
+// Tiles for rows [r, r1) (r1 - r of them at most 6), the decoded rows of `t.a` starting at r.
+inline void dense_rows(DenseTile t, std::int64_t rows) {
+  switch (rows) {
+    case 6: return dense_tile<6>(t);
+    case 5: return dense_tile<5>(t);
+    case 4: return dense_tile<4>(t);
+    case 3: return dense_tile<3>(t);
+    case 2: return dense_tile<2>(t);
+    case 1: return dense_tile<1>(t);
+    default: return;
+  }
+}
+
+// The column masks of the strip starting at column j (16 columns, fewer at the end).
+inline bool strip_masks(std::int64_t p, std::int64_t j, __m256i (&masks)[2]) {
+  for (int v = 0; v < 2; ++v) {
+    const auto left = static_cast<int>(std::clamp<std::int64_t>(p - j - 8 * v, 0, 8));
+    masks[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  return p - j >= 16;
+}
+
+// Where the dense kernel reads x(k, j .. j + 15): a panel-major matrix (ternary.h), or an
+// implicit one whose row k starts at base + offsets[k].
+struct PanelColumns {
+  const float* x;
+  std::int64_t width, cols;
+  const float* at(std::int64_t k, std::int64_t j) const {
+    return x + (j / width * cols + k) * width + j % width;
+  }
+};
+struct OffsetColumns {
+  const float* base;
+  const std::int64_t* offsets;
+  const float* at(std::int64_t k, std::int64_t j) const { return base + offsets[k] + j; }
+};
+
+template <class Columns>
+void dense_blocked(const PreparedTernary& w, const Columns& x, std::int64_t p, float* y,
+                   std::int64_t row_begin, std::int64_t row_end) {
+  DenseBuffers buf;
   const std::int64_t k = w.cols;
-  for (std::int64_t s = 0; s < W && j0 + s < p; s += 16) {
-    const std::int64_t j = j0 + s;
-    __m256i masks[2];
-    for (int v = 0; v < 2; ++v) {
-      const auto left = static_cast<int>(std::clamp<std::int64_t>(p - j - 8 * v, 0, 8));
-      masks[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (std::int64_t c0 = 0; c0 < p; c0 += kDenseColumns) {
+    const std::int64_t c1 = std::min(p, c0 + kDenseColumns);
+    for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kDenseRowBlock) {
+      const std::int64_t r1 = std::min(row_end, r0 + kDenseRowBlock);
+      for (std::int64_t k0 = 0; k0 < k; k0 += kDenseDepth) {
+        const std::int64_t depth = std::min(kDenseDepth, k - k0);
+        const bool first = k0 == 0, last = k0 + depth == k;
+        decode_rows(w, r0, r1, k0, depth, buf.a);
+        for (std::int64_t j = c0; j < c1; j += 16) {
+          // A strip reads 16 columns: a panel's padding is zero, an implicit matrix's
+          // caller provides them.
+          for (std::int64_t i = 0; i < depth; ++i) {
+            const float* src = x.at(k0 + i, j);
+            _mm256_store_ps(buf.b + 16 * i, _mm256_loadu_ps(src));
+            _mm256_store_ps(buf.b + 16 * i + 8, _mm256_loadu_ps(src + 8));
+          }
+          __m256i masks[2];
+          const bool full = strip_masks(p, j, masks);
+          for (std::int64_t r = r0; r < r1; r += kDenseTileRows) {
+            dense_rows({buf.a + (r - r0) * kDenseDepth, buf.b, 16, depth, w.scales.data() + r,
+                        y + r * p + j, p, masks, full, first, last},
+                       std::min<std::int64_t>(kDenseTileRows, r1 - r));
+          }
+        }
+      }
     }
-    dense_tile<Rows>(w.dense_codes.data() + r * k, k, panel + s, W, w.scales.data() + r,
-                     y + r * p + j, p, masks, p - j >= 16);
   }
 }
 
 void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::int64_t p,
                                  float* y, std::int64_t row_begin, std::int64_t row_end) {
-  constexpr std::int64_t kRows = 6;
   const std::int64_t W = panel_width(p);
-  for (std::int64_t q = 0; q < panel_count(p); ++q) {
-    const float* panel = x + q * w.cols * W;
-    const std::int64_t j0 = q * W;
-    std::int64_t r = row_begin;
-    for (; r + kRows <= row_end; r += kRows) dense_rows<kRows>(w, panel, W, j0, p, y, r);
-    switch (row_end - r) {
-      case 5: dense_rows<5>(w, panel, W, j0, p, y, r); break;
-      case 4: dense_rows<4>(w, panel, W, j0, p, y, r); break;
-      case 3: dense_rows<3>(w, panel, W, j0, p, y, r); break;
-      case 2: dense_rows<2>(w, panel, W, j0, p, y, r); break;
-      case 1: dense_rows<1>(w, panel, W, j0, p, y, r); break;
-      default: break;
+  const std::int64_t k = w.cols;
+  if (k > kDenseShortK) return dense_blocked(w, PanelColumns{x, W, k}, p, y, row_begin, row_end);
+  DenseBuffers buf;
+  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kDenseRowBlock) {
+    const std::int64_t r1 = std::min(row_end, r0 + kDenseRowBlock);
+    decode_rows(w, r0, r1, 0, k, buf.a);
+    for (std::int64_t q = 0; q < panel_count(p); ++q) {
+      const float* panel = x + q * k * W;
+      for (std::int64_t r = r0; r < r1; r += kDenseTileRows) {
+        for (std::int64_t s = 0; s < W && q * W + s < p; s += 16) {
+          const std::int64_t j = q * W + s;
+          __m256i masks[2];
+          const bool full = strip_masks(p, j, masks);
+          dense_rows({buf.a + (r - r0) * kDenseDepth, panel + s, W, k, w.scales.data() + r,
+                      y + r * p + j, p, masks, full, true, true},
+                     std::min<std::int64_t>(kDenseTileRows, r1 - r));
+        }
+      }
     }
   }
+}
+
+void gemm_dense_offsets_t2f32__avx2_6x16(const PreparedTernary& w, const float* base,
+                                         const std::int64_t* offsets, std::int64_t p, float* y,
+                                         std::int64_t row_begin, std::int64_t row_end) {
+  dense_blocked(w, OffsetColumns{base, offsets}, p, y, row_begin, row_end);
 }
 
 const KernelSet kAvx2 = {Isa::kAvx2,
@@ -339,7 +479,9 @@ const KernelSet kAvx2 = {Isa::kAvx2,
                          "gemm_lut_t2f32__avx2_2x32",
                          gemm_lut_t2f32__avx2_2x32,
                          "gemm_dense_t2f32__avx2_6x16",
-                         gemm_dense_t2f32__avx2_6x16};
+                         gemm_dense_t2f32__avx2_6x16,
+                         "gemm_dense_offsets_t2f32__avx2_6x16",
+                         gemm_dense_offsets_t2f32__avx2_6x16};
 
 }  // namespace
 

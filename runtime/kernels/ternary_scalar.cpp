@@ -61,15 +61,6 @@ PreparedTernary prepare_ternary(const TernaryMatrix& m) {
       p.lut_digits[r * p.lut_stride + g] = static_cast<std::uint8_t>(digit);
     }
   }
-  if (dense_codes_fit(m.rows, m.cols)) {
-    p.dense_codes.resize(m.rows * m.cols);
-    for (std::int64_t r = 0; r < m.rows; ++r) {
-      const std::uint8_t* row = m.packed.data() + r * m.row_bytes;
-      for (std::int64_t c = 0; c < m.cols; ++c) {
-        p.dense_codes[r * m.cols + c] = static_cast<float>(format::t2_code(row, c));
-      }
-    }
-  }
   p.chunks = (m.cols + kChunkCols - 1) / kChunkCols;
   p.plus_cuts.resize(p.rows * (p.chunks + 1));
   p.minus_cuts.resize(p.rows * (p.chunks + 1));

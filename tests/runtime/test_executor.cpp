@@ -1,5 +1,5 @@
 // The executor's ops against naive reference loops: ternary and float convolutions
-// (general, strided, dilated, grouped, depthwise, 1x1), linear through both the GEMV and the
+// (general, strided, dilated, grouped, depthwise, 1x1, the implicit-column paths), linear through both the GEMV and the
 // GEMM path, pooling, and the shape and normalization ops. Every kernel level the CPU has
 // is exercised via TRITON_RT_FORCE_ISA.
 #include <gtest/gtest.h>
@@ -46,7 +46,12 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
   const std::vector<ConvCase> cases = {
       {1, 3, 9, 7, 5, 3, 1, 1, 1, 1},  {2, 4, 8, 8, 6, 3, 2, 1, 1, 1}, {1, 5, 6, 6, 7, 1, 1, 0, 1, 1},
       {1, 8, 7, 9, 8, 3, 1, 1, 1, 8},  {2, 6, 9, 9, 6, 3, 2, 1, 1, 6}, {1, 4, 9, 9, 6, 3, 1, 2, 2, 2},
-      {1, 3, 17, 17, 33, 3, 1, 1, 1, 1}, {1, 4, 5, 5, 8, 1, 2, 0, 1, 1}};
+      {1, 3, 17, 17, 33, 3, 1, 1, 1, 1}, {1, 4, 5, 5, 8, 1, 2, 0, 1, 1},
+      // Stride-1 convolutions that the dense kernel runs on implicit columns (AVX2): 1x1 read
+      // in place (64 positions), 1x1 with padding, dilated, K past one 256-deep block, and a
+      // batch split into whole images per worker.
+      {1, 6, 8, 8, 7, 1, 1, 0, 1, 1},  {1, 3, 4, 4, 5, 1, 1, 1, 1, 1}, {1, 4, 9, 9, 6, 3, 1, 2, 2, 1},
+      {1, 32, 6, 6, 7, 3, 1, 1, 1, 1}, {3, 5, 8, 8, 6, 3, 1, 1, 1, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;

@@ -223,18 +223,32 @@ TEST(Kernels, GemmLutKeepsZeroWeightRowsFinite) {
   }
 }
 
-// The dense GEMM (decoded codes, 6x16 FMA tiles) against the scalar sparse kernel: ragged
-// rows (not a multiple of 6), K from 1, P ending inside a 16-column strip or a panel, and
+// The dense GEMM (codes decoded from the mask blocks, 6x16 FMA tiles) against the scalar
+// sparse kernel: ragged rows (not a multiple of 6, past one 96-row block), K from 1 through
+// the short-reduction path (<= 64) and past one 256-deep block (257, 600: partial sums read
+// back from y), P ending inside a 16-column strip, a panel or past one 512-column chunk, and
 // split over rows at a cut that is not a multiple of 6 (every split gives the same bits).
 TEST(Kernels, GemmDenseMatchesScalarReference) {
   std::mt19937 rng(13);
   std::normal_distribution<float> dist;
   const KernelSet& ref = kernel_set(Isa::kScalar);
-  for (auto [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{
-           {1, 1}, {5, 3}, {7, 16}, {13, 17}, {24, 144}, {97, 24}, {64, 384}}) {
+  struct Case {
+    std::int64_t rows, cols;
+    std::vector<std::int64_t> columns;
+  };
+  const std::vector<std::int64_t> narrow = {1, 7, 16, 17, 33, 48, 63, 64, 65, 130};
+  for (const Case& c : std::vector<Case>{{1, 1, narrow},
+                                         {5, 3, narrow},
+                                         {7, 16, narrow},
+                                         {13, 17, narrow},
+                                         {24, 144, narrow},
+                                         {97, 24, narrow},
+                                         {64, 65, narrow},
+                                         {11, 257, {1, 17, 530}},
+                                         {103, 600, {5, 64, 530}}}) {
+    const std::int64_t rows = c.rows, cols = c.cols;
     const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
-    ASSERT_EQ(static_cast<std::int64_t>(p.dense_codes.size()), rows * cols);
-    for (std::int64_t cols_p : {1, 7, 16, 17, 33, 48, 63, 64, 65, 130}) {
+    for (std::int64_t cols_p : c.columns) {
       std::vector<float> dense(cols * cols_p), x(panel_floats(cols, cols_p), -9.0f);
       for (float& v : dense) v = dist(rng);
       pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
@@ -254,9 +268,41 @@ TEST(Kernels, GemmDenseMatchesScalarReference) {
       }
     }
   }
-  // Past the bound the decoded form is not kept (the executor then uses another kernel).
-  EXPECT_TRUE(prepare_ternary(random_matrix(kDenseMaxWeights / 64 + 1, 64, rng)).dense_codes.empty());
-  EXPECT_TRUE(prepare_ternary(random_matrix(2, kDenseMaxCols + 1, rng)).dense_codes.empty());
+}
+
+// The dense GEMM over implicit columns (row k at base + offsets[k]) against the scalar
+// kernel on the same matrix packed into panels: rows that overlap (as a convolution's
+// shifted planes do), K past one depth block, P ending inside a strip and past a chunk.
+TEST(Kernels, GemmDenseOffsetsMatchesPackedColumns) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> dist;
+  const KernelSet& ref = kernel_set(Isa::kScalar);
+  for (auto [rows, cols, cols_p] : std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
+           {5, 9, 30}, {13, 27, 64}, {7, 300, 531}, {100, 70, 17}}) {
+    const PreparedTernary p = prepare_ternary(random_matrix(rows, cols, rng));
+    std::vector<std::int64_t> offsets(cols);
+    for (std::int64_t k = 0; k < cols; ++k) offsets[k] = k * 5 + (k % 3);  // overlapping rows
+    std::vector<float> base(offsets.back() + (cols_p + 15) / 16 * 16);
+    for (float& v : base) v = dist(rng);
+    std::vector<float> dense(cols * cols_p), x(panel_floats(cols, cols_p));
+    for (std::int64_t k = 0; k < cols; ++k) {
+      std::copy_n(base.data() + offsets[k], cols_p, dense.data() + k * cols_p);
+    }
+    pack_panels(dense.data(), cols, cols_p, cols_p, x.data());
+    std::vector<float> want(rows * cols_p);
+    ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
+    for (const KernelSet* set : runnable_sets()) {
+      if (set->gemm_dense_offsets == nullptr) continue;
+      const std::string what = std::string(set->gemm_dense_offsets_name) + " " +
+                               std::to_string(rows) + "x" + std::to_string(cols) +
+                               " P=" + std::to_string(cols_p);
+      std::vector<float> got(rows * cols_p, -1.0f);
+      const std::int64_t cut = rows / 2 + 1;
+      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), 0, cut);
+      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cut, rows);
+      for (std::size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], what);
+    }
+  }
 }
 
 TEST(Kernels, PanelPackingLayout) {
