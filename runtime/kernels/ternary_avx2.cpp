@@ -272,15 +272,17 @@ void gemm_lut_t2f32__avx2_2x32(const PreparedTernary& w, const float* x, std::in
 // and row block (96 x 512 floats) stays in L2; the last block writes scale * sum. The strip
 // copy is also where an implicit matrix (gemm_dense_offsets: row k at base + offsets[k])
 // is gathered, so a stride-1 convolution needs no im2col buffer.
-// Short reductions (K <= kDenseShortK: one depth block, a panel's strip is small) of a
-// panel-major x are bound by their output instead: there each 6-row block runs over a whole
-// panel's strips straight from the panel, so every output row is written in runs of 64
-// floats.
+// Short reductions (K <= kDenseShortK: one depth block, a panel is at most 16 KiB) are
+// bound by their output instead: there each 6-row block runs over a whole panel's strips
+// (a panel-major x's own panel, an implicit x's gathered first), so every output row is
+// written in runs of 64 floats.
 constexpr std::int64_t kDenseRowBlock = 96;
 constexpr std::int64_t kDenseDepth = 256;
 constexpr std::int64_t kDenseColumns = 512;
 constexpr std::int64_t kDenseShortK = 64;
 constexpr int kDenseTileRows = 6;
+
+static_assert(kDenseShortK * kPanelWidth <= kDenseDepth * 16, "a short panel fits the strip buffer");
 
 struct DenseBuffers {
   alignas(64) float a[kDenseRowBlock * kDenseDepth];
@@ -393,15 +395,27 @@ inline bool strip_masks(std::int64_t p, std::int64_t j, __m256i (&masks)[2]) {
 // implicit one whose row k starts at base + offsets[k].
 struct PanelColumns {
   const float* x;
-  std::int64_t width, cols;
+  std::int64_t width, cols, p;
   const float* at(std::int64_t k, std::int64_t j) const {
     return x + (j / width * cols + k) * width + j % width;
   }
+  const float* panel(std::int64_t q, std::int64_t, float*) const { return x + q * cols * width; }
 };
 struct OffsetColumns {
   const float* base;
   const std::int64_t* offsets;
+  std::int64_t cols, p;
   const float* at(std::int64_t k, std::int64_t j) const { return base + offsets[k] + j; }
+  // Panel q of width W gathered into buf (cols x W floats): the columns a strip reads, that
+  // is up to p rounded up to 16.
+  const float* panel(std::int64_t q, std::int64_t W, float* buf) const {
+    const std::int64_t j0 = q * W, n = std::min(W, (p - j0 + 15) / 16 * 16);
+    for (std::int64_t k = 0; k < cols; ++k) {
+      const float* src = base + offsets[k] + j0;
+      for (std::int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(buf + k * W + i, _mm256_loadu_ps(src + i));
+    }
+    return buf;
+  }
 };
 
 template <class Columns>
@@ -438,17 +452,19 @@ void dense_blocked(const PreparedTernary& w, const Columns& x, std::int64_t p, f
   }
 }
 
-void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::int64_t p,
-                                 float* y, std::int64_t row_begin, std::int64_t row_end) {
+// Short reductions: per 6-row block, the strips of one W-wide panel of x (K x W floats,
+// at most 16 KiB): a panel-major x's own panel, an implicit one's gathered into `buf.b`.
+template <class Columns>
+void dense_short(const PreparedTernary& w, const Columns& x, std::int64_t p, float* y,
+                 std::int64_t row_begin, std::int64_t row_end) {
+  DenseBuffers buf;
   const std::int64_t W = panel_width(p);
   const std::int64_t k = w.cols;
-  if (k > kDenseShortK) return dense_blocked(w, PanelColumns{x, W, k}, p, y, row_begin, row_end);
-  DenseBuffers buf;
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kDenseRowBlock) {
     const std::int64_t r1 = std::min(row_end, r0 + kDenseRowBlock);
     decode_rows(w, r0, r1, 0, k, buf.a);
     for (std::int64_t q = 0; q < panel_count(p); ++q) {
-      const float* panel = x + q * k * W;
+      const float* panel = x.panel(q, W, buf.b);
       for (std::int64_t r = r0; r < r1; r += kDenseTileRows) {
         for (std::int64_t s = 0; s < W && q * W + s < p; s += 16) {
           const std::int64_t j = q * W + s;
@@ -463,10 +479,19 @@ void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::
   }
 }
 
+void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                 float* y, std::int64_t row_begin, std::int64_t row_end) {
+  const PanelColumns columns{x, panel_width(p), w.cols, p};
+  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, row_begin, row_end);
+  dense_short(w, columns, p, y, row_begin, row_end);
+}
+
 void gemm_dense_offsets_t2f32__avx2_6x16(const PreparedTernary& w, const float* base,
                                          const std::int64_t* offsets, std::int64_t p, float* y,
                                          std::int64_t row_begin, std::int64_t row_end) {
-  dense_blocked(w, OffsetColumns{base, offsets}, p, y, row_begin, row_end);
+  const OffsetColumns columns{base, offsets, w.cols, p};
+  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, row_begin, row_end);
+  dense_short(w, columns, p, y, row_begin, row_end);
 }
 
 const KernelSet kAvx2 = {Isa::kAvx2,
