@@ -500,18 +500,51 @@ void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
       }
     }
   }
+  // Output row o over wide positions [c0, c1): the kernel, then the kept positions moved to
+  // their place in y (unless in place) and the epilogue on them.
+  auto finish = [&](std::int64_t o, std::int64_t c0, std::int64_t c1) {
+    float* out = y + o * g.p;
+    auto out_index = [&](std::int64_t pos) {
+      return pos / im.padded_w * g.ow + std::min(pos % im.padded_w, g.ow);
+    };
+    if (!im.in_place) {
+      const float* row = wide + o * im.wide_p;
+      for (std::int64_t oy = c0 / im.padded_w; oy * im.padded_w < c1; ++oy) {
+        const std::int64_t from = std::max(c0, oy * im.padded_w);
+        const std::int64_t to = std::min(c1, oy * im.padded_w + g.ow);
+        if (from < to) copy_run(row + from, out + out_index(from), to - from);
+      }
+    }
+    const std::int64_t o0 = out_index(c0), o1 = out_index(c1);
+    epilogue(out + o0, o1 - o0, bias_at(bias, o), op.act);
+  };
+  auto task = [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
+    ctx.kernels.gemm_dense_offsets(*ctx.ternary, base + c0, offsets.data(), c1 - c0, wide + c0,
+                                   im.wide_p, r0, r1);
+    for (std::int64_t o = r0; o < r1; ++o) finish(o, c0, c1);
+  };
+  // Few output channels (MobileNetV2's 16- to 64-channel projections over thousands of
+  // positions) split over chunks of positions: split over rows, every thread would gather
+  // the same columns and run 2-row tiles. Otherwise rows, in runs whose output stays cached.
+  constexpr std::int64_t kPositionsPerTask = 256;
+  const std::int64_t chunks = (im.wide_p + kPositionsPerTask - 1) / kPositionsPerTask;
+  if (g.o < 96 && chunks >= 4) {
+    const double chunk_ns =
+        work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * g.o * kPositionsPerTask);
+    auto columns = [&](std::int64_t b, std::int64_t e) {
+      task(0, g.o, b * kPositionsPerTask, std::min(im.wide_p, e * kPositionsPerTask));
+    };
+    if (inline_only) {
+      columns(0, chunks);
+    } else {
+      split(ctx, chunks, 1, chunk_ns, columns);
+    }
+    return;
+  }
   const double channel_ns = work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * im.wide_p);
   auto rows = [&](std::int64_t b, std::int64_t e) {
     for_cached_rows(b, e, im.wide_p, 12, [&](std::int64_t r0, std::int64_t r1) {
-      ctx.kernels.gemm_dense_offsets(*ctx.ternary, base, offsets.data(), im.wide_p, wide, r0, r1);
-      for (std::int64_t o = r0; o < r1; ++o) {
-        float* out = y + o * g.p;
-        if (!im.in_place) {
-          const float* row = wide + o * im.wide_p;
-          for (std::int64_t oy = 0; oy < g.oh; ++oy) copy_run(row + oy * im.padded_w, out + oy * g.ow, g.ow);
-        }
-        epilogue(out, g.p, bias_at(bias, o), op.act);
-      }
+      task(r0, r1, 0, im.wide_p);
     });
   };
   if (inline_only) {

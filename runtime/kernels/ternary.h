@@ -159,12 +159,14 @@ inline std::int64_t lut_units(std::int64_t p) { return (p + kLutUnit - 1) / kLut
 
 // The dense GEMM over an implicit activation matrix: x(k, j) = base[offsets[k] + j] for
 // k < cols, j < p, where every row can be read 16 columns at a time up to p rounded up to
-// 16 (the caller keeps those extra columns finite). A stride-1 convolution over a
-// zero-padded input is such a matrix (row k = (c, i, j) starts at channel c's padded plane
-// shifted by (i, j)), so its columns need no im2col buffer; a 1x1 one reads the input as is.
+// 16 (the caller keeps those extra columns finite); output row r goes to y + r * ldy. A
+// stride-1 convolution over a zero-padded input is such a matrix (row k = (c, i, j) starts
+// at channel c's padded plane shifted by (i, j)), so its columns need no im2col buffer; a
+// 1x1 one reads the input as is. A range of columns is the same call with base and y
+// advanced to its first column.
 using GemmOffsetsFn = void (*)(const PreparedTernary& w, const float* base,
                                const std::int64_t* offsets, std::int64_t p, float* y,
-                               std::int64_t row_begin, std::int64_t row_end);
+                               std::int64_t ldy, std::int64_t row_begin, std::int64_t row_end);
 
 struct KernelSet {
   Isa isa;

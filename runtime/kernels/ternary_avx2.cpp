@@ -320,7 +320,7 @@ struct DenseTile {
   std::int64_t depth;
   const float* scales;
   float* c;
-  std::int64_t p;
+  std::int64_t p;  // y's row stride
   const __m256i* masks;  // the column masks of a ragged strip
   bool full, first, last;
 };
@@ -420,7 +420,7 @@ struct OffsetColumns {
 
 template <class Columns>
 void dense_blocked(const PreparedTernary& w, const Columns& x, std::int64_t p, float* y,
-                   std::int64_t row_begin, std::int64_t row_end) {
+                   std::int64_t ldy, std::int64_t row_begin, std::int64_t row_end) {
   DenseBuffers buf;
   const std::int64_t k = w.cols;
   for (std::int64_t c0 = 0; c0 < p; c0 += kDenseColumns) {
@@ -443,7 +443,7 @@ void dense_blocked(const PreparedTernary& w, const Columns& x, std::int64_t p, f
           const bool full = strip_masks(p, j, masks);
           for (std::int64_t r = r0; r < r1; r += kDenseTileRows) {
             dense_rows({buf.a + (r - r0) * kDenseDepth, buf.b, 16, depth, w.scales.data() + r,
-                        y + r * p + j, p, masks, full, first, last},
+                        y + r * ldy + j, ldy, masks, full, first, last},
                        std::min<std::int64_t>(kDenseTileRows, r1 - r));
           }
         }
@@ -456,7 +456,7 @@ void dense_blocked(const PreparedTernary& w, const Columns& x, std::int64_t p, f
 // at most 16 KiB): a panel-major x's own panel, an implicit one's gathered into `buf.b`.
 template <class Columns>
 void dense_short(const PreparedTernary& w, const Columns& x, std::int64_t p, float* y,
-                 std::int64_t row_begin, std::int64_t row_end) {
+                 std::int64_t ldy, std::int64_t row_begin, std::int64_t row_end) {
   DenseBuffers buf;
   const std::int64_t W = panel_width(p);
   const std::int64_t k = w.cols;
@@ -471,7 +471,7 @@ void dense_short(const PreparedTernary& w, const Columns& x, std::int64_t p, flo
           __m256i masks[2];
           const bool full = strip_masks(p, j, masks);
           dense_rows({buf.a + (r - r0) * kDenseDepth, panel + s, W, k, w.scales.data() + r,
-                      y + r * p + j, p, masks, full, true, true},
+                      y + r * ldy + j, ldy, masks, full, true, true},
                      std::min<std::int64_t>(kDenseTileRows, r1 - r));
         }
       }
@@ -482,16 +482,17 @@ void dense_short(const PreparedTernary& w, const Columns& x, std::int64_t p, flo
 void gemm_dense_t2f32__avx2_6x16(const PreparedTernary& w, const float* x, std::int64_t p,
                                  float* y, std::int64_t row_begin, std::int64_t row_end) {
   const PanelColumns columns{x, panel_width(p), w.cols, p};
-  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, row_begin, row_end);
-  dense_short(w, columns, p, y, row_begin, row_end);
+  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, p, row_begin, row_end);
+  dense_short(w, columns, p, y, p, row_begin, row_end);
 }
 
 void gemm_dense_offsets_t2f32__avx2_6x16(const PreparedTernary& w, const float* base,
                                          const std::int64_t* offsets, std::int64_t p, float* y,
-                                         std::int64_t row_begin, std::int64_t row_end) {
+                                         std::int64_t ldy, std::int64_t row_begin,
+                                         std::int64_t row_end) {
   const OffsetColumns columns{base, offsets, w.cols, p};
-  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, row_begin, row_end);
-  dense_short(w, columns, p, y, row_begin, row_end);
+  if (w.cols > kDenseShortK) return dense_blocked(w, columns, p, y, ldy, row_begin, row_end);
+  dense_short(w, columns, p, y, ldy, row_begin, row_end);
 }
 
 const KernelSet kAvx2 = {Isa::kAvx2,

@@ -49,9 +49,11 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
       {1, 3, 17, 17, 33, 3, 1, 1, 1, 1}, {1, 4, 5, 5, 8, 1, 2, 0, 1, 1},
       // Stride-1 convolutions that the dense kernel runs on implicit columns (AVX2): 1x1 read
       // in place (64 positions), 1x1 with padding, dilated, K past one 256-deep block, and a
-      // batch split into whole images per worker.
+      // batch split into whole images per worker; from 1024 positions, few channels split
+      // over chunks of positions (3x3 padded, 1x1 in place, a batch).
       {1, 6, 8, 8, 7, 1, 1, 0, 1, 1},  {1, 3, 4, 4, 5, 1, 1, 1, 1, 1}, {1, 4, 9, 9, 6, 3, 1, 2, 2, 1},
-      {1, 32, 6, 6, 7, 3, 1, 1, 1, 1}, {3, 5, 8, 8, 6, 3, 1, 1, 1, 1}};
+      {1, 32, 6, 6, 7, 3, 1, 1, 1, 1}, {3, 5, 8, 8, 6, 3, 1, 1, 1, 1}, {1, 4, 32, 34, 6, 3, 1, 1, 1, 1},
+      {1, 5, 32, 32, 7, 1, 1, 0, 1, 1}, {2, 3, 33, 33, 5, 3, 1, 1, 1, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;

@@ -272,7 +272,8 @@ TEST(Kernels, GemmDenseMatchesScalarReference) {
 
 // The dense GEMM over implicit columns (row k at base + offsets[k]) against the scalar
 // kernel on the same matrix packed into panels: rows that overlap (as a convolution's
-// shifted planes do), K past one depth block, P ending inside a strip and past a chunk.
+// shifted planes do), K past one depth block, P ending inside a strip and past a chunk,
+// split over rows and over columns.
 TEST(Kernels, GemmDenseOffsetsMatchesPackedColumns) {
   std::mt19937 rng(17);
   std::normal_distribution<float> dist;
@@ -298,9 +299,16 @@ TEST(Kernels, GemmDenseOffsetsMatchesPackedColumns) {
                                " P=" + std::to_string(cols_p);
       std::vector<float> got(rows * cols_p, -1.0f);
       const std::int64_t cut = rows / 2 + 1;
-      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), 0, cut);
-      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cut, rows);
+      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, 0, cut);
+      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, cut, rows);
       for (std::size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], what);
+      // Split over columns instead (at a multiple of 16): the same bits.
+      std::vector<float> by_columns(rows * cols_p, -1.0f);
+      const std::int64_t c_cut = std::min<std::int64_t>(cols_p, 16);
+      set->gemm_dense_offsets(p, base.data(), offsets.data(), c_cut, by_columns.data(), cols_p, 0, rows);
+      set->gemm_dense_offsets(p, base.data() + c_cut, offsets.data(), cols_p - c_cut,
+                              by_columns.data() + c_cut, cols_p, 0, rows);
+      EXPECT_EQ(by_columns, got) << what;
     }
   }
 }
