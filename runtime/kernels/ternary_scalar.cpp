@@ -2,6 +2,10 @@
 // load-time preparation of mask blocks and sparse index lists (see ternary.h).
 #include <algorithm>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "format/packing.h"
 #include "kernels/ternary.h"
 
@@ -94,19 +98,47 @@ void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, fl
   pack_panels_transposed(src, p, k, dst, 0, k);
 }
 
+// A transpose: 4 x 4 blocks through SSE registers (every x86-64 CPU has SSE2) where the
+// columns and rows allow, single floats at the edges. Scattering one float per row at a
+// panel's stride was a sixth of the MLP's batch-128 time.
 void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
                             std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t width = panel_width(p);
   for (std::int64_t q = 0; q < panel_count(p); ++q) {
     const std::int64_t j0 = q * width, n = std::min(width, p - j0);
     float* panel = dst + q * k * width;
-    for (std::int64_t i = 0; i < width; ++i) {
-      if (i >= n) {
-        for (std::int64_t row = row_begin; row < row_end; ++row) panel[row * width + i] = 0.0f;
-        continue;
+    std::int64_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= n; i += 4) {
+      const float* s0 = src + (j0 + i) * k;
+      const float* s1 = s0 + k;
+      const float* s2 = s1 + k;
+      const float* s3 = s2 + k;
+      std::int64_t row = row_begin;
+      for (; row + 4 <= row_end; row += 4) {
+        __m128 a = _mm_loadu_ps(s0 + row), b = _mm_loadu_ps(s1 + row);
+        __m128 c = _mm_loadu_ps(s2 + row), d = _mm_loadu_ps(s3 + row);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        float* out = panel + row * width + i;
+        _mm_storeu_ps(out, a);
+        _mm_storeu_ps(out + width, b);
+        _mm_storeu_ps(out + 2 * width, c);
+        _mm_storeu_ps(out + 3 * width, d);
       }
+      for (; row < row_end; ++row) {
+        float* out = panel + row * width + i;
+        out[0] = s0[row], out[1] = s1[row], out[2] = s2[row], out[3] = s3[row];
+      }
+    }
+#endif
+    for (; i < n; ++i) {
       const float* s = src + (j0 + i) * k;
       for (std::int64_t row = row_begin; row < row_end; ++row) panel[row * width + i] = s[row];
+    }
+    if (n < width) {
+      for (std::int64_t row = row_begin; row < row_end; ++row) {
+        std::fill(panel + row * width + n, panel + (row + 1) * width, 0.0f);
+      }
     }
   }
 }

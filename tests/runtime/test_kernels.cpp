@@ -332,6 +332,29 @@ TEST(Kernels, PanelPackingLayout) {
   EXPECT_EQ(a[(2 + 0) * 64 + 3], 0.0f);     // padding
 }
 
+// The transposing packer against pack_panels on ragged shapes (4 x 4 blocks and their
+// edges), whole and split over rows at cuts that are not multiples of 4.
+TEST(Kernels, PanelPackingTransposedMatchesPacking) {
+  std::mt19937 rng(19);
+  std::normal_distribution<float> dist;
+  for (auto [k, p] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {1, 1}, {3, 5}, {77, 131}, {16, 64}, {10, 197}}) {
+    std::vector<float> dense(k * p), t(p * k);
+    for (float& v : dense) v = dist(rng);
+    for (std::int64_t r = 0; r < k; ++r) {
+      for (std::int64_t j = 0; j < p; ++j) t[j * k + r] = dense[r * p + j];
+    }
+    std::vector<float> want(panel_floats(k, p), -1.0f), got(want.size(), -1.0f), parts(want.size(), -1.0f);
+    pack_panels(dense.data(), k, p, p, want.data());
+    pack_panels_transposed(t.data(), p, k, got.data());
+    EXPECT_EQ(got, want) << k << "x" << p;
+    const std::int64_t cut = k / 3 + 1;
+    pack_panels_transposed(t.data(), p, k, parts.data(), 0, cut);
+    pack_panels_transposed(t.data(), p, k, parts.data(), cut, k);
+    EXPECT_EQ(parts, want) << k << "x" << p << " split";
+  }
+}
+
 TEST(Kernels, NamesFollowTheConvention) {
   for (const KernelSet* set : runnable_sets()) {
     // The AMX level adds tile convolutions (ternary_tiles.h) to the AVX-512 matrix kernels.
