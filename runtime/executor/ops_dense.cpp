@@ -22,6 +22,10 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "executor/ops.h"
 #include "executor/split.h"
 #include "kernels/depthwise.h"
@@ -109,14 +113,35 @@ void gemm_lut_split(const OpContext& ctx, bool inline_only, const float* x, std:
   });
 }
 
-// dst[c, r] = src[r, c] for dst rows (source columns) [c_begin, c_end), in 32x32 tiles.
+// dst[c, r] = src[r, c] for dst rows (source columns) [c_begin, c_end), in 32x32 tiles of
+// 4x4 blocks moved through SSE registers (every x86-64 CPU has SSE2), single floats at the
+// edges: the linear layers' results come back through here (ViT's MLP: 600k floats a layer).
 void transpose(const float* src, std::int64_t rows, std::int64_t cols, float* dst,
                std::int64_t c_begin, std::int64_t c_end) {
   constexpr std::int64_t kTile = 32;
   for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
     for (std::int64_t c0 = c_begin; c0 < c_end; c0 += kTile) {
       const std::int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(c_end, c0 + kTile);
-      for (std::int64_t r = r0; r < r1; ++r) {
+      std::int64_t r = r0;
+#if defined(__SSE2__)
+      for (; r + 4 <= r1; r += 4) {
+        const float* s = src + r * cols;
+        std::int64_t c = c0;
+        for (; c + 4 <= c1; c += 4) {
+          __m128 a = _mm_loadu_ps(s + c), b = _mm_loadu_ps(s + cols + c);
+          __m128 d = _mm_loadu_ps(s + 2 * cols + c), e = _mm_loadu_ps(s + 3 * cols + c);
+          _MM_TRANSPOSE4_PS(a, b, d, e);
+          _mm_storeu_ps(dst + c * rows + r, a);
+          _mm_storeu_ps(dst + (c + 1) * rows + r, b);
+          _mm_storeu_ps(dst + (c + 2) * rows + r, d);
+          _mm_storeu_ps(dst + (c + 3) * rows + r, e);
+        }
+        for (; c < c1; ++c) {
+          for (std::int64_t i = 0; i < 4; ++i) dst[c * rows + r + i] = s[i * cols + c];
+        }
+      }
+#endif
+      for (; r < r1; ++r) {
         for (std::int64_t c = c0; c < c1; ++c) dst[c * rows + r] = src[r * cols + c];
       }
     }

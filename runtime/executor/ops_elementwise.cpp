@@ -7,7 +7,7 @@
 
 #include "executor/ops.h"
 #include "executor/split.h"
-#include "kernels/gelu.h"
+#include "kernels/gelu_rows.h"
 
 namespace triton_rt {
 
@@ -28,7 +28,7 @@ void apply_activation(Activation act, float* d, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i) d[i] = std::min(6.0f, std::max(0.0f, d[i]));
       return;
     case Activation::kGelu:
-      for (std::int64_t i = 0; i < n; ++i) d[i] = kernels::gelu_erf(d[i]);
+      kernels::gelu_inplace(d, n);
       return;
     case Activation::kGeluTanh:
       for (std::int64_t i = 0; i < n; ++i) {

@@ -18,7 +18,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/gelu.h"
+#include "kernels/gelu_avx2.h"
 #include "kernels/ternary_int8.h"
 #include "kernels/ternary_int8_output.h"
 #include "kernels/ternary_int8_transpose.h"
@@ -45,20 +45,6 @@ void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t
     _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(i16, i16));
   }
   for (; i < n; ++i) q[i] = quantize_one(x[i], scale);
-}
-
-// gelu_erf (kernels/gelu.h) on 8 lanes: the same operations in the same order.
-inline __m256 gelu8(__m256 x) {
-  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(kInvSqrt2));
-  const __m256 c = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-kErfBound)), _mm256_set1_ps(kErfBound));
-  const __m256 z = _mm256_mul_ps(c, c);
-  __m256 p = _mm256_set1_ps(kErfP[0]), q = _mm256_set1_ps(kErfQ[0]);
-  for (int i = 1; i < 6; ++i) {
-    p = _mm256_add_ps(_mm256_mul_ps(p, z), _mm256_set1_ps(kErfP[i]));
-    q = _mm256_add_ps(_mm256_mul_ps(q, z), _mm256_set1_ps(kErfQ[i]));
-  }
-  const __m256 erf = _mm256_div_ps(_mm256_mul_ps(c, p), q);
-  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
 // The write-back's constants (Int8Output), held in registers. A quantized output clamps

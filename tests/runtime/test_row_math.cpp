@@ -3,12 +3,14 @@
 // lengths (1 to 1000, whole and partial vectors), with large, -inf and constant entries.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "kernels/exp_poly.h"
+#include "kernels/gelu_rows.h"
 #include "kernels/row_math.h"
 
 using namespace triton_rt::kernels;
@@ -110,5 +112,35 @@ TEST(RowMath, NamesFollowTheConvention) {
     const Isa expect = isa == Isa::kAmx ? Isa::kAvx512 : isa;
     EXPECT_EQ(k.isa, expect);
     EXPECT_EQ(std::string(k.name).rfind(std::string("rowmath_f32__") + isa_name(expect) + "_", 0), 0u);
+  }
+}
+
+// The AVX2 GELU run equals the scalar gelu_erf bit for bit (the float op and the 8-bit
+// write-back rely on it): ragged lengths (a tail inside one vector), the clamp of erf at
+// +-4, zeros of both signs, infinities and NaN.
+TEST(RowMath, GeluAvx2MatchesScalarBitForBit) {
+  const GeluFn avx2 = gelu_inplace_avx2();
+  if (avx2 == nullptr || detected_isa() < Isa::kAvx2) GTEST_SKIP() << "this CPU has no avx2";
+  std::mt19937 rng(23);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (std::int64_t n : {1, 7, 8, 9, 31, 3072}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = dist(rng);
+    if (n > 8) {
+      x[0] = 0.0f, x[1] = -0.0f, x[2] = std::numeric_limits<float>::infinity();
+      x[3] = -std::numeric_limits<float>::infinity(), x[4] = std::nanf(""), x[5] = 40.0f;
+      x[6] = -5.657f, x[7] = 1e-30f;
+    }
+    std::vector<float> want = x, got = x;
+    gelu_inplace__scalar(want.data(), n);
+    avx2(got.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (std::isnan(want[i])) {
+        EXPECT_TRUE(std::isnan(got[i])) << n << " at " << i;
+      } else {
+        EXPECT_EQ(std::bit_cast<std::uint32_t>(got[i]), std::bit_cast<std::uint32_t>(want[i]))
+            << n << " at " << i << " x=" << x[i];
+      }
+    }
   }
 }
