@@ -53,7 +53,9 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
       // over chunks of positions (3x3 padded, 1x1 in place, a batch).
       {1, 6, 8, 8, 7, 1, 1, 0, 1, 1},  {1, 3, 4, 4, 5, 1, 1, 1, 1, 1}, {1, 4, 9, 9, 6, 3, 1, 2, 2, 1},
       {1, 32, 6, 6, 7, 3, 1, 1, 1, 1}, {3, 5, 8, 8, 6, 3, 1, 1, 1, 1}, {1, 4, 32, 34, 6, 3, 1, 1, 1, 1},
-      {1, 5, 32, 32, 7, 1, 1, 0, 1, 1}, {2, 3, 33, 33, 5, 3, 1, 1, 1, 1}};
+      {1, 5, 32, 32, 7, 1, 1, 0, 1, 1}, {2, 3, 33, 33, 5, 3, 1, 1, 1, 1},
+      // The table GEMM (AVX2: 96 outputs, 36 inputs) over shifted-plane im2col columns.
+      {1, 4, 6, 5, 96, 3, 1, 1, 1, 1}, {1, 4, 7, 7, 100, 3, 1, 2, 2, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;
