@@ -575,12 +575,16 @@ void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
                                    im.wide_p, r0, r1);
     for (std::int64_t o = r0; o < r1; ++o) finish(o, c0, c1);
   };
-  // Few output channels (MobileNetV2's 16- to 64-channel projections over thousands of
-  // positions) split over chunks of positions: split over rows, every thread would gather
-  // the same columns and run 2-row tiles. Otherwise rows, in runs whose output stays cached.
+  // Up to 256 output channels over many positions (MobileNetV2's projections and its
+  // 16 -> 96 expansion at 112 x 112, ResNet's 64-channel layers) split over chunks of
+  // positions, each task all rows: its columns are gathered once and its output (at most
+  // 256 KiB) gets the epilogue while in L2. Split over rows, every thread (and every
+  // cache-sized run of rows) gathered the same columns again, and few rows ran 2-row tiles.
+  // Otherwise rows, in runs whose output stays cached.
   constexpr std::int64_t kPositionsPerTask = 256;
+  constexpr std::int64_t kMaxRowsPerTask = 256;
   const std::int64_t chunks = (im.wide_p + kPositionsPerTask - 1) / kPositionsPerTask;
-  if (g.o < 96 && chunks >= 4) {
+  if (g.o <= kMaxRowsPerTask && chunks >= 4) {
     const double chunk_ns =
         work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * g.o * kPositionsPerTask);
     auto columns = [&](std::int64_t b, std::int64_t e) {

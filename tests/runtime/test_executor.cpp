@@ -55,7 +55,9 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
       {1, 32, 6, 6, 7, 3, 1, 1, 1, 1}, {3, 5, 8, 8, 6, 3, 1, 1, 1, 1}, {1, 4, 32, 34, 6, 3, 1, 1, 1, 1},
       {1, 5, 32, 32, 7, 1, 1, 0, 1, 1}, {2, 3, 33, 33, 5, 3, 1, 1, 1, 1},
       // The table GEMM (AVX2: 96 outputs, 36 inputs) over shifted-plane im2col columns.
-      {1, 4, 6, 5, 96, 3, 1, 1, 1, 1}, {1, 4, 7, 7, 100, 3, 1, 2, 2, 1}};
+      {1, 4, 6, 5, 96, 3, 1, 1, 1, 1}, {1, 4, 7, 7, 100, 3, 1, 2, 2, 1},
+      // 100 outputs over 3 inputs (no table GEMM) and 1024 positions: a position split.
+      {1, 3, 32, 32, 100, 1, 1, 0, 1, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;
