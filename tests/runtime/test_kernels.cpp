@@ -367,6 +367,11 @@ TEST(Kernels, NamesFollowTheConvention) {
     if (set->gemm_lut != nullptr) {
       EXPECT_EQ(std::string(set->gemm_lut_name).rfind("gemm_lut_t2f32__" + isa + "_", 0), 0u);
     }
+    if (set->gemm_dense != nullptr) {
+      EXPECT_EQ(std::string(set->gemm_dense_name).rfind("gemm_dense_t2f32__" + isa + "_", 0), 0u);
+      ASSERT_NE(set->gemm_dense_offsets, nullptr);
+      EXPECT_EQ(std::string(set->gemm_dense_offsets_name).rfind("gemm_dense_offsets_t2f32__" + isa + "_", 0), 0u);
+    }
   }
 }
 
