@@ -37,23 +37,33 @@ def gpu(triton_interpreter):
     return triton_interpreter
 
 
-@pytest.mark.parametrize("m, n, k, act, split, wide", [
-    (1, 37, 45, 1, 2, False), (2, 40, 100, 3, 3, True), (1, 8, 300, 0, 2, False),
-    (1, 37, 45, 0, 1, True)])
-def test_gemv_matches_torch(gpu, m, n, k, act, split, wide):
-    """Both unpacking variants, with and without split-K (ragged K slices)."""
+@pytest.mark.parametrize("m, n, k, act, split, unpack", [
+    (1, 37, 45, 1, 2, 0), (2, 40, 100, 3, 3, 1), (1, 8, 300, 0, 2, 2), (1, 37, 45, 0, 1, 1),
+    (3, 33, 181, 2, 3, 2), (1, 19, 16, 0, 1, 2), (1, 21, 70, 5, 2, 0),
+    (1, 32, 64, 0, 2, 2), (2, 48, 128, 1, 1, 0), (1, 16, 256, 3, 4, 1),
+    (1, 37, 300, 0, 2, 3), (2, 32, 512, 1, 2, 3), (1, 8, 45, 3, 1, 3)])
+def test_gemv_matches_torch(gpu, m, n, k, act, split, unpack):
+    """Every unpacking variant (select, wide, magic, fused), with and without split-K (ragged K
+    slices); K = 181 and 300 reach all 16 weight positions of a word, K = 16 exactly one;
+    the last three shapes are whole tiles (the unmasked `EVEN` specialization)."""
     from triton_dsl.gpu.kernels.gemv import SplitKWorkspace, gemv
     codes = _codes(n, k)
     words = torch.from_numpy(gpu.layout.pack_kmajor(codes))
     scale, bias = torch.rand(n) + 0.5, torch.randn(n)
     x = torch.randn(m, k)
-    want = _act(x @ (torch.from_numpy(codes).float() * scale[:, None]).T + bias, act)
-    workspace = SplitKWorkspace()
-    for _ in range(2):  # the split-K workspace must come back zeroed for the next call
-        got = gemv(x, words, scale, bias, n, k, act=act, workspace=workspace,
-                   config={"BLOCK_N": 16, "BLOCK_KW": 2, "SPLIT_K": split,
-                           "UNPACK_WIDE": wide})
-        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    # Fused decoding is exact for 16-bit activations only (float32 ones take the magic
+    # path): give it bfloat16 values, compared in float64.
+    xs = [x.bfloat16(), x] if unpack == 3 else [x]
+    for x in xs:
+        want = _act(x.double() @ (torch.from_numpy(codes).double()
+                                  * scale.double()[:, None]).T + bias.double(), act)
+        workspace = SplitKWorkspace()
+        for _ in range(2):  # the split-K workspace must come back zeroed for the next call
+            got = gemv(x, words, scale, bias, n, k, act=act, workspace=workspace,
+                       out_dtype=torch.float32,
+                       config={"BLOCK_N": 16, "BLOCK_KW": 2, "SPLIT_K": split,
+                               "UNPACK": unpack})
+            torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-4)
     ws, counters = workspace.get(m, n, x.device)
     assert not ws.any() and not counters.any()
 

@@ -105,9 +105,18 @@ def test_kmajor_words_bit_layout():
     codes[0, 0], codes[0, 15], codes[1, 1], codes[1, 16] = 1, -1, -1, 1
     words = layout.pack_kmajor(codes).view(np.uint32)
     assert words.shape == (2, 2)  # [ceil(17 / 16), N]
-    assert words[0, 0] == 0b01 | (0b10 << 30)
-    assert words[0, 1] == 0b10 << 2
-    assert words[1, 0] == 0 and words[1, 1] == 0b01
+
+    def word(**codes_at):  # zero weights (offset code 01) except where given
+        w = layout.ZERO_WORD
+        for pos, code in codes_at.items():
+            i = int(pos[1:])
+            w = (w & ~(3 << 2 * i)) | (code << 2 * i)
+        return w & 0xFFFFFFFF
+
+    # offset codes: -1 -> 00, 0 -> 01, +1 -> 10; the padding past K = 17 is zero weights
+    assert words[0, 0] == word(p0=0b10, p15=0b00)
+    assert words[0, 1] == word(p1=0b00)
+    assert words[1, 0] == layout.ZERO_WORD and words[1, 1] == word(p0=0b10)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (5, 16), (7, 33), (64, 100)])

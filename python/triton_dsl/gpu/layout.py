@@ -6,8 +6,17 @@ lanes of a warp should read the same K positions of 32 *consecutive output chann
 each load is one 128-byte transaction, and an unpacked tile should already be the
 `[BLOCK_K, BLOCK_N]` B operand of `tl.dot`. So the codes are repacked at load time into
 `words[K / 16, N]` (int32): word `(j, n)` holds the weights `(n, 16 j + i)` for i = 0..15,
-weight i in bits `2 i, 2 i + 1`, with the `.tpk` codes (00 = 0, 01 = +1, 10 = -1). K is
-padded with zero weights to a multiple of 16. A kernel loads a `[BLOCK_KW, BLOCK_N]` word
+weight i in bits `2 i, 2 i + 1`, as the offset code `w + 1` (00 = -1, 01 = 0, 10 = +1; 11
+unused). K is padded with zero weights (code 01) to a multiple of 16, and `ZERO_WORD` is a
+word of sixteen zero weights (what the kernels' masked loads return).
+
+Why not the `.tpk` codes (00 = 0, 01 = +1, 10 = -1): they are not an affine function of the
+weight, so decoding one costs two shifts, two masks and a subtraction, then an int-to-float
+conversion (a quarter-rate instruction). The offset code decodes with the float "magic
+number" trick instead: OR-ing a 2-bit field into the low mantissa bits of 2^23 gives the
+float 2^23 + c exactly, and subtracting 2^23 + 1 leaves w. That is one shift-and-mask (a
+single LOP3 where the field is already in place) and one float add per weight, no
+conversion (`kernels/common.py`). A kernel loads a `[BLOCK_KW, BLOCK_N]` word
 tile (coalesced along N), shifts it into `[BLOCK_KW, 16, BLOCK_N]` codes and merges the
 two leading dimensions into `[16 * BLOCK_KW, BLOCK_N]`: no transpose in registers, and the
 weights never exist unpacked in global memory. The bytes are the same 2 bits per weight as
@@ -24,12 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 WEIGHTS_PER_WORD = 16
+ZERO_WORD = 0x55555555  # sixteen zero weights (code 01 each)
 
 
 def t2_bits(codes: np.ndarray) -> np.ndarray:
-    """The 2-bit code of each ternary weight: 0 -> 0, +1 -> 1, -1 -> 2."""
-    codes = np.asarray(codes, dtype=np.int8)
-    return np.where(codes < 0, 2, codes).astype(np.uint32)
+    """The 2-bit offset code of each ternary weight: -1 -> 0, 0 -> 1, +1 -> 2."""
+    return (np.asarray(codes, dtype=np.int8).astype(np.int32) + 1).astype(np.uint32)
 
 
 def pack_kmajor(codes: np.ndarray) -> np.ndarray:
@@ -50,7 +59,7 @@ def unpack_kmajor(words: np.ndarray, k: int) -> np.ndarray:
     words = np.asarray(words).view(np.uint32)
     shifts = (2 * np.arange(WEIGHTS_PER_WORD, dtype=np.uint32))
     bits = (words[:, None, :] >> shifts[None, :, None]) & 3  # [KW, 16, N]
-    codes = (bits & 1).astype(np.int8) - (bits >> 1).astype(np.int8)
+    codes = bits.astype(np.int8) - 1
     return np.ascontiguousarray(codes.reshape(-1, words.shape[1]).T[:, :k])
 
 

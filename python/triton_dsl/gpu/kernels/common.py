@@ -1,9 +1,12 @@
 """Device functions shared by the GPU kernels: 2-bit unpacking and the fused activation.
 
 `unpack_t2(words)` turns a `[BLOCK_KW, BLOCK_N]` tile of K-major words
-(`gpu/layout.py`) into the int32 weights `[BLOCK_KW, 16, BLOCK_N]` in {-1, 0, +1} with two
-shifts and two masks per weight (code c: weight = (c & 1) - (c >> 1)); callers merge the two
-leading dimensions into a `[16 * BLOCK_KW, BLOCK_N]` operand. `activate(y, ACT)` applies an
+(`gpu/layout.py`) into the int32 weights `[BLOCK_KW, 16, BLOCK_N]` in {-1, 0, +1} (offset
+code c: weight = c - 1), for the int8 tensor-core path; `unpack_t2_float` gives the same
+weights as exact float32 through the magic number 2^23 (`magic_weight`: shift-and-mask, OR,
+one float subtraction, no int-to-float conversion), for the float paths. Callers merge the
+two leading dimensions into a `[16 * BLOCK_KW, BLOCK_N]` operand. Masked word loads use
+`other=ZERO_WORD` (sixteen zero weights): a zero word would decode to sixteen -1s. `activate(y, ACT)` applies an
 activation given by its `.tpk` code (`ACT` in `export/packed_format.py`): 0 none, 1 relu,
 2 relu6, 3 gelu (erf), 4 gelu (tanh), 5 silu, 6 sigmoid, 7 tanh, on float32 values.
 `store_tile` is the GEMM and convolution epilogue: scales, bias, activation, an optional
@@ -25,12 +28,31 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+ZERO_WORD: tl.constexpr = tl.constexpr(0x55555555)  # layout.ZERO_WORD
+MAGIC_BITS: tl.constexpr = tl.constexpr(0x4B000000)  # the float 2^23
+
 
 @triton.jit
 def unpack_t2(words):
     shifts = 2 * tl.arange(0, 16)
-    codes = (words[:, None, :] >> shifts[None, :, None]) & 3
-    return (codes & 1) - (codes >> 1)
+    return ((words[:, None, :] >> shifts[None, :, None]) & 3) - 1
+
+
+@triton.jit
+def magic_weight(field, unit: tl.constexpr, magic=MAGIC_BITS):
+    """`field`: int32 holding an offset code times `unit` (a power of 4 up to 4^10, i.e. the
+    code still in place in its word, masked) and nothing else. Returns the weight times
+    `unit` as float32, exactly: the float with bits 2^23 | field is 2^23 + c * unit.
+    `magic` is MAGIC_BITS; a kernel passes it as a run-time argument so the compiler keeps
+    it in a register and fuses the mask and the OR into one LOP3 (with both as immediates
+    it emits two: the instruction takes one immediate)."""
+    return (field | magic).to(tl.float32, bitcast=True) - (8388608.0 + unit)
+
+
+@triton.jit
+def unpack_t2_float(words):
+    shifts = 2 * tl.arange(0, 16)
+    return magic_weight((words[:, None, :] >> shifts[None, :, None]) & 3, 1)
 
 
 @triton.jit

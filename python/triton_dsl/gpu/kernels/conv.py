@@ -23,7 +23,15 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import cdiv, split_arrive, split_collect, store_tile, unpack_t2
+from triton_dsl.gpu.kernels.common import (
+    ZERO_WORD,
+    cdiv,
+    split_arrive,
+    split_collect,
+    store_tile,
+    unpack_t2,
+    unpack_t2_float,
+)
 from triton_dsl.gpu.kernels.configs import interpreting, pick
 from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
 
@@ -91,7 +99,7 @@ def _conv_body(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale, res_ptr, ws_ptr
     for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
         words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * O + offs_n[None, :],
-                        mask=(offs_kw < kw_hi)[:, None] & n_ok[None, :], other=0)
+                        mask=(offs_kw < kw_hi)[:, None] & n_ok[None, :], other=ZERO_WORD)
         # K offsets -> (tap row, tap column, channel), M offsets -> input pixel: vectors;
         # the [BLOCK_M, BLOCK_K] tile only adds them.
         offs_k = kw0 * 16 + tl.arange(0, BLOCK_K)
@@ -103,15 +111,17 @@ def _conv_body(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale, res_ptr, ws_ptr
               & (ih < H) & (iw >= 0) & (iw < W))
         a = tl.load(x_img[:, None] + ih * sxh + iw * sxw + (c * sxc)[None, :], mask=ok,
                     other=0)
-        b = tl.reshape(unpack_t2(words), [BLOCK_K, BLOCK_N])
         if A_INT8:
+            b = tl.reshape(unpack_t2(words), [BLOCK_K, BLOCK_N])
             acc += tl.dot(a, b.to(tl.int8), out_dtype=tl.int32)
-        elif DOT_F32:
-            acc = tl.dot(a.to(tl.float32), b.to(tl.float32), acc)
-        elif a.dtype == tl.float32:
-            acc = tl.dot(a, b.to(tl.float32), acc, input_precision="ieee")
         else:
-            acc = tl.dot(a, b.to(tl.float32).to(a.dtype), acc)
+            b = tl.reshape(unpack_t2_float(words), [BLOCK_K, BLOCK_N])
+            if DOT_F32:
+                acc = tl.dot(a.to(tl.float32), b, acc)
+            elif a.dtype == tl.float32:
+                acc = tl.dot(a, b, acc, input_precision="ieee")
+            else:
+                acc = tl.dot(a, b.to(a.dtype), acc)
 
     total = acc.to(tl.float32)
     if SPLIT_K == 1:

@@ -26,7 +26,15 @@ import torch
 import triton
 import triton.language as tl
 
-from triton_dsl.gpu.kernels.common import cdiv, split_arrive, split_collect, store_tile, unpack_t2
+from triton_dsl.gpu.kernels.common import (
+    ZERO_WORD,
+    cdiv,
+    split_arrive,
+    split_collect,
+    store_tile,
+    unpack_t2,
+    unpack_t2_float,
+)
 from triton_dsl.gpu.kernels.configs import interpreting, pick
 from triton_dsl.gpu.kernels.gemv import SplitKWorkspace
 
@@ -90,19 +98,19 @@ def _gemm_body(a_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ascale_ptr, res_ptr, ws
     for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
         words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
-                        mask=(offs_kw < kw_hi)[:, None] & n_ok[None, :], other=0)
+                        mask=(offs_kw < kw_hi)[:, None] & n_ok[None, :], other=ZERO_WORD)
         offs_k = kw0 * 16 + tl.arange(0, BLOCK_K)
         a = tl.load(a_rows + offs_k[None, :],
                     mask=m_ok[:, None] & ((offs_k < K) & (offs_k < kw_hi * 16))[None, :],
                     other=0)
-        b = tl.reshape(unpack_t2(words), [BLOCK_K, BLOCK_N])
         if A_INT8:
-            b = b.to(tl.int8)
-        elif DOT_F32:
-            a = a.to(tl.float32)
-            b = b.to(tl.float32)
+            b = tl.reshape(unpack_t2(words), [BLOCK_K, BLOCK_N]).to(tl.int8)
         else:
-            b = b.to(tl.float32).to(a.dtype)
+            b = tl.reshape(unpack_t2_float(words), [BLOCK_K, BLOCK_N])
+            if DOT_F32:
+                a = a.to(tl.float32)
+            else:
+                b = b.to(a.dtype)
         if A_INT8:
             acc += tl.dot(a, b, out_dtype=tl.int32)
         elif a.dtype == tl.float32:  # float32 activations: no TF32 rounding

@@ -3,11 +3,18 @@
 The batch-1 case of a ternary linear layer is bound by reading the weights, so the kernel
 is written for bandwidth: program (n, k, m) reads a `[BLOCK_KW, BLOCK_N]` tile of K-major
 words per step (`gpu/layout.py`: 128-byte coalesced rows), unpacks it in registers and
-multiplies it with the matching `16 * BLOCK_KW` activations (from L1/L2). Two unpackings
-are autotuned against each other (`UNPACK_WIDE`): the whole `[BLOCK_KW, 16, BLOCK_N]`
-tile at once (`common.unpack_t2`, one reduction over the 16 per step), or one weight of
-each word per unrolled step on 2-d tiles, with selects (`x`, `-x` or 0) instead of
-int-to-float conversions; which is faster depends on the GPU's integer throughput.
+multiplies it with the matching `16 * BLOCK_KW` activations (from L1/L2). Three unpackings
+are autotuned against each other (`UNPACK`): `WIDE` unpacks the whole `[BLOCK_KW, 16,
+BLOCK_N]` tile at once (`common.unpack_t2`, one reduction over the 16 per step); `SELECT`
+takes one weight of each word per unrolled step on 2-d tiles, with selects (`x`, `-x` or 0)
+instead of int-to-float conversions; `MAGIC` also goes one weight per step, but decodes it
+with the float magic number where it lies: weight i of a word, masked in place
+(`word & (3 << 2i)`), is OR-ed into the mantissa of 2^23, so one LOP3, one float
+subtraction and one FMA per weight (`common.magic_weight`), the float weight coming out
+scaled by 4^i, which the activation it multiplies absorbs (`x * 4^-i`, exact, once per
+activation and shared by the thread's columns). Weights 11..15 sit above the mantissa and
+are shifted down once per word. Select and wide unpacking cost six or more integer
+instructions per weight, which made the kernel bound by the ALUs, not the bytes.
 The 2 bits per weight are the only bytes read per weight: the 8192 x 8192 layer is 16 MiB.
 
 Split-K: with `SPLIT_K > 1` the K range is cut into `SPLIT_K` slices so a layer with few
@@ -30,19 +37,24 @@ import triton
 import triton.language as tl
 
 from triton_dsl.gpu.kernels.common import (
+    MAGIC_BITS,
+    ZERO_WORD,
     activate,
     add,
     cdiv,
+    magic_weight,
     split_arrive,
     split_collect,
     unpack_t2,
 )
 from triton_dsl.gpu.kernels.configs import pick
 
+SELECT, WIDE, MAGIC, FUSED = 0, 1, 2, 3  # the `UNPACK` choices (module comment)
 
-def _config(bn, bkw, split, warps=4, stages=3, wide=False):
+
+def _config(bn, bkw, split, warps=4, stages=3, unpack=MAGIC):
     return triton.Config({"BLOCK_N": bn, "BLOCK_KW": bkw, "SPLIT_K": split,
-                          "UNPACK_WIDE": wide}, num_warps=warps, num_stages=stages)
+                          "UNPACK": unpack}, num_warps=warps, num_stages=stages)
 
 
 # (BLOCK_N, BLOCK_KW, SPLIT_K, warps): 8192 x 8192 wants >= 256 CTAs and several KiB in
@@ -56,18 +68,18 @@ _SHAPES = ((32, 8, 1, 4), (32, 16, 1, 4), (64, 8, 1, 4), (64, 16, 1, 8), (128, 8
 # Long tiles, select unpacking only (the wide one would hold [BLOCK_KW, 16, BLOCK_N] values).
 _LONG_SHAPES = ((32, 128, 1, 8), (16, 128, 1, 8), (16, 64, 1, 8), (16, 16, 1, 8))
 CONFIGS = pick(
-    gpu=[_config(*c, wide=w) for c in _SHAPES for w in (False, True)]
-    + [_config(*c) for c in _LONG_SHAPES],
+    gpu=[_config(*c, unpack=u) for c in _SHAPES for u in (SELECT, WIDE, MAGIC, FUSED)]
+    + [_config(*c, unpack=u) for c in _LONG_SHAPES for u in (SELECT, MAGIC, FUSED)],
     interpret=[_config(16, 4, 2, 1, 1)],
 )
 
 
 @triton.jit
 def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, ascale,
-                       M, N, K, KWORDS, stride_xm, stride_ym,
+                       magic, M, N, K, KWORDS, stride_xm, stride_ym,
                        HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK_N: tl.constexpr,
-                       BLOCK_KW: tl.constexpr, SPLIT_K: tl.constexpr,
-                       UNPACK_WIDE: tl.constexpr):
+                       BLOCK_KW: tl.constexpr, SPLIT_K: tl.constexpr, UNPACK: tl.constexpr,
+                       EVEN: tl.constexpr):
     pid_n = tl.program_id(0)
     pid_k = tl.program_id(1)
     m = tl.program_id(2)
@@ -82,22 +94,48 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
     x_row = x_ptr + m.to(tl.int64) * stride_xm
     for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
-        kw_ok = offs_kw < kw_hi
-        words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
-                        mask=kw_ok[:, None] & n_ok[None, :], other=0)
-        if UNPACK_WIDE:
+        if EVEN:  # whole tiles, K a multiple of 16, N of BLOCK_N: no masks
+            kw_ok = offs_kw >= 0
+            words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :])
+        else:
+            kw_ok = offs_kw < kw_hi
+            words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
+                            mask=kw_ok[:, None] & n_ok[None, :], other=ZERO_WORD)
+        if UNPACK == 1:  # WIDE
             w = unpack_t2(words).to(tl.float32)  # [BLOCK_KW, 16, BLOCK_N]
             offs_k = offs_kw[:, None] * 16 + tl.arange(0, 16)[None, :]
             x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
             acc += tl.reduce(w * x[:, :, None], 1, add)
-        else:
-            # One weight of each word per step: 2-d tiles only, selects instead of
-            # int-to-float conversions, no reduction inside the loop.
+        elif UNPACK >= 2:  # MAGIC (and FUSED's fallback for float32 x)
+            high = words >> 22  # weights 11..15 in bits 0..9
             for i in tl.static_range(16):
-                offs_k = offs_kw * 16 + i
-                x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
+                x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
+                if i < 11:
+                    w = magic_weight(words & (3 << (2 * i)), 1 << (2 * i), magic)
+                    acc += w * (x * (1.0 / (1 << (2 * i))))[:, None]
+                else:
+                    w = magic_weight(high & (3 << (2 * (i - 11))), 1 << (2 * (i - 11)), magic)
+                    acc += w * (x * (1.0 / (1 << (2 * (i - 11)))))[:, None]
+        elif UNPACK == 3 and x_ptr.dtype.element_ty != tl.float32:  # FUSED (16-bit x)
+            chain = tl.full([BLOCK_KW, BLOCK_N], 0, tl.float32)
+            corr = tl.full([BLOCK_KW], 0, tl.float32)
+            for i in tl.static_range(16):
+                x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
+                bit = 16 + 2 * ((i + 1) % 3)  # where weight i is decoded: bits 16..21
+                if bit >= 2 * i:
+                    moved = words << (bit - 2 * i)
+                else:
+                    moved = words >> (2 * i - bit)
+                xs = x * (1.0 / (1 << bit))
+                corr += xs * (8388608.0 + (1 << bit))  # the magic and the code offset, exact
+                f = ((moved & (3 << bit)) | magic).to(tl.float32, bitcast=True)
+                chain += f * xs[:, None]
+            acc += chain - corr[:, None]
+        else:  # SELECT: 2-d tiles only, selects instead of int-to-float conversions
+            for i in tl.static_range(16):
+                x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
                 code = (words >> (2 * i)) & 3
-                acc += tl.where(code == 1, x[:, None], tl.where(code == 2, -x[:, None], 0.0))
+                acc += tl.where(code == 2, x[:, None], tl.where(code == 0, -x[:, None], 0.0))
     total = tl.reduce(acc, 0, add)  # [BLOCK_N]
 
     if SPLIT_K == 1:
@@ -113,6 +151,13 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
 
 
 @triton.jit
+def _load_x(x_row, offs_k, K, EVEN: tl.constexpr):
+    if EVEN:
+        return tl.load(x_row + offs_k).to(tl.float32)
+    return tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
+
+
+@triton.jit
 def _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride_ym,
               HAS_BIAS: tl.constexpr, ACT: tl.constexpr):
     scale = tl.load(scale_ptr + offs_n, mask=n_ok, other=0.0)
@@ -124,7 +169,18 @@ def _epilogue(total, offs_n, n_ok, m, scale_ptr, bias_ptr, y_ptr, ascale, stride
              mask=n_ok)
 
 
-gemv_t2bf16 = triton.autotune(configs=CONFIGS, key=["M", "N", "K"])(gemv_t2bf16_kernel)
+def _even(args) -> bool:
+    """True when no tile is ragged: every split-K slice is whole word tiles of real
+    weights (K a multiple of 16) and N is whole column blocks; the kernel then loads
+    without masks (fewer instructions per weight in a loop bound by them)."""
+    tiles = args["KWORDS"] // args["BLOCK_KW"]
+    return (args["K"] % 16 == 0 and args["KWORDS"] % args["BLOCK_KW"] == 0
+            and tiles % args["SPLIT_K"] == 0 and args["N"] % args["BLOCK_N"] == 0)
+
+
+gemv_t2bf16 = triton.autotune(configs=CONFIGS, key=["M", "N", "K"])(
+    triton.heuristics({"EVEN": _even})(gemv_t2bf16_kernel))
+gemv_t2bf16_fixed = triton.heuristics({"EVEN": _even})(gemv_t2bf16_kernel)
 
 
 class SplitKWorkspace:
@@ -151,7 +207,7 @@ def gemv(x: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.
          out: torch.Tensor | None = None, workspace: SplitKWorkspace | None = None,
          out_dtype: torch.dtype | None = None, config: dict | None = None) -> torch.Tensor:
     """y[M, N] for x[M, K] (unit column stride) and K-major words `[ceil(K/16), N]`.
-    `config` (BLOCK_N, BLOCK_KW, SPLIT_K, UNPACK_WIDE) bypasses autotuning (tests)."""
+    `config` (BLOCK_N, BLOCK_KW, SPLIT_K, UNPACK) bypasses autotuning (tests)."""
     m = x.shape[0]
     if x.stride(1) != 1:
         x = x.contiguous()
@@ -163,10 +219,10 @@ def gemv(x: torch.Tensor, words: torch.Tensor, scale: torch.Tensor, bias: torch.
     def grid(meta):
         return (triton.cdiv(n, meta["BLOCK_N"]), meta["SPLIT_K"], m)
 
-    args = (x, words, scale, bias if bias is not None else scale, y, ws, cnt, float(ascale), m,
-            n, k, words.shape[0], x.stride(0), y.stride(0))
+    args = (x, words, scale, bias if bias is not None else scale, y, ws, cnt, float(ascale),
+            MAGIC_BITS.value, m, n, k, words.shape[0], x.stride(0), y.stride(0))
     if config is None:
         gemv_t2bf16[grid](*args, HAS_BIAS=bias is not None, ACT=act)
     else:
-        gemv_t2bf16_kernel[grid(config)](*args, HAS_BIAS=bias is not None, ACT=act, **config)
+        gemv_t2bf16_fixed[grid(config)](*args, HAS_BIAS=bias is not None, ACT=act, **config)
     return y
