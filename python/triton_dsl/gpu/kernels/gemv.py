@@ -57,19 +57,20 @@ def _config(bn, bkw, split, warps=4, stages=3, unpack=MAGIC):
                           "UNPACK": unpack}, num_warps=warps, num_stages=stages)
 
 
-# (BLOCK_N, BLOCK_KW, SPLIT_K, warps): 8192 x 8192 wants >= 256 CTAs and several KiB in
-# flight per CTA; 768-row layers want split-K. Both unpacking variants are candidates. The
-# long word tiles (BLOCK_KW 64-128, 8 warps) were the fastest of 84 configurations swept on
-# an H200 (select unpacking, 3 stages): 4096 x 4096 9.0 us, 8192 x 8192 29.5 us, 3072 x 768
-# 4.8 us, 768 x 3072 3.6 us per call replayed from a CUDA graph.
-_SHAPES = ((32, 8, 1, 4), (32, 16, 1, 4), (64, 8, 1, 4), (64, 16, 1, 8), (128, 8, 1, 8),
-           (32, 32, 1, 4), (32, 8, 2, 4), (64, 8, 2, 4), (32, 16, 4, 4), (64, 8, 4, 4),
-           (32, 8, 8, 4), (16, 16, 8, 4))
-# Long tiles, select unpacking only (the wide one would hold [BLOCK_KW, 16, BLOCK_N] values).
-_LONG_SHAPES = ((32, 128, 1, 8), (16, 128, 1, 8), (16, 64, 1, 8), (16, 16, 1, 8))
+# (BLOCK_N, BLOCK_KW, SPLIT_K, warps). Select unpacking: the long word tiles (BLOCK_KW
+# 64-128, 8 warps) were the fastest of 84 configurations swept on an H200 (4096 x 4096
+# 9.0 us, 8192 x 8192 29.5 us, 3072 x 768 4.8 us, 768 x 3072 3.6 us per call replayed from
+# a CUDA graph), bound by the integer ALUs; they stay as candidates. The magic-number
+# unpackings want wide column blocks instead: a thread holds 4 consecutive columns of a word
+# row (one 16-byte load), so each activation it loads, converts and scales serves 4 weights.
+# 8192 x 8192 wants >= 256 CTAs; 768-column layers want split-K to fill the GPU.
+_SELECT_SHAPES = ((32, 128, 1, 8), (16, 64, 1, 8), (32, 8, 2, 4))
+_MAGIC_SHAPES = ((128, 4, 1, 4), (128, 8, 1, 4), (256, 4, 1, 8), (64, 8, 1, 4),
+                 (64, 16, 1, 4), (128, 4, 2, 4), (64, 8, 2, 4), (128, 4, 4, 4),
+                 (64, 4, 4, 4), (32, 16, 4, 4), (128, 2, 8, 4), (64, 2, 16, 4))
 CONFIGS = pick(
-    gpu=[_config(*c, unpack=u) for c in _SHAPES for u in (SELECT, WIDE, MAGIC, FUSED)]
-    + [_config(*c, unpack=u) for c in _LONG_SHAPES for u in (SELECT, MAGIC, FUSED)],
+    gpu=[_config(*c, unpack=SELECT) for c in _SELECT_SHAPES]
+    + [_config(*c, unpack=u) for c in _MAGIC_SHAPES for u in (MAGIC, FUSED)],
     interpret=[_config(16, 4, 2, 1, 1)],
 )
 
