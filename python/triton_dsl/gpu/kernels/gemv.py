@@ -3,18 +3,20 @@
 The batch-1 case of a ternary linear layer is bound by reading the weights, so the kernel
 is written for bandwidth: program (n, k, m) reads a `[BLOCK_KW, BLOCK_N]` tile of K-major
 words per step (`gpu/layout.py`: 128-byte coalesced rows), unpacks it in registers and
-multiplies it with the matching `16 * BLOCK_KW` activations (from L1/L2). Three unpackings
-are autotuned against each other (`UNPACK`): `WIDE` unpacks the whole `[BLOCK_KW, 16,
-BLOCK_N]` tile at once (`common.unpack_t2`, one reduction over the 16 per step); `SELECT`
-takes one weight of each word per unrolled step on 2-d tiles, with selects (`x`, `-x` or 0)
-instead of int-to-float conversions; `MAGIC` also goes one weight per step, but decodes it
-with the float magic number where it lies: weight i of a word, masked in place
-(`word & (3 << 2i)`), is OR-ed into the mantissa of 2^23, so one LOP3, one float
-subtraction and one FMA per weight (`common.magic_weight`), the float weight coming out
-scaled by 4^i, which the activation it multiplies absorbs (`x * 4^-i`, exact, once per
-activation and shared by the thread's columns). Weights 11..15 sit above the mantissa and
-are shifted down once per word. Select and wide unpacking cost six or more integer
-instructions per weight, which made the kernel bound by the ALUs, not the bytes.
+multiplies it with the matching `16 * BLOCK_KW` activations (from L1/L2), one weight of
+each word per unrolled step on 2-d tiles. Three decodings are autotuned against each other
+(`UNPACK`). `SELECT` picks `x`, `-x` or 0 per code, about six integer instructions per
+weight, which made the kernel bound by the ALUs rather than by the bytes. `MAGIC` decodes a
+weight where it lies with the float magic number: weight i of a word, masked in place
+(`word & (3 << 2i)`), is OR-ed into the mantissa of 2^23 (`common.magic_weight`), so one
+LOP3, one float subtraction and one FMA per weight; the float comes out scaled by 4^i, which
+the activation it multiplies absorbs (`x * 4^-i`, exact, once per activation and shared by
+the 4 columns a thread holds). Weights 11..15 sit above the mantissa and are shifted down
+once per word. `FUSED` saves the subtraction: each weight is moved to bits 16..21 (five
+shifts per word), where 2^23 is at most 128 times its unit, the FMA takes the raw magic
+float, and the constant it adds (`(2^23 / unit + 1) * x`, the magic and the code's offset,
+the same for every column) is subtracted once per word and row. Its products are exact for
+16-bit and 8-bit activations only, so float32 activations take the `MAGIC` path.
 The 2 bits per weight are the only bytes read per weight: the 8192 x 8192 layer is 16 MiB.
 
 Split-K: with `SPLIT_K > 1` the K range is cut into `SPLIT_K` slices so a layer with few
@@ -45,11 +47,10 @@ from triton_dsl.gpu.kernels.common import (
     magic_weight,
     split_arrive,
     split_collect,
-    unpack_t2,
 )
 from triton_dsl.gpu.kernels.configs import pick
 
-SELECT, WIDE, MAGIC, FUSED = 0, 1, 2, 3  # the `UNPACK` choices (module comment)
+SELECT, MAGIC, FUSED = 0, 2, 3  # the `UNPACK` choices (module comment)
 
 
 def _config(bn, bkw, split, warps=4, stages=3, unpack=MAGIC):
@@ -102,22 +103,7 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
             kw_ok = offs_kw < kw_hi
             words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
                             mask=kw_ok[:, None] & n_ok[None, :], other=ZERO_WORD)
-        if UNPACK == 1:  # WIDE
-            w = unpack_t2(words).to(tl.float32)  # [BLOCK_KW, 16, BLOCK_N]
-            offs_k = offs_kw[:, None] * 16 + tl.arange(0, 16)[None, :]
-            x = tl.load(x_row + offs_k, mask=offs_k < K, other=0.0).to(tl.float32)
-            acc += tl.reduce(w * x[:, :, None], 1, add)
-        elif UNPACK >= 2:  # MAGIC (and FUSED's fallback for float32 x)
-            high = words >> 22  # weights 11..15 in bits 0..9
-            for i in tl.static_range(16):
-                x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
-                if i < 11:
-                    w = magic_weight(words & (3 << (2 * i)), 1 << (2 * i), magic)
-                    acc += w * (x * (1.0 / (1 << (2 * i))))[:, None]
-                else:
-                    w = magic_weight(high & (3 << (2 * (i - 11))), 1 << (2 * (i - 11)), magic)
-                    acc += w * (x * (1.0 / (1 << (2 * (i - 11)))))[:, None]
-        elif UNPACK == 3 and x_ptr.dtype.element_ty != tl.float32:  # FUSED (16-bit x)
+        if UNPACK == 3 and x_ptr.dtype.element_ty != tl.float32:  # FUSED (16-bit x)
             chain = tl.full([BLOCK_KW, BLOCK_N], 0, tl.float32)
             corr = tl.full([BLOCK_KW], 0, tl.float32)
             for i in tl.static_range(16):
@@ -132,6 +118,16 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
                 f = ((moved & (3 << bit)) | magic).to(tl.float32, bitcast=True)
                 chain += f * xs[:, None]
             acc += chain - corr[:, None]
+        elif UNPACK >= 2:  # MAGIC (and FUSED's for float32 x)
+            high = words >> 22  # weights 11..15 in bits 0..9
+            for i in tl.static_range(16):
+                x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
+                if i < 11:
+                    w = magic_weight(words & (3 << (2 * i)), 1 << (2 * i), magic)
+                    acc += w * (x * (1.0 / (1 << (2 * i))))[:, None]
+                else:
+                    w = magic_weight(high & (3 << (2 * (i - 11))), 1 << (2 * (i - 11)), magic)
+                    acc += w * (x * (1.0 / (1 << (2 * (i - 11)))))[:, None]
         else:  # SELECT: 2-d tiles only, selects instead of int-to-float conversions
             for i in tl.static_range(16):
                 x = _load_x(x_row, offs_kw * 16 + i, K, EVEN)
