@@ -17,7 +17,8 @@ TEST(FloatGemm, VariantsMatchScalarReference) {
     std::int64_t m, k, n;
   };
   const Shape shapes[] = {{1, 1, 1},     {3, 5, 7},       {4, 16, 64}, {5, 33, 65}, {17, 64, 197},
-                          {197, 64, 197}, {9, 3, 130},     {4, 0, 20},  {0, 8, 8},   {8, 9, 33}};
+                          {197, 64, 197}, {9, 3, 130},     {4, 0, 20},  {0, 8, 8},   {8, 9, 33},
+                          {2, 7, 48},     {6, 2, 33},      {7, 10, 31}, {15, 5, 32}};
   for (const Shape& s : shapes) {
     const std::int64_t lda = s.k + 3, ldb = s.n + 5, ldc = s.n + 2;
     std::vector<float> a(s.m * lda), b(s.k * ldb);
