@@ -121,6 +121,10 @@ inline constexpr std::int64_t kOcBlock = 16;
 inline std::int64_t oc_panel_floats(std::int64_t k, std::int64_t p) {
   return (p + kOcPanel - 1) / kOcPanel * kOcPanel * k;
 }
+// Copies rows [row_begin, row_end) of the [k, p] transpose of a row-major [p, k] matrix into
+// the 16-column panels gemm_oc reads (a linear layer's tokens as columns).
+void pack_oc_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
+                               std::int64_t row_begin, std::int64_t row_end);
 
 // Base-3 table GEMM (AVX2): y[r, j] as GemmFn computes it, for rows [row_begin, row_end)
 // and the columns of units [unit_begin, unit_end), a unit being kLutUnit columns of P

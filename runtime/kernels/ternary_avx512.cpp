@@ -195,18 +195,28 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
     const std::int64_t j0 = q * kOcPanel, n = std::min(kOcPanel, p - j0);
     for (std::int64_t b = block_begin; b < block_end; ++b) {
       const MaskBlock* m = w.colmasks.data() + b * k_count;
-      __m512 acc[kOcPanel];
-      for (auto& a : acc) a = _mm512_setzero_ps();
+      // Named accumulators, not an array: GCC 12 keeps an array of zmm accumulators in
+      // memory across the k loop (16 stack stores per k here, measured).
+#define TRITON_COLUMNS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define TRITON_ZERO(j) __m512 acc##j = _mm512_setzero_ps();
+#define TRITON_FMA(j) acc##j = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[j]), acc##j);
+#define TRITON_STORE(j) _mm512_store_ps(tile + j * kOcBlock, _mm512_mul_ps(acc##j, sv));
+      static_assert(kOcPanel == 16, "TRITON_COLUMNS names one accumulator per panel column");
+      TRITON_COLUMNS(TRITON_ZERO)
       for (std::int64_t k = 0; k < k_count; ++k) {
         const __m512 wv = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(load_mask(&m[k].plus), one),
                                              load_mask(&m[k].minus), neg);
         const float* xr = panel + k * kOcPanel;
-        for (int j = 0; j < kOcPanel; ++j) acc[j] = _mm512_fmadd_ps(wv, _mm512_set1_ps(xr[j]), acc[j]);
+        TRITON_COLUMNS(TRITON_FMA)
       }
       const std::int64_t r0 = b * kOcBlock, rows = std::min(kOcBlock, w.rows - r0);
       const __mmask16 valid = static_cast<__mmask16>((1u << rows) - 1u);
       const __m512 sv = _mm512_maskz_loadu_ps(valid, w.scales.data() + r0);
-      for (int j = 0; j < kOcPanel; ++j) _mm512_store_ps(tile + j * kOcBlock, _mm512_mul_ps(acc[j], sv));
+      TRITON_COLUMNS(TRITON_STORE)
+#undef TRITON_STORE
+#undef TRITON_FMA
+#undef TRITON_ZERO
+#undef TRITON_COLUMNS
       for (std::int64_t i = 0; i < rows; ++i) {
         float* out = y + (r0 + i) * p + j0;
         for (std::int64_t j = 0; j < n; ++j) out[j] = tile[j * kOcBlock + i];

@@ -98,13 +98,15 @@ void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, fl
   pack_panels_transposed(src, p, k, dst, 0, k);
 }
 
-// A transpose: 4 x 4 blocks through SSE registers (every x86-64 CPU has SSE2) where the
-// columns and rows allow, single floats at the edges. Scattering one float per row at a
-// panel's stride was a sixth of the MLP's batch-128 time.
-void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
-                            std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t width = panel_width(p);
-  for (std::int64_t q = 0; q < panel_count(p); ++q) {
+namespace {
+
+// A transpose into panels of `width` columns: 4 x 4 blocks through SSE registers (every
+// x86-64 CPU has SSE2) where the columns and rows allow, single floats at the edges.
+// Scattering one float per row at a panel's stride was a sixth of the MLP's batch-128 time.
+void pack_transposed(const float* src, std::int64_t p, std::int64_t k, std::int64_t width,
+                     float* dst, std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t panels = (p + width - 1) / width;
+  for (std::int64_t q = 0; q < panels; ++q) {
     const std::int64_t j0 = q * width, n = std::min(width, p - j0);
     float* panel = dst + q * k * width;
     std::int64_t i = 0;
@@ -141,6 +143,18 @@ void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, fl
       }
     }
   }
+}
+
+}  // namespace
+
+void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
+                            std::int64_t row_begin, std::int64_t row_end) {
+  pack_transposed(src, p, k, panel_width(p), dst, row_begin, row_end);
+}
+
+void pack_oc_panels_transposed(const float* src, std::int64_t p, std::int64_t k, float* dst,
+                               std::int64_t row_begin, std::int64_t row_end) {
+  pack_transposed(src, p, k, kOcPanel, dst, row_begin, row_end);
 }
 
 namespace {

@@ -355,6 +355,26 @@ TEST(Kernels, PanelPackingTransposedMatchesPacking) {
   }
 }
 
+// The 16-column panels of gemm_oc (ternary.h: x(k, j) at [((j / 16) * k + k') * 16 + j % 16],
+// the last panel zero-padded) from a row-major [p, k] matrix, whole and split over k.
+TEST(Kernels, OcPanelPackingTransposedMatchesTheLayout) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> dist;
+  for (auto [k, p] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {1, 1}, {3, 5}, {77, 131}, {16, 64}, {10, 197}, {5, 16}}) {
+    std::vector<float> t(p * k);
+    for (float& v : t) v = dist(rng);
+    std::vector<float> want(oc_panel_floats(k, p), 0.0f), got(want.size(), -1.0f);
+    for (std::int64_t j = 0; j < p; ++j) {
+      for (std::int64_t r = 0; r < k; ++r) want[((j / kOcPanel) * k + r) * kOcPanel + j % kOcPanel] = t[j * k + r];
+    }
+    const std::int64_t cut = k / 3 + 1;
+    pack_oc_panels_transposed(t.data(), p, k, got.data(), 0, std::min(cut, k));
+    pack_oc_panels_transposed(t.data(), p, k, got.data(), std::min(cut, k), k);
+    EXPECT_EQ(got, want) << k << "x" << p;
+  }
+}
+
 TEST(Kernels, NamesFollowTheConvention) {
   for (const KernelSet* set : runnable_sets()) {
     // The AMX level adds tile convolutions (ternary_tiles.h) to the AVX-512 matrix kernels.
