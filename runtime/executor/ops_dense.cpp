@@ -724,25 +724,30 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   }
   const bool direct = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
   const bool ternary = w.is_ternary();
+  // Short reductions where the ISA has gemm_oc (AVX-512) run as a float GEMM over the
+  // decoded weights (ternary.h: kDecodedMaxCols); `packed`: the ternary kernels' path.
+  const bool decoded = ternary && !ctx.ternary->decoded.empty();
+  const bool packed = ternary && !decoded;
+  const float* float_weights = decoded ? ctx.ternary->decoded.data() : w.values.data();
   // The register-blocked kernel, where the ISA has one, for ungrouped convolutions.
-  const bool oc = ternary && g.groups == 1 && ctx.kernels.gemm_oc != nullptr;
+  const bool oc = packed && g.groups == 1 && ctx.kernels.gemm_oc != nullptr;
   // Stride-1 convolutions on the dense kernel read their columns straight from the input
   // (implicit im2col, kernels/ternary.h): ImplicitColumns says where.
-  const bool implicit = ternary && !oc && g.groups == 1 && g.sh == 1 && g.sw == 1 &&
+  const bool implicit = packed && !oc && g.groups == 1 && g.sh == 1 && g.sw == 1 &&
                         ctx.kernels.gemm_dense_offsets != nullptr && !use_lut(ctx, g.og, g.k);
   const ImplicitColumns im = implicit ? ImplicitColumns(g) : ImplicitColumns();
   // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
   const std::int64_t cols_floats =
       implicit ? im.scratch_floats(g)
       : oc     ? kernels::oc_panel_floats(g.k, g.p)
-      : ternary ? kernels::panel_floats(g.k, g.p)
+      : packed ? kernels::panel_floats(g.k, g.p)
                 : (direct ? 0 : g.k * g.p);
   // Estimated costs: an im2col row gathers p floats, an output channel is k x p
   // multiply-accumulates.
   const double column_ns = work_ns(ctx, Work::kGather, static_cast<double>(g.p));
   const double channel_ns =
-      work_ns(ctx, ternary ? Work::kTernaryGemm : Work::kFloatGemm, static_cast<double>(g.k) * g.p);
-  const double image_ns = g.groups * ((direct && !ternary ? 0.0 : g.k * column_ns) + g.og * channel_ns);
+      work_ns(ctx, packed ? Work::kTernaryGemm : Work::kFloatGemm, static_cast<double>(g.k) * g.p);
+  const double image_ns = g.groups * ((direct && !packed ? 0.0 : g.k * column_ns) + g.og * channel_ns);
   // Splits [0, n) items of `item_ns` over the pool, or runs it inline when the caller is
   // already a pool task (a whole image per task).
   auto split_in = [&](bool inline_only, std::int64_t n, double item_ns, const auto& fn) {
@@ -779,12 +784,12 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     for (std::int64_t gi = 0; gi < g.groups; ++gi) {
       const float* xg = x.data.data() + (n * g.c + gi * g.cg) * g.h * g.w;
       const float* columns = xg;
-      if (ternary && direct) {
+      if (packed && direct) {
         kernels::pack_panels(xg, g.k, g.p, g.p, cols);
         columns = cols;
       } else if (!direct) {
         split_in(inline_only, g.k, column_ns, [&](std::int64_t b, std::int64_t e) {
-          if (ternary) {
+          if (packed) {
             im2col_panels(xg, g, cols, b, e);
           } else {
             im2col(xg, g, cols, b, e);
@@ -794,25 +799,25 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
       }
       float* yn = out.data.data() + n * g.o * g.p;
       const std::int64_t first = gi * g.og;
-      if (ternary && use_lut(ctx, g.og, g.k)) {
+      if (packed && use_lut(ctx, g.og, g.k)) {
         gemm_lut_split(ctx, inline_only, columns, g.k, g.p, yn, first, g.og,
                        [&](std::int64_t o, std::int64_t c0, std::int64_t c1) {
                          epilogue(yn + o * g.p + c0, c1 - c0, bias_at(bias, o), op.act);
                        });
         continue;
       }
-      const kernels::GemmFn gemm = ternary ? ternary_gemm(ctx) : nullptr;
+      const kernels::GemmFn gemm = packed ? ternary_gemm(ctx) : nullptr;
       // The float GEMMs and the dense ternary kernel compute 6 (AVX2) or 4 (AVX-512) rows per
       // pass over the input; the sparse kernel one.
-      const bool blocked_rows = !ternary || gemm == ctx.kernels.gemm_dense;
+      const bool blocked_rows = !packed || gemm == ctx.kernels.gemm_dense;
       const std::int64_t unit = blocked_rows ? 12 : 1;
       split_in(inline_only, g.og, channel_ns, [&](std::int64_t b, std::int64_t e) {
         for_cached_rows(first + b, first + e, g.p, unit, [&](std::int64_t r0, std::int64_t r1) {
-          if (ternary) {
+          if (packed) {
             gemm(*ctx.ternary, columns, g.p, yn, r0, r1);
           } else {
             // Float weights of group gi start at row `first`; rows index from there.
-            float_gemm(ctx, w.values.data() + r0 * g.k, columns, yn + r0 * g.p, r1 - r0, g.k, g.p);
+            float_gemm(ctx, float_weights + r0 * g.k, columns, yn + r0 * g.p, r1 - r0, g.k, g.p);
           }
           for (std::int64_t o = r0; o < r1; ++o) epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
         });

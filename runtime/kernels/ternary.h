@@ -68,10 +68,22 @@ struct PreparedTernary {
   // chunks of kLutChunk (padding groups hold kLutZeroDigit).
   std::int64_t lut_stride = 0;
   std::vector<std::uint8_t> lut_digits;
+  // Float form, filled by decode_ternary (only for what runs it): decoded[r * cols + k] =
+  // scales[r] * code[r, k], row-major.
+  std::vector<float> decoded;
   std::int64_t nonzeros() const { return static_cast<std::int64_t>(indices.size()); }
 };
 
 PreparedTernary prepare_ternary(const TernaryMatrix& m);
+
+// Convolutions with reductions of at most this many inputs run, where the ISA has the
+// register-blocked gemm_oc (AVX-512), as a float GEMM over the decoded weights instead:
+// gemm_oc writes each 16 x 16 tile through a transpose, which a short reduction does not
+// amortize (MobileNetV2's 16 -> 96 expansion over 112 x 112 ran at 15 GMAC/s on a Zen 5
+// core), while the float GEMM's 8 x 32 tiles store rows of outputs directly.
+inline constexpr std::int64_t kDecodedMaxCols = 256;
+// Fills w.decoded (see PreparedTernary) from w's colmasks and scales.
+void decode_ternary(PreparedTernary& w);
 
 // y[r] = scales[r] * dot(code row r, x) for r in [row_begin, row_end).
 // x holds blocks * 16 floats (zero past cols). `scratch` holds gemv_scratch_floats(w) floats

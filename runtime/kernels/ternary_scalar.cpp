@@ -11,6 +11,18 @@
 
 namespace triton_rt::kernels {
 
+void decode_ternary(PreparedTernary& w) {
+  w.decoded.assign(w.rows * w.cols, 0.0f);
+  for (std::int64_t r = 0; r < w.rows; ++r) {
+    const MaskBlock* column = w.colmasks.data() + r / kOcBlock * w.cols;
+    const auto bit = static_cast<std::uint16_t>(1u << (r % kOcBlock));
+    for (std::int64_t k = 0; k < w.cols; ++k) {
+      const float code = (column[k].plus & bit) ? 1.0f : (column[k].minus & bit) ? -1.0f : 0.0f;
+      w.decoded[r * w.cols + k] = code * w.scales[r];
+    }
+  }
+}
+
 PreparedTernary prepare_ternary(const TernaryMatrix& m) {
   PreparedTernary p;
   p.rows = m.rows;

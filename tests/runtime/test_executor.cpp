@@ -57,7 +57,10 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
       // The table GEMM (AVX2: 96 outputs, 36 inputs) over shifted-plane im2col columns.
       {1, 4, 6, 5, 96, 3, 1, 1, 1, 1}, {1, 4, 7, 7, 100, 3, 1, 2, 2, 1},
       // 100 outputs over 3 inputs (no table GEMM) and 1024 positions: a position split.
-      {1, 3, 32, 32, 100, 1, 1, 0, 1, 1}};
+      {1, 3, 32, 32, 100, 1, 1, 0, 1, 1},
+      // AVX-512: reductions past kDecodedMaxCols (ternary.h) stay on gemm_oc, the shorter ones
+      // above run as a float GEMM over the decoded weights; 33 outputs cross two 16-row blocks.
+      {1, 40, 5, 5, 33, 3, 1, 1, 1, 1}, {2, 30, 6, 6, 17, 3, 2, 1, 1, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;
