@@ -27,6 +27,7 @@ call) and runs the epilogue. So a call is one kernel launch whatever the split, 
 no memset: the workspace and counters are allocated zeroed once per layer and shape and
 restore themselves. `SPLIT_K` is an autotuned choice per (M, N, K).
 
+`magic` is `common.MAGIC_BITS`, passed at run time (see `common.magic_weight`).
 x: `[M, K]` (bfloat16, float16 or float32, row stride `stride_xm`, unit column stride);
 x may hold int8-quantized values q (exact integers) with `ascale` = their scale s, as for
 a layer with 8-bit activations: y = (sum q w) * (s * scale) + bias.
@@ -97,12 +98,10 @@ def gemv_t2bf16_kernel(x_ptr, w_ptr, scale_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr
     for kw0 in range(kw_lo, kw_hi, BLOCK_KW):
         offs_kw = kw0 + tl.arange(0, BLOCK_KW)
         if EVEN:  # whole tiles, K a multiple of 16, N of BLOCK_N: no masks
-            kw_ok = offs_kw >= 0
             words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :])
         else:
-            kw_ok = offs_kw < kw_hi
             words = tl.load(w_ptr + offs_kw[:, None].to(tl.int64) * N + offs_n[None, :],
-                            mask=kw_ok[:, None] & n_ok[None, :], other=ZERO_WORD)
+                            mask=(offs_kw < kw_hi)[:, None] & n_ok[None, :], other=ZERO_WORD)
         if UNPACK == 3 and x_ptr.dtype.element_ty != tl.float32:  # FUSED (16-bit x)
             chain = tl.full([BLOCK_KW, BLOCK_N], 0, tl.float32)
             corr = tl.full([BLOCK_KW], 0, tl.float32)
