@@ -113,7 +113,8 @@ Engine::Engine(Model model, const EngineOptions& options)
     } else if (w != nullptr && w->is_ternary()) {
       prepared_[i] = std::make_unique<kernels::PreparedTernary>(kernels::prepare_ternary(w->ternary));
       if (kernels_->tile_conv) tiles_[i] = tiles_for(model_, op, *prepared_[i]);
-      if (op.kind == OpKind::kConv2d && kernels_->gemm_oc != nullptr &&
+      // Only convolutions that the AMX tiles do not take read the decoded form.
+      if (op.kind == OpKind::kConv2d && kernels_->gemm_oc != nullptr && tiles_[i] == nullptr &&
           prepared_[i]->cols <= kernels::kDecodedMaxCols) {
         kernels::decode_ternary(*prepared_[i]);
       }
