@@ -159,6 +159,20 @@ void transpose(const OpContext& ctx, const float* src, std::int64_t rows, std::i
 
 float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->values[i] : 0.0f; }
 
+// Output-channel blocks [b, e) of gemm_oc over `panels` (16-column panels of p columns) into
+// y ([channels, p] row-major), in runs whose output stays cached for the epilogue. Linear
+// layers (tokens as columns) and ungrouped convolutions (output pixels) both call it.
+void gemm_oc_blocks(const OpContext& ctx, const float* panels, std::int64_t p, float* y,
+                    std::int64_t channels, const TensorData* bias, Activation act, std::int64_t b,
+                    std::int64_t e) {
+  for_cached_rows(b, e, p * kernels::kOcBlock, 1, [&](std::int64_t b0, std::int64_t b1) {
+    ctx.kernels.gemm_oc(*ctx.ternary, panels, p, y, b0, b1);
+    for (std::int64_t o = b0 * kernels::kOcBlock; o < std::min(channels, b1 * kernels::kOcBlock); ++o) {
+      epilogue(y + o * p, p, bias_at(bias, o), act);
+    }
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -253,14 +267,8 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
     split(ctx, k, 1, k_row_ns, [&](std::int64_t b, std::int64_t e) {
       kernels::pack_oc_panels_transposed(x.data.data(), rows, k, xo, b, e);
     });
-    const kernels::PreparedTernary& pw = *ctx.ternary;
-    split(ctx, pw.row_blocks, 1, kernels::kOcBlock * row_ns, [&](std::int64_t b, std::int64_t e) {
-      for_cached_rows(b, e, rows * kernels::kOcBlock, 1, [&](std::int64_t b0, std::int64_t b1) {
-        ctx.kernels.gemm_oc(pw, xo, rows, yt, b0, b1);
-        for (std::int64_t o = b0 * kernels::kOcBlock; o < std::min(o_count, b1 * kernels::kOcBlock); ++o) {
-          epilogue(yt + o * rows, rows, bias_at(bias, o), op.act);
-        }
-      });
+    split(ctx, ctx.ternary->row_blocks, 1, kernels::kOcBlock * row_ns, [&](std::int64_t b, std::int64_t e) {
+      gemm_oc_blocks(ctx, xo, rows, yt, o_count, bias, op.act, b, e);
     });
     transpose(ctx, yt, o_count, rows, y);
     return {};
@@ -764,15 +772,9 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         im2col_oc(xn, g, cols, b, e);
       });
       float* yn = out.data.data() + n * g.o * g.p;
-      const kernels::PreparedTernary& pw = *ctx.ternary;
       const double block_ns = kernels::kOcBlock * channel_ns;
-      split_in(inline_only, pw.row_blocks, block_ns, [&](std::int64_t b, std::int64_t e) {
-        for_cached_rows(b, e, g.p * kernels::kOcBlock, 1, [&](std::int64_t b0, std::int64_t b1) {
-          ctx.kernels.gemm_oc(pw, cols, g.p, yn, b0, b1);
-          for (std::int64_t o = b0 * kernels::kOcBlock; o < std::min(g.o, b1 * kernels::kOcBlock); ++o) {
-            epilogue(yn + o * g.p, g.p, bias_at(bias, o), op.act);
-          }
-        });
+      split_in(inline_only, ctx.ternary->row_blocks, block_ns, [&](std::int64_t b, std::int64_t e) {
+        gemm_oc_blocks(ctx, cols, g.p, yn, g.o, bias, op.act, b, e);
       });
       return;
     }
@@ -807,7 +809,7 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
         continue;
       }
       const kernels::GemmFn gemm = packed ? ternary_gemm(ctx) : nullptr;
-      // The float GEMMs and the dense ternary kernel compute 6 (AVX2) or 4 (AVX-512) rows per
+      // The float GEMMs and the dense ternary kernel compute 6 (AVX2) or 8 (AVX-512) rows per
       // pass over the input; the sparse kernel one.
       const bool blocked_rows = !packed || gemm == ctx.kernels.gemm_dense;
       const std::int64_t unit = blocked_rows ? 12 : 1;
