@@ -121,6 +121,7 @@ Engine::Engine(Model model, const EngineOptions& options)
     }
   }
   plan_int8_handoffs();
+  plan_residual_adds();
 }
 
 void Engine::plan_int8_handoffs() {
@@ -158,6 +159,46 @@ void Engine::plan_int8_handoffs() {
     }
     int8_output_[i] = std::move(h);
     int8_input_[j] = 1;
+  }
+}
+
+void Engine::plan_residual_adds() {
+  const std::size_t n = model_.ops.size();
+  residual_add_.resize(n);
+  folded_input_.assign(n, -1);
+  std::vector<int> readers(model_.values.size(), 0);
+  std::vector<std::size_t> producer(model_.values.size(), n);  // n: a graph input
+  for (std::size_t j = 0; j < n; ++j) {
+    for (std::uint32_t v : model_.ops[j].inputs) ++readers[v];
+    producer[model_.ops[j].output] = j;
+  }
+  for (std::uint32_t v : model_.outputs) readers[v] += 2;  // graph outputs stay as they are
+  for (std::size_t j = 0; j < n; ++j) {
+    const OpDesc& add = model_.ops[j];
+    if (add.kind != OpKind::kAdd || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) continue;
+    // The later of the two producers that qualifies: the other input must exist by then.
+    std::size_t best = n;
+    std::uint32_t residual = 0;
+    for (int side = 0; side < 2; ++side) {
+      const std::uint32_t v = add.inputs[side], other = add.inputs[1 - side];
+      const std::size_t i = producer[v];
+      if (i == n || readers[v] != 1 || int8_output_[i] != nullptr || int8_conv_[i] == nullptr) continue;
+      const OpDesc& op = model_.ops[i];
+      // The kernels apply the op's own activation before the residual is added.
+      if (!int8_takes_residual(op, add.act) || !int8_fuses(op.act)) continue;
+      const std::size_t before = producer[other];
+      if (before != n && before >= i) continue;
+      if (best == n || i > best) {
+        best = i;
+        residual = other;
+      }
+    }
+    if (best == n || residual_add_[best] != nullptr) continue;
+    auto fold = std::make_unique<ResidualAdd>();
+    fold->add = j;
+    fold->residual = residual;
+    residual_add_[best] = std::move(fold);
+    folded_input_[j] = model_.ops[best].output;
   }
 }
 
@@ -283,6 +324,9 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
     }
   }
   Inputs in;
+  // Per op: whether it is a folded Add whose producer applied it (ResidualAdd); that Add
+  // then takes the producer's output as its own.
+  std::vector<char> add_done(model_.ops.size(), 0);
   const ScratchLease scratch(scratch_);
   // Dead values' buffers, kept in the run's context across runs (warm pages).
   SpareBuffers& spare = scratch.get()->spare();
@@ -290,18 +334,28 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
     const OpDesc& op = model_.ops[i];
     in.clear();
     for (std::uint32_t v : op.inputs) in.push_back(caller[v] != nullptr ? caller[v] : &values[v]);
+    const ResidualAdd* fold = residual_add_[i].get();
+    bool residual_applied = false;
     const OpContext ctx{model_, pool_, *kernels_, prepared_[i].get(), tiles_[i].get(), batch,
                         max_elements_, int8_conv_[i].get(), int8_depthwise_[i].get(),
                         int8_kernels_, scratch.get(), int8_output_[i].get(),
-                        int8_input_[i] != 0};
+                        int8_input_[i] != 0,
+                        fold == nullptr ? nullptr
+                        : caller[fold->residual] != nullptr ? caller[fold->residual]
+                                                            : &values[fold->residual],
+                        fold == nullptr ? Activation::kNone : model_.ops[fold->add].act,
+                        fold == nullptr ? nullptr : &residual_applied};
     Tensor& out = values[op.output];
-    if (ctx.int8_output == nullptr) {
+    if (ctx.int8_output == nullptr && add_done[i] == 0) {
       out.data = spare.take(expected_elements(model_.values[op.output], batch));
     }
     const auto started = std::chrono::steady_clock::now();
     Status s;
     const std::uint32_t first = op.inputs.empty() ? 0 : op.inputs[0];
-    switch (op.kind) {
+    if (add_done[i] != 0) {
+      // The producer already wrote act(a + b) (ResidualAdd): its output becomes this one.
+      out = std::move(values[static_cast<std::size_t>(folded_input_[i])]);
+    } else switch (op.kind) {
       case OpKind::kLinear:
         s = run_linear(op, ctx, in, out);
         break;
@@ -353,6 +407,7 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
     if (!s.ok()) {
       return Status::error("op " + std::to_string(i) + " (" + op_name(op.kind) + "): " + s.message());
     }
+    if (residual_applied) add_done[fold->add] = 1;
     if (op_ms != nullptr) {
       op_ms->push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
@@ -422,6 +477,7 @@ EngineInfo Engine::info() const {
   info.int8_conv_kernel = int8_kernels_->conv_name;
   info.int8_depthwise_kernel = int8_kernels_->depthwise_name;
   for (const auto& h : int8_output_) info.int8_handoffs += h != nullptr;
+  for (const auto& r : residual_add_) info.residual_adds += r != nullptr;
   for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
   for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
   for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));

@@ -61,6 +61,7 @@ struct EngineInfo {
   std::string int8_conv_kernel;  // layers with 8-bit activations (linear, conv2d)
   std::string int8_depthwise_kernel;
   std::size_t int8_handoffs = 0;  // 8-bit ops that hand their output to the next in 8 bits
+  std::size_t residual_adds = 0;  // residual Adds folded into the 8-bit op before them
   std::vector<std::vector<std::int64_t>> input_shapes;   // as traced
   std::vector<std::vector<std::int64_t>> output_shapes;  // as traced
   std::vector<std::string> op_kinds;
@@ -100,6 +101,8 @@ class Engine {
   void prepare_int8(std::size_t i);
   // Finds the values one 8-bit op writes for exactly one other (Int8Handoff).
   void plan_int8_handoffs();
+  // Finds the Adds to fold into the 8-bit op that produces one of their inputs (ResidualAdd).
+  void plan_residual_adds();
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
@@ -112,6 +115,10 @@ class Engine {
   // arrives as one (plan_int8_handoffs).
   std::vector<std::unique_ptr<Int8Handoff>> int8_output_;
   std::vector<char> int8_input_;
+  // Per op: the Add folded into it, if any; and for such an Add, the input value its
+  // producer writes (the Add takes it over, see run_graph), else -1.
+  std::vector<std::unique_ptr<ResidualAdd>> residual_add_;
+  std::vector<std::int64_t> folded_input_;
   const kernels::KernelSet* kernels_;
   const kernels::Int8KernelSet* int8_kernels_;
   // Mutable: running uses the pool and the scratch contexts, both safe under concurrent use,

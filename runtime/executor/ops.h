@@ -47,6 +47,21 @@ struct OpContext {
   // when its input arrives that way.
   const Int8Handoff* int8_output = nullptr;
   bool int8_input = false;
+  // Set when this op's output goes only to an Add that the executor folds into it
+  // (ResidualAdd, planned at load): the Add's other input, added to each region of the
+  // output as soon as the kernels wrote it (while it is cached), then the Add's activation.
+  // The op sets *residual_applied when it did so; where the shapes differ at run time it
+  // leaves the residual alone and the Add runs as usual.
+  const Tensor* residual = nullptr;
+  Activation residual_act = Activation::kNone;
+  bool* residual_applied = nullptr;
+};
+
+// A residual Add folded into the op that produces one of its inputs (engine.cpp:
+// plan_residual_adds): `add` is the Add's op index, `residual` its other input's value.
+struct ResidualAdd {
+  std::size_t add = 0;
+  std::uint32_t residual = 0;
 };
 
 using Inputs = std::vector<const Tensor*>;
@@ -71,6 +86,10 @@ bool has_activation_scale(const OpDesc& op);
 bool int8_fuses(Activation act);
 Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
+// Whether this 8-bit op can take the residual of an Add with activation `add_act`
+// (OpContext::residual): a linear or conv2d, and an Add whose ReLU or ReLU6 the write-back
+// can clamp.
+bool int8_takes_residual(const OpDesc& op, Activation add_act);
 
 // ops_elementwise.cpp
 void apply_activation(Activation act, float* data, std::int64_t n);

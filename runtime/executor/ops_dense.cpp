@@ -599,9 +599,12 @@ void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
     const std::int64_t o0 = out_index(c0), o1 = out_index(c1);
     epilogue(out + o0, o1 - o0, bias_at(bias, o), op.act);
   };
+  // The register-blocked kernel where the ISA has it (AVX-512: rows in blocks of 16), else
+  // the dense one (AVX2: 6-row tiles).
+  const bool blocked16 = ctx.kernels.gemm_oc_offsets != nullptr;
+  const kernels::GemmOffsetsFn kernel = blocked16 ? ctx.kernels.gemm_oc_offsets : ctx.kernels.gemm_dense_offsets;
   auto task = [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
-    ctx.kernels.gemm_dense_offsets(*ctx.ternary, base + c0, offsets.data(), c1 - c0, wide + c0,
-                                   im.wide_p, r0, r1);
+    kernel(*ctx.ternary, base + c0, offsets.data(), c1 - c0, wide + c0, im.wide_p, r0, r1);
     for (std::int64_t o = r0; o < r1; ++o) finish(o, c0, c1);
   };
   // Up to 256 output channels over many positions (MobileNetV2's projections and its
@@ -609,11 +612,13 @@ void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
   // positions, each task all rows: its columns are gathered once and its output (at most
   // 256 KiB) gets the epilogue while in L2. Split over rows, every thread (and every
   // cache-sized run of rows) gathered the same columns again, and few rows ran 2-row tiles.
-  // Otherwise rows, in runs whose output stays cached.
+  // Otherwise rows, in runs whose output stays cached. The 16-row kernel takes chunks of
+  // positions whenever the rows allow: a run of rows that is not whole blocks of 16 would
+  // compute a block twice.
   constexpr std::int64_t kPositionsPerTask = 256;
   constexpr std::int64_t kMaxRowsPerTask = 256;
   const std::int64_t chunks = (im.wide_p + kPositionsPerTask - 1) / kPositionsPerTask;
-  if (g.o <= kMaxRowsPerTask && chunks >= 4) {
+  if (g.o <= kMaxRowsPerTask && (chunks >= 4 || blocked16)) {
     const double chunk_ns =
         work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * g.o * kPositionsPerTask);
     auto columns = [&](std::int64_t b, std::int64_t e) {
@@ -628,14 +633,13 @@ void run_implicit(const OpDesc& op, const OpContext& ctx, const ConvGeometry& g,
   }
   const double channel_ns = work_ns(ctx, Work::kTernaryGemm, static_cast<double>(g.k) * im.wide_p);
   auto rows = [&](std::int64_t b, std::int64_t e) {
-    for_cached_rows(b, e, im.wide_p, 12, [&](std::int64_t r0, std::int64_t r1) {
-      task(r0, r1, 0, im.wide_p);
-    });
+    for_cached_rows(b, e, im.wide_p, blocked16 ? kernels::kOcBlock : 12,
+                    [&](std::int64_t r0, std::int64_t r1) { task(r0, r1, 0, im.wide_p); });
   };
   if (inline_only) {
     rows(0, g.o);
   } else {
-    split(ctx, g.o, 1, channel_ns, rows);
+    split(ctx, g.o, blocked16 ? kernels::kOcBlock : 1, channel_ns, rows);
   }
 }
 
@@ -737,12 +741,22 @@ Status run_conv2d(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const bool decoded = ternary && !ctx.ternary->decoded.empty();
   const bool packed = ternary && !decoded;
   const float* float_weights = decoded ? ctx.ternary->decoded.data() : w.values.data();
-  // The register-blocked kernel, where the ISA has one, for ungrouped convolutions.
-  const bool oc = packed && g.groups == 1 && ctx.kernels.gemm_oc != nullptr;
+  // Stride-1 convolutions with more than one tap whose rows are at least 16 outputs wide
+  // run the register-blocked kernel over the shifted input planes (implicit im2col,
+  // kernels/ternary.h: at most 1/8 of the wide positions computed are padding), where an
+  // im2col buffer of k x p floats would leave L2 (ResNet's 64-channel layers: 2.3 MiB,
+  // about as long to build as the products take). A 1x1 convolution's panels are a copy
+  // of its input, which costs no more than the implicit path's padded copy.
+  const bool implicit_oc = packed && g.groups == 1 && ctx.kernels.gemm_oc_offsets != nullptr &&
+                           g.kh * g.kw > 1 && g.sh == 1 && g.sw == 1 &&
+                           (g.w + 2 * g.pw) * 8 <= g.ow * 9;
+  // The register-blocked kernel over im2col panels, where the ISA has one, for the other
+  // ungrouped convolutions.
+  const bool oc = packed && g.groups == 1 && ctx.kernels.gemm_oc != nullptr && !implicit_oc;
   // Stride-1 convolutions on the dense kernel read their columns straight from the input
   // (implicit im2col, kernels/ternary.h): ImplicitColumns says where.
-  const bool implicit = packed && !oc && g.groups == 1 && g.sh == 1 && g.sw == 1 &&
-                        ctx.kernels.gemm_dense_offsets != nullptr && !use_lut(ctx, g.og, g.k);
+  const bool implicit = implicit_oc || (packed && !oc && g.groups == 1 && g.sh == 1 && g.sw == 1 &&
+                                        ctx.kernels.gemm_dense_offsets != nullptr && !use_lut(ctx, g.og, g.k));
   const ImplicitColumns im = implicit ? ImplicitColumns(g) : ImplicitColumns();
   // Ternary kernels read panel-major columns; the float loop reads row-major [k, p].
   const std::int64_t cols_floats =

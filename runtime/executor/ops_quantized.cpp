@@ -82,6 +82,27 @@ Status allocate_q8(const OpContext& ctx, Tensor& out, std::vector<std::int64_t> 
   return {};
 }
 
+// The residual to add to `out` (OpContext::residual), or null where there is none or it
+// does not have out's shape (the Add then runs as usual).
+const float* residual_for(const OpContext& ctx, const Tensor& out) {
+  if (ctx.residual == nullptr || ctx.int8_output != nullptr || ctx.residual->shape != out.shape ||
+      static_cast<std::int64_t>(ctx.residual->data.size()) != out.numel()) {
+    return nullptr;
+  }
+  *ctx.residual_applied = true;
+  return ctx.residual->data.data();
+}
+
+// The folded Add's activation as the write-back's residual clamp (plan_residual_adds folds
+// only Adds whose activation is none, ReLU or ReLU6).
+void set_residual_clamp(Activation act, Int8Output& out) {
+  out.residual_clamp = act == Activation::kRelu || act == Activation::kRelu6;
+  if (out.residual_clamp) {
+    out.residual_lo = 0.0f;
+    if (act == Activation::kRelu6) out.residual_hi = 6.0f;
+  }
+}
+
 void finish_activation(Activation act, Tensor& out) {
   if (!int8_fuses(act)) apply_activation(act, out.data.data(), out.numel());
 }
@@ -130,6 +151,11 @@ void split_tiles(const OpContext& ctx, bool inline_only, std::int64_t blocks,
 bool int8_fuses(Activation act) {
   return act == Activation::kNone || act == Activation::kRelu || act == Activation::kRelu6 ||
          act == Activation::kGelu;
+}
+
+bool int8_takes_residual(const OpDesc& op, Activation add_act) {
+  return (op.kind == OpKind::kLinear || op.kind == OpKind::kConv2d) &&
+         (add_act == Activation::kNone || add_act == Activation::kRelu || add_act == Activation::kRelu6);
 }
 
 bool has_activation_scale(const OpDesc& op) {
@@ -198,6 +224,8 @@ Status run_linear_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   }
   const double cost = int8_cost(ctx, static_cast<double>(rows) * o_count * k,
                                 static_cast<double>(rows) * o_count);
+  job.out.residual = residual_for(ctx, out);
+  set_residual_clamp(ctx.residual_act, job.out);
   split_tiles(ctx, false, w.sub_blocks(), set.tile_blocks, rows, cost,
               [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
                 set.conv(job, b0, b1, p0, p1);
@@ -264,6 +292,7 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
   } else if (Status st = allocate(out, {n, o, oh, ow}, ctx.max_elements); !st.ok()) {
     return st;
   }
+  const float* residual = depthwise ? nullptr : residual_for(ctx, out);
   // One image's estimated time: the products and write-backs, and its quantization (a
   // float read, a division and a byte through a transpose: about three moves).
   const double image_cost =
@@ -340,6 +369,10 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       destination(job.out, g * w.group_out);
       const double cost = int8_cost(ctx, static_cast<double>(p) * w.group_out * k,
                                     static_cast<double>(p) * w.group_out);
+      if (residual != nullptr) {
+        job.out.residual = residual + (image_index * o + g * w.group_out) * p;
+        set_residual_clamp(ctx.residual_act, job.out);
+      }
       split_tiles(ctx, inline_only, w.sub_blocks(), set.tile_blocks, p, cost,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
               set.conv(job, b0, b1, p0, p1);

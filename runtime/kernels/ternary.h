@@ -206,6 +206,10 @@ struct KernelSet {
   GemmOffsetsFn gemm_dense_offsets = nullptr;
   // Whether convolutions run on AMX tiles (ternary_tiles.h) where their shape allows.
   bool tile_conv = false;
+  // gemm_oc over an implicit matrix (GemmOffsetsFn): what stride-1 convolutions with many
+  // positions run where the ISA has gemm_oc, instead of an im2col buffer; null elsewhere.
+  const char* gemm_oc_offsets_name = nullptr;
+  GemmOffsetsFn gemm_oc_offsets = nullptr;
 };
 
 // The scalar reference of every gemm_oc variant.

@@ -180,8 +180,12 @@ void gemm_t2f32__avx512_1x64(const PreparedTernary& w, const float* x, std::int6
 // so each decoded weight vector serves 16 columns and each activation 16 rows. Zero weights
 // cost as much as nonzero ones here, but the FMA stream runs near the core's peak, which the
 // sparse row-at-a-time kernel does not reach on small or ragged outputs.
-void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
-                                 float* y, std::int64_t block_begin, std::int64_t block_end) {
+// `column(q, k)` is where x(k, 16q .. 16q + 15) lie: a panel's row, or an implicit matrix's
+// row at its offset. Rows [row_begin, row_end) are written to y + r * ldy (whole blocks of
+// 16 are computed; a range that starts or ends inside one stores only its rows).
+template <class Column>
+inline void gemm_oc_rows(const PreparedTernary& w, const Column& column, std::int64_t p,
+                         float* y, std::int64_t ldy, std::int64_t row_begin, std::int64_t row_end) {
   // Denormal activations (deep layers of a randomly initialized network) would make every
   // FMA a microcode assist, several times slower; flush them to zero for this call.
   const unsigned int saved_csr = _mm_getcsr();
@@ -190,8 +194,10 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
   const __m512 one = _mm512_set1_ps(1.0f), neg = _mm512_set1_ps(-1.0f);
   alignas(64) float tile[kOcPanel * kOcBlock];
   const std::int64_t panels = (p + kOcPanel - 1) / kOcPanel;
+  row_end = std::min(row_end, w.rows);
+  const std::int64_t block_begin = row_begin / kOcBlock;
+  const std::int64_t block_end = (row_end + kOcBlock - 1) / kOcBlock;
   for (std::int64_t q = 0; q < panels; ++q) {
-    const float* panel = x + q * k_count * kOcPanel;
     const std::int64_t j0 = q * kOcPanel, n = std::min(kOcPanel, p - j0);
     for (std::int64_t b = block_begin; b < block_end; ++b) {
       const MaskBlock* m = w.colmasks.data() + b * k_count;
@@ -208,7 +214,7 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
       for (std::int64_t k = 0; k < k_count; ++k) {
         const __m512 wv = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(load_mask(&m[k].plus), one),
                                              load_mask(&m[k].minus), neg);
-        const float* xr = panel + k * kOcPanel;
+        const float* xr = column(q, k);
         TRITON_COLUMNS(TRITON_FMA)
       }
       const std::int64_t r0 = b * kOcBlock, rows = std::min(kOcBlock, w.rows - r0);
@@ -219,8 +225,10 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
 #undef TRITON_FMA
 #undef TRITON_ZERO
 #undef TRITON_COLUMNS
-      for (std::int64_t i = 0; i < rows; ++i) {
-        float* out = y + (r0 + i) * p + j0;
+      const std::int64_t i_begin = std::max(r0, row_begin) - r0;
+      const std::int64_t i_end = std::min(r0 + kOcBlock, row_end) - r0;
+      for (std::int64_t i = i_begin; i < i_end; ++i) {
+        float* out = y + (r0 + i) * ldy + j0;
         for (std::int64_t j = 0; j < n; ++j) out[j] = tile[j * kOcBlock + i];
       }
     }
@@ -228,9 +236,32 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
   _mm_setcsr(saved_csr);
 }
 
+void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                 float* y, std::int64_t block_begin, std::int64_t block_end) {
+  const std::int64_t k_count = w.cols;
+  const auto panel_row = [x, k_count](std::int64_t q, std::int64_t k) {
+    return x + (q * k_count + k) * kOcPanel;
+  };
+  gemm_oc_rows(w, panel_row, p, y, p, block_begin * kOcBlock, block_end * kOcBlock);
+}
+
+// The same over an implicit matrix (GemmOffsetsFn): x(k, j) = base[offsets[k] + j], so a
+// stride-1 convolution reads its shifted input planes without an im2col buffer.
+void gemm_oc_offsets_t2f32__avx512_16x16(const PreparedTernary& w, const float* base,
+                                         const std::int64_t* offsets, std::int64_t p, float* y,
+                                         std::int64_t ldy, std::int64_t row_begin,
+                                         std::int64_t row_end) {
+  const auto shifted_row = [base, offsets](std::int64_t q, std::int64_t k) {
+    return base + offsets[k] + q * kOcPanel;
+  };
+  gemm_oc_rows(w, shifted_row, p, y, ldy, row_begin, row_end);
+}
+
 const KernelSet kAvx512 = {Isa::kAvx512, "gemv_t2f32__avx512_16x4lut", gemv_t2f32__avx512_16x4lut,
                            "gemm_t2f32__avx512_1x64", gemm_t2f32__avx512_1x64,
-                           "gemm_oc_t2f32__avx512_16x16", gemm_oc_t2f32__avx512_16x16};
+                           "gemm_oc_t2f32__avx512_16x16", gemm_oc_t2f32__avx512_16x16,
+                           nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, false,
+                           "gemm_oc_offsets_t2f32__avx512_16x16", gemm_oc_offsets_t2f32__avx512_16x16};
 
 }  // namespace
 

@@ -180,6 +180,13 @@ struct Int8Output {
   std::uint8_t* q = nullptr;
   float q_scale = 1.0f;
   Int8ImageLayout q_layout;
+  // A residual Add folded into a float write-back: after the above, y = y + residual[i]
+  // (residual laid out as y: the same i), then, with residual_clamp, clamped to
+  // [residual_lo, residual_hi] (the Add's ReLU or ReLU6) as the clamp above is.
+  const float* residual = nullptr;
+  bool residual_clamp = false;
+  float residual_lo = -std::numeric_limits<float>::infinity();
+  float residual_hi = std::numeric_limits<float>::infinity();
 };
 
 // One convolution of one image (and one group).

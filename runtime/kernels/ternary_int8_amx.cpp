@@ -116,19 +116,26 @@ void conv_t2u8__amx_32x32(const Int8ConvJob& job, std::int64_t block_begin,
           const std::int32_t* shift = w.shift.data() + first + oc;
           const float* factor = w.factor.data() + first + oc;
           const float* bias = w.bias.data() + first + oc;
+          const Vnni::Channels ch = Vnni::channels(valid, shift, factor, bias);
           if (ep.quantized) {
-            Vnni::finish_q(ep, sum, valid, out.q + out.q_layout.offset(oy, ox) + oc, shift, factor, bias);
+            Vnni::finish_q(ep, ch, sum, out.q + out.q_layout.offset(oy, ox) + oc);
           } else if (staged) {
-            Vnni::finish_float(ep, sum, valid, stage + (pos - first_pos) * 32 + s * 16, shift, factor, bias);
+            Vnni::finish_float(ep, ch, sum, stage + (pos - first_pos) * 32 + s * 16, nullptr);
           } else {
-            Vnni::finish_float(ep, sum, valid, out.y + pos * out.position_stride + oc, shift, factor, bias);
+            const std::int64_t at = pos * out.position_stride + oc;
+            Vnni::finish_float(ep, ch, sum, out.y + at, out.residual != nullptr ? out.residual + at : nullptr);
           }
         }
       }
       if (staged && count > 0) {
         const std::int64_t channels = std::min<std::int64_t>(pair ? 32 : 16, out.channels - o);
-        store_channel_major(stage, 32, count, channels, out.y + o * out.channel_stride + first_pos,
-                            out.channel_stride);
+        const std::int64_t at = o * out.channel_stride + first_pos;
+        StoreResidual res;
+        res.residual = out.residual != nullptr ? out.residual + at : nullptr;
+        res.clamp = out.residual_clamp;
+        res.lo = out.residual_lo;
+        res.hi = out.residual_hi;
+        store_channel_major(stage, 32, count, channels, out.y + at, out.channel_stride, &res);
       }
     }
   }

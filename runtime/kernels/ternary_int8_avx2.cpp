@@ -52,17 +52,20 @@ void quantize_u8__avx2(const float* x, std::int64_t n, float scale, std::uint8_t
 // clamped to [max(lo / s, -127), min(hi / s, 127)], since a correctly rounded division
 // is monotonic (so q_lo, q_hi replace two clamps).
 struct Epilogue8 {
-  bool clamp, gelu, quantized;
-  __m256 lo, hi, scale, q_lo, q_hi;
+  bool clamp, gelu, quantized, residual_clamp;
+  __m256 lo, hi, scale, q_lo, q_hi, residual_lo, residual_hi;
   explicit Epilogue8(const Int8Output& out)
       : clamp(out.clamp),
         gelu(out.gelu),
         quantized(out.q != nullptr),
+        residual_clamp(out.residual_clamp),
         lo(_mm256_set1_ps(out.lo)),
         hi(_mm256_set1_ps(out.hi)),
         scale(_mm256_set1_ps(out.q_scale)),
         q_lo(_mm256_set1_ps(out.clamp ? std::max(out.lo / out.q_scale, -kInt8Max) : -kInt8Max)),
-        q_hi(_mm256_set1_ps(out.clamp ? std::min(out.hi / out.q_scale, kInt8Max) : kInt8Max)) {}
+        q_hi(_mm256_set1_ps(out.clamp ? std::min(out.hi / out.q_scale, kInt8Max) : kInt8Max)),
+        residual_lo(_mm256_set1_ps(out.residual_lo)),
+        residual_hi(_mm256_set1_ps(out.residual_hi)) {}
 };
 
 // The write-back of one sub-block of 8 channels, of which `valid` exist (Int8Output):
@@ -97,6 +100,21 @@ inline void finish8_q(const Epilogue8& ep, __m256 affine, std::int64_t valid, st
   }
 }
 
+// v + the residual at r (its first `valid` lanes), clamped for the folded Add's ReLU(6).
+inline __m256 finish8_residual(const Epilogue8& ep, __m256 v, std::int64_t valid, const float* r) {
+  __m256 x;
+  if (valid >= 8) {
+    x = _mm256_loadu_ps(r);
+  } else {
+    alignas(32) float tmp[8] = {};
+    std::memcpy(tmp, r, static_cast<std::size_t>(valid) * sizeof(float));
+    x = _mm256_load_ps(tmp);
+  }
+  v = _mm256_add_ps(v, x);
+  if (ep.residual_clamp) v = _mm256_min_ps(_mm256_max_ps(v, ep.residual_lo), ep.residual_hi);
+  return v;
+}
+
 inline void finish8_float(__m256 v, std::int64_t valid, float* y) {
   if (valid >= 8) {
     _mm256_storeu_ps(y, v);
@@ -125,17 +143,35 @@ struct Avx2 {
   static Acc step(Acc acc, Acc act, Acc code) { return _mm256_add_epi16(acc, _mm256_maddubs_epi16(act, code)); }
   static Sum widen(Sum sum, Acc acc) { return _mm256_add_epi32(sum, _mm256_madd_epi16(acc, _mm256_set1_epi16(1))); }
   using Epilogue = Epilogue8;
-  static void finish_float(const Epilogue& ep, Sum sum, std::int64_t valid, float* y,
-                           const std::int32_t* shift, const float* factor, const float* bias) {
-    if (valid > 0) finish8_float(finish8_activate(ep, finish8_affine(sum, shift, factor, bias)), valid, y);
+  // One sub-block's write-back constants, loaded once per tile (see the AVX-512 traits).
+  struct Channels {
+    std::int64_t valid;
+    __m256i shift;
+    __m256 factor, bias;
+  };
+  static Channels channels(std::int64_t valid, const std::int32_t* shift, const float* factor,
+                           const float* bias) {
+    if (valid <= 0) return {valid, _mm256_setzero_si256(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    return {valid, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(shift)), _mm256_loadu_ps(factor),
+            _mm256_loadu_ps(bias)};
   }
-  static void finish_q(const Epilogue& ep, Sum sum, std::int64_t valid, std::uint8_t* q,
-                       const std::int32_t* shift, const float* factor, const float* bias) {
-    if (valid > 0) finish8_q(ep, finish8_affine(sum, shift, factor, bias), valid, q);
+  static __m256 affine(Sum sum, const Channels& c) {
+    const __m256i exact = _mm256_sub_epi32(sum, c.shift);
+    return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(exact), c.factor), c.bias);
+  }
+  static void finish_float(const Epilogue& ep, const Channels& c, Sum sum, float* y, const float* r) {
+    if (c.valid <= 0) return;
+    __m256 v = finish8_activate(ep, affine(sum, c));
+    if (r != nullptr) v = finish8_residual(ep, v, c.valid, r);
+    finish8_float(v, c.valid, y);
+  }
+  static void finish_q(const Epilogue& ep, const Channels& c, Sum sum, std::uint8_t* q) {
+    if (c.valid > 0) finish8_q(ep, affine(sum, c), c.valid, q);
   }
   static void store_channel_major(const float* stage, std::int64_t ld, std::int64_t positions,
-                                  std::int64_t channels, float* y, std::int64_t channel_stride) {
-    kernels::store_channel_major(stage, ld, positions, channels, y, channel_stride);
+                                  std::int64_t channels, float* y, std::int64_t channel_stride,
+                                  const StoreResidual& res) {
+    kernels::store_channel_major(stage, ld, positions, channels, y, channel_stride, &res);
   }
 };
 

@@ -10,10 +10,12 @@
 //   zero(), zero_sum(), codes(p) (a sub-block's 4 x kLanes codes of one step),
 //   broadcast(p) (4 activation bytes in every int32 lane), step(acc, act, codes),
 //   widen(sum, acc), Epilogue (the write-back's constants, built from an Int8Output, with
-//   `quantized`), finish_float(ep, sum, valid, y, shift, factor, bias) and finish_q(..., q,
-//   ...) (the write-back of one sub-block at one position, of which the first `valid`
-//   channels exist: float to y with channels contiguous, or 8-bit to q; every pointer at
-//   the sub-block's first channel), store_channel_major (see kStagePositions).
+//   `quantized`), Channels and channels(valid, shift, factor, bias) (a sub-block's
+//   write-back constants, of which the first `valid` channels exist, loaded once per tile),
+//   finish_float(ep, channels, sum, y, r) and finish_q(ep, channels, sum, q) (the write-back
+//   of one sub-block at one position: float to y with channels contiguous, plus the residual
+//   at r where r is not null (Int8Output::residual), or 8-bit to q; every pointer at the
+//   sub-block's first channel), store_channel_major (see kStagePositions).
 // A tile is kPositions output positions x kBlocks sub-blocks: kPositions * kBlocks
 // accumulators, kBlocks code registers and one broadcast fill the register file; each code
 // register serves every position and each broadcast every sub-block. Positions are
@@ -31,6 +33,7 @@
 #include <utility>
 
 #include "kernels/ternary_int8.h"
+#include "kernels/ternary_int8_transpose.h"
 
 namespace triton_rt::kernels {
 namespace {
@@ -51,11 +54,13 @@ struct TileContext {
 };
 
 // One tile: P positions (tap (0, 0) at at[p]) x B sub-blocks, written to y[p] (float,
-// channels contiguous) or q[p] (8-bit), both at the first sub-block's first channel.
+// channels contiguous, with the residual at r[p] where that is not null) or q[p] (8-bit),
+// all at the first sub-block's first channel.
 template <class T, int P, int B>
 inline __attribute__((always_inline)) void conv_tile(const TileContext<T>& cx,
                                                      const std::uint8_t* const* at,
-                                                     float* const* y, std::uint8_t* const* q) {
+                                                     float* const* y, const float* const* r,
+                                                     std::uint8_t* const* q) {
   typename T::Acc acc[P][B];
   typename T::Sum sums[P][B];
   for (int p = 0; p < P; ++p) {
@@ -113,23 +118,25 @@ inline __attribute__((always_inline)) void conv_tile(const TileContext<T>& cx,
       for (int b = 0; b < B; ++b) sums[p][b] = T::widen(sums[p][b], acc[p][b]);
     }
   }
-  for (int p = 0; p < P; ++p) {
-    for (int b = 0; b < B; ++b) {
-      const std::int64_t l = b * T::kLanes;
+  for (int b = 0; b < B; ++b) {
+    const std::int64_t l = b * T::kLanes;
+    const typename T::Channels ch = T::channels(cx.valid - l, cx.shift + l, cx.factor + l, cx.bias + l);
+    for (int p = 0; p < P; ++p) {
       if (cx.ep.quantized) {
-        T::finish_q(cx.ep, sums[p][b], cx.valid - l, q[p] + l, cx.shift + l, cx.factor + l, cx.bias + l);
+        T::finish_q(cx.ep, ch, sums[p][b], q[p] + l);
       } else {
-        T::finish_float(cx.ep, sums[p][b], cx.valid - l, y[p] + l, cx.shift + l, cx.factor + l, cx.bias + l);
+        T::finish_float(cx.ep, ch, sums[p][b], y[p] + l, r[p] != nullptr ? r[p] + l : nullptr);
       }
     }
   }
 }
 
 // The destinations of a run of positions: float outputs at y + pos * y_stride (a staging
-// buffer or a position-major output), or 8-bit ones in the image q_layout; all at the first
-// sub-block's first channel.
+// buffer or a position-major output; the residual, if any, at r + pos * y_stride), or 8-bit
+// ones in the image q_layout; all at the first sub-block's first channel.
 struct PositionOutputs {
   float* y = nullptr;
+  const float* r = nullptr;
   std::int64_t y_stride = 0;
   std::int64_t y_first = 0;  // the position at y
   std::uint8_t* q = nullptr;
@@ -139,13 +146,13 @@ struct PositionOutputs {
 // A tile of fewer than kPositions positions (the end of a range), through a table.
 template <class T, int P, int B>
 void tail_tile(const TileContext<T>& cx, const std::uint8_t* const* at, float* const* y,
-               std::uint8_t* const* q) {
-  conv_tile<T, P, B>(cx, at, y, q);
+               const float* const* r, std::uint8_t* const* q) {
+  conv_tile<T, P, B>(cx, at, y, r, q);
 }
 
 template <class T, int B, int... P>
 constexpr std::array<void (*)(const TileContext<T>&, const std::uint8_t* const*, float* const*,
-                              std::uint8_t* const*),
+                              const float* const*, std::uint8_t* const*),
                      sizeof...(P)>
 tail_table(std::integer_sequence<int, P...>) {
   return {&tail_tile<T, P + 1, B>...};
@@ -175,25 +182,41 @@ void conv_positions(const Int8ConvJob& job, std::int64_t block, std::int64_t pos
   const std::int64_t col_step = job.stride_w * job.pitch;
   const std::int64_t out_w = job.out_w;
   const PositionOutputs d = dst;
+  // Running offsets of the current position (no multiplies per position, and nothing read
+  // through a pointer that the byte stores could alias): the input under tap (0, 0), the
+  // float output (and residual), the 8-bit output. A row of outputs ends by stepping over
+  // the 8-bit image's border.
   std::int64_t oy = pos_begin / out_w, ox = pos_begin % out_w;
+  std::int64_t in_at = oy * row_step + ox * col_step;
+  std::int64_t y_at = (pos_begin - d.y_first) * d.y_stride;
+  const std::int64_t q_pitch = d.q != nullptr ? d.q_layout->pitch : 0;
+  const std::int64_t q_wrap = d.q != nullptr ? 2 * d.q_layout->pad_w * q_pitch : 0;
+  std::int64_t q_at = d.q != nullptr ? d.q_layout->offset(oy, ox) : 0;
   for (std::int64_t pos = pos_begin; pos < pos_end; pos += T::kPositions) {
     const std::int64_t np = std::min<std::int64_t>(T::kPositions, pos_end - pos);
     const std::uint8_t* at[T::kPositions];
     float* y[T::kPositions];
+    const float* r[T::kPositions];
     std::uint8_t* q[T::kPositions];
     for (std::int64_t p = 0; p < np; ++p) {
-      at[p] = origin + oy * row_step + ox * col_step;
-      y[p] = d.y != nullptr ? d.y + (pos + p - d.y_first) * d.y_stride : nullptr;
-      q[p] = d.q != nullptr ? d.q + d.q_layout->offset(oy, ox) : nullptr;
+      at[p] = origin + in_at;
+      y[p] = d.y != nullptr ? d.y + y_at : nullptr;
+      r[p] = d.r != nullptr ? d.r + y_at : nullptr;
+      q[p] = d.q != nullptr ? d.q + q_at : nullptr;
+      in_at += col_step;
+      y_at += d.y_stride;
+      q_at += q_pitch;
       if (++ox == out_w) {
         ox = 0;
         ++oy;
+        in_at = oy * row_step;
+        q_at += q_wrap;
       }
     }
     if (np == T::kPositions) {
-      conv_tile<T, T::kPositions, B>(cx, at, y, q);
+      conv_tile<T, T::kPositions, B>(cx, at, y, r, q);
     } else {
-      kTails[static_cast<std::size_t>(np - 1)](cx, at, y, q);
+      kTails[static_cast<std::size_t>(np - 1)](cx, at, y, r, q);
     }
   }
 }
@@ -231,11 +254,16 @@ void conv_body(const Int8ConvJob& job, std::int64_t block_begin, std::int64_t bl
         d.q_layout = &out.q_layout;
       } else {
         d.y = out.y + o;
+        d.r = out.residual != nullptr ? out.residual + o : nullptr;
         d.y_stride = out.position_stride;
       }
       run(job, b, pos_begin, pos_end, d);
       continue;
     }
+    StoreResidual res;
+    res.clamp = out.residual_clamp;
+    res.lo = out.residual_lo;
+    res.hi = out.residual_hi;
     for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kStagePositions<T>) {
       const std::int64_t chunk_end = std::min(pos_end, chunk + kStagePositions<T>);
       PositionOutputs d;
@@ -244,8 +272,10 @@ void conv_body(const Int8ConvJob& job, std::int64_t block_begin, std::int64_t bl
       d.y_first = chunk;
       run(job, b, chunk, chunk_end, d);
       const std::int64_t channels = std::min(nb * T::kLanes, out.channels - o);
-      T::store_channel_major(stage, kStageLd, chunk_end - chunk, channels,
-                             out.y + o * out.channel_stride + chunk, out.channel_stride);
+      const std::int64_t at = o * out.channel_stride + chunk;
+      res.residual = out.residual != nullptr ? out.residual + at : nullptr;
+      T::store_channel_major(stage, kStageLd, chunk_end - chunk, channels, out.y + at,
+                             out.channel_stride, res);
     }
   }
 }

@@ -42,12 +42,20 @@ namespace {
 [[maybe_unused]] inline void write_output(const Int8Output& out, std::int64_t o, std::int64_t pos,
                                           std::int64_t out_w, std::int32_t acc, float factor,
                                           float bias) {
-  const float y = finish_one(out, acc, factor, bias);
+  float y = finish_one(out, acc, factor, bias);
   if (out.q != nullptr) {
     out.q[out.q_layout.offset(pos / out_w, pos % out_w) + o] = quantize_one(y, out.q_scale);
-  } else {
-    out.y[o * out.channel_stride + pos * out.position_stride] = y;
+    return;
   }
+  const std::int64_t i = o * out.channel_stride + pos * out.position_stride;
+  if (out.residual != nullptr) {
+    y = y + out.residual[i];
+    if (out.residual_clamp) {
+      y = y > out.residual_lo ? y : out.residual_lo;
+      y = y < out.residual_hi ? y : out.residual_hi;
+    }
+  }
+  out.y[i] = y;
 }
 
 }  // namespace

@@ -15,10 +15,41 @@
 namespace triton_rt::kernels {
 namespace {
 
-// y[c * channel_stride + p] = stage[p * ld + c] for p < positions, c < channels.
-[[maybe_unused]] inline void store_channel_major(const float* stage, std::int64_t ld,
-                                                 std::int64_t positions, std::int64_t channels,
-                                                 float* y, std::int64_t channel_stride) {
+// A residual added on the way out (Int8Output::residual): at the same offsets from
+// `residual` as from y, then clamped to [lo, hi] when `clamp`.
+struct StoreResidual {
+  const float* residual = nullptr;
+  bool clamp = false;
+  float lo = 0.0f, hi = 0.0f;
+  [[gnu::always_inline]] float apply(float v, std::int64_t i) const {
+    v = v + residual[i];
+    if (clamp) {
+      v = v > lo ? v : lo;
+      v = v < hi ? v : hi;
+    }
+    return v;
+  }
+  [[gnu::always_inline]] __m256 apply8(__m256 v, std::int64_t i) const {
+    v = _mm256_add_ps(v, _mm256_loadu_ps(residual + i));
+    if (clamp) v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+    return v;
+  }
+};
+
+// y[c * channel_stride + p] = stage[p * ld + c] for p < positions, c < channels, through
+// `res` where it has a residual (offsets from y index it too).
+template <bool kResidual>
+inline void store_channel_major_with(const float* stage, std::int64_t ld, std::int64_t positions,
+                                     std::int64_t channels, float* y, std::int64_t channel_stride,
+                                     const StoreResidual& res) {
+  auto put8 = [&](std::int64_t i, __m256 v) {
+    if constexpr (kResidual) v = res.apply8(v, i);
+    _mm256_storeu_ps(y + i, v);
+  };
+  auto put = [&](std::int64_t i, float v) {
+    if constexpr (kResidual) v = res.apply(v, i);
+    y[i] = v;
+  };
   std::int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     std::int64_t p = 0;
@@ -33,22 +64,34 @@ namespace {
       const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
       const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
       const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float* d = y + c * channel_stride + p;
-      _mm256_storeu_ps(d + 0 * channel_stride, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(d + 1 * channel_stride, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(d + 2 * channel_stride, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(d + 3 * channel_stride, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(d + 4 * channel_stride, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(d + 5 * channel_stride, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(d + 6 * channel_stride, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(d + 7 * channel_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
+      const std::int64_t d = c * channel_stride + p;
+      put8(d + 0 * channel_stride, _mm256_permute2f128_ps(u0, u4, 0x20));
+      put8(d + 1 * channel_stride, _mm256_permute2f128_ps(u1, u5, 0x20));
+      put8(d + 2 * channel_stride, _mm256_permute2f128_ps(u2, u6, 0x20));
+      put8(d + 3 * channel_stride, _mm256_permute2f128_ps(u3, u7, 0x20));
+      put8(d + 4 * channel_stride, _mm256_permute2f128_ps(u0, u4, 0x31));
+      put8(d + 5 * channel_stride, _mm256_permute2f128_ps(u1, u5, 0x31));
+      put8(d + 6 * channel_stride, _mm256_permute2f128_ps(u2, u6, 0x31));
+      put8(d + 7 * channel_stride, _mm256_permute2f128_ps(u3, u7, 0x31));
     }
     for (; p < positions; ++p) {
-      for (std::int64_t i = 0; i < 8; ++i) y[(c + i) * channel_stride + p] = stage[p * ld + c + i];
+      for (std::int64_t i = 0; i < 8; ++i) put((c + i) * channel_stride + p, stage[p * ld + c + i]);
     }
   }
   for (; c < channels; ++c) {
-    for (std::int64_t p = 0; p < positions; ++p) y[c * channel_stride + p] = stage[p * ld + c];
+    for (std::int64_t p = 0; p < positions; ++p) put(c * channel_stride + p, stage[p * ld + c]);
+  }
+}
+
+// The same without a residual (`res` null) or with one.
+[[maybe_unused]] inline void store_channel_major(const float* stage, std::int64_t ld,
+                                                 std::int64_t positions, std::int64_t channels,
+                                                 float* y, std::int64_t channel_stride,
+                                                 const StoreResidual* res = nullptr) {
+  if (res != nullptr && res->residual != nullptr) {
+    store_channel_major_with<true>(stage, ld, positions, channels, y, channel_stride, *res);
+  } else {
+    store_channel_major_with<false>(stage, ld, positions, channels, y, channel_stride, StoreResidual{});
   }
 }
 

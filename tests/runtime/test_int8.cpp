@@ -258,8 +258,12 @@ struct ConvRun {
   std::vector<std::uint8_t> q;
 };
 
+// With `residual` (float kinds only: laid out as the output), a folded residual Add clamped
+// for `residual_act` (none, ReLU or ReLU6).
 ConvRun run_conv(const Int8KernelSet& set, const ConvSetup& s, OutputKind kind, Activation act,
-                 std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
+                 std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1,
+                 const std::vector<float>* residual = nullptr,
+                 Activation residual_act = Activation::kNone) {
   const KernelCase& k = s.k;
   const std::int64_t group_pitch = image_group_pitch(k.cg), o = k.groups * k.og, p = s.oh * s.ow;
   const Int8ConvWeights w = prepare_int8_conv(s.matrix, k.groups, k.kh * k.kw, 0.03f, s.bias.data(),
@@ -299,6 +303,12 @@ ConvRun run_conv(const Int8KernelSet& set, const ConvSetup& s, OutputKind kind, 
       job.out.y = r.y.data() + g * k.og;
       job.out.channel_stride = 1;
       job.out.position_stride = o;
+    }
+    if (residual != nullptr) {
+      job.out.residual = residual->data() + (job.out.y - r.y.data());
+      job.out.residual_clamp = residual_act != Activation::kNone;
+      if (job.out.residual_clamp) job.out.residual_lo = 0.0f;
+      if (residual_act == Activation::kRelu6) job.out.residual_hi = 6.0f;
     }
     set.conv(job, b0, std::min(b1, w.sub_blocks()), p0, p1);
   }
@@ -350,6 +360,61 @@ TEST(Int8Kernels, EveryConvVariantMatchesTheReferenceOnRaggedShapes) {
                                      " act=" + std::to_string(static_cast<int>(act));
             ASSERT_EQ(got.y, want.y) << what;
             ASSERT_EQ(got.q, want.q) << what;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8Kernels, ResidualWriteBackAddsThenClamps) {
+  // The reference with a residual is the reference without one, plus the residual, then
+  // the Add's clamp (NaN residuals become the lower bound, as the SIMD max does).
+  std::mt19937 rng(31);
+  const Int8KernelSet& ref = *scalar_int8_kernels();
+  const KernelCase kc = kKernelCases[2];
+  const ConvSetup s(kc, image_group_pitch(kc.cg), rng);
+  const std::int64_t p = s.oh * s.ow;
+  std::vector<float> residual = random_floats(static_cast<std::size_t>(kc.groups * kc.og * p), rng);
+  residual[3] = std::numeric_limits<float>::quiet_NaN();
+  for (OutputKind kind : {OutputKind::kChannelMajor, OutputKind::kPositionMajor}) {
+    const ConvRun plain = run_conv(ref, s, kind, Activation::kRelu, 0, 1 << 20, 0, p);
+    for (Activation add_act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
+      const ConvRun got = run_conv(ref, s, kind, Activation::kRelu, 0, 1 << 20, 0, p, &residual, add_act);
+      for (std::size_t i = 0; i < residual.size(); ++i) {
+        float want = plain.y[i] + residual[i];
+        if (add_act != Activation::kNone) want = std::isnan(want) ? 0.0f : std::min(add_act == Activation::kRelu6 ? 6.0f : INFINITY, std::max(0.0f, want));
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(got.y[i])) << i;
+        } else {
+          EXPECT_EQ(got.y[i], want) << "kind=" << static_cast<int>(kind) << " act=" << static_cast<int>(add_act) << " at " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8Kernels, EveryConvVariantAddsTheResidualAsTheReference) {
+  std::mt19937 rng(37);
+  const Int8KernelSet& ref = *scalar_int8_kernels();
+  for (const KernelCase& kc : kKernelCases) {
+    const ConvSetup s(kc, image_group_pitch(kc.cg), rng);
+    const std::int64_t p = s.oh * s.ow;
+    std::vector<float> residual = random_floats(static_cast<std::size_t>(kc.groups * kc.og * p), rng);
+    for (float& v : residual) v *= 20.0f;  // around the clamps' bounds
+    for (const Int8KernelSet* set : simd_sets()) {
+      const std::int64_t blocks = round_up(kc.og, set->lanes) / set->lanes;
+      const std::int64_t scale = set->lanes / ref.lanes;
+      const std::int64_t ranges[][4] = {{0, blocks, 0, p}, {blocks > 1 ? 1 : 0, blocks, p > 3 ? 1 : 0, p > 3 ? p - 2 : p}};
+      for (const auto& range : ranges) {
+        for (OutputKind kind : {OutputKind::kChannelMajor, OutputKind::kPositionMajor}) {
+          for (Activation add_act : {Activation::kNone, Activation::kRelu, Activation::kRelu6}) {
+            const ConvRun want = run_conv(ref, s, kind, Activation::kRelu, range[0] * scale, range[1] * scale,
+                                          range[2], range[3], &residual, add_act);
+            const ConvRun got = run_conv(*set, s, kind, Activation::kRelu, range[0], range[1], range[2],
+                                         range[3], &residual, add_act);
+            ASSERT_EQ(got.y, want.y) << set->conv_name << " cg=" << kc.cg << " og=" << kc.og
+                                     << " kind=" << static_cast<int>(kind) << " add act=" << static_cast<int>(add_act);
           }
         }
       }
@@ -785,6 +850,127 @@ TEST_P(Int8EachIsa, LayersLargeEnoughToSplitMatchNaive) {
   b.input(vx);
   b.output(vy);
   expect_near_all(run_engine(b.bytes(), x, 2), want, "split linear");
+}
+
+namespace {
+
+// act(a + b) elementwise, as the executor's Add computes it.
+std::vector<float> add_then(std::vector<float> a, const std::vector<float>& b, Activation act) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = a[i] + b[i];
+    if (act == Activation::kRelu) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
+    if (act == Activation::kRelu6) a[i] = std::min(6.0f, std::max(0.0f, a[i]));
+  }
+  return a;
+}
+
+}  // namespace
+
+TEST_P(Int8EachIsa, ResidualAddsFoldIntoTheLayerBeforeThem) {
+  // ResNet's two block kinds: conv -> conv, + the block input (identity), ReLU; and conv ->
+  // conv, + a 1x1 stride-2 shortcut conv that the graph computes after the second conv (so
+  // the Add folds into the shortcut, with the second conv's output as the residual). Then
+  // a transformer's linear projection + its input without activation, and an Add that
+  // broadcasts at run time (a bias-like [1, C, 1, 1] second input), which stays an Add.
+  std::mt19937 rng(41);
+  const int n = 3;
+  const ChainConv a = chain_conv({n, 16, 8, 8, 16, 3, 1, 1, 1, 1}, 0.03f, rng);
+  const ChainConv b2 = chain_conv({n, 16, 8, 8, 16, 3, 1, 1, 1, 1}, 0.05f, rng);
+  const ChainConv c = chain_conv({n, 16, 8, 8, 24, 3, 2, 1, 1, 1}, 0.04f, rng);
+  const ChainConv d = chain_conv({n, 24, 4, 4, 24, 3, 1, 1, 1, 1}, 0.06f, rng);
+  const ChainConv e = chain_conv({n, 16, 8, 8, 24, 1, 2, 0, 1, 1}, 0.05f, rng);
+  const ChainConv f = chain_conv({n, 24, 4, 4, 24, 1, 1, 0, 1, 1}, 0.07f, rng);
+  Tensor x({n, 16, 8, 8});
+  x.data = random_floats(x.numel(), rng);
+  Tensor bias_like({1, 24, 1, 1});
+  bias_like.data = random_floats(24, rng);
+  TpkBuilder bld;
+  auto conv = [&](const ChainConv& l, std::uint32_t in, std::uint32_t out, Activation act) {
+    const int kk = l.shape.c / l.shape.groups * l.shape.k * l.shape.k;
+    bld.op(OpKind::kConv2d, {in}, out,
+           {l.shape.k, l.shape.k, l.shape.stride, l.shape.stride, l.shape.pad, l.shape.pad, 1, 1, 1},
+           {l.s_in},
+           {bld.ternary_tensor(l.codes, l.shape.o, kk, l.scales, true), bld.float_tensor({l.shape.o}, l.bias)},
+           act);
+  };
+  const auto v0 = bld.value({n, 16, 8, 8}), v1 = bld.value({n, 16, 8, 8}), v2 = bld.value({n, 16, 8, 8}),
+             v3 = bld.value({n, 16, 8, 8}), v4 = bld.value({n, 24, 4, 4}), v5 = bld.value({n, 24, 4, 4}),
+             v6 = bld.value({n, 24, 4, 4}), v7 = bld.value({n, 24, 4, 4}), v8 = bld.value({n, 24, 4, 4}),
+             vb = bld.value({1, 24, 1, 1}), v9 = bld.value({n, 24, 4, 4});
+  conv(a, v0, v1, Activation::kRelu);
+  conv(b2, v1, v2, Activation::kNone);
+  bld.op(OpKind::kAdd, {v2, v0}, v3, {}, {}, {}, Activation::kRelu);  // identity block
+  conv(c, v3, v4, Activation::kRelu);
+  conv(d, v4, v5, Activation::kNone);
+  conv(e, v3, v6, Activation::kNone);                                   // shortcut, after d
+  bld.op(OpKind::kAdd, {v5, v6}, v7, {}, {}, {}, Activation::kRelu6);
+  conv(f, v7, v8, Activation::kNone);
+  bld.op(OpKind::kAdd, {v8, vb}, v9, {}, {}, {}, Activation::kNone);  // broadcasts: not folded
+  bld.input(v0);
+  bld.input(vb);
+  bld.output(v9);
+  bld.output(v3);
+  std::int64_t oh = 0, ow = 0;
+  const auto y1 = naive_conv_int8(a.shape, x.data, a.codes, a.scales, a.bias, a.s_in, oh, ow);
+  std::vector<float> r1 = y1;
+  for (float& v : r1) v = std::max(0.0f, v);
+  const auto y3 = add_then(naive_conv_int8(b2.shape, r1, b2.codes, b2.scales, b2.bias, b2.s_in, oh, ow), x.data,
+                           Activation::kRelu);
+  std::vector<float> y4 = naive_conv_int8(c.shape, y3, c.codes, c.scales, c.bias, c.s_in, oh, ow);
+  for (float& v : y4) v = std::max(0.0f, v);
+  const auto y5 = naive_conv_int8(d.shape, y4, d.codes, d.scales, d.bias, d.s_in, oh, ow);
+  const auto y6 = naive_conv_int8(e.shape, y3, e.codes, e.scales, e.bias, e.s_in, oh, ow);
+  const auto y7 = add_then(y5, y6, Activation::kRelu6);
+  std::vector<float> y9 = naive_conv_int8(f.shape, y7, f.codes, f.scales, f.bias, f.s_in, oh, ow);
+  for (std::size_t i = 0; i < y9.size(); ++i) y9[i] += bias_like.data[i / 16 % 24];
+  const auto bytes = bld.bytes();
+  for (int threads : {1, 2}) {
+    auto engine = Engine::from_bytes(bytes, {threads});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().residual_adds, 3u);
+    for (int run = 0; run < 2; ++run) {  // the second run reuses buffers
+      auto out = engine.value()->run({x, bias_like});
+      ASSERT_TRUE(out.ok()) << out.message();
+      expect_near_all(out.value()[0], y9, "after the broadcast Add, threads=" + std::to_string(threads));
+      expect_near_all(out.value()[1], y3, "identity block, threads=" + std::to_string(threads));
+    }
+  }
+}
+
+TEST_P(Int8EachIsa, ResidualAddFoldsIntoALinearLayer) {
+  std::mt19937 rng(43);
+  const std::int64_t rows = 13, k = 40;
+  const auto codes = random_codes(static_cast<std::size_t>(k * k), rng);
+  std::vector<float> scales = random_floats(k, rng), bias = random_floats(k, rng);
+  for (float& s : scales) s = std::fabs(s) * 0.3f + 0.05f;
+  Tensor x({rows, k});
+  x.data = random_floats(x.numel(), rng);
+  TpkBuilder b;
+  const auto vx = b.value({rows, k}), vy = b.value({rows, k}), vz = b.value({rows, k});
+  b.op(OpKind::kLinear, {vx}, vy, {}, {0.03f},
+       {b.ternary_tensor(codes, k, k, scales, false), b.float_tensor({k}, bias)}, Activation::kGelu);
+  b.op(OpKind::kAdd, {vx, vy}, vz, {}, {}, {}, Activation::kNone);
+  b.input(vx);
+  b.output(vz);
+  std::vector<float> want(static_cast<std::size_t>(rows * k));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t o = 0; o < k; ++o) {
+      std::int32_t acc = 0;
+      for (std::int64_t i = 0; i < k; ++i) {
+        acc += codes[static_cast<std::size_t>(o * k + i)] * quantize_one(x.data[static_cast<std::size_t>(r * k + i)], 0.03f);
+      }
+      const float y = gelu_erf(static_cast<float>(acc) * (0.03f * scales[o]) + bias[o]);
+      want[static_cast<std::size_t>(r * k + o)] = x.data[static_cast<std::size_t>(r * k + o)] + y;
+    }
+  }
+  for (int threads : {1, 2}) {
+    auto engine = Engine::from_bytes(b.bytes(), {threads});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().residual_adds, 1u);
+    auto out = engine.value()->run({x});
+    ASSERT_TRUE(out.ok()) << out.message();
+    expect_near_all(out.value()[0], want, "linear + residual, threads=" + std::to_string(threads));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa,

@@ -293,22 +293,27 @@ TEST(Kernels, GemmDenseOffsetsMatchesPackedColumns) {
     std::vector<float> want(rows * cols_p);
     ref.gemm(p, x.data(), cols_p, want.data(), 0, rows);
     for (const KernelSet* set : runnable_sets()) {
-      if (set->gemm_dense_offsets == nullptr) continue;
-      const std::string what = std::string(set->gemm_dense_offsets_name) + " " +
-                               std::to_string(rows) + "x" + std::to_string(cols) +
-                               " P=" + std::to_string(cols_p);
-      std::vector<float> got(rows * cols_p, -1.0f);
-      const std::int64_t cut = rows / 2 + 1;
-      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, 0, cut);
-      set->gemm_dense_offsets(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, cut, rows);
-      for (std::size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], what);
-      // Split over columns instead (at a multiple of 16): the same bits.
-      std::vector<float> by_columns(rows * cols_p, -1.0f);
-      const std::int64_t c_cut = std::min<std::int64_t>(cols_p, 16);
-      set->gemm_dense_offsets(p, base.data(), offsets.data(), c_cut, by_columns.data(), cols_p, 0, rows);
-      set->gemm_dense_offsets(p, base.data() + c_cut, offsets.data(), cols_p - c_cut,
-                              by_columns.data() + c_cut, cols_p, 0, rows);
-      EXPECT_EQ(by_columns, got) << what;
+      // The dense kernel (AVX2) and the register-blocked one (AVX-512), where a set has them.
+      const std::pair<const char*, GemmOffsetsFn> kernels[] = {
+          {set->gemm_dense_offsets_name, set->gemm_dense_offsets},
+          {set->gemm_oc_offsets_name, set->gemm_oc_offsets}};
+      for (const auto& [name, kernel] : kernels) {
+        if (kernel == nullptr) continue;
+        const std::string what = std::string(name) + " " + std::to_string(rows) + "x" +
+                                 std::to_string(cols) + " P=" + std::to_string(cols_p);
+        std::vector<float> got(rows * cols_p, -1.0f);
+        const std::int64_t cut = rows / 2 + 1;
+        kernel(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, 0, cut);
+        kernel(p, base.data(), offsets.data(), cols_p, got.data(), cols_p, cut, rows);
+        for (std::size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], what);
+        // Split over columns instead (at a multiple of 16): the same bits.
+        std::vector<float> by_columns(rows * cols_p, -1.0f);
+        const std::int64_t c_cut = std::min<std::int64_t>(cols_p, 16);
+        kernel(p, base.data(), offsets.data(), c_cut, by_columns.data(), cols_p, 0, rows);
+        kernel(p, base.data() + c_cut, offsets.data(), cols_p - c_cut, by_columns.data() + c_cut,
+               cols_p, 0, rows);
+        EXPECT_EQ(by_columns, got) << what;
+      }
     }
   }
 }
@@ -383,6 +388,8 @@ TEST(Kernels, NamesFollowTheConvention) {
     EXPECT_EQ(std::string(set->gemm_name).rfind("gemm_t2f32__" + isa + "_", 0), 0u);
     if (set->gemm_oc != nullptr) {
       EXPECT_EQ(std::string(set->gemm_oc_name).rfind("gemm_oc_t2f32__" + isa + "_", 0), 0u);
+      ASSERT_NE(set->gemm_oc_offsets, nullptr);
+      EXPECT_EQ(std::string(set->gemm_oc_offsets_name).rfind("gemm_oc_offsets_t2f32__" + isa + "_", 0), 0u);
     }
     if (set->gemm_lut != nullptr) {
       EXPECT_EQ(std::string(set->gemm_lut_name).rfind("gemm_lut_t2f32__" + isa + "_", 0), 0u);
