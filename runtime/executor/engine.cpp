@@ -122,6 +122,7 @@ Engine::Engine(Model model, const EngineOptions& options)
   }
   plan_int8_handoffs();
   plan_residual_adds();
+  plan_batch_chunks();
 }
 
 void Engine::plan_int8_handoffs() {
@@ -202,6 +203,111 @@ void Engine::plan_residual_adds() {
   }
 }
 
+void Engine::plan_batch_chunks() {
+  batch_chunk_ = 0;
+  bool int8_conv = false;
+  auto batched = [&](std::uint32_t v) { return model_.values[v].batch_leading; };
+  for (std::uint32_t v : model_.inputs) {
+    if (!batched(v)) return;
+  }
+  for (std::uint32_t v : model_.outputs) {
+    if (!batched(v)) return;
+  }
+  for (std::size_t i = 0; i < model_.ops.size(); ++i) {
+    const OpDesc& op = model_.ops[i];
+    switch (op.kind) {
+      // Per entry by construction: their batch dimension passes through untouched.
+      case OpKind::kConv2d:
+        int8_conv = int8_conv || int8_conv_[i] != nullptr || int8_depthwise_[i] != nullptr;
+        [[fallthrough]];
+      case OpKind::kLinear:
+      case OpKind::kActivation:
+      case OpKind::kScalarAffine:
+      case OpKind::kChannelAffine:
+      case OpKind::kTernaryActivation:
+      case OpKind::kMaxPool2d:
+      case OpKind::kAvgPool2d:
+      case OpKind::kAdaptiveAvgPool2d:
+        if (!batched(op.inputs[0]) || !batched(op.output)) return;
+        break;
+      case OpKind::kAdd:
+      case OpKind::kSub:
+      case OpKind::kMul:
+      case OpKind::kDiv: {
+        // Entry by entry when each input has the batch or is the same for every entry
+        // (fewer dimensions, or a leading 1, as traced).
+        if (!batched(op.output)) return;
+        for (std::uint32_t v : op.inputs) {
+          const ValueDesc& d = model_.values[v];
+          const std::size_t out_rank = model_.values[op.output].dims.size();
+          if (!d.batch_leading && d.dims.size() == out_rank && (d.dims.empty() || d.dims[0] != 1)) return;
+        }
+        break;
+      }
+      case OpKind::kReshape: {
+        const ValueDesc& in = model_.values[op.inputs[0]];
+        const ValueDesc& out = model_.values[op.output];
+        // A flatten that keeps the batch dimension as it is, and names it as the batch (or
+        // copies or infers it), not as the traced number.
+        const std::int32_t first = op.ints[0];
+        if (!in.batch_leading || !out.batch_leading || in.dims.empty() || out.dims.empty() ||
+            in.dims[0] != out.dims[0] || (first != kBatchDim && first != 0 && first != -1)) {
+          return;
+        }
+        break;
+      }
+      default:
+        return;  // an op that may mix or move the batch dimension
+    }
+  }
+  if (int8_conv) batch_chunk_ = pool_.size();
+}
+
+Expected<std::vector<Tensor>> Engine::run_chunked(const std::vector<Tensor>& inputs,
+                                                  std::int64_t batch,
+                                                  std::vector<double>* op_ms) const {
+  std::vector<Tensor> outputs;
+  std::vector<double> chunk_ms;
+  for (std::int64_t start = 0; start < batch; start += batch_chunk_) {
+    const std::int64_t n = std::min(batch_chunk_, batch - start);
+    std::vector<Tensor> part;
+    for (const Tensor& t : inputs) {
+      std::vector<std::int64_t> shape = t.shape;
+      shape[0] = n;
+      Tensor slice(shape);
+      const std::int64_t entry = t.numel() / batch;
+      std::copy_n(t.data.begin() + start * entry, n * entry, slice.data.begin());
+      part.push_back(std::move(slice));
+    }
+    chunk_ms.clear();
+    auto got = run_graph(part, &part, op_ms != nullptr ? &chunk_ms : nullptr, false);
+    if (!got.ok()) return got;
+    std::vector<Tensor>& outs = got.value();
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      const Tensor& o = outs[i];
+      if (o.rank() < 1 || o.shape[0] != n) {
+        return Status::error("internal error: output " + std::to_string(i) + " of a batch chunk has shape " +
+                             shape_string(o.shape));
+      }
+      if (start == 0) {
+        std::vector<std::int64_t> shape = o.shape;
+        shape[0] = batch;
+        outputs.emplace_back(shape);
+      } else if (outputs[i].numel() / batch != o.numel() / n) {
+        return Status::error("internal error: batch chunks of output " + std::to_string(i) +
+                             " differ in shape");
+      }
+      const std::int64_t entry = o.numel() / n;
+      std::copy_n(o.data.begin(), n * entry, outputs[i].data.begin() + start * entry);
+    }
+    if (op_ms != nullptr) {
+      if (op_ms->empty()) op_ms->assign(chunk_ms.size(), 0.0);
+      for (std::size_t i = 0; i < chunk_ms.size() && i < op_ms->size(); ++i) (*op_ms)[i] += chunk_ms[i];
+    }
+  }
+  return outputs;
+}
+
 void Engine::prepare_int8(std::size_t i) {
   const OpDesc& op = model_.ops[i];
   const TernaryMatrix& m = op.tensor(model_.tensors, 0)->ternary;
@@ -278,17 +384,17 @@ class ScratchLease {
 
 Expected<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs,
                                           std::vector<double>* op_ms) const {
-  return run_graph(inputs, nullptr, op_ms);
+  return run_graph(inputs, nullptr, op_ms, true);
 }
 
 Expected<std::vector<Tensor>> Engine::run(std::vector<Tensor>&& inputs,
                                           std::vector<double>* op_ms) const {
-  return run_graph(inputs, &inputs, op_ms);
+  return run_graph(inputs, &inputs, op_ms, true);
 }
 
 Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& inputs,
                                                 std::vector<Tensor>* owned,
-                                                std::vector<double>* op_ms) const {
+                                                std::vector<double>* op_ms, bool chunks) const {
   if (inputs.size() != model_.inputs.size()) {
     return Status::error("the model takes " + std::to_string(model_.inputs.size()) +
                          " inputs, got " + std::to_string(inputs.size()));
@@ -312,6 +418,11 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
     }
   }
   const std::int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : inputs[0].shape[0];
+  if (chunks && batch_chunk_ > 0 && batch > batch_chunk_) {
+    bool same_batch = true;  // (the check above saw the other dimensions)
+    for (const Tensor& t : inputs) same_batch = same_batch && !t.shape.empty() && t.shape[0] == batch;
+    if (same_batch) return run_chunked(inputs, batch, op_ms);
+  }
   // Graph inputs are read where the caller keeps them (no copy), or, handed over (`owned`),
   // become values of the run, which a reshape may then take instead of copying.
   std::vector<const Tensor*> caller(nv, nullptr);
@@ -478,6 +589,7 @@ EngineInfo Engine::info() const {
   info.int8_depthwise_kernel = int8_kernels_->depthwise_name;
   for (const auto& h : int8_output_) info.int8_handoffs += h != nullptr;
   for (const auto& r : residual_add_) info.residual_adds += r != nullptr;
+  info.batch_chunk = batch_chunk_;
   for (std::uint32_t v : model_.inputs) info.input_shapes.push_back(model_.values[v].dims);
   for (std::uint32_t v : model_.outputs) info.output_shapes.push_back(model_.values[v].dims);
   for (const OpDesc& op : model_.ops) info.op_kinds.emplace_back(op_name(op.kind));

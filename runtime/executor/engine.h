@@ -62,6 +62,7 @@ struct EngineInfo {
   std::string int8_depthwise_kernel;
   std::size_t int8_handoffs = 0;  // 8-bit ops that hand their output to the next in 8 bits
   std::size_t residual_adds = 0;  // residual Adds folded into the 8-bit op before them
+  std::int64_t batch_chunk = 0;   // batch entries per pass through the graph (0: all)
   std::vector<std::vector<std::int64_t>> input_shapes;   // as traced
   std::vector<std::vector<std::int64_t>> output_shapes;  // as traced
   std::vector<std::string> op_kinds;
@@ -95,14 +96,20 @@ class Engine {
  private:
   Engine(Model model, const EngineOptions& options);
   // run()'s body; `owned` is `inputs` itself when the caller handed them over.
+  // `chunks`: whether a large batch may go through in passes (batch_chunk_).
   Expected<std::vector<Tensor>> run_graph(const std::vector<Tensor>& inputs, std::vector<Tensor>* owned,
-                                          std::vector<double>* op_ms) const;
+                                          std::vector<double>* op_ms, bool chunks) const;
   // Prepares the weights of op i, which has 8-bit activations and ternary weights.
   void prepare_int8(std::size_t i);
   // Finds the values one 8-bit op writes for exactly one other (Int8Handoff).
   void plan_int8_handoffs();
   // Finds the Adds to fold into the 8-bit op that produces one of their inputs (ResidualAdd).
   void plan_residual_adds();
+  // Sets batch_chunk_ (see there).
+  void plan_batch_chunks();
+  // run_graph over batch_chunk_ entries at a time, the outputs put back together.
+  Expected<std::vector<Tensor>> run_chunked(const std::vector<Tensor>& inputs, std::int64_t batch,
+                                            std::vector<double>* op_ms) const;
 
   Model model_;
   std::vector<std::unique_ptr<kernels::PreparedTernary>> prepared_;  // per op, or null
@@ -119,6 +126,13 @@ class Engine {
   // producer writes (the Add takes it over, see run_graph), else -1.
   std::vector<std::unique_ptr<ResidualAdd>> residual_add_;
   std::vector<std::int64_t> folded_input_;
+  // Batch entries per pass through the graph when a run gets more (0: the whole batch at
+  // once). Convolutional graphs with 8-bit layers run a batch as passes of one entry per
+  // thread, so each image's activations stay in the core's cache from layer to layer
+  // instead of the whole batch's going through memory between layers (the layers already
+  // loop over images, so their weights are read as often either way); only graphs whose
+  // every op treats batch entries independently (plan_batch_chunks) qualify.
+  std::int64_t batch_chunk_ = 0;
   const kernels::KernelSet* kernels_;
   const kernels::Int8KernelSet* int8_kernels_;
   // Mutable: running uses the pool and the scratch contexts, both safe under concurrent use,

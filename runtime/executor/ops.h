@@ -99,6 +99,8 @@ Status run_binary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
 Status run_unary(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 
 // ops_shape.cpp: reshape, permute, concat, slice, expand, constant, embedding
+// In reshape and expand targets: the batch size (dim 0 of the graph's first input).
+inline constexpr std::int64_t kBatchDim = -2;
 Status run_shape_op(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tensor& out);
 // A reshape whose input `x` dies with this op: x's buffer becomes the output's (swapped with
 // out's, which x then frees), where run_shape_op copies it.

@@ -13,9 +13,6 @@ namespace {
 
 int norm_dim(std::int64_t d, int rank) { return static_cast<int>(d < 0 ? d + rank : d); }
 
-// In reshape and expand targets: the batch size (dim 0 of the graph's first input).
-constexpr std::int64_t kBatchDim = -2;
-
 // The target shape of a reshape of x (checked against x's size).
 Status reshape_target(const OpDesc& op, std::int64_t batch, const Tensor& x,
                       std::vector<std::int64_t>& shape) {

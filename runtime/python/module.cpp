@@ -173,6 +173,7 @@ py::dict info(const Engine& engine) {
   d["int8_depthwise_kernel"] = i.int8_depthwise_kernel;
   d["int8_handoffs"] = i.int8_handoffs;
   d["residual_adds"] = i.residual_adds;
+  d["batch_chunk"] = i.batch_chunk;
   d["input_shapes"] = i.input_shapes;
   d["output_shapes"] = i.output_shapes;
   d["op_kinds"] = i.op_kinds;

@@ -256,6 +256,10 @@ def test_engine_matches_pytorch_eval(triton_compiler, tmp_path, monkeypatch, sou
     save_packed(model, path, example_input=torch.randn(2, *shape))
     assert path.read_bytes()[8] == 2  # format version 2: the file carries activation scales
     engine = native.load(path, threads=2)
+    if source is INVERTED_RESIDUAL_SOURCE:
+        # Every op works image by image: a batch larger than the two threads goes through
+        # the graph two images at a time (batch 3 and 64 below).
+        assert engine.info()["batch_chunk"] == 2
     for batch in (1, 3, 64):
         x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(100 + batch))
         with torch.no_grad():
@@ -287,6 +291,8 @@ def test_attention_projections_run_with_8bit_activations(tmp_path, monkeypatch, 
     save_packed(model, path, example_input=example)
     engine = native.load(path, threads=2)
     assert engine.info()["int8_handoffs"] == 1  # fc1 (GELU) -> fc2
+    # Both skip connections fold into the projection before them (out_proj, fc2).
+    assert engine.info()["residual_adds"] == 2
     for batch in (1, 3):
         x = torch.randn(batch, 10, 32, generator=torch.Generator().manual_seed(batch))
         with torch.no_grad():

@@ -973,6 +973,101 @@ TEST_P(Int8EachIsa, ResidualAddFoldsIntoALinearLayer) {
   }
 }
 
+TEST_P(Int8EachIsa, LargeBatchesRunInPassesOfOneImagePerThread) {
+  // A small 8-bit CNN (conv, conv + identity, global pooling, flatten, 8-bit classifier):
+  // every op works entry by entry, so a batch larger than the threads goes through the graph
+  // a thread's worth of images at a time (Engine::batch_chunk_), with the same results, and
+  // a profile sums each op over the passes.
+  std::mt19937 rng(47);
+  const int n = 5;
+  const ChainConv a = chain_conv({n, 8, 6, 6, 8, 3, 1, 1, 1, 1}, 0.03f, rng);
+  const ChainConv b2 = chain_conv({n, 8, 6, 6, 8, 3, 1, 1, 1, 1}, 0.05f, rng);
+  const auto fc_codes = random_codes(4 * 8, rng);
+  std::vector<float> fc_scales = random_floats(4, rng), fc_bias = random_floats(4, rng);
+  for (float& v : fc_scales) v = std::fabs(v) * 0.3f + 0.05f;
+  TpkBuilder bld;
+  const auto v0 = bld.value({n, 8, 6, 6}), v1 = bld.value({n, 8, 6, 6}), v2 = bld.value({n, 8, 6, 6}),
+             v3 = bld.value({n, 8, 6, 6}), v4 = bld.value({n, 8, 1, 1}), v5 = bld.value({n, 8}),
+             v6 = bld.value({n, 4});
+  for (const auto& [l, in, out, act] : {std::tuple{&a, v0, v1, Activation::kRelu}, std::tuple{&b2, v1, v2, Activation::kNone}}) {
+    bld.op(OpKind::kConv2d, {in}, out, {3, 3, 1, 1, 1, 1, 1, 1, 1}, {l->s_in},
+           {bld.ternary_tensor(l->codes, 8, 72, l->scales, true), bld.float_tensor({8}, l->bias)}, act);
+  }
+  bld.op(OpKind::kAdd, {v2, v0}, v3, {}, {}, {}, Activation::kRelu);
+  bld.op(OpKind::kAdaptiveAvgPool2d, {v3}, v4, {1, 1});
+  bld.op(OpKind::kReshape, {v4}, v5, {-1, 8});
+  bld.op(OpKind::kLinear, {v5}, v6, {}, {0.02f},
+         {bld.ternary_tensor(fc_codes, 4, 8, fc_scales, false), bld.float_tensor({4}, fc_bias)});
+  bld.input(v0);
+  bld.output(v6);
+  bld.output(v3);
+  Tensor x({n, 8, 6, 6});
+  x.data = random_floats(x.numel(), rng);
+  std::int64_t oh = 0, ow = 0;
+  std::vector<float> y1 = naive_conv_int8(a.shape, x.data, a.codes, a.scales, a.bias, a.s_in, oh, ow);
+  for (float& v : y1) v = std::max(0.0f, v);
+  const auto y3 = add_then(naive_conv_int8(b2.shape, y1, b2.codes, b2.scales, b2.bias, b2.s_in, oh, ow), x.data,
+                           Activation::kRelu);
+  std::vector<float> logits(n * 4);
+  for (int i = 0; i < n; ++i) {
+    std::vector<float> pooled(8);
+    for (int c = 0; c < 8; ++c) {
+      float sum = 0.0f;
+      for (int j = 0; j < 36; ++j) sum += y3[static_cast<std::size_t>((i * 8 + c) * 36 + j)];
+      pooled[c] = sum / 36.0f;
+    }
+    for (int o = 0; o < 4; ++o) {
+      std::int32_t acc = 0;
+      for (int k = 0; k < 8; ++k) acc += fc_codes[static_cast<std::size_t>(o * 8 + k)] * quantize_one(pooled[k], 0.02f);
+      logits[static_cast<std::size_t>(i * 4 + o)] = static_cast<float>(acc) * (0.02f * fc_scales[o]) + fc_bias[o];
+    }
+  }
+  for (int threads : {1, 2}) {
+    auto engine = Engine::from_bytes(bld.bytes(), {threads});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().batch_chunk, engine.value()->info().threads);
+    for (bool profiled : {false, true}) {
+      std::vector<double> ms;
+      auto out = engine.value()->run({x}, profiled ? &ms : nullptr);
+      ASSERT_TRUE(out.ok()) << out.message();
+      ASSERT_EQ(out.value()[0].shape, (std::vector<std::int64_t>{n, 4}));
+      ASSERT_EQ(out.value()[1].shape, (std::vector<std::int64_t>{n, 8, 6, 6}));
+      expect_near_all(out.value()[1], y3, "block output, threads=" + std::to_string(threads));
+      // The pooled mean is summed in another order than here: a quantization step can move.
+      for (std::size_t i = 0; i < logits.size(); ++i) {
+        EXPECT_NEAR(out.value()[0].data[i], logits[i], 0.02f * fc_scales[i % 4] + 1e-4f) << i;
+      }
+      if (profiled) {
+        EXPECT_EQ(ms.size(), 6u);
+      }
+    }
+  }
+}
+
+TEST(Int8Engine, GraphsThatMixBatchEntriesRunWhole) {
+  // A MatMul (its operands' batch dimensions may be anything) or only float layers: no
+  // passes.
+  std::mt19937 rng(53);
+  const auto codes = random_codes(8 * 72, rng);
+  std::vector<float> scales(8, 0.5f), bias(8, 0.1f);
+  for (bool matmul : {true, false}) {
+    TpkBuilder b;
+    const auto v0 = b.value({4, 8, 6, 6}), v1 = b.value({4, 8, 6, 6}), v2 = b.value({4, 8, 6, 6});
+    b.op(OpKind::kConv2d, {v0}, v1, {3, 3, 1, 1, 1, 1, 1, 1, 1}, matmul ? std::vector<float>{0.05f} : std::vector<float>{},
+         {b.ternary_tensor(codes, 8, 72, scales, false), b.float_tensor({8}, bias)});
+    if (matmul) {
+      b.op(OpKind::kMatMul, {v1, v1}, v2);
+    } else {
+      b.op(OpKind::kActivation, {v1}, v2, {1});
+    }
+    b.input(v0);
+    b.output(v2);
+    auto engine = Engine::from_bytes(b.bytes(), {2});
+    ASSERT_TRUE(engine.ok()) << engine.message();
+    EXPECT_EQ(engine.value()->info().batch_chunk, 0) << (matmul ? "matmul" : "float conv");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, Int8EachIsa,
                          ::testing::Values("scalar", "avx2", "avx512bw", "avx512", "amx"));
 
