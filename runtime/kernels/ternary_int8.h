@@ -261,6 +261,9 @@ const Int8KernelSet* avx512vnni_int8_kernels();
 const Int8KernelSet* amx_int8_kernels();
 // The same without the cpuid check; each is defined by its variant's file.
 const Int8KernelSet* avx2_int8_kernels_unchecked();
+// The AVX-512 depthwise kernel of the VNNI set (ternary_int8_depthwise_avx512.cpp).
+void depthwise_t2u8__avx512_4x64(const Int8DepthwiseJob& job, std::int64_t channel_begin,
+                                 std::int64_t channel_end, std::int64_t pos_begin, std::int64_t pos_end);
 const Int8KernelSet* avx512vnni_int8_kernels_unchecked();
 const Int8KernelSet* amx_int8_kernels_unchecked();
 

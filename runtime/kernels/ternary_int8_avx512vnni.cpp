@@ -3,8 +3,8 @@
 // ternary_int8.cpp). One vpdpbusd multiplies 4 broadcast activation bytes (q + 128) with
 // 16 channels' 4 codes and adds into int32 lanes, so there is nothing to widen. The tile is
 // 6 positions x 4 sub-blocks of 16 channels (ternary_int8_conv_body.h): 24 accumulators,
-// 4 code registers and the broadcast in the 32 zmm. Quantization and depthwise
-// convolutions use the AVX2 kernels.
+// 4 code registers and the broadcast in the 32 zmm. Depthwise convolutions run the AVX-512
+// kernel of ternary_int8_depthwise_avx512.cpp; quantization uses the AVX2 kernel.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build results from _mm*_undefined_*(), which its own
@@ -37,6 +37,8 @@ const Int8KernelSet* avx512vnni_int8_kernels_unchecked() {
     s.tile_blocks = Vnni::kBlocks;
     s.conv_name = "conv_t2u8__avx512vnni_6x64";
     s.conv = conv_t2u8__avx512vnni_6x64;
+    s.depthwise_name = "depthwise_t2u8__avx512_4x64";
+    s.depthwise = depthwise_t2u8__avx512_4x64;
     return s;
   }();
   return &set;

@@ -470,7 +470,8 @@ TEST(Int8Kernels, EveryDepthwiseVariantMatchesTheReference) {
     const std::int64_t oh = (cs.h + 2 * cs.pad - cs.dil * (cs.k - 1) - 1) / cs.stride + 1;
     const std::int64_t ow = (cs.w + 2 * cs.pad - cs.dil * (cs.k - 1) - 1) / cs.stride + 1;
     const std::int64_t p = oh * ow;
-    auto run = [&](const Int8KernelSet& set, bool quantized, std::int64_t c0, std::int64_t c1,
+    // kind: channel-major floats, quantized, or position-major floats.
+    auto run = [&](const Int8KernelSet& set, OutputKind kind, std::int64_t c0, std::int64_t c1,
                    std::int64_t p0, std::int64_t p1) {
       ConvRun r;
       r.y.assign(static_cast<std::size_t>(cs.channels * p), -1234.0f);
@@ -489,20 +490,24 @@ TEST(Int8Kernels, EveryDepthwiseVariantMatchesTheReference) {
       job.out.clamp = true;
       job.out.lo = 0.0f;
       job.out.hi = 6.0f;
-      if (quantized) {
+      if (kind == OutputKind::kQuantized) {
         job.out.q = r.q.data();
         job.out.q_scale = 0.05f;
         job.out.q_layout = next;
-      } else {
+      } else if (kind == OutputKind::kChannelMajor) {
         job.out.y = r.y.data();
         job.out.channel_stride = p;
         job.out.position_stride = 1;
+      } else {
+        job.out.y = r.y.data();
+        job.out.channel_stride = 1;
+        job.out.position_stride = cs.channels;
       }
       set.depthwise(job, c0, c1, p0, p1);
       return r;
     };
     // The reference against the definition.
-    const ConvRun ref = run(*scalar_int8_kernels(), false, 0, w.padded, 0, p);
+    const ConvRun ref = run(*scalar_int8_kernels(), OutputKind::kChannelMajor, 0, w.padded, 0, p);
     for (std::int64_t c = 0; c < cs.channels; ++c) {
       for (std::int64_t pos = 0; pos < p; ++pos) {
         std::int32_t acc = 0;
@@ -516,14 +521,19 @@ TEST(Int8Kernels, EveryDepthwiseVariantMatchesTheReference) {
       }
     }
     for (const Int8KernelSet* set : simd_sets()) {
-      for (bool quantized : {false, true}) {
+      for (OutputKind kind : {OutputKind::kChannelMajor, OutputKind::kQuantized, OutputKind::kPositionMajor}) {
+        // Whole ranges, from the second block of 32 channels, and only the first block (a
+        // task that ends inside a 64-channel step of the AVX-512 kernel).
         const std::int64_t c0 = w.padded > 32 ? 32 : 0, p0 = p > 2 ? 1 : 0;
-        for (const auto& [b, e] : {std::pair{std::int64_t{0}, w.padded}, std::pair{c0, w.padded}}) {
+        for (const auto& [b, e] : {std::pair{std::int64_t{0}, w.padded}, std::pair{c0, w.padded},
+                                   std::pair{std::int64_t{0}, std::min<std::int64_t>(32, w.padded)}}) {
           const std::int64_t p1 = b == 0 ? p : p - 1;
-          const ConvRun want = run(*scalar_int8_kernels(), quantized, b, e, b == 0 ? 0 : p0, p1);
-          const ConvRun got = run(*set, quantized, b, e, b == 0 ? 0 : p0, p1);
-          ASSERT_EQ(got.y, want.y) << set->depthwise_name << " channels=" << cs.channels;
-          ASSERT_EQ(got.q, want.q) << set->depthwise_name << " channels=" << cs.channels;
+          const ConvRun want = run(*scalar_int8_kernels(), kind, b, e, b == 0 ? 0 : p0, p1);
+          const ConvRun got = run(*set, kind, b, e, b == 0 ? 0 : p0, p1);
+          ASSERT_EQ(got.y, want.y) << set->depthwise_name << " channels=" << cs.channels
+                                   << " kind=" << static_cast<int>(kind) << " range " << b << ".." << e;
+          ASSERT_EQ(got.q, want.q) << set->depthwise_name << " channels=" << cs.channels
+                                   << " kind=" << static_cast<int>(kind) << " range " << b << ".." << e;
         }
       }
     }
