@@ -345,12 +345,14 @@ Status run_conv2d_int8(const OpDesc& op, const OpContext& ctx, const Inputs& in,
       job.out_w = ow;
       job.out = output_for(op.act, o);
       destination(job.out, 0);
-      const std::int64_t chunks = ctx.int8_depthwise->padded / kernels::kInt8DepthwiseAlign;
+      const std::int64_t step = set.depthwise_step;
+      const std::int64_t padded = ctx.int8_depthwise->padded;
+      const std::int64_t chunks = (padded + step - 1) / step;
       const double cost = work_ns(ctx, Work::kInt8Tap, static_cast<double>(p) * o * k) +
                           work_ns(ctx, Work::kInt8Output, static_cast<double>(p) * o);
       split_tiles(ctx, inline_only, chunks, 1, p, cost,
             [&](std::int64_t b0, std::int64_t b1, std::int64_t p0, std::int64_t p1) {
-              set.depthwise(job, b0 * kernels::kInt8DepthwiseAlign, b1 * kernels::kInt8DepthwiseAlign, p0, p1);
+              set.depthwise(job, b0 * step, std::min(padded, b1 * step), p0, p1);
             });
       return;
     }

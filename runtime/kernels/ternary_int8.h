@@ -220,7 +220,7 @@ struct Int8DepthwiseJob {
 };
 
 // Channels [channel_begin, channel_end) (multiples of kInt8DepthwiseAlign, or the padded
-// count) at positions [pos_begin, pos_end).
+// count; the executor passes whole depthwise_steps) at positions [pos_begin, pos_end).
 using Int8DepthwiseFn = void (*)(const Int8DepthwiseJob& job, std::int64_t channel_begin,
                                  std::int64_t channel_end, std::int64_t pos_begin,
                                  std::int64_t pos_end);
@@ -240,6 +240,9 @@ struct Int8KernelSet {
   Int8ConvFn conv;
   const char* depthwise_name;
   Int8DepthwiseFn depthwise;
+  // Channels the depthwise kernel takes per step (a multiple of kInt8DepthwiseAlign): the
+  // executor splits depthwise work in whole steps, since a shorter range costs a whole one.
+  std::int64_t depthwise_step = kInt8DepthwiseAlign;
 };
 
 // The channel alignment of a group of `group_in` input channels under `set`.

@@ -39,6 +39,7 @@ const Int8KernelSet* avx512vnni_int8_kernels_unchecked() {
     s.conv = conv_t2u8__avx512vnni_6x64;
     s.depthwise_name = "depthwise_t2u8__avx512_4x64";
     s.depthwise = depthwise_t2u8__avx512_4x64;
+    s.depthwise_step = 64;
     return s;
   }();
   return &set;
