@@ -28,6 +28,9 @@ struct FloatGemmKernel {
   Isa isa;
   const char* name;
   FloatGemmFn run;
+  // Rows of A per pass over B: a call whose row count is not a multiple of it pays a whole
+  // pass for the remainder, so callers split rows in multiples of it.
+  std::int64_t rows;
 };
 
 // The kernel of one ISA level (levels the CPU lacks fall back to the best it has; AMX uses

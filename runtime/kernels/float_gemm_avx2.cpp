@@ -57,7 +57,7 @@ void gemm_f32f32__avx2_6x16(const FloatGemmArgs& g) {
   }
 }
 
-const FloatGemmKernel kAvx2 = {Isa::kAvx2, "gemm_f32f32__avx2_6x16", gemm_f32f32__avx2_6x16};
+const FloatGemmKernel kAvx2 = {Isa::kAvx2, "gemm_f32f32__avx2_6x16", gemm_f32f32__avx2_6x16, 6};
 
 }  // namespace
 

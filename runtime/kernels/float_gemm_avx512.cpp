@@ -70,7 +70,7 @@ void gemm_f32f32__avx512_8x32(const FloatGemmArgs& g) {
   }
 }
 
-const FloatGemmKernel kAvx512 = {Isa::kAvx512, "gemm_f32f32__avx512_8x32", gemm_f32f32__avx512_8x32};
+const FloatGemmKernel kAvx512 = {Isa::kAvx512, "gemm_f32f32__avx512_8x32", gemm_f32f32__avx512_8x32, 8};
 
 }  // namespace
 

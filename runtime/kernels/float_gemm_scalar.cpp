@@ -19,7 +19,7 @@ void gemm_f32f32__scalar_1x1(const FloatGemmArgs& g) {
 }
 
 namespace {
-const FloatGemmKernel kScalar = {Isa::kScalar, "gemm_f32f32__scalar_1x1", gemm_f32f32__scalar_1x1};
+const FloatGemmKernel kScalar = {Isa::kScalar, "gemm_f32f32__scalar_1x1", gemm_f32f32__scalar_1x1, 1};
 }  // namespace
 
 const FloatGemmKernel& float_gemm_kernel(Isa isa) {

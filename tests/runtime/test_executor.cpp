@@ -60,7 +60,11 @@ TEST_P(EachIsa, Conv2dMatchesNaiveLoops) {
       {1, 3, 32, 32, 100, 1, 1, 0, 1, 1},
       // AVX-512: reductions past kDecodedMaxCols (ternary.h) stay on gemm_oc, the shorter ones
       // above run as a float GEMM over the decoded weights; 33 outputs cross two 16-row blocks.
-      {1, 40, 5, 5, 33, 3, 1, 1, 1, 1}, {2, 30, 6, 6, 17, 3, 2, 1, 1, 1}};
+      {1, 40, 5, 5, 33, 3, 1, 1, 1, 1}, {2, 30, 6, 6, 17, 3, 2, 1, 1, 1},
+      // AVX-512: stride-1 3x3 layers with rows of at least 16 outputs and more than 256
+      // inputs run gemm_oc over the shifted planes (no im2col): 33 outputs (a partial
+      // 16-row block), and a batch of two 16 x 16 images.
+      {1, 32, 7, 18, 33, 3, 1, 1, 1, 1}, {2, 30, 16, 16, 20, 3, 1, 1, 1, 1}};
   for (const ConvCase& t : cases) {
     for (bool ternary : {true, false}) {
       const int cg = t.c / t.groups, og = t.o / t.groups, kk = cg * t.k * t.k;
