@@ -160,8 +160,8 @@ void transpose(const OpContext& ctx, const float* src, std::int64_t rows, std::i
 float bias_at(const TensorData* bias, std::int64_t i) { return bias ? bias->values[i] : 0.0f; }
 
 // Output-channel blocks [b, e) of gemm_oc over `panels` (16-column panels of p columns) into
-// y ([channels, p] row-major), in runs whose output stays cached for the epilogue. Linear
-// layers (tokens as columns) and ungrouped convolutions (output pixels) both call it.
+// y ([channels, p] row-major), in runs whose output stays cached for the epilogue: the
+// ungrouped convolutions (output pixels as columns) that do not run implicitly.
 void gemm_oc_blocks(const OpContext& ctx, const float* panels, std::int64_t p, float* y,
                     std::int64_t channels, const TensorData* bias, Activation act, std::int64_t b,
                     std::int64_t e) {
@@ -258,19 +258,23 @@ Status run_linear(const OpDesc& op, const OpContext& ctx, const Inputs& in, Tens
   const double k_row_ns = work_ns(ctx, Work::kGather, static_cast<double>(rows));
   const double row_ns = work_ns(ctx, w.is_ternary() ? Work::kTernaryGemm : Work::kFloatGemm,
                                 static_cast<double>(k) * rows);
-  if (w.is_ternary() && ctx.kernels.gemm_oc != nullptr) {
+  if (w.is_ternary() && ctx.kernels.gemm_oc_columns != nullptr) {
     // The register-blocked kernel (AVX-512), as convolutions use it: the rows (tokens) are
     // its columns, in 16-column panels; 16 output channels per task unit. On a Zen 5 core
     // it ran ViT-B/16's linear layers in 234 ms where the sparse one-row kernel took 576.
+    // Each tile column is one token's 16 outputs, stored straight into the row-major
+    // output with the bias (no transposed tile store, no transpose of the result).
     float* xo = scratch.floats_at_least(ScratchUse::kLinearIn, kernels::oc_panel_floats(k, rows));
-    float* yt = scratch.floats_at_least(ScratchUse::kLinearOut, o_count * rows);
     split(ctx, k, 1, k_row_ns, [&](std::int64_t b, std::int64_t e) {
       kernels::pack_oc_panels_transposed(x.data.data(), rows, k, xo, b, e);
     });
+    const float* bias_values = bias != nullptr ? bias->values.data() : nullptr;
     split(ctx, ctx.ternary->row_blocks, 1, kernels::kOcBlock * row_ns, [&](std::int64_t b, std::int64_t e) {
-      gemm_oc_blocks(ctx, xo, rows, yt, o_count, bias, op.act, b, e);
+      ctx.kernels.gemm_oc_columns(*ctx.ternary, xo, rows, y, o_count, bias_values, b, e);
+      if (op.act == Activation::kNone) return;
+      const std::int64_t c0 = b * kernels::kOcBlock, c1 = std::min(o_count, e * kernels::kOcBlock);
+      for (std::int64_t r = 0; r < rows; ++r) apply_activation(op.act, y + r * o_count + c0, c1 - c0);
     });
-    transpose(ctx, yt, o_count, rows, y);
     return {};
   }
   // GEMM path: activations transposed to [k, rows] (panel-major for the ternary kernels) so

@@ -128,6 +128,12 @@ void pack_panels_transposed(const float* src, std::int64_t p, std::int64_t k, fl
 // column of 16 weights ({-1, 0, +1} in one zmm) is reused across the 16 columns of a panel.
 using GemmOcFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
                           std::int64_t block_begin, std::int64_t block_end);
+// gemm_oc with the output transposed: y[j * ldy + r] = (W x)(r, j) + bias[r] (bias may be
+// null) for the rows of row blocks [block_begin, block_end) and columns j < p; x in panels
+// as for GemmOcFn. A linear layer's tokens are the columns, so y is its row-major output.
+using GemmOcColumnsFn = void (*)(const PreparedTernary& w, const float* x, std::int64_t p, float* y,
+                                 std::int64_t ldy, const float* bias, std::int64_t block_begin,
+                                 std::int64_t block_end);
 inline constexpr std::int64_t kOcPanel = 16;
 inline constexpr std::int64_t kOcBlock = 16;
 inline std::int64_t oc_panel_floats(std::int64_t k, std::int64_t p) {
@@ -210,6 +216,10 @@ struct KernelSet {
   // positions run where the ISA has gemm_oc, instead of an im2col buffer; null elsewhere.
   const char* gemm_oc_offsets_name = nullptr;
   GemmOffsetsFn gemm_oc_offsets = nullptr;
+  // gemm_oc writing column-major outputs with the bias added (GemmOcColumnsFn): what linear
+  // layers run where the ISA has gemm_oc; null elsewhere.
+  const char* gemm_oc_columns_name = nullptr;
+  GemmOcColumnsFn gemm_oc_columns = nullptr;
 };
 
 // The scalar reference of every gemm_oc variant.

@@ -181,11 +181,13 @@ void gemm_t2f32__avx512_1x64(const PreparedTernary& w, const float* x, std::int6
 // cost as much as nonzero ones here, but the FMA stream runs near the core's peak, which the
 // sparse row-at-a-time kernel does not reach on small or ragged outputs.
 // `column(q, k)` is where x(k, 16q .. 16q + 15) lie: a panel's row, or an implicit matrix's
-// row at its offset. Rows [row_begin, row_end) are written to y + r * ldy (whole blocks of
-// 16 are computed; a range that starts or ends inside one stores only its rows).
-template <class Column>
+// row at its offset. Rows [row_begin, row_end) are computed in whole blocks of 16; each
+// block's scaled 16 x 16 tile (tile[j * 16 + i]: column j, row i) goes to
+// sink(tile, j0, n, r0, i_begin, i_end): columns j0..j0+n-1, rows r0 + i for i in
+// [i_begin, i_end) (a range that starts or ends inside a block stores only its rows).
+template <class Column, class Sink>
 inline void gemm_oc_rows(const PreparedTernary& w, const Column& column, std::int64_t p,
-                         float* y, std::int64_t ldy, std::int64_t row_begin, std::int64_t row_end) {
+                         const Sink& sink, std::int64_t row_begin, std::int64_t row_end) {
   // Denormal activations (deep layers of a randomly initialized network) would make every
   // FMA a microcode assist, several times slower; flush them to zero for this call.
   const unsigned int saved_csr = _mm_getcsr();
@@ -225,16 +227,25 @@ inline void gemm_oc_rows(const PreparedTernary& w, const Column& column, std::in
 #undef TRITON_FMA
 #undef TRITON_ZERO
 #undef TRITON_COLUMNS
-      const std::int64_t i_begin = std::max(r0, row_begin) - r0;
-      const std::int64_t i_end = std::min(r0 + kOcBlock, row_end) - r0;
-      for (std::int64_t i = i_begin; i < i_end; ++i) {
-        float* out = y + (r0 + i) * ldy + j0;
-        for (std::int64_t j = 0; j < n; ++j) out[j] = tile[j * kOcBlock + i];
-      }
+      sink(tile, j0, n, r0, std::max(r0, row_begin) - r0, std::min(r0 + kOcBlock, row_end) - r0);
     }
   }
   _mm_setcsr(saved_csr);
 }
+
+// Channel-major outputs: row r at y + r * ldy (column j at [j]), through a transpose of
+// each tile.
+struct ChannelMajorSink {
+  float* y;
+  std::int64_t ldy;
+  void operator()(const float* tile, std::int64_t j0, std::int64_t n, std::int64_t r0,
+                  std::int64_t i_begin, std::int64_t i_end) const {
+    for (std::int64_t i = i_begin; i < i_end; ++i) {
+      float* out = y + (r0 + i) * ldy + j0;
+      for (std::int64_t j = 0; j < n; ++j) out[j] = tile[j * kOcBlock + i];
+    }
+  }
+};
 
 void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
                                  float* y, std::int64_t block_begin, std::int64_t block_end) {
@@ -242,7 +253,36 @@ void gemm_oc_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::
   const auto panel_row = [x, k_count](std::int64_t q, std::int64_t k) {
     return x + (q * k_count + k) * kOcPanel;
   };
-  gemm_oc_rows(w, panel_row, p, y, p, block_begin * kOcBlock, block_end * kOcBlock);
+  gemm_oc_rows(w, panel_row, p, ChannelMajorSink{y, p}, block_begin * kOcBlock, block_end * kOcBlock);
+}
+
+// Column-major outputs (a linear layer's tokens as rows of y): column j at y + j * ldy,
+// row r at [r], plus bias[r] where bias is not null. A tile column is 16 consecutive
+// outputs there, so each goes out as one masked vector store: no transpose.
+struct ColumnMajorSink {
+  float* y;
+  std::int64_t ldy;
+  const float* bias;
+  void operator()(const float* tile, std::int64_t j0, std::int64_t n, std::int64_t r0,
+                  std::int64_t i_begin, std::int64_t i_end) const {
+    if (i_begin >= i_end) return;
+    const __mmask16 rows = static_cast<__mmask16>(((1u << i_end) - 1u) & ~((1u << i_begin) - 1u));
+    const __m512 b = bias != nullptr ? _mm512_maskz_loadu_ps(rows, bias + r0) : _mm512_setzero_ps();
+    for (std::int64_t j = 0; j < n; ++j) {
+      _mm512_mask_storeu_ps(y + (j0 + j) * ldy + r0, rows, _mm512_add_ps(_mm512_load_ps(tile + j * kOcBlock), b));
+    }
+  }
+};
+
+void gemm_oc_columns_t2f32__avx512_16x16(const PreparedTernary& w, const float* x, std::int64_t p,
+                                         float* y, std::int64_t ldy, const float* bias,
+                                         std::int64_t block_begin, std::int64_t block_end) {
+  const std::int64_t k_count = w.cols;
+  const auto panel_row = [x, k_count](std::int64_t q, std::int64_t k) {
+    return x + (q * k_count + k) * kOcPanel;
+  };
+  gemm_oc_rows(w, panel_row, p, ColumnMajorSink{y, ldy, bias}, block_begin * kOcBlock,
+               block_end * kOcBlock);
 }
 
 // The same over an implicit matrix (GemmOffsetsFn): x(k, j) = base[offsets[k] + j], so a
@@ -254,14 +294,15 @@ void gemm_oc_offsets_t2f32__avx512_16x16(const PreparedTernary& w, const float* 
   const auto shifted_row = [base, offsets](std::int64_t q, std::int64_t k) {
     return base + offsets[k] + q * kOcPanel;
   };
-  gemm_oc_rows(w, shifted_row, p, y, ldy, row_begin, row_end);
+  gemm_oc_rows(w, shifted_row, p, ChannelMajorSink{y, ldy}, row_begin, row_end);
 }
 
 const KernelSet kAvx512 = {Isa::kAvx512, "gemv_t2f32__avx512_16x4lut", gemv_t2f32__avx512_16x4lut,
                            "gemm_t2f32__avx512_1x64", gemm_t2f32__avx512_1x64,
                            "gemm_oc_t2f32__avx512_16x16", gemm_oc_t2f32__avx512_16x16,
                            nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, false,
-                           "gemm_oc_offsets_t2f32__avx512_16x16", gemm_oc_offsets_t2f32__avx512_16x16};
+                           "gemm_oc_offsets_t2f32__avx512_16x16", gemm_oc_offsets_t2f32__avx512_16x16,
+                           "gemm_oc_columns_t2f32__avx512_16x16", gemm_oc_columns_t2f32__avx512_16x16};
 
 }  // namespace
 

@@ -146,7 +146,10 @@ TEST(Kernels, GemmOcVariantsMatchScalarReference) {
         }
       }
       for (const KernelSet* set : runnable_sets()) {
-        if (set->gemm_oc == nullptr) continue;
+        if (set->gemm_oc == nullptr) {
+          EXPECT_EQ(set->gemm_oc_columns, nullptr);
+          continue;
+        }
         std::fill(got.begin(), got.end(), -1.0f);
         set->gemm_oc(p, x.data(), cols_p, got.data(), 0, p.row_blocks);
         for (std::size_t i = 0; i < got.size(); ++i) {
@@ -160,6 +163,25 @@ TEST(Kernels, GemmOcVariantsMatchScalarReference) {
           EXPECT_EQ(got.back(), -7.0f);
           expect_close(got[16 * cols_p], want[16 * cols_p], set->gemm_oc_name);
         }
+        // The column-major form (a linear layer's row-major output, ld rows + 3) with a bias,
+        // whole and as two ranges of row blocks; entries past each row stay untouched.
+        ASSERT_NE(set->gemm_oc_columns, nullptr);
+        const std::int64_t ld = rows + 3;
+        std::vector<float> bias(rows);
+        for (float& v : bias) v = dist(rng);
+        std::vector<float> cm(cols_p * ld, -5.0f);
+        const std::int64_t cut = p.row_blocks / 2;
+        set->gemm_oc_columns(p, x.data(), cols_p, cm.data(), ld, bias.data(), 0, cut);
+        set->gemm_oc_columns(p, x.data(), cols_p, cm.data(), ld, bias.data(), cut, p.row_blocks);
+        for (std::int64_t j = 0; j < cols_p; ++j) {
+          for (std::int64_t r = 0; r < rows; ++r) {
+            expect_close(cm[j * ld + r], want[r * cols_p + j] + bias[r], set->gemm_oc_columns_name);
+          }
+          for (std::int64_t r = rows; r < ld; ++r) EXPECT_EQ(cm[j * ld + r], -5.0f);
+        }
+        std::vector<float> no_bias(cols_p * ld, -5.0f);
+        set->gemm_oc_columns(p, x.data(), cols_p, no_bias.data(), ld, nullptr, 0, p.row_blocks);
+        expect_close(no_bias[0], want[0], set->gemm_oc_columns_name);
       }
     }
   }
