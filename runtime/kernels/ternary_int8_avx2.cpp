@@ -21,6 +21,7 @@
 #include "kernels/gelu_avx2.h"
 #include "kernels/ternary_int8.h"
 #include "kernels/ternary_int8_output.h"
+#include "kernels/ternary_int8_depthwise_outputs.h"
 #include "kernels/ternary_int8_transpose.h"
 
 namespace triton_rt::kernels {
@@ -332,39 +333,12 @@ void depthwise_avx2(const Int8DepthwiseJob& job, std::int64_t channel_begin, std
                             w.bias.data(),  out.channels};
   const Epilogue8 ep(out);
   const std::int64_t end = std::min(channel_end, out.channels);
-  if (out.q != nullptr) {
-    std::uint8_t* const q = out.q;
-    const Int8ImageLayout layout = out.q_layout;
-    depthwise_run<kPairs, std::uint8_t>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
-                                       [&](std::int64_t, std::int64_t oy, std::int64_t ox) {
-                                         return q + layout.offset(oy, ox) + channel_begin;
-                                       });
-    return;
-  }
-  if (out.channel_stride == 1) {
-    float* const y = out.y;
-    const std::int64_t stride = out.position_stride;
-    depthwise_run<kPairs, float>(job, cx, ep, channel_begin, end, pos_begin, pos_end,
-                                [&](std::int64_t pos, std::int64_t, std::int64_t) {
-                                  return y + pos * stride + channel_begin;
-                                });
-    return;
-  }
-  // Channel-major floats: staged position-major for a chunk of positions and one block of
-  // channels, then written a channel row at a time.
-  alignas(32) float stage[kDepthwiseStage * kInt8DepthwiseAlign];
-  for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kDepthwiseStage) {
-    const std::int64_t chunk_end = std::min(pos_end, chunk + kDepthwiseStage);
-    for (std::int64_t c0 = channel_begin; c0 < end; c0 += kInt8DepthwiseAlign) {
-      depthwise_run<kPairs, float>(job, cx, ep, c0, c0 + 1, chunk, chunk_end,
-                                  [&](std::int64_t pos, std::int64_t, std::int64_t) {
-                                    return stage + (pos - chunk) * kInt8DepthwiseAlign;
-                                  });
-      store_channel_major(stage, kInt8DepthwiseAlign, chunk_end - chunk,
-                          std::min(end, c0 + kInt8DepthwiseAlign) - c0,
-                          out.y + c0 * out.channel_stride + chunk, out.channel_stride);
-    }
-  }
+  depthwise_destinations<kInt8DepthwiseAlign, kDepthwiseStage>(
+      out, channel_begin, end, pos_begin, pos_end,
+      [&](std::int64_t c0, std::int64_t c1, std::int64_t p0, std::int64_t p1, const auto& dst_of) {
+        using Dst = std::remove_pointer_t<decltype(dst_of(0, 0, 0))>;
+        depthwise_run<kPairs, Dst>(job, cx, ep, c0, c1, p0, p1, dst_of);
+      });
 }
 
 void depthwise_t2u8__avx2_2x32(const Int8DepthwiseJob& job, std::int64_t channel_begin,

@@ -23,6 +23,7 @@
 #include <type_traits>
 
 #include "kernels/ternary_int8_avx512_traits.h"
+#include "kernels/ternary_int8_depthwise_outputs.h"
 
 namespace triton_rt::kernels {
 namespace {
@@ -33,7 +34,8 @@ constexpr std::int64_t kFlushTaps = 128;
 constexpr int kStepPositions = 4;
 // Channels per step: one zmm of bytes.
 constexpr std::int64_t kStepChannels = 64;
-// Channel-major float outputs are staged position-major for this many positions.
+// Channel-major float outputs are staged position-major for this many positions
+// (ternary_int8_depthwise_outputs.h).
 constexpr std::int64_t kStagePositions = 32;
 
 // What a call reads, in locals (the write-back's byte stores could alias anything).
@@ -164,38 +166,12 @@ void depthwise_avx512(const Int8DepthwiseJob& job, std::int64_t channel_begin, s
                    w.shift.data(),      w.factor.data(), w.bias.data(), out.channels};
   const Vnni::Epilogue ep(out);
   const std::int64_t end = std::min(channel_end, out.channels);
-  if (out.q != nullptr) {
-    std::uint8_t* const q = out.q;
-    const Int8ImageLayout layout = out.q_layout;
-    depthwise_run<kPairs, std::uint8_t>(job, cx, ep, channel_begin, end, end, pos_begin, pos_end,
-                                        [&](std::int64_t, std::int64_t oy, std::int64_t ox) {
-                                          return q + layout.offset(oy, ox) + channel_begin;
-                                        });
-    return;
-  }
-  if (out.channel_stride == 1) {
-    float* const y = out.y;
-    const std::int64_t stride = out.position_stride;
-    depthwise_run<kPairs, float>(job, cx, ep, channel_begin, end, end, pos_begin, pos_end,
-                                 [&](std::int64_t pos, std::int64_t, std::int64_t) {
-                                   return y + pos * stride + channel_begin;
-                                 });
-    return;
-  }
-  // Channel-major floats: staged position-major for a chunk of positions and 64 channels,
-  // then written a channel row at a time.
-  alignas(64) float stage[kStagePositions * kStepChannels];
-  for (std::int64_t chunk = pos_begin; chunk < pos_end; chunk += kStagePositions) {
-    const std::int64_t chunk_end = std::min(pos_end, chunk + kStagePositions);
-    for (std::int64_t c0 = channel_begin; c0 < end; c0 += kStepChannels) {
-      depthwise_run<kPairs, float>(job, cx, ep, c0, c0 + 1, end, chunk, chunk_end,
-                                   [&](std::int64_t pos, std::int64_t, std::int64_t) {
-                                     return stage + (pos - chunk) * kStepChannels;
-                                   });
-      store_channel_major(stage, kStepChannels, chunk_end - chunk, std::min(end, c0 + kStepChannels) - c0,
-                          out.y + c0 * out.channel_stride + chunk, out.channel_stride);
-    }
-  }
+  depthwise_destinations<kStepChannels, kStagePositions>(
+      out, channel_begin, end, pos_begin, pos_end,
+      [&](std::int64_t c0, std::int64_t c1, std::int64_t p0, std::int64_t p1, const auto& dst_of) {
+        using Dst = std::remove_pointer_t<decltype(dst_of(0, 0, 0))>;
+        depthwise_run<kPairs, Dst>(job, cx, ep, c0, c1, end, p0, p1, dst_of);
+      });
 }
 
 }  // namespace
