@@ -423,6 +423,8 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
     for (const Tensor& t : inputs) same_batch = same_batch && !t.shape.empty() && t.shape[0] == batch;
     if (same_batch) return run_chunked(inputs, batch, op_ms);
   }
+  if (batch >= split_batch_.load(std::memory_order_relaxed)) pool_.wake_sleepers();
+  const std::uint64_t jobs_before = pool_.jobs_run();
   // Graph inputs are read where the caller keeps them (no copy), or, handed over (`owned`),
   // become values of the run, which a reshape may then take instead of copying.
   std::vector<const Tensor*> caller(nv, nullptr);
@@ -531,6 +533,10 @@ Expected<std::vector<Tensor>> Engine::run_graph(const std::vector<Tensor>& input
         values[v] = Tensor();
       }
     }
+  }
+  // (Another run's jobs may be counted too: then this only wakes workers once too often.)
+  if (pool_.jobs_run() != jobs_before && batch < split_batch_.load(std::memory_order_relaxed)) {
+    split_batch_.store(batch, std::memory_order_relaxed);
   }
   std::vector<Tensor> outputs;
   for (std::uint32_t v : model_.outputs) {

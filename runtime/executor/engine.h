@@ -8,7 +8,9 @@
 // (kernels/thread_pool.h). Results do not depend on which thread ran what.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -139,6 +141,11 @@ class Engine {
   // without changing what the engine computes.
   mutable ThreadPool pool_;
   mutable ScratchPool scratch_;
+  // The smallest batch whose run split an op over the pool's threads: a run of at least this
+  // batch wakes the pool's sleeping workers as it starts (ThreadPool::wake_sleepers), so
+  // they spin by the time its first large op splits. A run between other work (a server's
+  // requests, a benchmark's other runtimes) otherwise finds them asleep for every run.
+  mutable std::atomic<std::int64_t> split_batch_{std::numeric_limits<std::int64_t>::max()};
   int requested_threads_;
   std::int64_t max_elements_;
 };

@@ -21,6 +21,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 namespace triton_rt {
 namespace {
@@ -74,6 +78,21 @@ bool spin_until(const Ready& ready, std::int64_t spin_ns) {
 
 std::uint32_t generation_of(std::uint64_t state) { return static_cast<std::uint32_t>(state >> 32); }
 
+// The CPUs the calling thread may run on, in order (empty where that is unknown).
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+#endif
+  return cpus;
+}
+
 }  // namespace
 
 int hardware_threads() {
@@ -85,6 +104,11 @@ ThreadPool::ThreadPool(int threads, double min_thread_work_ns)
   if (threads <= 0) threads = hardware_threads();
   threads = std::min(threads, kMaxPoolThreads);
   for (int i = 1; i < threads; ++i) slots_.push_back(std::make_unique<Slot>());
+  // Placed only where every thread can have a CPU of its own (see Placement).
+  if (threads > 1) {
+    cpus_ = allowed_cpus();
+    if (static_cast<int>(cpus_.size()) < threads) cpus_.clear();
+  }
   for (int i = 1; i < threads; ++i) {
     threads_.emplace_back([this, i] { worker_loop(i); });
     ids_.push_back(threads_.back().get_id());
@@ -123,6 +147,38 @@ void ThreadPool::wake(int index) {
   if (!slot.sleeping.load()) return;
   { std::lock_guard<std::mutex> lock(slot.mutex); }
   slot.wake.notify_one();
+}
+
+std::vector<int> ThreadPool::worker_cpus(int index) const {
+  std::vector<int> cpus;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  auto& t = const_cast<std::thread&>(threads_[static_cast<std::size_t>(index - 1)]);
+  if (pthread_getaffinity_np(t.native_handle(), sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+#endif
+  return cpus;
+}
+
+void ThreadPool::keep_workers_off_caller_cpu() {
+#if defined(__linux__)
+  if (cpus_.empty()) return;
+  const int cpu = sched_getcpu();
+  if (cpu < 0 || cpu == caller_cpu_) return;
+  caller_cpu_ = cpu;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus_) {
+    if (c != cpu) CPU_SET(c, &set);
+  }
+  if (CPU_COUNT(&set) == 0) return;  // the caller left the pool's CPUs: nothing to avoid
+  // A failure (a container that forbids it) leaves the worker where it is.
+  for (std::thread& t : threads_) pthread_setaffinity_np(t.native_handle(), sizeof set, &set);
+#endif
 }
 
 void ThreadPool::work_on(std::uint32_t generation, int worker) {
@@ -168,12 +224,36 @@ void ThreadPool::worker_loop(int index) {
       std::unique_lock<std::mutex> lock(slot.mutex);
       slot.wake.wait(lock, changed);
       slot.sleeping.store(false, std::memory_order_relaxed);
+      wakeups_.fetch_add(1, std::memory_order_relaxed);
     }
     if (stop_.load()) return;
     seen = generation_of(state_.load(std::memory_order_acquire));
     // Jobs that need fewer threads leave this one out (it keeps spinning for the next).
     if (index < threads_used_.load(std::memory_order_relaxed)) work_on(seen, index);
   }
+}
+
+int ThreadPool::sleeping_workers() const {
+  int n = 0;
+  for (const auto& slot : slots_) n += slot->sleeping.load(std::memory_order_relaxed) ? 1 : 0;
+  return n;
+}
+
+void ThreadPool::wake_sleepers() {
+  if (slots_.empty()) return;
+  bool any = false;
+  for (const auto& slot : slots_) any = any || slot->sleeping.load(std::memory_order_relaxed);
+  bool expected = false;
+  if (!any || !owned_.compare_exchange_strong(expected, true, std::memory_order_acquire)) return;
+  keep_workers_off_caller_cpu();
+  // A closed generation (no claimable chunk) that every worker takes part in: each one it
+  // wakes wakes its children in work_on, finds nothing to claim and spins for the next job.
+  // The Dekker pattern of run_job applies: the state is stored before the flags are read.
+  threads_used_.store(size(), std::memory_order_relaxed);
+  const std::uint32_t generation = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store((static_cast<std::uint64_t>(generation) << 32) | kNoChunk);
+  for (int child = 1; child <= 2 && child < size(); ++child) wake(child);
+  owned_.store(false, std::memory_order_release);
 }
 
 void ThreadPool::run_job(std::int64_t n, std::int64_t chunk, std::int64_t chunks, int threads,
@@ -184,6 +264,7 @@ void ThreadPool::run_job(std::int64_t n, std::int64_t chunk, std::int64_t chunks
   // twice; ThreadSanitizer caught it reading `fn_` as the caller rebuilt it). The closing
   // generation holds no claimable chunk; workers that wake on it find nothing and wait for
   // the next one, which publishes the fields.
+  keep_workers_off_caller_cpu();
   const std::uint32_t closing = generation_of(state_.load(std::memory_order_relaxed)) + 1;
   state_.store((static_cast<std::uint64_t>(closing) << 32) | kNoChunk);
   fn_.store(&fn, std::memory_order_relaxed);
@@ -192,6 +273,7 @@ void ThreadPool::run_job(std::int64_t n, std::int64_t chunk, std::int64_t chunks
   chunks_.store(chunks, std::memory_order_release);
   threads_used_.store(threads, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
+  jobs_run_.fetch_add(1, std::memory_order_relaxed);
   const std::uint32_t generation = closing + 1;
   state_.store(static_cast<std::uint64_t>(generation) << 32);  // publishes the fields
   work_on(generation, 0);

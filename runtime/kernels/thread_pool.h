@@ -21,6 +21,15 @@
 // can never take a chunk of a later job. The caller works too, then waits (spinning, then
 // sleeping) until every chunk is done.
 //
+// Placement: a worker woken from its sleep tends to be put on the waking thread's CPU
+// (Linux's wake-affine placement), where it takes turns with the caller while another CPU
+// idles: on a 2-CPU machine, a pool of 2 woken for every run (runs between other work) ran
+// no faster than 1 thread. So on Linux, when the pool has no more threads than the process
+// has CPUs, its workers are kept off the CPU the job's caller runs on: each worker's
+// affinity is the process's CPUs but that one, set again only when the caller is seen on
+// another CPU (sched_getcpu per job; a system call per worker when it moved). The scheduler
+// still spreads the workers over the rest, so two engines side by side do not pile up.
+//
 // Shared use: an engine (and so its pool) may be run from several threads at once. The pool
 // works on one job at a time; a parallel_for that finds it busy (another run holds it, or
 // the caller is itself a pool task) runs its whole range inline on the calling thread instead
@@ -92,6 +101,25 @@ class ThreadPool {
   // floats), so two threads never write one cache line. Otherwise as parallel_for_workers.
   void parallel_for_cost(std::int64_t n, std::int64_t grain, double cost_ns, const WorkerFn& fn);
 
+  // Wakes the workers that sleep, so that they spin for a job soon to come instead of
+  // taking the tens of microseconds a sleeping thread needs when that job is published (it
+  // then starts without them, and they join late). For callers that know a parallel loop
+  // follows shortly (the executor, at the start of a run whose ops split): whatever comes
+  // before it overlaps the wake-up. Does nothing while another job owns the pool, or where
+  // no worker sleeps; workers that find no job spin kSpinNs, then sleep again.
+  void wake_sleepers();
+
+  // Jobs run on more than one thread since the pool started (a loop that ran inline is not
+  // one): lets a caller learn whether some stretch of its work split.
+  std::uint64_t jobs_run() const { return jobs_run_.load(std::memory_order_relaxed); }
+
+  // Times a worker left its sleep, and workers asleep now (for tests and diagnostics).
+  std::uint64_t wakeups() const { return wakeups_.load(std::memory_order_relaxed); }
+  int sleeping_workers() const;
+  // The CPUs worker `index` (1 .. size() - 1) may run on now (empty where that is unknown;
+  // for tests of the placement).
+  std::vector<int> worker_cpus(int index) const;
+
   // How many threads a loop of this estimated cost uses: one per min_thread_work_ns (all of
   // them when that is 0), at least 1, at most size().
   int threads_for(double cost_ns) const;
@@ -118,11 +146,18 @@ class ThreadPool {
   void wake(int index);
   // The index of the calling thread in this pool: i for pool thread i, else 0.
   int current_worker() const;
+  // Keeps the workers off the calling thread's CPU (see Placement above). Requires
+  // ownership of the job fields (it also owns caller_cpu_).
+  void keep_workers_off_caller_cpu();
 
   double min_thread_ns_;
   std::vector<std::unique_ptr<Slot>> slots_;  // slots_[i - 1] belongs to worker i
   std::vector<std::thread> threads_;
   std::vector<std::thread::id> ids_;          // ids_[i - 1] of worker i, fixed after start
+  // The process's CPUs when the pool started (empty: workers are not placed), and the CPU
+  // the workers are kept off now (-1: none yet).
+  std::vector<int> cpus_;
+  int caller_cpu_ = -1;
   // Set while a parallel_for owns the job fields below; others run inline meanwhile.
   std::atomic<bool> owned_{false};
   // The job: generation << 32 | next unclaimed chunk. Workers watch it for a new
@@ -142,6 +177,8 @@ class ThreadPool {
   std::mutex done_mutex_;
   std::condition_variable done_wake_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> jobs_run_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
 };
 
 }  // namespace triton_rt

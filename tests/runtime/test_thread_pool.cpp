@@ -3,10 +3,13 @@
 // chunks honour their grain; every index is covered exactly once and no two concurrent
 // chunks share a worker index while several callers contend for one pool (oversubscribed
 // too); a nested loop runs inline with its task's own worker index; workers that fell asleep
-// are woken, and an owner that fell asleep waiting for a slow chunk is woken. Built into
+// are woken, and an owner that fell asleep waiting for a slow chunk is woken; wake_sleepers
+// wakes every sleeping worker ahead of a job, and only when one sleeps; on Linux, workers
+// are kept off the CPU of the job's caller. Built into
 // runtime_concurrency_tests, which CI also runs under ThreadSanitizer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -16,6 +19,11 @@
 #include <vector>
 
 #include "kernels/thread_pool.h"
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 using namespace triton_rt;
 
@@ -194,3 +202,101 @@ TEST(ThreadPoolCost, SleepingWorkersAndOwnerAreWoken) {
     EXPECT_EQ(done.load(), 2);
   }
 }
+
+// Polls `done` for up to five seconds (a loaded CI machine may take long to schedule a
+// woken thread); returns whether it held.
+template <typename Done>
+bool eventually(const Done& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    sleep_us(50);
+  }
+  return true;
+}
+
+TEST(ThreadPoolCost, WakeSleepersWakesEveryWorkerAheadOfAJob) {
+  for (int threads : {2, 3, 6}) {
+    ThreadPool pool(threads);
+    checked_loop(pool, 64, 1, 1e9, pool.size());
+    EXPECT_EQ(pool.jobs_run(), 1u);
+    checked_loop(pool, 64, 1, 1.0, pool.size());  // inline: not a job
+    EXPECT_EQ(pool.jobs_run(), 1u);
+    // Idle until every worker sleeps (each counted its last wake-up before); nothing wakes
+    // them on its own.
+    EXPECT_TRUE(eventually([&] { return pool.sleeping_workers() == threads - 1; }));
+    const std::uint64_t before = pool.wakeups();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(pool.wakeups(), before) << "a worker woke with no job and no wake_sleepers";
+    pool.wake_sleepers();
+    // Every worker wakes (the callers' two children, and theirs through the tree) ...
+    const auto workers = static_cast<std::uint64_t>(threads - 1);
+    EXPECT_TRUE(eventually([&] { return pool.wakeups() >= before + workers; }))
+        << threads << " threads: " << pool.wakeups() - before << " of " << workers << " woke";
+    // ... finds no job, and the pool still runs the next one exactly.
+    checked_loop(pool, 64, 1, 1e9, pool.size());
+    EXPECT_EQ(pool.jobs_run(), 2u);
+  }
+  // A single-thread pool has nobody to wake.
+  ThreadPool one(1);
+  one.wake_sleepers();
+  EXPECT_EQ(one.wakeups(), 0u);
+}
+
+TEST(ThreadPoolCost, WakeSleepersDuringAJobLeavesItAlone) {
+  ThreadPool pool(3);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(20 * kSpinNs));
+  std::atomic<int> calls{0};
+  // A caller wakes the pool while another thread's job owns it: a no-op, no deadlock, and
+  // the job still covers its range once.
+  std::thread other([&] {
+    for (int i = 0; i < 200; ++i) {
+      pool.wake_sleepers();
+      ++calls;
+    }
+  });
+  for (int round = 0; round < 20; ++round) checked_loop(pool, 128, 1, 1e9, pool.size(), 20);
+  other.join();
+  EXPECT_EQ(calls.load(), 200);
+}
+
+#if defined(__linux__)
+// The CPUs this thread may run on.
+std::vector<int> own_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+TEST(ThreadPoolCost, WorkersStayOffTheCallersCpu) {
+  const std::vector<int> cpus = own_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU: nothing to place";
+  ThreadPool pool(2);
+  // The caller moves between two CPUs: after each job on CPU c, the worker may run on
+  // every CPU of the process but c.
+  for (int round = 0; round < 4; ++round) {
+    const int cpu = cpus[static_cast<std::size_t>(round % 2)];
+    std::thread caller([&] {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof set, &set), 0);
+      checked_loop(pool, 64, 1, 1e9, pool.size());
+    });
+    caller.join();
+    const std::vector<int> worker = pool.worker_cpus(1);
+    EXPECT_FALSE(worker.empty());
+    EXPECT_EQ(std::count(worker.begin(), worker.end(), cpu), 0) << "round " << round;
+    EXPECT_EQ(worker.size(), cpus.size() - 1) << "round " << round;
+  }
+  // A pool with more threads than CPUs leaves its workers alone.
+  ThreadPool crowded(static_cast<int>(cpus.size()) + 1);
+  checked_loop(crowded, 64, 1, 1e9, crowded.size());
+  EXPECT_EQ(crowded.worker_cpus(1).size(), cpus.size());
+}
+#endif
