@@ -27,6 +27,13 @@ against ORT f32.
 Without files it runs the default cases (MLP b1 and b128, ResNet-18 CIFAR b1 and b32,
 MobileNetV2 b1, ViT-B/16 b1). `--output FILE.md` writes the table with the machine (CPU
 model, the engine's kernel level, core count) and the versions, for `benchmarks/results/`.
+
+PyTorch's OpenMP workers spin for a while after each of its parallel loops; in interleaved
+rounds they held the second CPU of a 2-CPU machine while the next path ran, so every path
+but PyTorch's lost its second thread (MLP b128 at 2 threads: onnxruntime int8 1.35 ms with
+them spinning, 0.79 ms without; OpenVINO int8 3.07 / 1.67). So this script sets
+`OMP_WAIT_POLICY=PASSIVE` before it imports PyTorch, unless the environment sets it (the
+same reason as `--ort-no-spin` for onnxruntime's workers).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Before PyTorch (and its OpenMP runtime) loads: see the module docstring.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
@@ -285,6 +295,7 @@ def write_markdown(args, machine: str, versions: dict, table: str, calibration: 
         f"- machine: {machine}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         f"- command: `{command}`",
+        f"- OMP_WAIT_POLICY: {os.environ.get('OMP_WAIT_POLICY')} (PyTorch's OpenMP workers)",
         ("- times: milliseconds per batch, medians of interleaved rounds; in parentheses a "
          "peer's time divided by the engine's (int8 peers against engine int8, float peers "
          "against engine f32): above 1x the engine is faster"),

@@ -7,6 +7,7 @@ then never load into the test process. Skips without onnxruntime, the one requir
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -34,6 +35,9 @@ def test_peer_bench_runs_the_mlp_and_writes_its_table(tmp_path, triton_compiler)
     text = output.read_text()
     assert "- machine: " in text and "engine level" in text
     assert "onnxruntime" in text and "torch" in text
+    # PyTorch's OpenMP workers wait passively unless the caller chose otherwise.
+    policy = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
+    assert f"- OMP_WAIT_POLICY: {policy} " in text
     row = next(line for line in text.splitlines() if line.startswith("| MLP b1 | 1 |"))
     cells = dict(zip(columns, (c.strip() for c in row.strip("|").split("|")), strict=True))
     # The engines, PyTorch and both onnxruntime paths always run; OpenVINO where installed.
