@@ -5,11 +5,14 @@
 // taking its dying input) runs once on one thread and once on a pool told to split every
 // loop as finely as its grain allows (EngineOptions::min_thread_work_ns = 0), at batch 1
 // and at a batch larger than the pool (whole images per thread). The outputs must be
-// identical bit for bit, under every kernel level the CPU has.
+// identical bit for bit, under every kernel level the CPU has. A chain of 8-bit layers with
+// 8-bit handoffs (pixel-major outputs, split by positions or whole lines) is checked the same
+// way.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <random>
+#include <utility>
 
 #include "executor/engine.h"
 #include "test_support.h"
@@ -97,6 +100,36 @@ std::vector<std::uint8_t> every_split_model(std::mt19937& rng) {
   return b.bytes();
 }
 
+// Consecutive 8-bit layers that hand their outputs over as 8-bit images (pixel-major:
+// the split cuts them by positions, or by whole cache lines of channels when the positions
+// are few): a 3x3 convolution to 136 channels, a depthwise one, a 1x1 one to 24, the last
+// written as float32.
+std::vector<std::uint8_t> int8_chain_model(std::mt19937& rng, std::int64_t h, std::int64_t w) {
+  TpkBuilder b;
+  auto scales = [](int rows) {
+    std::vector<float> s(rows);
+    for (int r = 0; r < rows; ++r) s[r] = 0.05f + 0.01f * (r % 7);
+    return s;
+  };
+  constexpr std::int64_t kWide = 136, kOut = 24;
+  const auto x = b.value({1, 6, h, w}), a = b.value({1, kWide, h, w}), d = b.value({1, kWide, h, w}),
+             y = b.value({1, kOut, h, w});
+  b.op(OpKind::kConv2d, {x}, a, {3, 3, 1, 1, 1, 1, 1, 1, 1}, {0.05f},
+       {b.ternary_tensor(random_codes(kWide * 54, rng), kWide, 54, scales(kWide), false),
+        b.float_tensor({kWide}, random_vector(kWide, rng))},
+       Activation::kRelu6);
+  b.op(OpKind::kConv2d, {a}, d, {3, 3, 1, 1, 1, 1, 1, 1, kWide}, {0.04f},
+       {b.ternary_tensor(random_codes(kWide * 9, rng), kWide, 9, scales(kWide), false),
+        b.float_tensor({kWide}, random_vector(kWide, rng))},
+       Activation::kRelu6);
+  b.op(OpKind::kConv2d, {d}, y, {1, 1, 1, 1, 0, 0, 1, 1, 1}, {0.03f},
+       {b.ternary_tensor(random_codes(kOut * kWide, rng), kOut, kWide, scales(kOut), false),
+        format::kAbsent});
+  b.input(x);
+  b.output(y);
+  return b.bytes();
+}
+
 class SplitEachIsa : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override { setenv("TRITON_RT_FORCE_ISA", GetParam(), 1); }
@@ -129,6 +162,29 @@ TEST_P(SplitEachIsa, EverySplitGivesTheBitsOfOneThread) {
       EXPECT_TRUE(got.value()[i].data == want.value()[i].data)
           << "output " << i << " at batch " << batch << " differs when split";
     }
+  }
+}
+
+TEST_P(SplitEachIsa, Int8HandoffsSplitGiveTheBitsOfOneThread) {
+  std::mt19937 rng(37);
+  // 16 x 16: positions enough for position ranges alone; 5 x 6: channel ranges.
+  for (const auto& [h, w] : {std::pair<std::int64_t, std::int64_t>{16, 16}, {5, 6}}) {
+    const auto bytes = int8_chain_model(rng, h, w);
+    auto one = Engine::from_bytes(bytes, {1});
+    EngineOptions split_all;
+    split_all.threads = 4;
+    split_all.min_thread_work_ns = 0;
+    auto many = Engine::from_bytes(bytes, split_all);
+    ASSERT_TRUE(one.ok()) << one.message();
+    ASSERT_TRUE(many.ok()) << many.message();
+    if (many.value()->info().threads < 2) GTEST_SKIP() << "one hardware thread: nothing splits";
+    Tensor in({1, 6, h, w});
+    in.data = random_vector(in.data.size(), rng);
+    auto want = one.value()->run({in});
+    auto got = many.value()->run({in});
+    ASSERT_TRUE(want.ok()) << want.message();
+    ASSERT_TRUE(got.ok()) << got.message();
+    EXPECT_TRUE(got.value()[0].data == want.value()[0].data) << h << "x" << w << " differs when split";
   }
 }
 
