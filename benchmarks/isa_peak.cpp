@@ -7,7 +7,9 @@
 // (16 each), 24 accumulators. On an AVX2 CPU: the 8-bit kernels' pair ymm `vpmaddubsw` +
 // `vpaddw` (32 products, int16 sums) and ymm `vfmadd231ps` (8 each), 12 accumulators.
 // Prints three repetitions. On the 2-core Zen 5 machine of benchmarks/results/peer-epyc-avx512:
-// 7.5 G vpdpbusd/s (480 GMAC/s) and 7.5 G vfmadd231ps/s (120 GMAC/s).
+// 7.5 G vpdpbusd/s (480 GMAC/s) and 7.5 G vfmadd231ps/s (120 GMAC/s); on the first-Zen AVX2
+// machine of benchmarks/results/peer-epyc-zen1-avx2: 1.47 G pairs/s (47 GMAC/s) and 2.9 G
+// ymm vfmadd231ps/s (23 GMAC/s).
 #include <chrono>
 #include <cstdio>
 
