@@ -27,6 +27,24 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
      ", %%" reg b "\n " op " %%" reg s1 ", %%" reg s2 ", %%" reg c "\n " op " %%" reg s1  \
      ", %%" reg s2 ", %%" reg d "\n"
 
+// 24 instances of a zmm instruction on accumulators zmm0-23, sources zmm30 and zmm31.
+#define TWENTY_FOUR_ZMM(op)                                                          \
+  FOUR(op, "zmm", "30", "31", "0", "1", "2", "3")                                    \
+  FOUR(op, "zmm", "30", "31", "4", "5", "6", "7")                                    \
+  FOUR(op, "zmm", "30", "31", "8", "9", "10", "11")                                  \
+  FOUR(op, "zmm", "30", "31", "12", "13", "14", "15")                                \
+  FOUR(op, "zmm", "30", "31", "16", "17", "18", "19")                                \
+  FOUR(op, "zmm", "30", "31", "20", "21", "22", "23")
+
+// The registers the loops below write (accumulators and sources), and the flags.
+#define ZMM_LOOP_CLOBBERS                                                                      \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",     \
+      "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", \
+      "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc"
+#define YMM_LOOP_CLOBBERS                                                                    \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+      "xmm11", "xmm14", "xmm15", "cc"
+
 }  // namespace
 
 int main() {
@@ -37,34 +55,20 @@ int main() {
     asm volatile(
         "vpternlogd $0xff, %%zmm30, %%zmm30, %%zmm30\n"
         "vpternlogd $0xff, %%zmm31, %%zmm31, %%zmm31\n"
-        "1:\n" FOUR("vpdpbusd", "zmm", "30", "31", "0", "1", "2", "3")
-            FOUR("vpdpbusd", "zmm", "30", "31", "4", "5", "6", "7")
-                FOUR("vpdpbusd", "zmm", "30", "31", "8", "9", "10", "11")
-                    FOUR("vpdpbusd", "zmm", "30", "31", "12", "13", "14", "15")
-                        FOUR("vpdpbusd", "zmm", "30", "31", "16", "17", "18", "19")
-                            FOUR("vpdpbusd", "zmm", "30", "31", "20", "21", "22", "23")
+        "1:\n" TWENTY_FOUR_ZMM("vpdpbusd")
         "dec %0\n jnz 1b\n"
         : "+r"(n)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
-          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc");
+        : ZMM_LOOP_CLOBBERS);
     const double s = seconds_since(t0);
     auto t1 = std::chrono::steady_clock::now();
     n = kIters;
     asm volatile(
-        "1:\n" FOUR("vfmadd231ps", "zmm", "30", "31", "0", "1", "2", "3")
-            FOUR("vfmadd231ps", "zmm", "30", "31", "4", "5", "6", "7")
-                FOUR("vfmadd231ps", "zmm", "30", "31", "8", "9", "10", "11")
-                    FOUR("vfmadd231ps", "zmm", "30", "31", "12", "13", "14", "15")
-                        FOUR("vfmadd231ps", "zmm", "30", "31", "16", "17", "18", "19")
-                            FOUR("vfmadd231ps", "zmm", "30", "31", "20", "21", "22", "23")
+        "1:\n" TWENTY_FOUR_ZMM("vfmadd231ps")
         "dec %0\n jnz 1b\n"
         : "+r"(n)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
-          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc");
+        : ZMM_LOOP_CLOBBERS);
     const double s2 = seconds_since(t1);
     std::printf("vpdpbusd zmm: %.2f G/s = %.0f GMAC/s;  vfmadd231ps zmm: %.2f G/s = %.0f GMAC/s\n",
                 kIters * 24.0 / s / 1e9, kIters * 24.0 * 64 / s / 1e9, kIters * 24.0 / s2 / 1e9,
@@ -84,8 +88,7 @@ int main() {
         "dec %0\n jnz 1b\n"
         : "+r"(n)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm14", "xmm15", "cc");
+        : YMM_LOOP_CLOBBERS);
     const double s = seconds_since(t0);
     auto t1 = std::chrono::steady_clock::now();
     n = kIters;
@@ -96,8 +99,7 @@ int main() {
         "dec %0\n jnz 1b\n"
         : "+r"(n)
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm14", "xmm15", "cc");
+        : YMM_LOOP_CLOBBERS);
     const double s2 = seconds_since(t1);
     // The int8 loop counts 6 products per iteration, the float loop 12 FMAs.
     std::printf("vpmaddubsw+vpaddw ymm: %.2f G/s = %.0f GMAC/s;  vfmadd231ps ymm: %.2f G/s = %.0f GMAC/s\n",
